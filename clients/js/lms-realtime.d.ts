@@ -1,0 +1,191 @@
+// Types of the lms-realtime browser client (wire contract version 1, §8).
+
+/** A value, or a function giving it (possibly through a promise); functions are called again before every (re)connect or re-join. */
+export type TokenSource = string | (() => string | Promise<string>);
+
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export interface RealtimeClientOptions {
+  /** The engine's WebSocket URL, e.g. `wss://host/ws`. `http(s):` and page-relative URLs are accepted too. */
+  url: string;
+  /** Access token (JWT), sent as the `token` query parameter. Omit it to rely on a same-site `access_token` cookie. */
+  token?: TokenSource;
+  /** WebSocket class to use; default `globalThis.WebSocket` (pass the `ws` package's class in Node). */
+  WebSocket?: new (url: string) => WebSocketLike;
+  /** Use this heartbeat interval when it is shorter than the engine's (`welcome.heartbeatSeconds`). */
+  heartbeatSeconds?: number;
+  /** Reconnect backoff: attempt n waits random(0, min(maxMs, initialMs * 2^n)). */
+  backoff?: {
+    /** Default 500. */
+    initialMs?: number;
+    /** Default 20000. */
+    maxMs?: number;
+    /** A connection that got `welcome` and stayed up this long resets n to 0. Default 2000. */
+    resetAfterMs?: number;
+  };
+  /** A socket without `welcome` after this long is given up and retried. Default 15000. */
+  connectTimeoutMs?: number;
+}
+
+/** The part of the WebSocket interface the client uses. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: any) => void) | null;
+  onmessage: ((ev: { data: any }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: any) => void) | null;
+}
+
+export interface WelcomeFrame {
+  type: 'welcome';
+  connectionId: string;
+  userId: string;
+  heartbeatSeconds: number;
+}
+
+export interface EventFrame<D = unknown> {
+  type: 'event';
+  room: string;
+  seq: number;
+  epoch: string;
+  event: string;
+  data: D;
+  /** User id of the publisher, or `"backend"`. */
+  from: string;
+  /** Milliseconds since the Unix epoch. */
+  ts: number;
+}
+
+export interface JoinedFrame {
+  type: 'joined';
+  id?: string;
+  room: string;
+  epoch: string;
+  /** Last sequence number in the room. */
+  seq: number;
+  /** Present when the join carried `since`. */
+  recovered?: boolean;
+  /** Present when `recovered` is true: the events missed, oldest first. */
+  missed?: EventFrame[];
+}
+
+export interface LeftFrame {
+  type: 'left';
+  id?: string;
+  room: string;
+  /** `"removed"` when the platform took the user out of the room. */
+  reason?: string;
+}
+
+export interface AckFrame {
+  type: 'ack';
+  id: string;
+  seq: number;
+}
+
+export interface PresenceUser {
+  userId: string;
+  name: string | null;
+  role: string | null;
+  connections: number;
+}
+
+export interface PresenceDiffFrame {
+  type: 'presence_diff';
+  room: string;
+  joined: PresenceUser[];
+  /** User ids. */
+  left: string[];
+}
+
+export interface NotificationFrame<D = unknown> {
+  type: 'notification';
+  event: string;
+  data: D;
+  ts: number;
+}
+
+/**
+ * An `error` frame of the engine (`bad_request`, `forbidden`, `not_joined`, `rate_limited`,
+ * `too_large`, `unknown_type`, `unavailable`...) or one the client makes itself with the same shape:
+ * `disconnected` (the connection dropped before the answer), `closed` (`close()` was called),
+ * `left`/`not_joined` (the room was left), `removed`, `queue_full`, `token_error`,
+ * `connect_failed`, `handler_error`, `bad_frame`, `send_failed`, `unexpected_answer`.
+ */
+export interface ErrorFrame {
+  type: 'error';
+  id?: string;
+  code: string;
+  message: string;
+  /** The room concerned, on errors about a room. */
+  room?: string;
+  /** The WebSocket close code, on `disconnected` and `connect_failed`. */
+  closeCode?: number;
+  /** The exception behind `handler_error`, `token_error`, `connect_failed`. */
+  cause?: unknown;
+}
+
+export interface JoinOptions {
+  /** Room token (`live:` rooms, §4); a function is called again before every re-join. */
+  token?: TokenSource;
+  /** Every event of the room in `seq` order, missed ones after a reconnect included; never twice. */
+  onEvent?: (event: EventFrame) => void;
+  /** Every `presence_diff` of the room (sent to those who may query its presence). */
+  onPresence?: (diff: PresenceDiffFrame) => void;
+  /** After a reconnect, the engine could not give the missed events: reload the room's state. */
+  onReset?: (joined: JoinedFrame) => void;
+  /** Every `joined` answer, the first and each one after a reconnect. */
+  onJoined?: (joined: JoinedFrame) => void;
+  /** The engine removed the user from the room (`left` with a `reason`); the room is not re-joined. */
+  onLeft?: (left: LeftFrame) => void;
+}
+
+export interface Room {
+  readonly name: string;
+  /** Resolves with the first `joined`; rejects with the `error` frame if that join fails. */
+  readonly ready: Promise<JoinedFrame>;
+  /** Last position seen (from `joined` and every event); null before the first `joined`. */
+  readonly epoch: string | null;
+  readonly seq: number | null;
+  /** True while joined on the current connection. */
+  readonly joined: boolean;
+  /** Sent once the room is joined. Resolves with the `ack`, rejects with the `error` frame. */
+  publish(event: string, data?: unknown): Promise<AckFrame>;
+  /** The room's users (instructors of courses, instructors of live rooms, the user of a `user:` room, admins). */
+  presence(): Promise<PresenceUser[]>;
+  /** Leaves for good. Never rejects. */
+  leave(): Promise<LeftFrame | ErrorFrame>;
+}
+
+export interface RealtimeClientEvents {
+  state: ConnectionState;
+  welcome: WelcomeFrame;
+  notification: NotificationFrame;
+  /** Error frames not tied to a request, and the client's own problems. */
+  error: ErrorFrame;
+  /** Events of rooms not joined through `join()` (for instance the automatically joined `user:` room). */
+  event: EventFrame;
+}
+
+export declare class RealtimeClient {
+  /** Starts connecting at once (in a microtask). */
+  constructor(options: RealtimeClientOptions);
+  readonly url: string;
+  readonly state: ConnectionState;
+  /** Connection attempts after the first one, since construction. */
+  readonly reconnectAttempts: number;
+  /** From the last `welcome`. */
+  readonly connectionId: string | null;
+  readonly userId: string | null;
+  /** The heartbeat interval in use. */
+  readonly heartbeatSeconds: number | null;
+  /** Returns a function that removes the listener. */
+  on<K extends keyof RealtimeClientEvents>(event: K, fn: (arg: RealtimeClientEvents[K]) => void): () => void;
+  off<K extends keyof RealtimeClientEvents>(event: K, fn: (arg: RealtimeClientEvents[K]) => void): void;
+  /** Joins now or once connected, and again after every reconnect. Joining a joined room returns the same Room. */
+  join(room: string, options?: JoinOptions): Room;
+  /** Closes with 1000; no more reconnects; pending requests reject with `closed`. */
+  close(): void;
+}

@@ -1,0 +1,738 @@
+/**
+ * lms-realtime browser client (wire contract version 1).
+ *
+ * One ES module, no dependencies, no build step. Works in browsers and, given a WebSocket class
+ * through the `WebSocket` option (for instance the `ws` package), in Node.
+ *
+ * @example
+ * import { RealtimeClient } from '/sdk/lms-realtime.js';
+ * const client = new RealtimeClient({ url: 'wss://host/ws', token: () => fetchToken() });
+ * const room = client.join('course:42', { onEvent: (e) => console.log(e.event, e.data) });
+ * await room.ready;
+ * await room.publish('hand_raised', {});
+ *
+ * @module lms-realtime
+ */
+
+const DEFAULT_HEARTBEAT_SECONDS = 25;
+const DEFAULT_INITIAL_BACKOFF_MS = 500;
+const DEFAULT_MAX_BACKOFF_MS = 20000;
+/** A connection that got `welcome` and stayed up this long resets the backoff. */
+const DEFAULT_RESET_AFTER_MS = 2000;
+/** A socket that has not delivered `welcome` within this time is given up and retried. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 15000;
+/** Requests waiting for their room to be joined, per room; more are refused at once. */
+const MAX_QUEUED_PER_ROOM = 100;
+/** Error codes after which re-joining a room would fail again: the room is given up. */
+const PERMANENT_JOIN_ERRORS = new Set(['forbidden', 'bad_request', 'unknown_type', 'too_large']);
+const SOCKET_OPEN = 1;
+
+const noop = () => {};
+const now = () =>
+  globalThis.performance && typeof globalThis.performance.now === 'function'
+    ? globalThis.performance.now()
+    : Date.now();
+
+/** @returns {{type:'error', code:string, message:string}} an error shaped like the engine's */
+function errorFrame(code, message, extra) {
+  return Object.assign({ type: 'error', code, message }, extra);
+}
+
+/** Calls a string-or-function-or-promise option and gives back its value. */
+async function resolveValue(v) {
+  return typeof v === 'function' ? await v() : await v;
+}
+
+/** `ws:`/`wss:` stay; `http(s):` become `ws(s):`; a relative URL is taken against the page. */
+function socketUrl(url) {
+  if (/^wss?:\/\//i.test(url)) return url;
+  if (/^https?:\/\//i.test(url)) return url.replace(/^http/i, 'ws');
+  const loc = globalThis.location;
+  if (loc && loc.href) {
+    const u = new URL(url, loc.href);
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    return u.toString();
+  }
+  return url;
+}
+
+function withToken(url, token) {
+  if (token === undefined || token === null || token === '') return url;
+  return url + (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(String(token));
+}
+
+/** The `retryAfterMs` a close reason of the engine may carry (contract §5), or 0. */
+function retryAfterMs(reason) {
+  if (typeof reason !== 'string' || !reason.startsWith('{')) return 0;
+  try {
+    const n = Number(JSON.parse(reason).retryAfterMs);
+    return Number.isFinite(n) && n > 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function textOf(data) {
+  if (typeof data === 'string') return data;
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
+  return null;
+}
+
+function positiveNumber(v, fallback) {
+  const n = Number(v);
+  return v !== undefined && v !== null && Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+/**
+ * A connection to the engine that keeps itself alive: heartbeat, reconnect with backoff and full
+ * jitter, re-join with recovery. It starts connecting right after construction (in a microtask, so
+ * listeners added in the same tick see the first `'connecting'`).
+ */
+export class RealtimeClient {
+  /**
+   * @param {object} options
+   * @param {string} options.url WebSocket URL of the engine, e.g. `wss://host/ws` (`http(s):` and
+   *   page-relative URLs are accepted too).
+   * @param {string|(() => string|Promise<string>)} [options.token] access token, or a function
+   *   called before every (re)connect. Sent as the `token` query parameter; omitted when empty
+   *   (then a same-site `access_token` cookie can authenticate).
+   * @param {typeof WebSocket} [options.WebSocket] WebSocket class; default `globalThis.WebSocket`.
+   * @param {number} [options.heartbeatSeconds] heartbeat interval to use when it is shorter than
+   *   the one of `welcome` (or when `welcome` has none); default: the engine's.
+   * @param {{initialMs?: number, maxMs?: number, resetAfterMs?: number}} [options.backoff]
+   * @param {number} [options.connectTimeoutMs] give up a socket without `welcome` after this.
+   */
+  constructor(options = {}) {
+    const { url, token } = options;
+    if (typeof url !== 'string' || url === '') throw new TypeError('RealtimeClient: options.url is required');
+    const WS = options.WebSocket || globalThis.WebSocket;
+    if (typeof WS !== 'function') {
+      throw new TypeError('RealtimeClient: no WebSocket implementation; pass options.WebSocket');
+    }
+    const backoff = options.backoff || {};
+    /** The engine's URL as given. */
+    this.url = url;
+    /** Connection attempts made after the first one (reconnects), since construction. */
+    this.reconnectAttempts = 0;
+    /** From the last `welcome`: this connection's id, the user's id, the heartbeat in use. */
+    this.connectionId = null;
+    this.userId = null;
+    this.heartbeatSeconds = null;
+
+    this._WS = WS;
+    this._token = token;
+    this._heartbeatOption = positiveNumber(options.heartbeatSeconds, null);
+    this._initialMs = positiveNumber(backoff.initialMs, DEFAULT_INITIAL_BACKOFF_MS);
+    this._maxMs = positiveNumber(backoff.maxMs, DEFAULT_MAX_BACKOFF_MS);
+    this._resetAfterMs = positiveNumber(backoff.resetAfterMs, DEFAULT_RESET_AFTER_MS);
+    this._connectTimeoutMs = positiveNumber(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
+
+    this._state = 'connecting';
+    this._listeners = new Map();
+    /** @type {Map<string, Room>} rooms the app joined and has not left */
+    this._rooms = new Map();
+    /** @type {Map<string, {onAnswer: Function, onDrop: Function}>} requests sent, by id */
+    this._pending = new Map();
+    this._nextId = 0;
+    this._failures = 0; // backoff exponent: attempts since the last stable connection
+    this._generation = 0; // bumped on every attempt; stale sockets and callbacks compare against it
+    this._ws = null;
+    this._welcomedAt = null;
+    this._lastSentAt = 0;
+    this._pingSentAt = null;
+    this._closed = false;
+    this._reconnectTimer = null;
+    this._heartbeatTimer = null;
+    this._connectTimer = null;
+
+    this._onOnline = () => {
+      // The browser says the network is back: skip the rest of the backoff wait.
+      if (this._reconnectTimer !== null && !this._closed) {
+        clearTimeout(this._reconnectTimer);
+        this._reconnectTimer = null;
+        this.reconnectAttempts++;
+        this._connect();
+      }
+    };
+    if (typeof globalThis.addEventListener === 'function') globalThis.addEventListener('online', this._onOnline);
+
+    queueMicrotask(() => {
+      if (this._closed) return;
+      this._emit('state', 'connecting');
+      this._connect();
+    });
+  }
+
+  /** @returns {'connecting'|'connected'|'disconnected'|'closed'} */
+  get state() {
+    return this._state;
+  }
+
+  /**
+   * Adds a listener. Events: `'state'`, `'welcome'`, `'notification'`, `'error'` (error frames not
+   * tied to a request, and the client's own problems), `'event'` (events of rooms not joined
+   * through {@link RealtimeClient#join}, such as the automatically joined `user:` room).
+   * @returns {() => void} a function that removes the listener
+   */
+  on(event, fn) {
+    if (typeof fn !== 'function') throw new TypeError('RealtimeClient.on: listener must be a function');
+    if (!this._listeners.has(event)) this._listeners.set(event, new Set());
+    this._listeners.get(event).add(fn);
+    return () => this.off(event, fn);
+  }
+
+  off(event, fn) {
+    const set = this._listeners.get(event);
+    if (set) set.delete(fn);
+  }
+
+  /**
+   * Joins a room, now or as soon as the client is connected, and again after every reconnect.
+   * Joining a room that is already joined gives back the same {@link Room} (its options stay).
+   * @param {string} room e.g. `course:42`, `live:abc`, `user:u17`
+   * @param {object} [options]
+   * @param {string|(() => string|Promise<string>)} [options.token] room token (`live:` rooms);
+   *   a function is called again before every re-join
+   * @param {(evt: object) => void} [options.onEvent] each `event` frame, in `seq` order, no duplicates
+   * @param {(diff: object) => void} [options.onPresence] each `presence_diff` frame of the room
+   * @param {(joined: object) => void} [options.onReset] the engine could not recover the events
+   *   missed while disconnected: reload the room's state, then events continue from `joined.seq`
+   * @param {(joined: object) => void} [options.onJoined] every `joined` answer (first and re-joins)
+   * @param {(left: object) => void} [options.onLeft] the engine removed the user from the room
+   * @returns {Room}
+   */
+  join(room, options = {}) {
+    if (this._closed) throw new Error('RealtimeClient: the client is closed');
+    if (typeof room !== 'string' || room === '') throw new TypeError('RealtimeClient.join: room name required');
+    const existing = this._rooms.get(room);
+    if (existing) return existing;
+    const r = new Room(this, room, options || {});
+    this._rooms.set(room, r);
+    if (this._isConnected()) r._join();
+    return r;
+  }
+
+  /** Closes the socket with 1000 and stops heartbeat and reconnects for good. */
+  close() {
+    if (this._closed) return;
+    this._closed = true;
+    this._clearTimers();
+    if (this._reconnectTimer !== null) clearTimeout(this._reconnectTimer);
+    this._reconnectTimer = null;
+    if (typeof globalThis.removeEventListener === 'function') globalThis.removeEventListener('online', this._onOnline);
+    const ws = this._ws;
+    this._ws = null;
+    this._generation++;
+    if (ws) closeQuietly(ws, 1000, 'client closed');
+    this._dropPending(errorFrame('closed', 'the client was closed'));
+    for (const r of [...this._rooms.values()]) r._terminate(errorFrame('closed', 'the client was closed'));
+    this._rooms.clear();
+    this._setState('closed');
+  }
+
+  // ---------------------------------------------------------------- connection lifecycle
+
+  async _connect() {
+    if (this._closed) return;
+    const gen = ++this._generation;
+    this._setState('connecting');
+    let token;
+    try {
+      token = await resolveValue(this._token);
+    } catch (err) {
+      if (gen !== this._generation || this._closed) return;
+      this._emitError('token_error', 'the token function failed: ' + messageOf(err), { cause: err });
+      this._setState('disconnected');
+      this._scheduleReconnect(null, '');
+      return;
+    }
+    if (gen !== this._generation || this._closed) return;
+
+    let ws;
+    try {
+      ws = new this._WS(withToken(socketUrl(this.url), token));
+    } catch (err) {
+      this._emitError('connect_failed', 'could not open a WebSocket: ' + messageOf(err), { cause: err });
+      this._setState('disconnected');
+      this._scheduleReconnect(null, '');
+      return;
+    }
+    this._ws = ws;
+    this._welcomedAt = null;
+    this._pingSentAt = null;
+    ws.onopen = noop;
+    ws.onerror = noop; // a close event follows every error
+    ws.onmessage = (e) => {
+      if (ws === this._ws) this._onMessage(e.data);
+    };
+    ws.onclose = (e) => this._socketGone(ws, e.code, e.reason, 'closed by the engine or network');
+    this._connectTimer = setTimeout(() => this._abandon(ws, 'no welcome within ' + this._connectTimeoutMs + ' ms'),
+      this._connectTimeoutMs);
+  }
+
+  /** Closes a socket we gave up on (heartbeat or connect timeout) and reconnects without waiting for its close. */
+  _abandon(ws, why) {
+    if (ws !== this._ws) return;
+    this._socketGone(ws, null, '', why);
+    closeQuietly(ws, 4000, why);
+  }
+
+  _socketGone(ws, code, reason, why) {
+    if (ws !== this._ws) return;
+    this._ws = null;
+    detach(ws);
+    this._clearTimers();
+    const welcomedAt = this._welcomedAt;
+    this._welcomedAt = null;
+    if (this._closed) return;
+    const detail = code === null ? why : 'socket closed (' + code + (reason ? ' ' + reason : '') + ')';
+    this._dropPending(errorFrame('disconnected', detail, code === null ? undefined : { closeCode: code }));
+    for (const r of this._rooms.values()) r._onDisconnected();
+    this._setState('disconnected');
+    if (welcomedAt === null) this._emitError('connect_failed', 'no connection: ' + detail, code === null ? undefined : { closeCode: code });
+    if (welcomedAt !== null && now() - welcomedAt >= this._resetAfterMs) this._failures = 0;
+    this._scheduleReconnect(code, reason);
+  }
+
+  /** Full jitter: attempt n waits random(0, min(maxMs, initialMs * 2^n)), and at least the engine's retryAfterMs. */
+  _scheduleReconnect(code, reason) {
+    if (this._closed || this._reconnectTimer !== null) return;
+    const cap = Math.min(this._maxMs, this._initialMs * 2 ** this._failures);
+    this._failures = Math.min(this._failures + 1, 30);
+    const delay = Math.max(Math.random() * cap, retryAfterMs(reason));
+    this._reconnectTimer = setTimeout(() => {
+      this._reconnectTimer = null;
+      this.reconnectAttempts++;
+      this._connect();
+    }, delay);
+  }
+
+  _clearTimers() {
+    if (this._heartbeatTimer !== null) clearInterval(this._heartbeatTimer);
+    if (this._connectTimer !== null) clearTimeout(this._connectTimer);
+    this._heartbeatTimer = null;
+    this._connectTimer = null;
+  }
+
+  _isConnected() {
+    return this._ws !== null && this._welcomedAt !== null && this._ws.readyState === SOCKET_OPEN;
+  }
+
+  // ---------------------------------------------------------------- heartbeat
+
+  /** A ping whenever nothing was sent for half the interval; no frame back within one interval of a ping: dropped. */
+  _startHeartbeat(seconds) {
+    const ws = this._ws;
+    const halfMs = seconds * 500;
+    const fullMs = seconds * 1000;
+    const tickMs = Math.min(1000, Math.max(20, seconds * 100));
+    this._heartbeatTimer = setInterval(() => {
+      if (ws !== this._ws) return;
+      const t = now();
+      if (this._pingSentAt !== null && t - this._pingSentAt >= fullMs) {
+        this._abandon(ws, 'no pong within ' + seconds + ' s');
+        return;
+      }
+      if (t - this._lastSentAt >= halfMs && this._send({ type: 'ping' }) && this._pingSentAt === null) {
+        this._pingSentAt = t;
+      }
+    }, tickMs);
+  }
+
+  // ---------------------------------------------------------------- frames
+
+  _send(frame) {
+    const ws = this._ws;
+    if (ws === null || ws.readyState !== SOCKET_OPEN) return false;
+    try {
+      ws.send(JSON.stringify(frame));
+    } catch (err) {
+      this._emitError('send_failed', 'could not send a frame: ' + messageOf(err), { cause: err });
+      return false;
+    }
+    this._lastSentAt = now();
+    return true;
+  }
+
+  /**
+   * Sends a request with a fresh id. `onAnswer` gets the answer frame carrying that id, `onDrop`
+   * an error frame if the connection ends first (or cannot send).
+   */
+  _request(frame, onAnswer, onDrop) {
+    const id = 'r' + ++this._nextId;
+    const out = Object.assign({ id }, frame);
+    this._pending.set(id, { onAnswer, onDrop });
+    if (!this._send(out)) {
+      this._pending.delete(id);
+      onDrop(errorFrame('disconnected', 'not connected', { id }));
+    }
+    return id;
+  }
+
+  _dropPending(err) {
+    const entries = [...this._pending.entries()];
+    this._pending.clear();
+    for (const [id, p] of entries) this._guard(() => p.onDrop(Object.assign({}, err, { id })));
+  }
+
+  _onMessage(data) {
+    this._pingSentAt = null; // anything from the engine proves the connection alive
+    const text = textOf(data);
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      this._emitError('bad_frame', 'the engine sent a frame that is not JSON');
+      return;
+    }
+    if (frame === null || typeof frame !== 'object' || typeof frame.type !== 'string') {
+      this._emitError('bad_frame', 'the engine sent a frame without a type');
+      return;
+    }
+    this._guard(() => this._dispatch(frame));
+  }
+
+  _dispatch(frame) {
+    if (typeof frame.id === 'string' && frame.type !== 'welcome') {
+      const p = this._pending.get(frame.id);
+      if (p) {
+        this._pending.delete(frame.id);
+        p.onAnswer(frame);
+        return;
+      }
+    }
+    const room = typeof frame.room === 'string' ? this._rooms.get(frame.room) : undefined;
+    switch (frame.type) {
+      case 'welcome':
+        this._onWelcome(frame);
+        break;
+      case 'event':
+        if (room) room._onLiveEvent(frame);
+        else this._emit('event', frame);
+        break;
+      case 'presence_diff':
+        if (room) room._onPresenceDiff(frame);
+        break;
+      case 'left':
+        if (room && frame.id === undefined) room._onRemoved(frame);
+        break;
+      case 'notification':
+        this._emit('notification', frame);
+        break;
+      case 'error':
+        // An error with an id answers a request given up already (its connection dropped).
+        if (frame.id === undefined) this._emit('error', frame);
+        break;
+      default:
+        // pong, answers to requests already given up, and frame types of later versions.
+        break;
+    }
+  }
+
+  _onWelcome(frame) {
+    if (this._welcomedAt !== null) return;
+    if (this._connectTimer !== null) clearTimeout(this._connectTimer);
+    this._connectTimer = null;
+    this._welcomedAt = now();
+    this._lastSentAt = this._welcomedAt;
+    this.connectionId = frame.connectionId ?? null;
+    this.userId = frame.userId ?? null;
+    const engine = positiveNumber(frame.heartbeatSeconds, null);
+    const option = this._heartbeatOption;
+    this.heartbeatSeconds = engine && option ? Math.min(engine, option) : engine || option || DEFAULT_HEARTBEAT_SECONDS;
+    this._startHeartbeat(this.heartbeatSeconds);
+    this._setState('connected');
+    this._emit('welcome', frame);
+    for (const r of [...this._rooms.values()]) r._join();
+  }
+
+  // ---------------------------------------------------------------- listeners
+
+  _setState(s) {
+    if (this._state === s) return;
+    this._state = s;
+    this._emit('state', s);
+  }
+
+  _emit(event, arg) {
+    const set = this._listeners.get(event);
+    if (!set) return;
+    for (const fn of [...set]) {
+      try {
+        fn(arg);
+      } catch (err) {
+        if (event === 'error') reportUncaught(err);
+        else this._emitError('handler_error', 'a "' + event + '" listener threw: ' + messageOf(err), { cause: err });
+      }
+    }
+  }
+
+  _emitError(code, message, extra) {
+    this._emit('error', errorFrame(code, message, extra));
+  }
+
+  /** Runs app callbacks (and our own frame handling) so that nothing thrown reaches the socket. */
+  _guard(fn, what = 'a callback') {
+    try {
+      fn();
+    } catch (err) {
+      this._emitError('handler_error', what + ' threw: ' + messageOf(err), { cause: err });
+    }
+  }
+}
+
+/**
+ * One room joined through {@link RealtimeClient#join}. It stays joined across reconnects until
+ * {@link Room#leave}, {@link RealtimeClient#close}, a failed first join, or a removal by the engine.
+ */
+class Room {
+  /** @private */
+  constructor(client, name, options) {
+    /** The room's name. */
+    this.name = name;
+    /** Last position seen in the room: `epoch` and `seq` of the last `joined` or `event`. */
+    this.epoch = null;
+    this.seq = null;
+    this._client = client;
+    this._options = options;
+    this._token = options.token;
+    this._joiningGen = 0; // connection generation a join was started on
+    this._joinedGen = 0; // connection generation the room is joined on
+    this._buffer = null; // live events that came before this connection's `joined`
+    this._queue = []; // requests waiting until the room is joined
+    this._retryTimer = null;
+    this._retries = 0;
+    this._gone = false;
+    this._readySettled = false;
+    /** Resolves with the first `joined` frame; rejects with the `error` frame if the join fails. */
+    this.ready = new Promise((resolve, reject) => {
+      this._resolveReady = resolve;
+      this._rejectReady = reject;
+    });
+    this.ready.catch(noop); // a rejection nobody awaits is not an unhandled one
+  }
+
+  /** True while joined on the current connection. */
+  get joined() {
+    return !this._gone && this._joinedGen !== 0 && this._joinedGen === this._client._generation;
+  }
+
+  /**
+   * Publishes an event to the room. Sent once the room is joined (waits if it is not yet).
+   * @param {string} event
+   * @param {*} [data]
+   * @returns {Promise<{type:'ack', id:string, seq:number}>} rejects with the `error` frame, or with
+   *   `{code:'disconnected'}` when the connection dropped before the answer (it may or may not have
+   *   been published)
+   */
+  publish(event, data) {
+    if (typeof event !== 'string' || event === '') {
+      return Promise.reject(errorFrame('bad_request', 'publish: event must be a non-empty string'));
+    }
+    return this._requestWhenJoined({ type: 'publish', room: this.name, event, data: data === undefined ? null : data }, 'ack');
+  }
+
+  /** @returns {Promise<Array<{userId:string, name:string|null, role:string|null, connections:number}>>} */
+  presence() {
+    return this._requestWhenJoined({ type: 'presence', room: this.name }, 'presence').then((f) => f.users || []);
+  }
+
+  /**
+   * Leaves the room: no more events, no re-join. Never rejects.
+   * @returns {Promise<object>} the engine's `left` (or `error`) answer, or a local `left` when not connected
+   */
+  leave() {
+    if (this._gone) return Promise.resolve({ type: 'left', room: this.name });
+    const client = this._client;
+    const wasOnServer = client._isConnected()
+      && (this._joinedGen === client._generation || this._joiningGen === client._generation);
+    this._terminate(errorFrame('left', 'the room was left'));
+    if (!wasOnServer) return Promise.resolve({ type: 'left', room: this.name });
+    return new Promise((resolve) => {
+      client._request({ type: 'leave', room: this.name }, resolve, () => resolve({ type: 'left', room: this.name }));
+    });
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  async _join() {
+    const client = this._client;
+    const gen = client._generation;
+    if (this._gone || !client._isConnected() || this._joiningGen === gen || this._joinedGen === gen) return;
+    this._joiningGen = gen;
+    if (this._buffer === null) this._buffer = [];
+    let token;
+    if (this._token !== undefined && this._token !== null) {
+      try {
+        token = await resolveValue(this._token);
+      } catch (err) {
+        if (this._gone || gen !== client._generation) return;
+        this._onJoinError(errorFrame('token_error', 'the room token function failed: ' + messageOf(err), { room: this.name, cause: err }));
+        return;
+      }
+      if (this._gone || gen !== client._generation) return;
+    }
+    const frame = { type: 'join', room: this.name };
+    const since = this.epoch !== null && this.seq !== null ? { epoch: this.epoch, seq: this.seq } : null;
+    if (since) frame.since = since;
+    if (token !== undefined && token !== null && token !== '') frame.token = String(token);
+    client._request(frame, (answer) => {
+      if (this._gone || gen !== client._generation) return;
+      if (answer.type === 'joined') this._onJoined(answer, since !== null);
+      else this._onJoinError(answer);
+    }, noop); // a dropped join is made again after the reconnect
+  }
+
+  _onJoined(frame, sentSince) {
+    const client = this._client;
+    this._joinedGen = client._generation;
+    this._joiningGen = 0;
+    this._retries = 0;
+    const early = this._buffer || [];
+    this._buffer = null;
+    if (sentSince && frame.recovered === true) {
+      for (const evt of bySeq(frame.missed || [])) this._deliver(evt);
+      if (frame.epoch !== undefined && frame.epoch !== this.epoch) {
+        this.epoch = frame.epoch;
+        this.seq = frame.seq;
+      } else if (typeof frame.seq === 'number' && frame.seq > this.seq) {
+        this.seq = frame.seq;
+      }
+    } else {
+      this.epoch = frame.epoch ?? null;
+      this.seq = typeof frame.seq === 'number' ? frame.seq : 0;
+      if (sentSince) client._guard(() => call(this._options.onReset, frame), 'onReset');
+    }
+    for (const evt of bySeq(early)) this._deliver(evt);
+    if (!this._readySettled) {
+      this._readySettled = true;
+      this._resolveReady(frame);
+    }
+    client._guard(() => call(this._options.onJoined, frame), 'onJoined');
+    const queued = this._queue;
+    this._queue = [];
+    for (const job of queued) this._sendJob(job);
+  }
+
+  _onJoinError(frame) {
+    const client = this._client;
+    this._joiningGen = 0;
+    this._buffer = null;
+    const err = Object.assign({}, frame, { room: this.name });
+    if (!this._readySettled) {
+      this._terminate(err);
+      return;
+    }
+    if (PERMANENT_JOIN_ERRORS.has(frame.code)) {
+      this._terminate(err);
+      client._emit('error', err);
+      return;
+    }
+    // Transient (rate_limited, unavailable...): try again on this connection, backing off.
+    const cap = Math.min(client._maxMs, client._initialMs * 2 ** Math.min(this._retries++, 30));
+    this._retryTimer = setTimeout(() => {
+      this._retryTimer = null;
+      this._join();
+    }, Math.max(50, Math.random() * cap));
+  }
+
+  _onLiveEvent(evt) {
+    if (this.joined) this._deliver(evt);
+    else if (this._buffer !== null) this._buffer.push(evt);
+  }
+
+  /** Hands one event to onEvent unless it was seen already (same epoch, seq not past the last). */
+  _deliver(evt) {
+    const seq = Number(evt.seq);
+    const epoch = evt.epoch ?? this.epoch;
+    if (epoch === this.epoch && this.seq !== null && seq <= this.seq) return;
+    this.epoch = epoch;
+    this.seq = seq;
+    this._client._guard(() => call(this._options.onEvent, evt), 'onEvent');
+  }
+
+  _onPresenceDiff(frame) {
+    this._client._guard(() => call(this._options.onPresence, frame), 'onPresence');
+  }
+
+  /** The engine took the user out of the room (`left` with a reason, not asked for). */
+  _onRemoved(frame) {
+    this._terminate(Object.assign(errorFrame(frame.reason || 'removed', 'removed from the room'), { room: this.name }));
+    this._client._guard(() => call(this._options.onLeft, frame), 'onLeft');
+  }
+
+  _onDisconnected() {
+    this._joiningGen = 0;
+    this._buffer = null;
+    if (this._retryTimer !== null) clearTimeout(this._retryTimer);
+    this._retryTimer = null;
+  }
+
+  /** The room is done for: untracked, waiting requests and an unsettled `ready` rejected with `err`. */
+  _terminate(err) {
+    this._gone = true;
+    this._onDisconnected();
+    if (this._client._rooms.get(this.name) === this) this._client._rooms.delete(this.name);
+    if (!this._readySettled) {
+      this._readySettled = true;
+      this._rejectReady(err);
+    }
+    const queued = this._queue;
+    this._queue = [];
+    for (const job of queued) job.reject(err);
+  }
+
+  _requestWhenJoined(frame, expected) {
+    if (this._gone) return Promise.reject(errorFrame('not_joined', 'the room was left', { room: this.name }));
+    return new Promise((resolve, reject) => {
+      const job = { frame, expected, resolve, reject };
+      if (this.joined) this._sendJob(job);
+      else if (this._queue.length >= MAX_QUEUED_PER_ROOM) {
+        reject(errorFrame('queue_full', 'too many requests waiting for the room to be joined', { room: this.name }));
+      } else this._queue.push(job);
+    });
+  }
+
+  _sendJob(job) {
+    this._client._request(job.frame, (answer) => {
+      if (answer.type === job.expected) job.resolve(answer);
+      else if (answer.type === 'error') job.reject(answer);
+      else job.reject(errorFrame('unexpected_answer', 'expected ' + job.expected + ', got ' + answer.type, { answer }));
+    }, job.reject);
+  }
+}
+
+function call(fn, arg) {
+  if (typeof fn === 'function') fn(arg);
+}
+
+function bySeq(events) {
+  return events.filter((e) => e && typeof e === 'object').sort((a, b) => Number(a.seq) - Number(b.seq));
+}
+
+function messageOf(err) {
+  return err && err.message ? err.message : String(err);
+}
+
+function detach(ws) {
+  ws.onopen = noop;
+  ws.onmessage = noop;
+  ws.onclose = noop;
+  ws.onerror = noop; // stays a function: some Node implementations throw on an unheard 'error'
+}
+
+function closeQuietly(ws, code, reason) {
+  detach(ws);
+  try {
+    if (ws.readyState === SOCKET_OPEN || ws.readyState === 0) ws.close(code, String(reason).slice(0, 100));
+  } catch {
+    // closing a socket we gave up on can only fail in ways that no longer matter
+  }
+}
+
+function reportUncaught(err) {
+  // An 'error' listener threw: there is nowhere left to report it but the console.
+  if (globalThis.console && typeof globalThis.console.error === 'function') {
+    globalThis.console.error('lms-realtime: an "error" listener threw', err);
+  }
+}

@@ -1,0 +1,147 @@
+package lms.realtime;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
+import lms.realtime.auth.TokenVerifier;
+import lms.realtime.connection.Hub;
+import lms.realtime.connection.Hubs;
+import lms.realtime.connection.LocalSockets;
+import lms.realtime.http.Routes;
+import lms.realtime.metrics.Metrics;
+import lms.realtime.protocol.CloseCodes;
+import lms.realtime.protocol.Json;
+import lms.realtime.room.Room;
+import lms.realtime.user.User;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.AddressFromURIString;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.cluster.typed.JoinSeedNodes;
+import org.apache.pekko.cluster.typed.SelfUp;
+import org.apache.pekko.cluster.typed.Subscribe;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.pattern.Patterns;
+
+/**
+ * Starts one node: joins the cluster (itself when no seed nodes are set: a cluster of one runs the
+ * same code as many), starts the hubs and the sharded entities, binds HTTP, and wires the graceful
+ * shutdown. Readiness comes only once the binding, membership and sharding all answer.
+ */
+public final class Guardian {
+  /** What the node reports once bound. */
+  public record Started(NodeContext node, ServerBinding binding, AtomicBoolean ready) {}
+
+  private enum Msg {
+    SELF_UP
+  }
+
+  private Guardian() {}
+
+  public static Behavior<Object> create(Settings settings, TokenVerifier verifier, NodeContext.Demo demo, CompletableFuture<Started> started) {
+    return Behaviors.setup(ctx -> {
+      joinCluster(ctx, settings);
+      LocalSockets sockets = new LocalSockets();
+      Metrics metrics = new Metrics(sockets::open);
+      List<ActorRef<Hub.Command>> hubs = new ArrayList<>();
+      for (int i = 0; i < settings.hubShards(); i++) {
+        hubs.add(ctx.spawn(Hub.create(sockets, metrics), "hub-" + i));
+      }
+      NodeContext node = new NodeContext(ctx.getSystem(), settings, verifier, new Json(settings), sockets,
+          new Hubs(List.copyOf(hubs)), metrics, ClusterSharding.get(ctx.getSystem()), demo);
+      Room.init(node);
+      User.init(node);
+
+      AtomicBoolean ready = new AtomicBoolean();
+      AtomicBoolean up = new AtomicBoolean();
+      Http.get(ctx.getSystem())
+          .newServerAt(settings.httpHost(), settings.httpPort())
+          .bind(new Routes(node, ready).route())
+          .whenComplete((binding, failure) -> {
+            if (failure != null) {
+              started.completeExceptionally(failure);
+              ctx.getSystem().terminate();
+            } else {
+              addShutdownTasks(node, binding, ready);
+              started.complete(new Started(node, binding, ready));
+            }
+          });
+      ActorRef<SelfUp> selfUp = ctx.messageAdapter(SelfUp.class, e -> Msg.SELF_UP);
+      Cluster.get(ctx.getSystem()).subscriptions().tell(Subscribe.create(selfUp, SelfUp.class));
+      return Behaviors.receive(Object.class)
+          .onMessageEquals(Msg.SELF_UP, () -> {
+            up.set(true);
+            probeSharding(node, started, ready);
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+
+  private static void joinCluster(ActorContext<Object> ctx, Settings settings) {
+    Cluster cluster = Cluster.get(ctx.getSystem());
+    if (settings.seedNodes().isEmpty()) {
+      cluster.manager().tell(Join.create(cluster.selfMember().address()));
+    } else {
+      List<org.apache.pekko.actor.Address> seeds = new ArrayList<>();
+      for (String hostPort : settings.seedNodes()) {
+        seeds.add(AddressFromURIString.parse("pekko://" + ctx.getSystem().name() + "@" + hostPort));
+      }
+      cluster.manager().tell(new JoinSeedNodes(seeds));
+    }
+  }
+
+  /** Ready once a message has made the round trip through sharding to an entity and back. */
+  private static void probeSharding(NodeContext node, CompletableFuture<Started> started, AtomicBoolean ready) {
+    node.sharding()
+        .entityRefFor(User.KEY, "__readiness-probe")
+        .<User.UserPresence>ask(User.GetPresence::new, Duration.ofSeconds(3))
+        .thenCombine(started, (p, s) -> p)
+        .whenComplete((p, failure) -> {
+          if (failure == null) {
+            ready.set(true);
+          } else {
+            node.system().scheduler().scheduleOnce(Duration.ofMillis(500),
+                () -> probeSharding(node, started, ready), node.system().executionContext());
+          }
+        });
+  }
+
+  /**
+   * SIGTERM (or any CoordinatedShutdown): stop being ready, stop accepting, close every socket with
+   * 1012 and its retry advice, give them a moment to go, then let sharding hand the rooms over.
+   */
+  private static void addShutdownTasks(NodeContext node, ServerBinding binding, AtomicBoolean ready) {
+    CoordinatedShutdown cs = CoordinatedShutdown.get(node.system());
+    cs.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "lms-not-ready", () -> {
+      ready.set(false);
+      return CompletableFuture.completedFuture(Done.getInstance());
+    });
+    cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "lms-unbind", () -> binding.unbind().thenApply(x -> Done.getInstance()));
+    cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "lms-close-sockets", () -> {
+      node.sockets().closeAll(CloseCodes.RESTARTING, "engine restarting");
+      return waitForSockets(node, System.nanoTime() + node.settings().shutdownCloseGrace().toNanos())
+          .thenCompose(d -> binding.terminate(Duration.ofSeconds(1)))
+          .thenApply(x -> Done.getInstance());
+    });
+  }
+
+  private static CompletionStage<Done> waitForSockets(NodeContext node, long deadlineNanos) {
+    if (node.sockets().open() == 0 || System.nanoTime() > deadlineNanos) {
+      return CompletableFuture.completedFuture(Done.getInstance());
+    }
+    return Patterns.after(Duration.ofMillis(50), node.system().classicSystem().scheduler(),
+        node.system().executionContext(), () -> waitForSockets(node, deadlineNanos));
+  }
+}

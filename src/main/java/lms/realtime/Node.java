@@ -1,0 +1,90 @@
+package lms.realtime;
+
+import com.typesafe.config.Config;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import lms.realtime.auth.TokenVerifier;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+
+/** A running node: what {@link Main} starts, and what tests start on ephemeral ports. */
+public final class Node {
+  public static final String SYSTEM_NAME = "lms-realtime";
+
+  private final ActorSystem<Object> system;
+  private final Guardian.Started started;
+
+  private Node(ActorSystem<Object> system, Guardian.Started started) {
+    this.system = system;
+    this.started = started;
+  }
+
+  /**
+   * Starts a node from a fully resolved config. Without a token key it refuses to start, unless
+   * {@code demo}: then it makes a secret for itself.
+   */
+  public static CompletionStage<Node> start(Config config, boolean demo) {
+    Settings settings = Settings.from(config);
+    NodeContext.Demo demoMode = null;
+    String secretOverride = null;
+    if (settings.jwtSecret().isEmpty() && settings.jwtPublicKeyFile().isEmpty()) {
+      if (!demo) {
+        throw new IllegalStateException(
+            "No token key configured: set LMS_JWT_SECRET (HS256) or LMS_JWT_PUBLIC_KEY_FILE (RS256/ES256),"
+                + " or start with --demo to try the engine with a self-made secret.");
+      }
+      byte[] bytes = new byte[48];
+      new SecureRandom().nextBytes(bytes);
+      secretOverride = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+    if (demo) {
+      demoMode = new NodeContext.Demo(secretOverride != null ? secretOverride : settings.jwtSecret());
+    }
+    TokenVerifier verifier;
+    try {
+      verifier = TokenVerifier.fromSettings(settings, secretOverride);
+    } catch (Exception e) {
+      throw new IllegalStateException("Cannot read the token key: " + e.getMessage(), e);
+    }
+    CompletableFuture<Guardian.Started> started = new CompletableFuture<>();
+    ActorSystem<Object> system = ActorSystem.create(Guardian.create(settings, verifier, demoMode, started), SYSTEM_NAME, config);
+    return started.thenApply(s -> new Node(system, s));
+  }
+
+  public int httpPort() {
+    return started.binding().localAddress().getPort();
+  }
+
+  public boolean isReady() {
+    return started.ready().get();
+  }
+
+  public NodeContext context() {
+    return started.node();
+  }
+
+  public ActorSystem<Object> system() {
+    return system;
+  }
+
+  /** Stops the node as SIGTERM would: 1012 to every socket, shards handed over, system terminated. */
+  public CompletionStage<Done> stop() {
+    return CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason());
+  }
+
+  /** Waits until the node is ready to take traffic. */
+  public Node awaitReady(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!isReady()) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("node not ready after " + timeout);
+      }
+      Thread.sleep(20);
+    }
+    return this;
+  }
+}

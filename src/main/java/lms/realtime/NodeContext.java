@@ -1,0 +1,29 @@
+package lms.realtime;
+
+import lms.realtime.auth.TokenVerifier;
+import lms.realtime.connection.Hubs;
+import lms.realtime.connection.LocalSockets;
+import lms.realtime.metrics.Metrics;
+import lms.realtime.protocol.Json;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+
+/** What every part of one node shares: settings, token checks, this node's sockets, hubs and metrics. */
+public record NodeContext(
+    ActorSystem<?> system,
+    Settings settings,
+    TokenVerifier verifier,
+    Json json,
+    LocalSockets sockets,
+    Hubs hubs,
+    Metrics metrics,
+    ClusterSharding sharding,
+    Demo demo) {
+
+  /** Demo mode: the secret the node made for itself, or null when not in demo mode. */
+  public record Demo(String secret) {}
+
+  public boolean isDemo() {
+    return demo != null;
+  }
+}

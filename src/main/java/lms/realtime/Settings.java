@@ -1,0 +1,94 @@
+package lms.realtime;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/** Typed view of the {@code lms} block of the configuration, read once at start. */
+public record Settings(
+    String httpHost,
+    int httpPort,
+    Set<String> trustedProxies,
+    int maxBodyBytes,
+    Duration askTimeout,
+    String jwtSecret,
+    String jwtPublicKeyFile,
+    long clockSkewSeconds,
+    String cookieName,
+    Set<String> allowedOrigins,
+    int maxConnectionsPerIp,
+    int maxConnectionsPerUser,
+    double ratePerSecond,
+    int rateBurst,
+    int rateStrikesBeforeClose,
+    int maxFrameBytes,
+    int outgoingBuffer,
+    int maxRoomsPerConnection,
+    int jsonMaxDepth,
+    int jsonMaxStringLength,
+    int jsonMaxNumberLength,
+    int retryAfterSeconds,
+    int retryAfterMinMs,
+    int retryAfterMaxMs,
+    int heartbeatSeconds,
+    int historySize,
+    Duration historyTtl,
+    Duration removalRetention,
+    String clusterHost,
+    int clusterPort,
+    List<String> seedNodes,
+    int hubShards,
+    Duration shutdownCloseGrace) {
+
+  public static Settings from(Config root) {
+    Config c = root.getConfig("lms");
+    return new Settings(
+        c.getString("http.host"),
+        c.getInt("http.port"),
+        csv(c.getString("http.trusted-proxies")).stream().collect(Collectors.toUnmodifiableSet()),
+        c.getInt("http.max-body-bytes"),
+        c.getDuration("http.ask-timeout"),
+        c.getString("jwt.secret"),
+        c.getString("jwt.public-key-file"),
+        c.getLong("jwt.clock-skew-seconds"),
+        c.getString("jwt.cookie-name"),
+        csv(c.getString("allowed-origins")).stream().collect(Collectors.toUnmodifiableSet()),
+        c.getInt("limits.max-connections-per-ip"),
+        c.getInt("limits.max-connections-per-user"),
+        c.getDouble("limits.rate-per-second"),
+        c.getInt("limits.rate-burst"),
+        c.getInt("limits.rate-strikes-before-close"),
+        c.getInt("limits.max-frame-bytes"),
+        c.getInt("limits.outgoing-buffer"),
+        c.getInt("limits.max-rooms-per-connection"),
+        c.getInt("limits.json-max-depth"),
+        c.getInt("limits.json-max-string-length"),
+        c.getInt("limits.json-max-number-length"),
+        c.getInt("limits.retry-after-seconds"),
+        c.getInt("limits.retry-after-min-ms"),
+        c.getInt("limits.retry-after-max-ms"),
+        c.getInt("heartbeat-seconds"),
+        c.getInt("history.size"),
+        Duration.ofSeconds(c.getLong("history.ttl-seconds")),
+        Duration.ofSeconds(c.getLong("removal-retention-seconds")),
+        c.getString("cluster.host"),
+        c.getInt("cluster.port"),
+        csv(c.getString("cluster.seed-nodes")),
+        c.getInt("cluster.hub-shards"),
+        c.getDuration("shutdown-close-grace"));
+  }
+
+  static List<String> csv(String value) {
+    return Arrays.stream(value.split(","))
+        .map(String::trim)
+        .filter(s -> !s.isEmpty())
+        .toList();
+  }
+
+  public boolean originAllowed(String origin) {
+    return allowedOrigins.contains("*") || allowedOrigins.contains(origin);
+  }
+}

@@ -1,0 +1,57 @@
+package lms.realtime.connection;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.actor.typed.ActorRef;
+
+/**
+ * This node's open sockets: the connection actor to outbox map the fan-out hubs deliver through,
+ * and the per-IP counts of the handshake limit. Node-local by nature (each JVM node has its own).
+ */
+public final class LocalSockets {
+  private final Map<ActorRef<Connection.Command>, Outbox> outboxes = new ConcurrentHashMap<>();
+  private final Map<String, AtomicInteger> perIp = new ConcurrentHashMap<>();
+
+  void register(ActorRef<Connection.Command> connection, Outbox outbox) {
+    outboxes.put(connection, outbox);
+  }
+
+  void unregister(ActorRef<Connection.Command> connection) {
+    outboxes.remove(connection);
+  }
+
+  /** The outbox of a socket on this node, or null once it is gone. */
+  public Outbox outbox(ActorRef<Connection.Command> connection) {
+    return outboxes.get(connection);
+  }
+
+  public int open() {
+    return outboxes.size();
+  }
+
+  /** Takes a slot of this IP's allowance; false (and nothing taken) when it is used up. */
+  public boolean tryAcquireIp(String ip, int max) {
+    AtomicInteger count = perIp.computeIfAbsent(ip, k -> new AtomicInteger());
+    if (count.incrementAndGet() > max) {
+      releaseIp(ip);
+      return false;
+    }
+    return true;
+  }
+
+  public void releaseIp(String ip) {
+    perIp.computeIfPresent(ip, (k, count) -> count.decrementAndGet() <= 0 ? null : count);
+  }
+
+  /** Closes every socket on this node with one code (engine restarting: 1012). */
+  public int closeAll(int code, String reason) {
+    int n = 0;
+    for (Outbox outbox : outboxes.values()) {
+      if (outbox.close(code, reason)) {
+        n++;
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,134 @@
+package lms.realtime.connection;
+
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import lms.realtime.NodeContext;
+import lms.realtime.auth.Identity;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.ws.Message;
+import org.apache.pekko.http.javadsl.model.ws.TextMessage;
+import org.apache.pekko.http.javadsl.model.ws.WebSocketUpgrade;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.SharedKillSwitch;
+import org.apache.pekko.stream.StreamLimitReachedException;
+import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.typed.javadsl.ActorSink;
+
+/**
+ * Opens a socket: spawns its {@link Connection} actor, lets it register with its user entity (the
+ * per-user limit, cluster-wide), and only then answers the upgrade, with a stream that feeds the
+ * actor (back-pressured, each frame collected with a size bound) and drains its {@link Outbox}.
+ */
+public final class SocketBridge {
+  /** Control commands in flight at once: one close, with room to spare. */
+  private static final int CONTROL_BUFFER = 4;
+
+  private SocketBridge() {}
+
+  /** The upgrade response, or empty when the user is over their connection limit. */
+  public static CompletionStage<Optional<HttpResponse>> open(
+      NodeContext node, WebSocketUpgrade upgrade, Identity identity, String ip) {
+    Materializer mat = Materializer.matFromSystem(node.system());
+    Pair<BoundedSourceQueue<Object>, Source<Object, NotUsed>> frames =
+        Source.<Object>queue(node.settings().outgoingBuffer()).preMaterialize(mat);
+    Pair<BoundedSourceQueue<Object>, Source<Object, NotUsed>> control =
+        Source.<Object>queue(CONTROL_BUFFER).preMaterialize(mat);
+    String connectionId = "c-" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);
+    SharedKillSwitch killSwitch = KillSwitches.shared(connectionId);
+    Outbox outbox = new Outbox(frames.first(), control.first(), killSwitch, node.settings(), node.metrics());
+
+    CompletableFuture<Boolean> admitted = new CompletableFuture<>();
+    ActorRef<Connection.Command> connection =
+        node.system().systemActorOf(
+            Connection.create(node, identity, connectionId, outbox, ip, admitted), connectionId, Props.empty());
+
+    return admitted.thenApply(ok -> {
+      if (!ok) {
+        return Optional.empty();
+      }
+      return Optional.of(WebSocketStack.upgrade(
+          node.system().classicSystem(),
+          upgrade,
+          incoming(connection, node.settings().maxFrameBytes(), mat).asScala(),
+          frames.second().asScala(),
+          control.second().asScala(),
+          killSwitch));
+    });
+  }
+
+  /**
+   * Incoming messages to the actor. Coupled with a source that never emits: when the peer closes,
+   * the incoming side completes, which completes our side too and lets pekko-http finish the close
+   * handshake. Outgoing data does not use this flow (see {@link WebSocketStack}).
+   */
+  private static Flow<Message, Message, NotUsed> incoming(ActorRef<Connection.Command> connection, int maxBytes, Materializer mat) {
+    Sink<Message, NotUsed> toActor =
+        Flow.<Message>create()
+            .mapAsync(1, m -> collect(m, maxBytes, mat))
+            .to(ActorSink.actorRefWithBackpressure(
+                connection,
+                Connection.Inbound::new,
+                Connection.StreamStarted::new,
+                Connection.Ack.INSTANCE,
+                Connection.StreamEnded.INSTANCE,
+                Connection.StreamFailed::new));
+    return Flow.fromSinkAndSourceCoupled(toActor, Source.<Message>maybe());
+  }
+
+  /** One whole text message within the size bound, or why there is none. */
+  private static CompletionStage<Connection.Incoming> collect(Message message, int maxBytes, Materializer mat) {
+    if (!message.isText()) {
+      if (!message.asBinaryMessage().isStrict()) {
+        message.asBinaryMessage().getStreamedData().runWith(Sink.ignore(), mat);
+      }
+      return CompletableFuture.completedFuture(Connection.Binary.INSTANCE);
+    }
+    TextMessage text = message.asTextMessage();
+    if (text.isStrict()) {
+      String s = text.getStrictText();
+      // every char is at least one byte and at most three: count only when it matters
+      boolean tooLarge = s.length() > maxBytes || (3L * s.length() > maxBytes && utf8Length(s) > maxBytes);
+      return CompletableFuture.completedFuture(tooLarge ? Connection.TooLarge.INSTANCE : new Connection.Text(s));
+    }
+    return text.getStreamedText()
+        .limitWeighted(maxBytes, SocketBridge::utf8Length)
+        .runFold(new StringBuilder(), StringBuilder::append, mat)
+        .<Connection.Incoming>thenApply(b -> new Connection.Text(b.toString()))
+        .exceptionally(e -> {
+          Throwable cause = e.getCause() != null ? e.getCause() : e;
+          if (cause instanceof StreamLimitReachedException) {
+            return Connection.TooLarge.INSTANCE;
+          }
+          throw new IllegalStateException(cause);
+        });
+  }
+
+  static long utf8Length(String s) {
+    int n = s.length();
+    long bytes = 0;
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        bytes += 1;
+      } else if (c < 0x800) {
+        bytes += 2;
+      } else if (Character.isHighSurrogate(c)) {
+        bytes += 4;
+        i++;
+      } else {
+        bytes += 3;
+      }
+    }
+    return bytes;
+  }
+}

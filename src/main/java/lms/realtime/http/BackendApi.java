@@ -1,0 +1,189 @@
+package lms.realtime.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import lms.realtime.NodeContext;
+import lms.realtime.auth.Identity;
+import lms.realtime.auth.TokenException;
+import lms.realtime.protocol.ClientFrame;
+import lms.realtime.protocol.Json;
+import lms.realtime.protocol.ServerFrames;
+import lms.realtime.room.Room;
+import lms.realtime.room.RoomName;
+import lms.realtime.user.User;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+
+/**
+ * The platform's calls into the engine (contract §6), authorised by a token with the {@code service}
+ * role. Every body is checked whole before anything happens: a bad one is a 400 and changes nothing.
+ */
+final class BackendApi extends AllDirectives {
+  private final NodeContext node;
+
+  BackendApi(NodeContext node) {
+    this.node = node;
+  }
+
+  /** Routes below {@code /api/v1}. */
+  Route route() {
+    return extractRequest(request -> {
+      HttpResponse denied = authorise(request);
+      if (denied != null) {
+        return complete(denied);
+      }
+      return concat(
+          pathPrefix("rooms", () -> pathPrefix(roomName -> concat(
+              path("events", () -> post(() -> body(b -> completeWithFuture(publish(roomName, b))))),
+              path("presence", () -> get(() -> completeWithFuture(roomPresence(roomName)))),
+              pathPrefix("members", () -> path(userId -> delete(() -> completeWithFuture(removeMember(roomName, userId)))))))),
+          pathPrefix("users", () -> pathPrefix(userId -> concat(
+              path("notifications", () -> post(() -> body(b -> completeWithFuture(notifyUser(userId, b))))),
+              path("presence", () -> get(() -> completeWithFuture(userPresence(userId))))))),
+          complete(Responses.error(StatusCodes.NOT_FOUND, "not_found", "no such API call")));
+    });
+  }
+
+  private HttpResponse authorise(HttpRequest request) {
+    String header = request.getHeader("Authorization").map(h -> h.value()).orElse("");
+    if (!header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return Responses.error(StatusCodes.UNAUTHORIZED, "unauthorized", "a service token is required (Authorization: Bearer)");
+    }
+    Identity who;
+    try {
+      who = node.verifier().verifyAccess(header.substring(7).trim());
+    } catch (TokenException e) {
+      return Responses.error(StatusCodes.UNAUTHORIZED, "unauthorized", e.getMessage());
+    }
+    if (!who.isService()) {
+      return Responses.error(StatusCodes.FORBIDDEN, "forbidden", "the token lacks the service role");
+    }
+    return null;
+  }
+
+  private Route body(Function<String, Route> inner) {
+    return entity(Unmarshaller.entityToString(), inner);
+  }
+
+  /** The fields of an event body, or the 400 that it earns. */
+  private record EventBody(String event, String data, String id, HttpResponse error) {}
+
+  private EventBody readEventBody(String body, boolean allowId) {
+    if (body.getBytes(StandardCharsets.UTF_8).length > node.settings().maxBodyBytes()) {
+      return new EventBody(null, null, null, Responses.error(StatusCodes.BAD_REQUEST, "too_large",
+          "body larger than " + node.settings().maxBodyBytes() + " bytes"));
+    }
+    JsonNode json;
+    try {
+      json = node.json().parse(body);
+    } catch (JsonProcessingException e) {
+      return new EventBody(null, null, null, Responses.badRequest("malformed JSON"));
+    }
+    if (!json.isObject()) {
+      return new EventBody(null, null, null, Responses.badRequest("the body is a JSON object"));
+    }
+    JsonNode event = json.get("event");
+    if (event == null || !event.isTextual() || event.asText().isEmpty() || event.asText().length() > ClientFrame.MAX_EVENT_NAME) {
+      return new EventBody(null, null, null, Responses.badRequest(
+          "'event' must be a non-empty string of at most " + ClientFrame.MAX_EVENT_NAME + " characters"));
+    }
+    JsonNode id = json.get("id");
+    if (allowId && id != null && !id.isNull() && (!id.isTextual() || id.asText().isEmpty() || id.asText().length() > ClientFrame.MAX_ID)) {
+      return new EventBody(null, null, null, Responses.badRequest(
+          "'id' must be a non-empty string of at most " + ClientFrame.MAX_ID + " characters"));
+    }
+    JsonNode data = json.get("data");
+    return new EventBody(event.asText(), data == null ? "null" : Json.write(data),
+        allowId && id != null && id.isTextual() ? id.asText() : null, null);
+  }
+
+  private CompletionStage<HttpResponse> publish(String room, String body) {
+    if (RoomName.parse(room) == null) {
+      return done(Responses.badRequest("not a room name: " + room));
+    }
+    EventBody e = readEventBody(body, true);
+    if (e.error() != null) {
+      return done(e.error());
+    }
+    return node.sharding().entityRefFor(Room.KEY, room)
+        .<Room.Published>ask(replyTo -> new Room.Publish(e.event(), e.data(), "backend", e.id(), null, null, replyTo),
+            node.settings().askTimeout())
+        .thenApply(p -> Responses.json(StatusCodes.ACCEPTED,
+            "{\"room\":" + Json.quote(p.room()) + ",\"seq\":" + p.seq() + ",\"epoch\":" + Json.quote(p.epoch()) + "}"))
+        .exceptionally(this::unavailable);
+  }
+
+  private CompletionStage<HttpResponse> notifyUser(String userId, String body) {
+    if (!RoomName.validUserId(userId)) {
+      return done(Responses.badRequest("not a user id: " + userId));
+    }
+    EventBody e = readEventBody(body, false);
+    if (e.error() != null) {
+      return done(e.error());
+    }
+    String frame = ServerFrames.notification(e.event(), e.data(), System.currentTimeMillis());
+    return node.sharding().entityRefFor(User.KEY, userId)
+        .<User.Delivered>ask(replyTo -> new User.Notify(frame, replyTo), node.settings().askTimeout())
+        .thenApply(d -> {
+          node.metrics().notificationSent();
+          return Responses.json(StatusCodes.ACCEPTED, "{\"delivered\":" + d.delivered() + "}");
+        })
+        .exceptionally(this::unavailable);
+  }
+
+  private CompletionStage<HttpResponse> roomPresence(String room) {
+    if (RoomName.parse(room) == null) {
+      return done(Responses.badRequest("not a room name: " + room));
+    }
+    return node.sharding().entityRefFor(Room.KEY, room)
+        .<Room.PresenceList>ask(Room.GetPresence::new, node.settings().askTimeout())
+        .thenApply(list -> {
+          List<String> users = new ArrayList<>(list.users().size());
+          for (Room.PresenceUser u : list.users()) {
+            users.add(ServerFrames.presenceUser(u.userId(), u.name(), u.role(), u.connections()));
+          }
+          return Responses.json(StatusCodes.OK,
+              "{\"room\":" + Json.quote(list.room()) + ",\"users\":[" + String.join(",", users) + "]}");
+        })
+        .exceptionally(this::unavailable);
+  }
+
+  private CompletionStage<HttpResponse> userPresence(String userId) {
+    if (!RoomName.validUserId(userId)) {
+      return done(Responses.badRequest("not a user id: " + userId));
+    }
+    return node.sharding().entityRefFor(User.KEY, userId)
+        .<User.UserPresence>ask(User.GetPresence::new, node.settings().askTimeout())
+        .thenApply(p -> Responses.json(StatusCodes.OK, "{\"userId\":" + Json.quote(p.userId())
+            + ",\"online\":" + p.online() + ",\"connections\":" + p.connections() + "}"))
+        .exceptionally(this::unavailable);
+  }
+
+  private CompletionStage<HttpResponse> removeMember(String room, String userId) {
+    if (RoomName.parse(room) == null || !RoomName.validUserId(userId)) {
+      return done(Responses.badRequest("not a room name and user id: " + room + ", " + userId));
+    }
+    return node.sharding().entityRefFor(Room.KEY, room)
+        .<Room.Removed>ask(replyTo -> new Room.RemoveUser(userId, replyTo), node.settings().askTimeout())
+        .thenApply(r -> Responses.json(StatusCodes.OK, "{\"removed\":" + r.removed() + "}"))
+        .exceptionally(this::unavailable);
+  }
+
+  private HttpResponse unavailable(Throwable failure) {
+    return Responses.unavailable("the engine did not answer in time; retry");
+  }
+
+  private static CompletionStage<HttpResponse> done(HttpResponse response) {
+    return CompletableFuture.completedFuture(response);
+  }
+}

@@ -1,0 +1,49 @@
+package lms.realtime.http;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import lms.realtime.NodeContext;
+import org.apache.pekko.http.javadsl.model.ContentType;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpCharsets;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.MediaTypes;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+
+/** Every route of a node. */
+public final class Routes extends AllDirectives {
+  private static final ContentType.WithCharset PROMETHEUS =
+      MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8);
+
+  private final NodeContext node;
+  private final AtomicBoolean ready;
+  private final WebSocketRoute webSocket;
+  private final BackendApi backendApi;
+  private final DemoRoutes demo;
+
+  public Routes(NodeContext node, AtomicBoolean ready) {
+    this.node = node;
+    this.ready = ready;
+    this.webSocket = new WebSocketRoute(node);
+    this.backendApi = new BackendApi(node);
+    this.demo = node.isDemo() ? new DemoRoutes(node) : null;
+  }
+
+  public Route route() {
+    Route core = concat(
+        path("ws", () -> get(() -> extractRequest(request -> completeWithFuture(webSocket.handshake(request))))),
+        pathPrefix("api", () -> pathPrefix("v1", backendApi::route)),
+        pathPrefix("health", () -> concat(
+            path("live", () -> get(() -> complete(Responses.json(StatusCodes.OK, "{\"status\":\"alive\"}")))),
+            path("ready", () -> get(() -> complete(ready.get()
+                ? Responses.json(StatusCodes.OK, "{\"status\":\"ready\"}")
+                : Responses.json(StatusCodes.SERVICE_UNAVAILABLE, "{\"status\":\"not_ready\"}")))))),
+        path("metrics", () -> get(() -> complete(HttpResponse.create().withEntity(PROMETHEUS, node.metrics().scrape())))),
+        // The client is an ES module: pages on other origins import it, which needs CORS.
+        pathPrefix("sdk", () -> respondWithHeader(RawHeader.create("Access-Control-Allow-Origin", "*"),
+            () -> getFromResourceDirectory("web/sdk"))));
+    return demo == null ? core : concat(core, demo.route());
+  }
+}

@@ -1,0 +1,103 @@
+package lms.realtime.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+
+/** This node's Prometheus metrics (one registry per node, so several nodes can share a JVM in tests). */
+public final class Metrics {
+  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final Counter framesIn = Counter.builder("lms_frames_in").description("Text frames received from sockets").register(registry);
+  private final Counter framesOut = Counter.builder("lms_frames_out").description("Frames queued to sockets").register(registry);
+  private final Counter eventsPublished = Counter.builder("lms_events_published").description("Room events numbered and stored").register(registry);
+  private final Counter notifications = Counter.builder("lms_notifications").description("User notifications sent").register(registry);
+  private final Counter queueDrops = Counter.builder("lms_queue_drops").description("Frames refused by a full outgoing queue").register(registry);
+  private final Timer publishToEnqueue =
+      Timer.builder("lms_publish_to_enqueue")
+          .description("From a room numbering an event to its frame queued on every local socket")
+          .publishPercentileHistogram()
+          .minimumExpectedValue(Duration.ofNanos(10_000))
+          .maximumExpectedValue(Duration.ofSeconds(10))
+          .register(registry);
+  private final Map<Integer, Counter> closedByCode = new ConcurrentHashMap<>();
+  private final Map<String, Counter> refusedByReason = new ConcurrentHashMap<>();
+  private final AtomicInteger rooms = new AtomicInteger();
+  private final AtomicInteger usersOnline = new AtomicInteger();
+
+  public Metrics(Supplier<Number> openSockets) {
+    Gauge.builder("lms_sockets_open", openSockets).description("Open WebSocket connections on this node").register(registry);
+    Gauge.builder("lms_rooms_active", rooms, AtomicInteger::get).description("Room entities running on this node").register(registry);
+    Gauge.builder("lms_users_online", usersOnline, AtomicInteger::get).description("User entities on this node with at least one socket").register(registry);
+  }
+
+  public void frameIn() {
+    framesIn.increment();
+  }
+
+  public void frameOut() {
+    framesOut.increment();
+  }
+
+  public void eventPublished() {
+    eventsPublished.increment();
+  }
+
+  public void notificationSent() {
+    notifications.increment();
+  }
+
+  public void queueDrop() {
+    queueDrops.increment();
+  }
+
+  public void closed(int code) {
+    closedByCode
+        .computeIfAbsent(code, c -> Counter.builder("lms_sockets_closed").tag("code", Integer.toString(c)).description("Sockets the engine closed, by close code").register(registry))
+        .increment();
+  }
+
+  public void handshakeRefused(String reason) {
+    refusedByReason
+        .computeIfAbsent(reason, r -> Counter.builder("lms_handshakes_refused").tag("reason", r).description("Handshakes refused, by reason").register(registry))
+        .increment();
+  }
+
+  /** Records publish-to-enqueue from the event's publish time in epoch microseconds. */
+  public void enqueued(long publishedAtMicros) {
+    long micros = nowMicros() - publishedAtMicros;
+    publishToEnqueue.record(Math.max(0, micros), TimeUnit.MICROSECONDS);
+  }
+
+  public void roomStarted() {
+    rooms.incrementAndGet();
+  }
+
+  public void roomStopped() {
+    rooms.decrementAndGet();
+  }
+
+  public void userOnline() {
+    usersOnline.incrementAndGet();
+  }
+
+  public void userOffline() {
+    usersOnline.decrementAndGet();
+  }
+
+  public String scrape() {
+    return registry.scrape();
+  }
+
+  public static long nowMicros() {
+    java.time.Instant now = java.time.Instant.now();
+    return now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
+  }
+}

@@ -1,0 +1,93 @@
+package lms.realtime.room;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A room's recent events, bounded by count and age: what a reconnecting client can recover, and the
+ * window in which a backend event id is remembered for de-duplication.
+ */
+final class History {
+  record Entry(long seq, long tsMillis, String frame, String id) {}
+
+  private final int maxSize;
+  private final long ttlMillis;
+  private final ArrayDeque<Entry> entries = new ArrayDeque<>();
+  private final Map<String, Long> seqById = new HashMap<>();
+
+  History(int maxSize, long ttlMillis) {
+    this.maxSize = maxSize;
+    this.ttlMillis = ttlMillis;
+  }
+
+  void add(Entry entry, long nowMillis) {
+    if (maxSize <= 0) {
+      return;
+    }
+    entries.addLast(entry);
+    if (entry.id() != null) {
+      seqById.put(entry.id(), entry.seq());
+    }
+    while (entries.size() > maxSize) {
+      evict();
+    }
+    expire(nowMillis);
+  }
+
+  /** The seq first given to a backend event id, or null when the id is not in the window. */
+  Long seqOf(String id, long nowMillis) {
+    expire(nowMillis);
+    return seqById.get(id);
+  }
+
+  /**
+   * Every event after {@code afterSeq} up to {@code lastSeq}, oldest first, or null when the history
+   * no longer holds all of them.
+   */
+  List<String> since(long afterSeq, long lastSeq, long nowMillis) {
+    expire(nowMillis);
+    if (afterSeq == lastSeq) {
+      return List.of();
+    }
+    if (afterSeq > lastSeq || entries.isEmpty() || entries.peekFirst().seq() > afterSeq + 1) {
+      return null;
+    }
+    List<String> missed = new ArrayList<>((int) (lastSeq - afterSeq));
+    for (Iterator<Entry> it = entries.iterator(); it.hasNext(); ) {
+      Entry e = it.next();
+      if (e.seq() > afterSeq) {
+        missed.add(e.frame());
+      }
+    }
+    return missed;
+  }
+
+  /** True when nothing is left that a client could recover. */
+  boolean isEmpty(long nowMillis) {
+    expire(nowMillis);
+    return entries.isEmpty();
+  }
+
+  /** When the newest entry expires (epoch ms), or now when empty. */
+  long expiresAt(long nowMillis) {
+    Entry last = entries.peekLast();
+    return last == null ? nowMillis : last.tsMillis() + ttlMillis;
+  }
+
+  private void expire(long nowMillis) {
+    while (!entries.isEmpty() && entries.peekFirst().tsMillis() + ttlMillis <= nowMillis) {
+      evict();
+    }
+  }
+
+  private void evict() {
+    Entry gone = entries.removeFirst();
+    if (gone.id() != null) {
+      seqById.remove(gone.id(), gone.seq());
+    }
+  }
+}

@@ -1,0 +1,365 @@
+package lms.realtime.room;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import lms.realtime.CborSerializable;
+import lms.realtime.NodeContext;
+import lms.realtime.connection.Connection;
+import lms.realtime.connection.Hub;
+import lms.realtime.protocol.ClientFrame;
+import lms.realtime.protocol.ErrorCodes;
+import lms.realtime.protocol.ServerFrames;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
+
+/**
+ * One room (Cluster Sharding entity keyed by room name): the single writer of its members, presence,
+ * numbering, epoch and recent history, so these can never disagree. It speaks to its members only
+ * through their nodes' hubs, once per node per event.
+ */
+public final class Room extends AbstractBehavior<Room.Command> {
+  public static final EntityTypeKey<Command> KEY = EntityTypeKey.create(Command.class, "Room");
+
+  public sealed interface Command extends CborSerializable {}
+
+  public record Join(
+      ActorRef<Connection.Command> connection,
+      ActorRef<Hub.Command> hub,
+      String requestId,
+      String userId,
+      String name,
+      String role,
+      boolean seesPresence,
+      Long tokenIssuedAt,
+      ClientFrame.Position since,
+      boolean automatic)
+      implements Command {}
+
+  /** A socket leaves; {@code requestId} null for a silent leave (the socket is closing). */
+  public record Leave(ActorRef<Connection.Command> connection, String requestId, boolean silent) implements Command {}
+
+  /**
+   * An event to number and fan out. From a socket: {@code connection} and {@code requestId} get the
+   * ack. From the backend: {@code replyTo} gets the position; a repeated {@code idempotencyId} within
+   * the history window is not published again.
+   */
+  public record Publish(
+      String event,
+      String data,
+      String from,
+      String idempotencyId,
+      ActorRef<Connection.Command> connection,
+      String requestId,
+      ActorRef<Published> replyTo)
+      implements Command {}
+
+  public record Published(String room, long seq, String epoch) implements CborSerializable {}
+
+  public record GetPresence(ActorRef<PresenceList> replyTo) implements Command {}
+
+  /** A socket's {@code presence} request, answered straight to it. */
+  public record QueryPresence(ActorRef<Connection.Command> connection, String requestId) implements Command {}
+
+  public record PresenceList(String room, List<PresenceUser> users) implements CborSerializable {}
+
+  public record PresenceUser(String userId, String name, String role, int connections) implements CborSerializable {}
+
+  /** The backend removes a user: their sockets leave at once, older tokens cannot come back. */
+  public record RemoveUser(String userId, ActorRef<Removed> replyTo) implements Command {}
+
+  public record Removed(int removed) implements CborSerializable {}
+
+  private record MemberGone(ActorRef<Connection.Command> connection) implements Command {}
+
+  private enum IdleCheck implements Command {
+    INSTANCE
+  }
+
+  /** Sent by the shard when it has begun buffering for this entity after a passivation. */
+  private enum Stop implements Command {
+    INSTANCE
+  }
+
+  private record Member(String userId, ActorRef<Hub.Command> hub, boolean seesPresence) {}
+
+  private static final class Presence {
+    final String name;
+    final String role;
+    int connections;
+
+    Presence(String name, String role) {
+      this.name = name;
+      this.role = role;
+    }
+  }
+
+  public static void init(NodeContext node) {
+    ClusterSharding.get(node.system())
+        .init(Entity.of(KEY, ctx -> create(ctx.getEntityId(), ctx.getShard(), node)).withStopMessage(Stop.INSTANCE));
+  }
+
+  static Behavior<Command> create(
+      String name, ActorRef<ClusterSharding.ShardCommand> shard, NodeContext node) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Room(ctx, timers, name, shard, node)));
+  }
+
+  private final TimerScheduler<Command> timers;
+  private final String name;
+  private final ActorRef<ClusterSharding.ShardCommand> shard;
+  private final NodeContext node;
+  private final String epoch = UUID.randomUUID().toString().substring(0, 13);
+  private final History history;
+  private long seq;
+  private final Map<ActorRef<Connection.Command>, Member> members = new HashMap<>();
+  private final Map<String, Presence> presence = new LinkedHashMap<>();
+  private final Map<ActorRef<Hub.Command>, Integer> hubs = new HashMap<>();
+  private final Map<String, Long> removedAt = new HashMap<>();
+  private boolean passivating;
+
+  private Room(
+      ActorContext<Command> ctx,
+      TimerScheduler<Command> timers,
+      String name,
+      ActorRef<ClusterSharding.ShardCommand> shard,
+      NodeContext node) {
+    super(ctx);
+    this.timers = timers;
+    this.name = name;
+    this.shard = shard;
+    this.node = node;
+    this.history = new History(node.settings().historySize(), node.settings().historyTtl().toMillis());
+    node.metrics().roomStarted();
+    scheduleIdleCheck(node.settings().historyTtl());
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessageEquals(Stop.INSTANCE, Behaviors::stopped)
+        .onMessage(Command.class, c -> passivating && !(c instanceof MemberGone || c instanceof IdleCheck), this::forwardToNextIncarnation)
+        .onMessage(Join.class, this::onJoin)
+        .onMessage(Leave.class, this::onLeave)
+        .onMessage(Publish.class, this::onPublish)
+        .onMessage(GetPresence.class, this::onGetPresence)
+        .onMessage(QueryPresence.class, this::onQueryPresence)
+        .onMessage(RemoveUser.class, this::onRemoveUser)
+        .onMessage(MemberGone.class, this::onMemberGone)
+        .onMessageEquals(IdleCheck.INSTANCE, this::onIdleCheck)
+        .onSignal(PostStop.class, s -> {
+          node.metrics().roomStopped();
+          return this;
+        })
+        .build();
+  }
+
+  /**
+   * Between asking to passivate and the stop, whatever arrives goes back through the shard, which
+   * buffers it for the room's next incarnation: nothing is handled by a room about to vanish.
+   */
+  private Behavior<Command> forwardToNextIncarnation(Command command) {
+    ClusterSharding.get(getContext().getSystem()).entityRefFor(KEY, name).tell(command);
+    return this;
+  }
+
+  private Behavior<Command> onJoin(Join join) {
+    if (isRemoved(join.userId(), join.tokenIssuedAt())) {
+      join.connection().tell(new Connection.JoinRefused(name,
+          ServerFrames.error(join.requestId(), ErrorCodes.FORBIDDEN, "removed from " + name + "; a newer token is needed")));
+      return this;
+    }
+    if (!members.containsKey(join.connection())) {
+      members.put(join.connection(), new Member(join.userId(), join.hub(), join.seesPresence()));
+      hubs.merge(join.hub(), 1, Integer::sum);
+      getContext().watchWith(join.connection(), new MemberGone(join.connection()));
+      Presence p = presence.computeIfAbsent(join.userId(), u -> new Presence(join.name(), join.role()));
+      if (++p.connections == 1) {
+        broadcastToWatchers(ServerFrames.presenceDiff(name,
+            List.of(presenceJson(join.userId(), p)), List.of()));
+      }
+    }
+    // The automatic join of a socket's own user room is silent: the first frame a client sees is welcome.
+    join.hub().tell(new Hub.AddMember(name, join.connection(), join.seesPresence(), join.automatic() ? null : joinedFrame(join)));
+    return this;
+  }
+
+  private String joinedFrame(Join join) {
+    if (join.since() == null) {
+      return ServerFrames.joined(join.requestId(), name, epoch, seq, null, null);
+    }
+    List<String> missed = join.since().epoch().equals(epoch)
+        ? history.since(join.since().seq(), seq, System.currentTimeMillis())
+        : null;
+    return ServerFrames.joined(join.requestId(), name, epoch, seq, missed != null, missed);
+  }
+
+  private boolean isRemoved(String userId, Long tokenIssuedAt) {
+    Long at = removedAt.get(userId);
+    if (at == null) {
+      return false;
+    }
+    if (at + node.settings().removalRetention().getSeconds() < nowSeconds()) {
+      removedAt.remove(userId);
+      return false;
+    }
+    // Second resolution: a token issued in the second of the removal is treated as older.
+    return tokenIssuedAt == null || tokenIssuedAt <= at;
+  }
+
+  private Behavior<Command> onLeave(Leave leave) {
+    Member member = removeMember(leave.connection());
+    if (member != null) {
+      member.hub().tell(new Hub.RemoveMember(name, leave.connection(),
+          leave.silent() ? null : ServerFrames.left(leave.requestId(), name, null), false));
+    } else if (!leave.silent()) {
+      leave.connection().tell(new Connection.Deliver(ServerFrames.left(leave.requestId(), name, null)));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onMemberGone(MemberGone gone) {
+    Member member = removeMember(gone.connection());
+    if (member != null) {
+      member.hub().tell(new Hub.RemoveMember(name, gone.connection(), null, false));
+    }
+    return this;
+  }
+
+  /** Takes a socket out of the room and, on a user's last socket, out of presence. */
+  private Member removeMember(ActorRef<Connection.Command> connection) {
+    Member member = members.remove(connection);
+    if (member == null) {
+      return null;
+    }
+    getContext().unwatch(connection);
+    hubs.computeIfPresent(member.hub(), (h, n) -> n == 1 ? null : n - 1);
+    Presence p = presence.get(member.userId());
+    if (p != null && --p.connections == 0) {
+      presence.remove(member.userId());
+      broadcastToWatchers(ServerFrames.presenceDiff(name, List.of(), List.of(member.userId())));
+    }
+    if (members.isEmpty()) {
+      scheduleIdleCheck(Duration.ofMillis(Math.max(0, history.expiresAt(System.currentTimeMillis()) - System.currentTimeMillis())));
+    }
+    return member;
+  }
+
+  private Behavior<Command> onPublish(Publish publish) {
+    long now = System.currentTimeMillis();
+    Member publisher = null;
+    if (publish.connection() != null) {
+      publisher = members.get(publish.connection());
+      if (publisher == null) {
+        publish.connection().tell(new Connection.Deliver(
+            ServerFrames.error(publish.requestId(), ErrorCodes.NOT_JOINED, "not joined to " + name)));
+        return this;
+      }
+    }
+    if (publish.idempotencyId() != null) {
+      Long first = history.seqOf(publish.idempotencyId(), now);
+      if (first != null) {
+        publish.replyTo().tell(new Published(name, first, epoch));
+        return this;
+      }
+    }
+    long eventSeq = ++seq;
+    String frame = ServerFrames.event(name, eventSeq, epoch, publish.event(), publish.data(), publish.from(), now);
+    history.add(new History.Entry(eventSeq, now, frame, publish.idempotencyId()), now);
+    node.metrics().eventPublished();
+    long publishedAt = lms.realtime.metrics.Metrics.nowMicros();
+    for (ActorRef<Hub.Command> hub : hubs.keySet()) {
+      hub.tell(new Hub.Broadcast(name, frame, false, publishedAt));
+    }
+    if (publisher != null) {
+      publisher.hub().tell(new Hub.ToMember(name, publish.connection(), ServerFrames.ack(publish.requestId(), eventSeq)));
+    }
+    if (publish.replyTo() != null) {
+      publish.replyTo().tell(new Published(name, eventSeq, epoch));
+    }
+    if (members.isEmpty()) {
+      scheduleIdleCheck(node.settings().historyTtl());
+    }
+    return this;
+  }
+
+  private Behavior<Command> onGetPresence(GetPresence get) {
+    List<PresenceUser> users = new ArrayList<>(presence.size());
+    presence.forEach((userId, p) -> users.add(new PresenceUser(userId, p.name, p.role, p.connections)));
+    get.replyTo().tell(new PresenceList(name, users));
+    return this;
+  }
+
+  private Behavior<Command> onQueryPresence(QueryPresence query) {
+    List<String> users = new ArrayList<>(presence.size());
+    presence.forEach((userId, p) -> users.add(presenceJson(userId, p)));
+    query.connection().tell(new Connection.Deliver(ServerFrames.presence(query.requestId(), name, users)));
+    return this;
+  }
+
+  private Behavior<Command> onRemoveUser(RemoveUser remove) {
+    removedAt.put(remove.userId(), nowSeconds());
+    String leftFrame = ServerFrames.left(null, name, "removed");
+    List<ActorRef<Connection.Command>> sockets = new ArrayList<>();
+    members.forEach((conn, m) -> {
+      if (m.userId().equals(remove.userId())) {
+        sockets.add(conn);
+      }
+    });
+    for (ActorRef<Connection.Command> conn : sockets) {
+      Member member = removeMember(conn);
+      member.hub().tell(new Hub.RemoveMember(name, conn, leftFrame, true));
+    }
+    remove.replyTo().tell(new Removed(sockets.size()));
+    return this;
+  }
+
+  private Behavior<Command> onIdleCheck() {
+    long now = System.currentTimeMillis();
+    removedAt.values().removeIf(at -> at + node.settings().removalRetention().getSeconds() < now / 1000);
+    if (!members.isEmpty() || passivating) {
+      return this;
+    }
+    if (!history.isEmpty(now)) {
+      scheduleIdleCheck(Duration.ofMillis(history.expiresAt(now) - now + 1));
+    } else if (!removedAt.isEmpty()) {
+      scheduleIdleCheck(node.settings().removalRetention());
+    } else {
+      // Nothing left to recover or remember: the epoch goes with the entity, as the contract says.
+      passivating = true;
+      shard.tell(new ClusterSharding.Passivate<>(getContext().getSelf()));
+    }
+    return this;
+  }
+
+  private void scheduleIdleCheck(Duration after) {
+    timers.startSingleTimer(IdleCheck.INSTANCE, IdleCheck.INSTANCE, after.plusMillis(10));
+  }
+
+  private void broadcastToWatchers(String frame) {
+    long at = lms.realtime.metrics.Metrics.nowMicros();
+    for (ActorRef<Hub.Command> hub : hubs.keySet()) {
+      hub.tell(new Hub.Broadcast(name, frame, true, at));
+    }
+  }
+
+  private static String presenceJson(String userId, Presence p) {
+    return ServerFrames.presenceUser(userId, p.name, p.role, p.connections);
+  }
+
+  private static long nowSeconds() {
+    return System.currentTimeMillis() / 1000;
+  }
+}

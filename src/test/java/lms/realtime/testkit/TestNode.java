@@ -1,0 +1,104 @@
+package lms.realtime.testkit;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import lms.realtime.Node;
+
+/** A real node bound on ephemeral ports (HTTP and cluster), with settings a test can override. */
+public final class TestNode implements AutoCloseable {
+  public final Node node;
+  public final int port;
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  private TestNode(Node node) {
+    this.node = node;
+    this.port = node.httpPort();
+  }
+
+  public static TestNode start() {
+    return start(Map.of());
+  }
+
+  /** Overrides are HOCON paths under the root, e.g. {@code lms.heartbeat-seconds}. */
+  public static TestNode start(Map<String, Object> overrides) {
+    return start(overrides, false);
+  }
+
+  public static TestNode start(Map<String, Object> overrides, boolean demo) {
+    Config config = config(overrides);
+    try {
+      Node node = Node.start(config, demo).toCompletableFuture().get(30, TimeUnit.SECONDS);
+      node.awaitReady(Duration.ofSeconds(30));
+      return new TestNode(node);
+    } catch (Exception e) {
+      throw new IllegalStateException("node did not start", e);
+    }
+  }
+
+  public static Config config(Map<String, Object> overrides) {
+    ConfigFactory.invalidateCaches();
+    // Resolved once, after the overrides, so that ${lms.cluster.port} and friends see them.
+    return ConfigFactory.load(ConfigFactory.parseMap(overrides)
+        .withFallback(ConfigFactory.parseMap(Map.of(
+            "lms.http.host", "127.0.0.1",
+            "lms.http.port", 0,
+            "lms.cluster.port", 0,
+            "lms.jwt.secret", Tokens.SECRET,
+            "lms.allowed-origins", "http://localhost:8080,https://school.example")))
+        .withFallback(ConfigFactory.defaultApplication()));
+  }
+
+  public String wsUrl() {
+    return "ws://127.0.0.1:" + port + "/ws";
+  }
+
+  public String url(String path) {
+    return "http://127.0.0.1:" + port + path;
+  }
+
+  public WsClient connect(String token) {
+    return WsClient.connect(wsUrl() + "?token=" + token, Map.of());
+  }
+
+  public HttpResponse<String> get(String path, String bearer) {
+    return send(HttpRequest.newBuilder(URI.create(url(path))).GET(), bearer);
+  }
+
+  public HttpResponse<String> post(String path, String bearer, String body) {
+    return send(HttpRequest.newBuilder(URI.create(url(path)))
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body)), bearer);
+  }
+
+  public HttpResponse<String> delete(String path, String bearer) {
+    return send(HttpRequest.newBuilder(URI.create(url(path))).DELETE(), bearer);
+  }
+
+  public HttpResponse<String> send(HttpRequest.Builder request, String bearer) {
+    if (bearer != null) {
+      request.header("Authorization", "Bearer " + bearer);
+    }
+    try {
+      return http.send(request.timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      node.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      node.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
