@@ -102,7 +102,8 @@ export class RealtimeClient {
    * @param {{initialMs?: number, maxMs?: number, resetAfterMs?: number}} [options.backoff]
    * @param {number} [options.connectTimeoutMs] give up a socket without `welcome` after this.
    */
-  constructor(options = {}) {
+  constructor(options) {
+    options = options || /** @type {any} */ ({});
     const { url, token } = options;
     if (typeof url !== 'string' || url === '') throw new TypeError('RealtimeClient: options.url is required');
     const WS = options.WebSocket || globalThis.WebSocket;
@@ -127,6 +128,7 @@ export class RealtimeClient {
     this._resetAfterMs = positiveNumber(backoff.resetAfterMs, DEFAULT_RESET_AFTER_MS);
     this._connectTimeoutMs = positiveNumber(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
 
+    /** @type {'connecting'|'connected'|'disconnected'|'closed'} */
     this._state = 'connecting';
     this._listeners = new Map();
     /** @type {Map<string, Room>} rooms the app joined and has not left */
@@ -448,6 +450,7 @@ export class RealtimeClient {
 
   // ---------------------------------------------------------------- listeners
 
+  /** @param {'connecting'|'connected'|'disconnected'|'closed'} s */
   _setState(s) {
     if (this._state === s) return;
     this._state = s;
@@ -486,7 +489,7 @@ export class RealtimeClient {
  * {@link Room#leave}, {@link RealtimeClient#close}, a failed first join, or a removal by the engine.
  */
 class Room {
-  /** @private */
+  /** Made by {@link RealtimeClient#join} only. */
   constructor(client, name, options) {
     /** The room's name. */
     this.name = name;

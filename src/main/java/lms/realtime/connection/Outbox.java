@@ -104,7 +104,15 @@ public final class Outbox {
 
   /** Ends the outgoing side after the stream is gone (frees the queues). */
   void complete() {
-    frames.complete();
-    control.complete();
+    complete(frames);
+    complete(control);
+  }
+
+  private static void complete(BoundedSourceQueue<Object> queue) {
+    try {
+      queue.complete();
+    } catch (IllegalStateException alreadyDone) {
+      // the stream ended first (the peer closed): nothing left to free
+    }
   }
 }

@@ -85,7 +85,7 @@ public final class Tokens {
     return Jwts.builder().subject(userId).issuedAt(Date.from(now.minusSeconds(5))).expiration(Date.from(now.plusSeconds(3600)));
   }
 
-  public static Key key() {
+  public static javax.crypto.SecretKey key() {
     return KEY;
   }
 }

@@ -1,0 +1,103 @@
+// A tiny stand-in for the engine (contract §3), enough to drive the client's reconnect logic.
+import { WebSocketServer } from 'ws';
+import http from 'node:http';
+
+export async function startEngine(opts = {}) {
+  const engine = {
+    heartbeatSeconds: opts.heartbeatSeconds ?? 25,
+    answerPings: true,
+    rejectHandshake: false,
+    epoch: 'e1',
+    rooms: new Map(), // name -> {seq, history: [], members: Set<ws>}
+    sockets: new Set(),
+    received: [], // every frame from clients: {ws, frame}
+    handshakes: [], // {url, at}
+    historyFrom: 0, // events with seq <= this are "lost" (forces recovered:false)
+    joinHook: null, // (frame, ws) => frame-to-send | null
+  };
+  const server = http.createServer((req, res) => { res.writeHead(404); res.end(); });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    engine.handshakes.push({ url: req.url, at: Date.now() });
+    if (engine.rejectHandshake) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 24\r\n\r\n{"error":"unauthorized"}');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req));
+  });
+  function room(name) {
+    if (!engine.rooms.has(name)) engine.rooms.set(name, { seq: 0, history: [], members: new Set() });
+    return engine.rooms.get(name);
+  }
+  engine.publish = (name, event, data, from = 'backend') => {
+    const r = room(name);
+    const frame = { type: 'event', room: name, seq: ++r.seq, epoch: engine.epoch, event, data, from, ts: Date.now() };
+    r.history.push(frame);
+    for (const m of r.members) if (m.readyState === 1) m.send(JSON.stringify(frame));
+    return frame;
+  };
+  engine.resetHistory = (newEpoch) => {
+    engine.epoch = newEpoch;
+    for (const r of engine.rooms.values()) { r.seq = 0; r.history = []; }
+  };
+  function onConnection(ws, req) {
+    const url = new URL(req.url, 'http://x');
+    ws.userId = url.searchParams.get('token') || 'anon';
+    engine.sockets.add(ws);
+    ws.on('close', () => { engine.sockets.delete(ws); for (const r of engine.rooms.values()) r.members.delete(ws); });
+    ws.send(JSON.stringify({ type: 'welcome', connectionId: 'c' + engine.handshakes.length, userId: ws.userId, heartbeatSeconds: engine.heartbeatSeconds }));
+    room('user:' + ws.userId).members.add(ws);
+    ws.on('message', (buf) => {
+      const frame = JSON.parse(buf.toString());
+      engine.received.push({ ws, frame });
+      const reply = (f) => ws.send(JSON.stringify(frame.id ? { ...f, id: frame.id } : f));
+      switch (frame.type) {
+        case 'ping':
+          if (engine.answerPings) reply({ type: 'pong' });
+          break;
+        case 'join': {
+          if (engine.joinHook) {
+            const f = engine.joinHook(frame, ws);
+            if (f === 'skip') break;
+            if (f) { reply(f); break; }
+          }
+          if (frame.room.startsWith('forbidden:')) { reply({ type: 'error', code: 'forbidden', message: 'no' }); break; }
+          const r = room(frame.room);
+          r.members.add(ws);
+          const out = { type: 'joined', room: frame.room, epoch: engine.epoch, seq: r.seq };
+          if (frame.since) {
+            const ok = frame.since.epoch === engine.epoch && frame.since.seq >= engine.historyFrom;
+            out.recovered = ok;
+            if (ok) out.missed = r.history.filter((e) => e.seq > frame.since.seq);
+          }
+          reply(out);
+          break;
+        }
+        case 'leave':
+          room(frame.room).members.delete(ws);
+          reply({ type: 'left', room: frame.room });
+          break;
+        case 'publish': {
+          if (!room(frame.room).members.has(ws)) { reply({ type: 'error', code: 'not_joined', message: 'join first' }); break; }
+          if (frame.event === 'bad') { reply({ type: 'error', code: 'forbidden', message: 'nope' }); break; }
+          if (frame.event === 'hang') break; // never answered
+          const evt = engine.publish(frame.room, frame.event, frame.data, ws.userId);
+          reply({ type: 'ack', seq: evt.seq });
+          break;
+        }
+        case 'presence':
+          reply({ type: 'presence', room: frame.room, users: [...room(frame.room).members].map((m) => ({ userId: m.userId, name: m.userId, role: 'student', connections: 1 })) });
+          break;
+        default:
+          reply({ type: 'error', code: 'unknown_type', message: frame.type });
+      }
+    });
+  }
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  engine.port = server.address().port;
+  engine.url = `ws://127.0.0.1:${engine.port}/ws`;
+  engine.dropAll = () => { for (const s of engine.sockets) s.terminate(); };
+  engine.closeAll = (code, reason) => { for (const s of engine.sockets) s.close(code, reason); };
+  engine.stop = () => new Promise((r) => { for (const s of engine.sockets) s.terminate(); wss.close(); server.close(() => r()); });
+  return engine;
+}

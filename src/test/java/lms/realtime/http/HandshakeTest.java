@@ -1,0 +1,157 @@
+package lms.realtime.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.jsonwebtoken.Jwts;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.security.KeyPairGenerator;
+import java.time.Instant;
+import java.util.Date;
+import java.util.Map;
+import lms.realtime.testkit.TestNode;
+import lms.realtime.testkit.Tokens;
+import lms.realtime.testkit.WsClient;
+import lms.realtime.testkit.WsClient.HandshakeRefused;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Contract §2: every row of the handshake table, through a real socket. */
+class HandshakeTest {
+  static TestNode node;
+
+  @BeforeAll
+  static void start() {
+    node = TestNode.start();
+  }
+
+  @AfterAll
+  static void stop() {
+    node.close();
+  }
+
+  private static HandshakeRefused refused(String url, Map<String, String> headers) {
+    return assertThrows(HandshakeRefused.class, () -> WsClient.connect(url, headers).close());
+  }
+
+  private static void assertUnauthorized(HandshakeRefused r) throws Exception {
+    assertEquals(401, r.status);
+    JsonNode body = WsClient.JSON.readTree(r.body);
+    assertEquals("unauthorized", body.get("error").asText());
+    assertTrue(body.hasNonNull("message"));
+  }
+
+  @Test
+  void tokenFromQueryGivesWelcomeFirst() {
+    try (WsClient ws = node.connect(Tokens.student("u1", "42"))) {
+      JsonNode welcome = ws.expect("welcome");
+      assertEquals("u1", welcome.get("userId").asText());
+      assertEquals(25, welcome.get("heartbeatSeconds").asInt());
+      assertTrue(welcome.get("connectionId").asText().startsWith("c-"));
+    }
+  }
+
+  @Test
+  void tokenFromAuthorizationHeader() {
+    try (WsClient ws = WsClient.connect(node.wsUrl(), Map.of("Authorization", "Bearer " + Tokens.student("u2")))) {
+      assertEquals("u2", ws.expect("welcome").get("userId").asText());
+    }
+  }
+
+  @Test
+  void tokenFromCookie() {
+    try (WsClient ws = WsClient.connect(node.wsUrl(), Map.of("Cookie", "other=1; access_token=" + Tokens.student("u3")))) {
+      assertEquals("u3", ws.expect("welcome").get("userId").asText());
+    }
+  }
+
+  @Test
+  void headerWinsOverQuery() {
+    String url = node.wsUrl() + "?token=" + Tokens.student("from-query");
+    try (WsClient ws = WsClient.connect(url, Map.of("Authorization", "Bearer " + Tokens.student("from-header")))) {
+      assertEquals("from-header", ws.expect("welcome").get("userId").asText());
+    }
+  }
+
+  @Test
+  void noTokenIs401() throws Exception {
+    assertUnauthorized(refused(node.wsUrl(), Map.of()));
+  }
+
+  @Test
+  void badSignatureIs401() throws Exception {
+    String token = Tokens.student("u1");
+    String tampered = token.substring(0, token.length() - 4) + (token.endsWith("AAAA") ? "BBBB" : "AAAA");
+    assertUnauthorized(refused(node.wsUrl() + "?token=" + tampered, Map.of()));
+    var otherKey = Jwts.SIG.HS256.key().build();
+    assertUnauthorized(refused(node.wsUrl() + "?token=" + Tokens.signedWith(otherKey, "u1"), Map.of()));
+  }
+
+  @Test
+  void expiredTokenIs401BeyondTheSkew() throws Exception {
+    String expired = Tokens.timed("u1", -60, 120);
+    assertUnauthorized(refused(node.wsUrl() + "?token=" + expired, Map.of()));
+    // within the 30 s clock-skew tolerance it is still accepted
+    try (WsClient ws = node.connect(Tokens.timed("u1", -5, 60))) {
+      ws.expect("welcome");
+    }
+  }
+
+  @Test
+  void algNoneIs401() throws Exception {
+    assertUnauthorized(refused(node.wsUrl() + "?token=" + Tokens.unsigned("u1"), Map.of()));
+  }
+
+  @Test
+  void algorithmsWithoutAConfiguredKeyAre401() throws Exception {
+    var rsa = KeyPairGenerator.getInstance("RSA");
+    rsa.initialize(2048);
+    assertUnauthorized(refused(node.wsUrl() + "?token=" + Tokens.signedWith(rsa.generateKeyPair().getPrivate(), "u1"), Map.of()));
+    // HS384 with the very same secret is still not HS256
+    String hs384 = Tokens.unsignedBuilder("u1").signWith(Jwts.SIG.HS384.key().build()).compact();
+    assertUnauthorized(refused(node.wsUrl() + "?token=" + hs384, Map.of()));
+  }
+
+  @Test
+  void tokenWithoutSubIs401() throws Exception {
+    String noSub = Jwts.builder().expiration(Date.from(Instant.now().plusSeconds(60)))
+        .signWith(Tokens.key(), Jwts.SIG.HS256).compact();
+    assertUnauthorized(refused(node.wsUrl() + "?token=" + noSub, Map.of()));
+  }
+
+  @Test
+  void tokenWithoutExpIs401() throws Exception {
+    String noExp = Jwts.builder().subject("u1").signWith(Tokens.key(), Jwts.SIG.HS256).compact();
+    assertUnauthorized(refused(node.wsUrl() + "?token=" + noExp, Map.of()));
+  }
+
+  @Test
+  void originNotAllowedIs403() throws Exception {
+    HandshakeRefused r = refused(node.wsUrl() + "?token=" + Tokens.student("u1"), Map.of("Origin", "https://evil.example"));
+    assertEquals(403, r.status);
+    assertEquals("origin_not_allowed", WsClient.JSON.readTree(r.body).get("error").asText());
+  }
+
+  @Test
+  void allowedOriginAndNoOriginAreAccepted() {
+    try (WsClient ws = WsClient.connect(node.wsUrl() + "?token=" + Tokens.student("u1"), Map.of("Origin", "https://school.example"))) {
+      ws.expect("welcome");
+    }
+  }
+
+  @Test
+  void notAnUpgradeIs400() {
+    var response = node.send(HttpRequest.newBuilder(URI.create(node.url("/ws?token=" + Tokens.student("u1")))).GET(), null);
+    assertEquals(400, response.statusCode());
+  }
+
+  @Test
+  void badTokenIsCheckedBeforeTheUpgrade() {
+    var response = node.send(HttpRequest.newBuilder(URI.create(node.url("/ws"))).GET(), null);
+    assertEquals(401, response.statusCode());
+  }
+}
