@@ -34,7 +34,6 @@ final class DemoRoutes extends AllDirectives {
   Route route() {
     return concat(
         pathSingleSlash(() -> getFromResource("web/index.html")),
-        path("demo", () -> path("token", () -> complete(""))),
         pathPrefix("demo", () -> concat(
             path("token", () -> get(() -> parameter("user", user -> parameterOptional("name", name ->
                 parameterOptional("role", role -> extractRequest(req -> complete(token(user, name.orElse(user),
