@@ -1,0 +1,218 @@
+package lms.realtime.room;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
+import java.util.function.Predicate;
+import lms.realtime.testkit.TestNode;
+import lms.realtime.testkit.Tokens;
+import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Issue 3: presence per room and per user, across devices, cleaned up by lifecycle. */
+class PresenceTest {
+  static final Duration QUIET = Duration.ofMillis(400);
+  static final String SERVICE = Tokens.service();
+  static TestNode node;
+
+  @BeforeAll
+  static void start() {
+    node = TestNode.start();
+  }
+
+  @AfterAll
+  static void stop() {
+    node.close();
+  }
+
+  static WsClient open(String token) {
+    WsClient ws = node.connect(token);
+    ws.expect("welcome");
+    return ws;
+  }
+
+  static JsonNode roomPresence(String room) throws Exception {
+    var r = node.get("/api/v1/rooms/" + room + "/presence", SERVICE);
+    assertEquals(200, r.statusCode(), r.body());
+    return WsClient.JSON.readTree(r.body());
+  }
+
+  static JsonNode userPresence(String user) throws Exception {
+    var r = node.get("/api/v1/users/" + user + "/presence", SERVICE);
+    assertEquals(200, r.statusCode(), r.body());
+    return WsClient.JSON.readTree(r.body());
+  }
+
+  /** Polls until the condition holds (cleanup after a close is asynchronous, and quick). */
+  static JsonNode eventually(Callable source, Predicate<JsonNode> condition) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    JsonNode last = null;
+    while (System.nanoTime() < deadline) {
+      last = source.call();
+      if (condition.test(last)) {
+        return last;
+      }
+      Thread.sleep(25);
+    }
+    throw new AssertionError("condition not met; last: " + last);
+  }
+
+  interface Callable {
+    JsonNode call() throws Exception;
+  }
+
+  @Test
+  void twoDevicesOfAStudentCountOnceAndLeaveOnlyWithTheLast() throws Exception {
+    try (WsClient teacher = open(Tokens.instructor("teach", "200"))) {
+      teacher.join("course:200");
+      WsClient phone = open(Tokens.student("stud", "200"));
+      WsClient laptop = open(Tokens.student("stud", "200"));
+      phone.join("course:200");
+      JsonNode diff = teacher.expect("presence_diff");
+      assertEquals("stud", diff.get("joined").get(0).get("userId").asText());
+      assertEquals("Name of stud", diff.get("joined").get(0).get("name").asText());
+      assertEquals("student", diff.get("joined").get(0).get("role").asText());
+      assertEquals(0, diff.get("left").size());
+      laptop.join("course:200");
+      teacher.expectNothing(QUIET); // a second device is not news
+
+      JsonNode users = roomPresence("course:200").get("users");
+      JsonNode stud = find(users, "stud");
+      assertEquals(2, stud.get("connections").asInt());
+      assertEquals(1, find(users, "teach").get("connections").asInt());
+      assertEquals(2, users.size());
+      teacher.send("{\"type\":\"presence\",\"room\":\"course:200\",\"id\":\"q\"}");
+      assertEquals(2, find(teacher.expect("presence").get("users"), "stud").get("connections").asInt());
+
+      JsonNode user = userPresence("stud");
+      assertTrue(user.get("online").asBoolean());
+      assertEquals(2, user.get("connections").asInt());
+
+      phone.close();
+      teacher.expectNothing(QUIET);
+      assertEquals(1, find(eventually(() -> roomPresence("course:200").get("users"),
+          u -> find(u, "stud") != null && find(u, "stud").get("connections").asInt() == 1), "stud").get("connections").asInt());
+      laptop.close();
+      JsonNode left = teacher.expect("presence_diff");
+      assertEquals("stud", left.get("left").get(0).asText());
+      assertEquals(0, left.get("joined").size());
+      eventually(() -> userPresence("stud"), p -> !p.get("online").asBoolean() && p.get("connections").asInt() == 0);
+      eventually(() -> roomPresence("course:200").get("users"), u -> u.size() == 1);
+    }
+  }
+
+  @Test
+  void studentsGetNoDiffsAndMayNotAskForPresence() {
+    try (WsClient s1 = open(Tokens.student("s-a", "201")); WsClient s2 = open(Tokens.student("s-b", "201"))) {
+      s1.join("course:201");
+      s2.join("course:201");
+      s1.expectNothing(QUIET);
+      s1.send("{\"type\":\"presence\",\"room\":\"course:201\"}");
+      assertEquals("forbidden", s1.expect("error").get("code").asText());
+    }
+  }
+
+  @Test
+  void liveRoomPresenceIsForInstructorsByRoomToken() {
+    try (WsClient inst = open(Tokens.student("li")); WsClient stu = open(Tokens.student("ls"))) {
+      inst.send("{\"type\":\"join\",\"room\":\"live:p1\",\"token\":\"" + Tokens.roomToken("li", "live:p1", "instructor") + "\"}");
+      inst.expect("joined");
+      stu.send("{\"type\":\"join\",\"room\":\"live:p1\",\"token\":\"" + Tokens.roomToken("ls", "live:p1", "student") + "\"}");
+      stu.expect("joined");
+      assertEquals("ls", inst.expect("presence_diff").get("joined").get(0).get("userId").asText());
+      stu.send("{\"type\":\"presence\",\"room\":\"live:p1\"}");
+      assertEquals("forbidden", stu.expect("error").get("code").asText());
+      inst.send("{\"type\":\"presence\",\"room\":\"live:p1\"}");
+      JsonNode users = inst.expect("presence").get("users");
+      assertEquals("instructor", find(users, "li").get("role").asText());
+      assertEquals("student", find(users, "ls").get("role").asText());
+    }
+  }
+
+  @Test
+  void aSocketDroppedWithoutACloseFrameLeavesPresence() throws Exception {
+    try (WsClient teacher = open(Tokens.instructor("t-drop", "202"))) {
+      teacher.join("course:202");
+      WsClient s = open(Tokens.student("dropper", "202"));
+      s.join("course:202");
+      teacher.expect("presence_diff");
+      s.socket.abort(); // TCP gone, no close frame
+      assertEquals("dropper", teacher.expect("presence_diff").get("left").get(0).asText());
+      eventually(() -> userPresence("dropper"), p -> !p.get("online").asBoolean());
+    }
+  }
+
+  @Test
+  void removalKicksAllDevicesAndBarsOlderTokensOnly() throws Exception {
+    String oldToken = Tokens.timed("kicked", 600, 10, "203");
+    try (WsClient a = open(oldToken); WsClient b = open(oldToken); WsClient other = open(Tokens.student("stays", "203"))) {
+      a.join("course:203");
+      b.join("course:203");
+      other.join("course:203");
+      var r = node.delete("/api/v1/rooms/course:203/members/kicked", SERVICE);
+      assertEquals(200, r.statusCode(), r.body());
+      assertEquals(2, WsClient.JSON.readTree(r.body()).get("removed").asInt());
+      for (WsClient ws : new WsClient[] {a, b}) {
+        JsonNode left = ws.expect("left");
+        assertEquals("course:203", left.get("room").asText());
+        assertEquals("removed", left.get("reason").asText());
+      }
+      assertFalse(find(roomPresence("course:203").get("users"), "stays") == null);
+      assertEquals(null, find(roomPresence("course:203").get("users"), "kicked"));
+      // removed sockets get no more events; the others do
+      node.post("/api/v1/rooms/course:203/events", SERVICE, "{\"event\":\"after\"}");
+      other.expect("event");
+      a.expectNothing(QUIET);
+      // the old token cannot come back, on an existing socket or a new one
+      a.send("{\"type\":\"join\",\"room\":\"course:203\",\"id\":\"again\"}");
+      assertEquals("forbidden", a.expect("error").get("code").asText());
+      try (WsClient fresh = open(oldToken)) {
+        fresh.send("{\"type\":\"join\",\"room\":\"course:203\"}");
+        assertEquals("forbidden", fresh.expect("error").get("code").asText());
+      }
+      // a token issued after the removal (the platform re-enrolled them) can
+      Thread.sleep(1100); // iat has second resolution
+      try (WsClient renewed = open(Tokens.timed("kicked", 600, 0, "203"))) {
+        renewed.join("course:203");
+      }
+      assertEquals(0, WsClient.JSON.readTree(node.delete("/api/v1/rooms/course:204/members/nobody", SERVICE).body()).get("removed").asInt());
+      assertEquals(400, node.delete("/api/v1/rooms/bad/members/x", SERVICE).statusCode());
+      assertEquals(403, node.delete("/api/v1/rooms/course:203/members/x", Tokens.admin("a")).statusCode());
+    }
+  }
+
+  @Test
+  void fiveThousandOnlineStudentsAreOneQueryAway() throws Exception {
+    var system = node.node.system();
+    var hub = system.systemActorOf(org.apache.pekko.actor.typed.javadsl.Behaviors.<lms.realtime.connection.Hub.Command>ignore(), "presence-test-hub", org.apache.pekko.actor.typed.Props.empty());
+    var room = node.node.context().sharding().entityRefFor(Room.KEY, "course:5000");
+    int n = 5000;
+    for (int i = 0; i < n; i++) {
+      var conn = system.systemActorOf(org.apache.pekko.actor.typed.javadsl.Behaviors.<lms.realtime.connection.Connection.Command>ignore(), "fake-conn-" + i, org.apache.pekko.actor.typed.Props.empty());
+      room.tell(new Room.Join(conn, hub, null, "student-" + i, "Student " + i, "student", false, null, null, false));
+    }
+    JsonNode users = eventually(() -> roomPresence("course:5000").get("users"), u -> u.size() == n);
+    assertEquals(n, users.size());
+    long start = System.nanoTime();
+    int queries = 20;
+    for (int i = 0; i < queries; i++) {
+      assertEquals(n, roomPresence("course:5000").get("users").size());
+    }
+    System.out.printf("presence of a %d-user room over HTTP: %.2f ms per query (mean of %d)%n",
+        n, (System.nanoTime() - start) / 1e6 / queries, queries);
+  }
+
+  static JsonNode find(JsonNode users, String userId) {
+    for (JsonNode u : users) {
+      if (userId.equals(u.get("userId").asText())) {
+        return u;
+      }
+    }
+    return null;
+  }
+}
