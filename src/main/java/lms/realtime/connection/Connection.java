@@ -78,6 +78,11 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
 
   record StreamFailed(Throwable cause) implements Command {}
 
+  /** A streamed frame passed the size bound; the rest of it is still draining. */
+  enum FrameTooLarge implements Command {
+    INSTANCE
+  }
+
   private record AdmissionAnswer(User.Admission admission, Throwable failure) implements Command {}
 
   private enum Tick implements Command {
@@ -95,9 +100,8 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     CLOSING
   }
 
-  /** How long an admitted socket may take to start its stream, and a closing one to finish. */
+  /** How long an admitted socket may take to start its stream. */
   private static final Duration ATTACH_TIMEOUT = Duration.ofSeconds(10);
-  private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
   static Behavior<Command> create(
       NodeContext node, Identity identity, String connectionId, Outbox outbox, String ip, CompletableFuture<Boolean> admitted) {
@@ -166,6 +170,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
         })
         .onMessage(Close.class, c -> closeWith(c.code(), c.reason()))
         .onMessageEquals(Tick.HEARTBEAT, this::onHeartbeatDeadline)
+        .onMessageEquals(FrameTooLarge.INSTANCE, () -> closeWith(CloseCodes.TOO_LARGE, tooLargeReason()))
         .onMessageEquals(Tick.TOKEN_EXPIRED, () -> closeWith(CloseCodes.TOKEN_EXPIRED, "token expired"))
         .onMessageEquals(Tick.OUTBOX_CLOSED, () -> closeWith(outbox.closeCode(), "closed"))
         .onMessageEquals(Tick.ATTACH_TIMEOUT, Behaviors::stopped)
@@ -248,7 +253,8 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     userRef().tell(new User.Unregister(getContext().getSelf()));
     timers.cancel(Tick.HEARTBEAT);
     timers.cancel(Tick.TOKEN_EXPIRED);
-    timers.startSingleTimer(Tick.CLOSE_TIMEOUT, CLOSE_TIMEOUT);
+    // A peer that takes not even the close frame (its TCP window is shut) is dropped after the grace.
+    timers.startSingleTimer(Tick.CLOSE_TIMEOUT, node.settings().closeGrace());
     return this;
   }
 
@@ -275,9 +281,13 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
       return onText(t.text());
     }
     if (incoming == TooLarge.INSTANCE) {
-      return closeWith(CloseCodes.TOO_LARGE, "frame larger than " + node.settings().maxFrameBytes() + " bytes");
+      return closeWith(CloseCodes.TOO_LARGE, tooLargeReason());
     }
     return closeWith(CloseCodes.BINARY, "binary frames are not accepted");
+  }
+
+  private String tooLargeReason() {
+    return "frame larger than " + node.settings().maxFrameBytes() + " bytes";
   }
 
   private Behavior<Command> onText(String text) {

@@ -1,0 +1,744 @@
+// Real-browser tests of the lms-realtime client (/sdk/lms-realtime.js) and the demo page, against a
+// running engine. Debian's chromium driven by playwright-core; no browser is downloaded.
+//
+//   LMS_JAR=../../../target/lms-realtime.jar node run.mjs   # the runner starts, restarts and stops the engine
+//   LMS_URL=http://127.0.0.1:18080 node run.mjs             # an engine started by you (the restart test is skipped)
+//
+// Prints one line per test and, last, "N passed, N failed"; exits 1 when a test failed.
+
+import { chromium } from 'playwright-core';
+import { spawn, execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SUITE_LIMIT_MS = Number(process.env.LMS_SUITE_TIMEOUT_SECONDS || 175) * 1000;
+const OUTAGE_MS = Number(process.env.LMS_OUTAGE_SECONDS || 10) * 1000;
+const IDLE_MS = 12000;
+const HEARTBEAT_SECONDS = 2; // what the runner gives an engine it starts itself
+const COURSE = 'course:demo-101';
+const SCREENSHOT_DIR = path.resolve(HERE, process.env.LMS_SCREENSHOT_DIR || 'out');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const started = Date.now();
+const elapsed = () => ((Date.now() - started) / 1000).toFixed(1) + 's';
+const say = (...a) => console.log(...a);
+
+// ------------------------------------------------------------------ the engine
+
+/** A loopback port nobody listens on right now. */
+async function freePort() {
+  const s = net.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function isLoopback(hostname) {
+  const h = hostname.replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** The engine the runner owns (mode a): java -jar $LMS_JAR --demo, stopped with SIGTERM. */
+class Engine {
+  constructor(jar, httpPort, clusterPort) {
+    this.jar = jar;
+    this.httpPort = httpPort;
+    this.clusterPort = clusterPort;
+    this.url = `http://127.0.0.1:${httpPort}`;
+    this.logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lms-browser-test-')), 'engine.log');
+    this.proc = null;
+    this.starts = 0;
+  }
+
+  env() {
+    return {
+      ...process.env,
+      LMS_HTTP_HOST: '127.0.0.1',
+      LMS_HTTP_PORT: String(this.httpPort),
+      LMS_CLUSTER_HOST: '127.0.0.1',
+      LMS_CLUSTER_PORT: String(this.clusterPort),
+      LMS_SEED_NODES: '',
+      LMS_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS),
+      // The page comes from the engine's origin, the socket may go through the test's proxy (another Host).
+      LMS_ALLOWED_ORIGINS: `${this.url},http://localhost:${this.httpPort}`,
+    };
+  }
+
+  async start() {
+    const javaOpts = (process.env.LMS_JAVA_OPTS ?? '-Xmx512m').split(/\s+/).filter(Boolean);
+    const out = fs.openSync(this.logFile, 'a');
+    fs.writeSync(out, `\n===== start #${++this.starts} at ${new Date().toISOString()}\n`);
+    this.proc = spawn('java', [...javaOpts, '-jar', this.jar, '--demo'], { env: this.env(), stdio: ['ignore', out, out] });
+    fs.closeSync(out);
+    const proc = this.proc;
+    proc.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+    const deadline = Date.now() + 60000;
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null) throw new Error(`the engine exited with ${proc.exitCode} while starting; log: ${this.logFile}`);
+      if (await ready(this.url)) return;
+      await sleep(250);
+    }
+    throw new Error(`the engine was not ready within 60 s; log: ${this.logFile}`);
+  }
+
+  /** SIGTERM and wait; answers the exit code (SIGKILL after 30 s, answered as 'killed'). */
+  async stop() {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return proc ? proc.exitCode : null;
+    proc.kill('SIGTERM');
+    const result = await Promise.race([proc.exited, sleep(30000).then(() => null)]);
+    if (result === null) {
+      proc.kill('SIGKILL');
+      await proc.exited;
+      return 'killed';
+    }
+    return result.code ?? result.signal;
+  }
+
+  killNow() {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+  }
+
+  tail(n = 30) {
+    try {
+      return fs.readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-n).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+}
+
+async function ready(base) {
+  try {
+    const res = await fetch(base + '/health/ready', { signal: AbortSignal.timeout(2000) });
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+// ------------------------------------------------------------------ the backend API, as the platform calls it
+
+let serviceToken = null;
+
+async function getJson(base, p) {
+  const res = await fetch(base + p, { cache: 'no-store' });
+  if (!res.ok) throw new Error(`GET ${p} answered ${res.status}`);
+  return res.json();
+}
+
+/** POST /api/v1/rooms/{room}/events; answers {room, seq, epoch}. */
+async function publish(base, room, event, data) {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (!serviceToken) serviceToken = (await getJson(base, '/demo/service-token')).token;
+    const res = await fetch(`${base}/api/v1/rooms/${room}/events`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer ' + serviceToken, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ event, data }),
+    });
+    if (res.status === 401 && attempt === 0) {
+      serviceToken = null; // a restarted demo engine signs with a new secret
+      continue;
+    }
+    const body = await res.json().catch(() => ({}));
+    assert.equal(res.status, 202, `backend publish answered ${res.status} ${JSON.stringify(body)}`);
+    assert.equal(body.room, room);
+    assert.equal(typeof body.seq, 'number');
+    assert.equal(typeof body.epoch, 'string');
+    return body;
+  }
+  throw new Error('unreachable');
+}
+
+async function socketsOpen(base) {
+  const text = await (await fetch(base + '/metrics')).text();
+  const m = text.match(/^lms_sockets_open(?:\{[^}]*\})?\s+(\S+)\s*$/m);
+  if (!m) throw new Error('/metrics has no lms_sockets_open line');
+  return Number(m[1]);
+}
+
+async function waitUntil(what, fn, timeoutMs, everyMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+// ------------------------------------------------------------------ a TCP proxy whose network can be cut
+
+class CutProxy {
+  constructor(targetPort) {
+    this.targetPort = targetPort;
+    this.sockets = new Set();
+    this.accepted = 0;
+    this.port = 0;
+    this.server = null;
+  }
+
+  async start() {
+    this.server = net.createServer((c) => this._accept(c));
+    this.server.listen(this.port, '127.0.0.1');
+    await once(this.server, 'listening');
+    this.port = this.server.address().port;
+    return this;
+  }
+
+  get wsUrl() {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  _accept(client) {
+    this.accepted++;
+    const upstream = net.connect(this.targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      this.sockets.add(s);
+      s.setNoDelay(true);
+      s.on('error', () => {});
+      s.on('close', () => {
+        this.sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  /** The network goes away: every connection is reset and new ones are refused. */
+  async cut() {
+    const server = this.server;
+    this.server = null;
+    const closed = new Promise((r) => server.close(r));
+    for (const s of this.sockets) s.resetAndDestroy();
+    this.sockets.clear();
+    await closed;
+  }
+
+  /** The network comes back, on the same port. */
+  async restore() {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        return await this.start();
+      } catch (err) {
+        if (err.code !== 'EADDRINUSE' || Date.now() > deadline) throw err;
+        this.server = null;
+        await sleep(100);
+      }
+    }
+  }
+
+  async stop() {
+    if (this.server) await this.cut();
+  }
+}
+
+// ------------------------------------------------------------------ the browser side
+
+let browser;
+
+async function newPage(base, consoleTag) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.pageErrors = [];
+  page.on('pageerror', (e) => page.pageErrors.push(String(e && e.stack || e)));
+  if (process.env.LMS_DEBUG) page.on('console', (m) => say(`  [${consoleTag} console] ${m.text()}`));
+  // A real page of the engine: its root (the demo page, which stays on its sign-in card without ?as=).
+  await page.goto(base + '/', { waitUntil: 'load' });
+  await page.evaluate(installHarness);
+  return { context, page };
+}
+
+/**
+ * Runs in the page. window.__lms.make(...) builds a RealtimeClient from the module the engine serves,
+ * with a WebSocket class that records every connection attempt and how it closed.
+ */
+function installHarness() {
+  const clients = {};
+  window.__lms = {
+    clients,
+    async make({ name, url, user, room, heartbeatSeconds }) {
+      const { RealtimeClient } = await import('/sdk/lms-realtime.js');
+      const rec = { states: [], events: [], resets: [], joins: [], errors: [], sockets: [], tokens: 0 };
+      class RecordingWebSocket extends WebSocket {
+        constructor(u, p) {
+          super(u, p);
+          const s = { url: String(u).replace(/token=[^&]*/, 'token=…'), at: performance.now(), openedAt: null, close: null };
+          rec.sockets.push(s);
+          this.addEventListener('open', () => { s.openedAt = performance.now(); });
+          this.addEventListener('close', (e) => { s.close = { code: e.code, reason: e.reason, at: performance.now() }; });
+        }
+      }
+      const token = async () => {
+        rec.tokens++;
+        const q = new URLSearchParams({ user, name: user, role: 'student' });
+        const res = await fetch('/demo/token?' + q, { cache: 'no-store' });
+        if (!res.ok) throw new Error('/demo/token answered ' + res.status);
+        return (await res.json()).token;
+      };
+      const opts = { url, token, WebSocket: RecordingWebSocket };
+      if (heartbeatSeconds) opts.heartbeatSeconds = heartbeatSeconds;
+      const client = new RealtimeClient(opts);
+      client.on('state', (s) => rec.states.push({ s, at: performance.now(), attempts: client.reconnectAttempts }));
+      client.on('error', (e) => rec.errors.push({ code: e.code, message: e.message, closeCode: e.closeCode }));
+      const r = client.join(room, {
+        onEvent: (e) => rec.events.push({ seq: e.seq, epoch: e.epoch, event: e.event, data: e.data, from: e.from, room: e.room, at: performance.now() }),
+        onReset: (j) => rec.resets.push({ epoch: j.epoch, seq: j.seq, recovered: j.recovered, at: performance.now() }),
+        onJoined: (j) => rec.joins.push({ epoch: j.epoch, seq: j.seq, recovered: j.recovered, missed: (j.missed || []).length, at: performance.now() }),
+      });
+      clients[name] = { client, room: r, rec };
+      const joined = await r.ready;
+      return { epoch: joined.epoch, seq: joined.seq, userId: client.userId, heartbeatSeconds: client.heartbeatSeconds };
+    },
+    snap(name) {
+      const c = clients[name];
+      return {
+        state: c.client.state,
+        reconnectAttempts: c.client.reconnectAttempts,
+        connectionId: c.client.connectionId,
+        heartbeatSeconds: c.client.heartbeatSeconds,
+        epoch: c.room.epoch,
+        seq: c.room.seq,
+        joined: c.room.joined,
+        now: performance.now(),
+        ...JSON.parse(JSON.stringify(c.rec)),
+      };
+    },
+  };
+}
+
+const make = (page, o) => page.evaluate((o) => window.__lms.make(o), o);
+const snap = (page, name) => page.evaluate((n) => window.__lms.snap(n), name);
+
+/** Every event exactly once, in seq order, no gaps, one epoch (what onEvent promises). */
+function assertInOrderOnce(events, label) {
+  for (let i = 1; i < events.length; i++) {
+    const a = events[i - 1];
+    const b = events[i];
+    assert.equal(b.epoch, a.epoch, `${label}: epoch changed between seq ${a.seq} and ${b.seq}`);
+    assert.equal(b.seq, a.seq + 1, `${label}: seq ${a.seq} followed by ${b.seq} (gap, duplicate or disorder)`);
+  }
+}
+
+/** Events the test published (by mark), each seen exactly once, with the seq the backend gave it. */
+function assertGotPublished(events, published, label) {
+  for (const p of published) {
+    const seen = events.filter((e) => e.data && e.data.mark === p.mark);
+    assert.equal(seen.length, 1, `${label}: event ${p.mark} (seq ${p.seq}) seen ${seen.length} times`);
+    assert.equal(seen[0].seq, p.seq, `${label}: event ${p.mark} has seq ${seen[0].seq}, the backend said ${p.seq}`);
+    assert.equal(seen[0].epoch, p.epoch, `${label}: event ${p.mark} has another epoch`);
+    assert.equal(seen[0].from, 'backend');
+  }
+  const order = events.filter((e) => e.data && published.some((p) => p.mark === e.data.mark)).map((e) => e.data.mark);
+  assert.deepEqual(order, published.map((p) => p.mark), `${label}: events out of order`);
+}
+
+async function publishMarked(base, label, i) {
+  const mark = `${label}-${i}-${Math.random().toString(36).slice(2, 8)}`;
+  const ack = await publish(base, COURSE, 'announcement', { text: `${label} #${i}`, mark });
+  return { mark, seq: ack.seq, epoch: ack.epoch };
+}
+
+// ------------------------------------------------------------------ the tests
+
+const tests = [];
+const test = (name, timeoutMs, fn, opts = {}) => tests.push({ name, timeoutMs, fn, ...opts });
+const report = {}; // figures worth printing at the end
+
+let base; // the engine's base URL
+let engine = null; // set in mode (a)
+let engineHeartbeat = null;
+
+test('1. module from the engine; join course:demo-101; backend events arrive in order with seq', 25000, async () => {
+  const { context, page } = await newPage(base, 't1');
+  try {
+    const hasModule = await page.evaluate(async () => typeof (await import('/sdk/lms-realtime.js')).RealtimeClient);
+    assert.equal(hasModule, 'function', '/sdk/lms-realtime.js exports RealtimeClient');
+    const joined = await make(page, { name: 'c', url: '/ws', user: 'bt-one', room: COURSE });
+    assert.equal(joined.userId, 'bt-one');
+    assert.equal(typeof joined.epoch, 'string');
+    engineHeartbeat = joined.heartbeatSeconds;
+    const published = [];
+    for (let i = 1; i <= 5; i++) published.push(await publishMarked(base, 't1', i));
+    for (let i = 1; i < published.length; i++) assert.equal(published[i].seq, published[i - 1].seq + 1, 'backend seqs are consecutive');
+    assert.equal(published[0].seq, joined.seq + 1, 'the first event follows the joined seq');
+    await page.waitForFunction((n) => window.__lms.snap('c').events.length >= n, published.length, { timeout: 10000 });
+    const s = await snap(page, 'c');
+    assert.equal(s.events.length, published.length, 'no extra events');
+    assertInOrderOnce(s.events, 't1');
+    assertGotPublished(s.events, published, 't1');
+    assert.ok(s.events.every((e) => e.room === COURSE && e.event === 'announcement'));
+    assert.equal(s.state, 'connected');
+    assert.equal(s.reconnectAttempts, 0);
+    assert.deepEqual(page.pageErrors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test(`2. network cut of ${OUTAGE_MS / 1000} s through a TCP proxy: reconnect, missed events once and in order`, 70000, async () => {
+  const proxy = await new CutProxy(Number(new URL(base).port)).start();
+  const { context, page } = await newPage(base, 't2');
+  try {
+    await make(page, { name: 'c', url: proxy.wsUrl, user: 'bt-cut', room: COURSE });
+    const published = [];
+    for (let i = 1; i <= 2; i++) published.push(await publishMarked(base, 't2-before', i));
+    await page.waitForFunction(() => window.__lms.snap('c').events.length >= 2, null, { timeout: 10000 });
+
+    const beforeCut = await snap(page, 'c');
+    assert.equal(beforeCut.state, 'connected');
+    const socketsBefore = beforeCut.sockets.length;
+    await proxy.cut();
+    const cutAt = Date.now();
+    // While the network is gone the platform keeps publishing; the engine keeps them in the room's history.
+    let i = 0;
+    while (Date.now() - cutAt < OUTAGE_MS) {
+      published.push(await publishMarked(base, 't2-during', ++i));
+      await sleep(Math.min(1500, Math.max(0, OUTAGE_MS - (Date.now() - cutAt))));
+    }
+    const atRestore = await snap(page, 'c');
+    await proxy.restore();
+    const restoredAt = Date.now();
+    const attemptsInOutage = atRestore.reconnectAttempts - beforeCut.reconnectAttempts;
+    report.outageSeconds = OUTAGE_MS / 1000;
+    report.attemptsInOutage = attemptsInOutage;
+    assert.notEqual(atRestore.state, 'connected', 'the client noticed the cut');
+    assert.ok(attemptsInOutage >= 1, 'the client tried to reconnect during the outage');
+    assert.equal(atRestore.sockets.length - socketsBefore, attemptsInOutage, 'one WebSocket per attempt');
+
+    await page.waitForFunction(() => {
+      const s = window.__lms.snap('c');
+      return s.state === 'connected' && s.joined;
+    }, null, { timeout: 30000, polling: 100 });
+    const reconnectedAfterMs = Date.now() - restoredAt;
+    for (let k = 1; k <= 2; k++) published.push(await publishMarked(base, 't2-after', k));
+    await page.waitForFunction((n) => window.__lms.snap('c').events.length >= n, published.length, { timeout: 10000 });
+    await sleep(300); // a late duplicate would show up here
+    const s = await snap(page, 'c');
+    report.attemptsUntilBack = s.reconnectAttempts - beforeCut.reconnectAttempts;
+    report.reconnectedAfterRestoreMs = reconnectedAfterMs;
+    assert.equal(s.events.length, published.length, `every event exactly once (${s.events.length} seen, ${published.length} published)`);
+    assertInOrderOnce(s.events, 't2');
+    assertGotPublished(s.events, published, 't2');
+    assert.deepEqual(s.resets, [], 'history was kept, so no onReset');
+    const rejoin = s.joins[s.joins.length - 1];
+    assert.equal(rejoin.recovered, true, 'the re-join was answered recovered:true');
+    assert.ok(rejoin.missed >= published.filter((p) => p.mark.startsWith('t2-during')).length, 'the missed events came with the re-join');
+    assert.ok(proxy.accepted >= 2, 'the new connection went through the proxy');
+    say(`   reconnect attempts during the ${OUTAGE_MS / 1000} s outage: ${attemptsInOutage}; ` +
+      `attempts until connected again: ${report.attemptsUntilBack}; connected ${(reconnectedAfterMs / 1000).toFixed(1)} s after the network came back; ` +
+      `${published.length - 4} events published during the outage, all recovered`);
+    assert.deepEqual(page.pageErrors, []);
+  } finally {
+    await context.close();
+    await proxy.stop();
+  }
+});
+
+test(`3. idle page stays connected across heartbeats (${IDLE_MS / 1000} s)`, 45000, async () => {
+  const { context, page } = await newPage(base, 't3');
+  try {
+    const joined = await make(page, { name: 'c', url: '/ws', user: 'bt-idle', room: COURSE });
+    const hb = joined.heartbeatSeconds;
+    assert.ok(hb > 0, 'welcome gave a heartbeat');
+    // The engine drops a socket silent for 2 intervals: stay idle for several of them (at least 12 s).
+    const idleMs = Math.min(60000, Math.max(IDLE_MS, hb * 2500));
+    if (hb * 2 * 1000 >= idleMs) say(`   note: the engine's heartbeat is ${hb} s; start it with LMS_HEARTBEAT_SECONDS=2 for a meaningful idle test`);
+    const before = await snap(page, 'c');
+    await sleep(idleMs);
+    const after = await snap(page, 'c');
+    assert.equal(after.state, 'connected');
+    assert.equal(after.reconnectAttempts, 0, 'no reconnect while idle');
+    assert.equal(after.connectionId, before.connectionId, 'the same connection');
+    assert.equal(after.sockets.length, 1, 'one WebSocket in all');
+    assert.equal(after.sockets[0].close, null, 'the socket never closed');
+    assert.deepEqual(after.states.map((x) => x.s), ['connecting', 'connected'], 'no state change while idle');
+    assert.deepEqual(after.errors, []);
+    // and it still works
+    const p = await publishMarked(base, 't3', 1);
+    await page.waitForFunction(() => window.__lms.snap('c').events.length >= 1, null, { timeout: 5000 });
+    assertGotPublished((await snap(page, 'c')).events, [p], 't3');
+    say(`   idle ${idleMs / 1000} s with a ${hb} s heartbeat (${(idleMs / 1000 / hb).toFixed(0)} intervals): still connected, 0 reconnects`);
+  } finally {
+    await context.close();
+  }
+});
+
+test('5. close() stops reconnecting; the engine sees the socket go', 45000, async () => {
+  const proxy = await new CutProxy(Number(new URL(base).port)).start();
+  const { context, page } = await newPage(base, 't5');
+  try {
+    // (a) close while connected
+    await make(page, { name: 'a', url: proxy.wsUrl, user: 'bt-close-a', room: COURSE });
+    // (b) close during an outage, while a reconnect is pending
+    await make(page, { name: 'b', url: proxy.wsUrl, user: 'bt-close-b', room: COURSE });
+    await waitUntil('the engine counting 2 sockets', async () => (await socketsOpen(base)) >= 2, 5000);
+
+    await page.evaluate(() => window.__lms.clients.a.client.close());
+    const a0 = await snap(page, 'a');
+    assert.equal(a0.state, 'closed');
+    assert.equal(a0.sockets[a0.sockets.length - 1].close?.code ?? 1000, 1000);
+
+    await proxy.cut();
+    await page.waitForFunction(() => window.__lms.snap('b').reconnectAttempts >= 1, null, { timeout: 10000 });
+    await page.evaluate(() => window.__lms.clients.b.client.close());
+    const b0 = await snap(page, 'b');
+    assert.equal(b0.state, 'closed');
+    const acceptedAtClose = proxy.accepted;
+
+    await sleep(1500);
+    await proxy.restore();
+    await sleep(6000); // longer than any backoff window that could have been pending at close
+    const a1 = await snap(page, 'a');
+    const b1 = await snap(page, 'b');
+    for (const [x0, x1, n] of [[a0, a1, 'a'], [b0, b1, 'b']]) {
+      assert.equal(x1.state, 'closed', `${n}: state stays closed`);
+      assert.equal(x1.reconnectAttempts, x0.reconnectAttempts, `${n}: no reconnect attempt after close()`);
+      assert.equal(x1.sockets.length, x0.sockets.length, `${n}: no WebSocket opened after close()`);
+      assert.equal(x1.tokens, x0.tokens, `${n}: the token function was not called after close()`);
+      assert.deepEqual(x1.states.slice(x0.states.length), [], `${n}: no state change after closed`);
+    }
+    assert.equal(proxy.accepted, acceptedAtClose, 'the proxy saw no connection after close()');
+    await waitUntil('lms_sockets_open back to 0', async () => (await socketsOpen(base)) === 0, 10000, 250);
+  } finally {
+    await context.close();
+    await proxy.stop();
+  }
+});
+
+test('6. demo page, two tabs of one student: the progress bar moves in both; screenshots', 60000, async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const instructorContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  const open = async (ctx, query) => {
+    const page = await ctx.newPage();
+    page.on('pageerror', (e) => errors.push(String(e && e.stack || e)));
+    await page.goto(`${base}/?${query}`, { waitUntil: 'load' });
+    await page.waitForSelector('#state[data-state="connected"]', { timeout: 15000 });
+    return page;
+  };
+  const value = async (page) => Number(await page.getAttribute('#progress-bar', 'aria-valuenow'));
+  const waitValue = (page, v) => page.waitForFunction((v) =>
+    document.getElementById('progress-bar').getAttribute('aria-valuenow') === String(v), v, { timeout: 10000 });
+  const userRoomJoined = (page, userId) => page.waitForFunction((t) =>
+    [...document.querySelectorAll('#log li')].some((li) => li.textContent.includes(t)), 'joined user:' + userId, { timeout: 10000 });
+  try {
+    const user = 'ada';
+    const tab1 = await open(context, 'as=ada');
+    const tab2 = await open(context, new URLSearchParams({ user, name: 'Ada', role: 'student' }).toString());
+    await userRoomJoined(tab1, user);
+    await userRoomJoined(tab2, user);
+    assert.equal(await tab1.isVisible('#progress-panel'), true, 'a student sees the progress panel');
+
+    if ((await value(tab1)) !== 0) { // a former run left the lesson done: start over, in both tabs
+      await tab1.click('#progress-reset');
+      await waitValue(tab1, 0);
+      await waitValue(tab2, 0);
+    }
+    assert.equal(await value(tab2), 0);
+    await tab1.click('#progress-step');
+    await waitValue(tab1, 20);
+    await waitValue(tab2, 20);
+    await tab2.click('#progress-step');
+    await waitValue(tab2, 40);
+    await waitValue(tab1, 40);
+    assert.equal(await tab1.textContent('#progress-value'), '40');
+    assert.equal(await tab2.textContent('#progress-value'), '40');
+
+    // Make the student view look lived in, then the instructor's roster.
+    await tab1.fill('#announce-input', 'Quiz 3 opens at 10:00 — good luck!');
+    await tab1.click('#announce-submit');
+    await tab1.waitForSelector('#feed [data-testid="feed-item"]', { timeout: 10000 });
+    await tab2.waitForSelector('#feed [data-testid="feed-item"]', { timeout: 10000 });
+    await tab1.fill('#chat-input', 'Hello everyone!');
+    await tab1.click('#chat-send');
+    await tab2.waitForSelector('#chat-log [data-testid="chat-message"]', { timeout: 10000 });
+    await tab1.click('#hand-button');
+    await tab1.waitForSelector('#hand-button[aria-pressed="true"]', { timeout: 10000 });
+
+    const teacher = await open(instructorContext, 'as=turing');
+    await teacher.waitForSelector('#roster [data-user-id="ada"][data-hand="down"], #roster [data-user-id="ada"][data-hand="up"]', { timeout: 10000 });
+    assert.equal(await teacher.isVisible('#roster-panel'), true, 'an instructor sees the roster');
+    assert.equal(await teacher.isVisible('#progress-panel'), false);
+    const ada = await teacher.$('#roster [data-user-id="ada"]');
+    assert.match(await ada.textContent(), /2 tabs/, 'Ada is listed once, with her two tabs');
+
+    fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    await tab1.bringToFront();
+    await sleep(300);
+    await tab1.screenshot({ path: path.join(SCREENSHOT_DIR, 'demo-student.png'), fullPage: true });
+    await teacher.screenshot({ path: path.join(SCREENSHOT_DIR, 'demo-instructor.png'), fullPage: true });
+    say(`   screenshots: ${path.join(SCREENSHOT_DIR, 'demo-student.png')}, ${path.join(SCREENSHOT_DIR, 'demo-instructor.png')}`);
+
+    // Leave the lesson as it was found, for the next run in the same browser profile (a fresh one anyway).
+    await tab1.click('#hand-button');
+    assert.deepEqual(errors, [], 'no uncaught error in the demo pages');
+  } finally {
+    await context.close();
+    await instructorContext.close();
+  }
+});
+
+test('4. node restart: history is lost, the re-join answers recovered:false, onReset is called', 90000, async () => {
+  const { context, page } = await newPage(base, 't4');
+  try {
+    await make(page, { name: 'c', url: '/ws', user: 'bt-restart', room: COURSE });
+    const before = [await publishMarked(base, 't4-before', 1), await publishMarked(base, 't4-before', 2)];
+    await page.waitForFunction(() => window.__lms.snap('c').events.length >= 2, null, { timeout: 10000 });
+    const s0 = await snap(page, 'c');
+    assertGotPublished(s0.events, before, 't4 before');
+    const oldEpoch = s0.epoch;
+
+    const exit = await engine.stop();
+    say(`   engine stopped with SIGTERM: exit ${exit}`);
+    assert.equal(exit, 0, 'a node stopped with SIGTERM exits 0 (§7)');
+    await page.waitForFunction(() => {
+      const s = window.__lms.snap('c');
+      return s.sockets[0].close !== null;
+    }, null, { timeout: 5000 });
+    const s1 = await snap(page, 'c');
+    const close = s1.sockets[0].close;
+    assert.equal(close.code, 1012, `the engine closed the socket with 1012 (got ${close.code} ${close.reason})`);
+    const advice = JSON.parse(close.reason).retryAfterMs;
+    assert.ok(Number.isFinite(advice) && advice > 0, `close reason is {"retryAfterMs": N}: ${close.reason}`);
+    await engine.start();
+
+    await page.waitForFunction(() => {
+      const s = window.__lms.snap('c');
+      return s.resets.length >= 1 && s.state === 'connected' && s.joined;
+    }, null, { timeout: 45000, polling: 100 });
+    const s2 = await snap(page, 'c');
+    const retry = s2.sockets[1];
+    assert.ok(retry.at - close.at >= advice - 50,
+      `the client waited the engine's retryAfterMs (${advice} ms) before reconnecting (waited ${Math.round(retry.at - close.at)} ms)`);
+    assert.equal(s2.resets.length, 1, 'onReset called once');
+    const reset = s2.resets[0];
+    assert.notEqual(reset.epoch, oldEpoch, 'a new epoch after the history was lost');
+    assert.equal(s2.joins[s2.joins.length - 1].recovered, false, 'the re-join with since answered recovered:false');
+    assert.ok(s2.tokens >= 2, 'a fresh token was fetched for the reconnect');
+
+    const after = await publishMarked(base, 't4-after', 1);
+    assert.equal(after.epoch, reset.epoch, 'events continue in the epoch given to onReset');
+    await page.waitForFunction(() => window.__lms.snap('c').events.length >= 3, null, { timeout: 10000 });
+    const s3 = await snap(page, 'c');
+    assert.equal(s3.events.length, 3, 'nothing else delivered');
+    assertGotPublished(s3.events, [...before, after], 't4');
+    assert.equal(after.seq, reset.seq + 1, 'the first event after the reset follows joined.seq');
+    say(`   1012 with retryAfterMs ${advice}; back after ${((s2.resets[0].at - close.at) / 1000).toFixed(1)} s ` +
+      `(${s2.reconnectAttempts} attempt(s)); onReset with epoch ${reset.epoch} seq ${reset.seq}`);
+  } finally {
+    await context.close();
+  }
+}, { needsOwnEngine: true });
+
+// ------------------------------------------------------------------ running them
+
+async function main() {
+  const jar = process.env.LMS_JAR;
+  if (jar) {
+    if (!fs.existsSync(jar)) throw new Error(`LMS_JAR=${jar}: no such file`);
+    const httpPort = Number(process.env.LMS_HTTP_PORT) || await freePort();
+    const clusterPort = Number(process.env.LMS_CLUSTER_PORT) || await freePort();
+    engine = new Engine(path.resolve(jar), httpPort, clusterPort);
+    say(`mode: the runner owns the engine: ${engine.jar} on ${engine.url} (heartbeat ${HEARTBEAT_SECONDS} s, log ${engine.logFile})`);
+    await engine.start();
+    base = engine.url;
+  } else if (process.env.LMS_URL) {
+    base = process.env.LMS_URL.replace(/\/+$/, '');
+    const u = new URL(base);
+    if (!isLoopback(u.hostname)) throw new Error(`LMS_URL must be a loopback address, got ${u.hostname}`);
+    say(`mode: engine at ${base}, started by someone else; the restart test is skipped (set LMS_JAR to run it)`);
+    if (!(await ready(base))) throw new Error(`${base}/health/ready does not answer 200`);
+  } else {
+    console.error('Set LMS_JAR=path/to/lms-realtime.jar (the runner starts the engine) or LMS_URL=http://127.0.0.1:PORT.');
+    process.exit(2);
+  }
+
+  const executablePath = process.env.CHROMIUM || execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
+  if (!executablePath) throw new Error('no chromium: apt-get install -y chromium');
+  browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+  say(`browser: ${executablePath} ${browser.version()}`);
+
+  let passed = 0;
+  let failed = 0;
+  const skipped = [];
+  for (const t of tests) {
+    if (t.needsOwnEngine && !engine) {
+      skipped.push(t.name);
+      say(`- skipped: ${t.name} (needs LMS_JAR: the runner can only restart an engine it started)`);
+      continue;
+    }
+    const left = SUITE_LIMIT_MS - (Date.now() - started);
+    const t0 = Date.now();
+    try {
+      if (left < 5000) throw new Error(`not run: the suite's ${SUITE_LIMIT_MS / 1000} s are used up`);
+      const limit = Math.min(t.timeoutMs, left);
+      let timer;
+      await Promise.race([t.fn(), new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`timed out after ${limit / 1000} s`)), limit); })])
+        .finally(() => clearTimeout(timer));
+      passed++;
+      say(`✔ ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    } catch (err) {
+      failed++;
+      say(`✖ ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n   ${String(err && err.stack || err).split('\n').slice(0, 6).join('\n   ')}`);
+      if (engine) say('   engine log, last lines:\n' + engine.tail(15).replace(/^/gm, '     | '));
+      if (engine && engine.proc && engine.proc.exitCode !== null) await engine.start().catch(() => {});
+    }
+  }
+  if (report.attemptsInOutage !== undefined) {
+    say(`reconnect attempts in the ${report.outageSeconds} s outage: ${report.attemptsInOutage}`);
+  }
+  if (skipped.length) say(`skipped: ${skipped.length} (${skipped.join('; ')})`);
+  say(`total ${elapsed()}`);
+  return { passed, failed };
+}
+
+async function cleanup() {
+  if (browser) await browser.close().catch(() => {});
+  if (engine) {
+    const code = await engine.stop().catch(() => null);
+    if (code !== 0 && code !== null) say(`note: the engine's final stop ended with ${code}`);
+  }
+}
+
+process.on('exit', () => engine && engine.killNow());
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (engine) engine.killNow();
+    process.exit(130);
+  });
+}
+
+let result = { passed: 0, failed: 1 };
+const watchdog = setTimeout(() => {
+  say(`✖ the suite did not finish within ${(SUITE_LIMIT_MS + 20000) / 1000} s`);
+  say(`0 passed, ${tests.length} failed`);
+  if (engine) engine.killNow();
+  process.exit(1);
+}, SUITE_LIMIT_MS + 20000);
+try {
+  result = await main();
+} catch (err) {
+  say('✖ the suite could not run: ' + (err && err.stack || err));
+  if (engine) say('   engine log, last lines:\n' + engine.tail(20).replace(/^/gm, '     | '));
+  result = { passed: 0, failed: Math.max(1, result.failed) };
+} finally {
+  await cleanup();
+  clearTimeout(watchdog);
+}
+say(`${result.passed} passed, ${result.failed} failed`);
+process.exit(result.failed > 0 ? 1 : 0);
