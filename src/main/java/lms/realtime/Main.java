@@ -15,6 +15,7 @@ public final class Main {
   private static final Logger log = LoggerFactory.getLogger(Main.class);
 
   public static void main(String[] args) throws Exception {
+    Node.commonPoolParallelism();
     boolean demo = Arrays.asList(args).contains("--demo");
     Config config =
         ConfigFactory.parseString(

@@ -15,6 +15,23 @@ import org.apache.pekko.actor.typed.ActorSystem;
 public final class Node {
   public static final String SYSTEM_NAME = "lms-realtime";
 
+  static {
+    commonPoolParallelism();
+  }
+
+  /**
+   * On a machine with two cores the JDK's common pool gets parallelism 1, and CompletableFuture then
+   * runs every async callback on a new thread (ThreadPerTaskExecutor). Scala's future converters make
+   * {@code thenApply}/{@code handle} async, so every ask from Java paid a thread start: handshakes ran
+   * at a few hundred per second. Set before anything touches the common pool.
+   */
+  public static void commonPoolParallelism() {
+    String key = "java.util.concurrent.ForkJoinPool.common.parallelism";
+    if (System.getProperty(key) == null) {
+      System.setProperty(key, Integer.toString(Math.max(4, Runtime.getRuntime().availableProcessors())));
+    }
+  }
+
   private final ActorSystem<Object> system;
   private final Guardian.Started started;
 

@@ -47,6 +47,25 @@ public final class WebSocketStack {
 
   private WebSocketStack() {}
 
+  /** Read once per actor system: parsing server settings costs more than the rest of a handshake. */
+  private static final class Shared {
+    private static final java.util.Map<ActorSystem, Shared> BY_SYSTEM = new java.util.concurrent.ConcurrentHashMap<>();
+    final WebSocketSettings settings;
+    final LoggingAdapter log;
+
+    private Shared(ActorSystem system) {
+      this.settings = ((ServerSettings) ServerSettings.apply(system.settings().config())).websocketSettings();
+      this.log = Logging.getLogger(system, WebSocketStack.class);
+    }
+
+    static Shared of(ActorSystem system) {
+      return BY_SYSTEM.computeIfAbsent(system, s -> {
+        s.registerOnTermination(() -> BY_SYSTEM.remove(s));
+        return new Shared(s);
+      });
+    }
+  }
+
   /** A complete text frame, to be shared by every socket it goes to. */
   public static Object textFrame(String text) {
     return FrameEvent$.MODULE$.fullFrame(
@@ -72,8 +91,9 @@ public final class WebSocketStack {
       Source frames,
       Source control,
       SharedKillSwitch killSwitch) {
-    WebSocketSettings settings = ((ServerSettings) ServerSettings.apply(system.settings().config())).websocketSettings();
-    LoggingAdapter log = Logging.getLogger(system, WebSocketStack.class);
+    Shared shared = Shared.of(system);
+    WebSocketSettings settings = shared.settings;
+    LoggingAdapter log = shared.log;
     WebSocket$ ws = WebSocket$.MODULE$;
 
     BidiFlow abort = BidiFlow.fromFlows(Flow.apply().via(killSwitch.flow()), Flow.apply().via(killSwitch.flow()));
