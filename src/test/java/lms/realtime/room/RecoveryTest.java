@@ -1,0 +1,144 @@
+package lms.realtime.room;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.Map;
+import lms.realtime.testkit.TestNode;
+import lms.realtime.testkit.Tokens;
+import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Contract §3 "Sequence, history, recovery", through real sockets; history of 5 events, 3 s. */
+class RecoveryTest {
+  static final String SERVICE = Tokens.service();
+  static TestNode node;
+
+  @BeforeAll
+  static void start() {
+    node = TestNode.start(Map.of("lms.history.size", 5, "lms.history.ttl-seconds", 3));
+  }
+
+  @AfterAll
+  static void stop() {
+    node.close();
+  }
+
+  static JsonNode publish(String room, int n) throws Exception {
+    var r = node.post("/api/v1/rooms/" + room + "/events", SERVICE, "{\"event\":\"e\",\"data\":{\"n\":" + n + "}}");
+    assertEquals(202, r.statusCode(), r.body());
+    return WsClient.JSON.readTree(r.body());
+  }
+
+  static WsClient open(String user, String course) {
+    WsClient ws = node.connect(Tokens.student(user, course));
+    ws.expect("welcome");
+    return ws;
+  }
+
+  static JsonNode rejoin(WsClient ws, String room, String epoch, long seq) {
+    ws.send("{\"type\":\"join\",\"room\":\"" + room + "\",\"id\":\"rj\",\"since\":{\"epoch\":\"" + epoch + "\",\"seq\":" + seq + "}}");
+    return ws.expect("joined");
+  }
+
+  @Test
+  void aReconnectingClientGetsEveryMissedEventInOrder() throws Exception {
+    String epoch;
+    long lastSeen;
+    try (WsClient ws = open("r1", "700")) {
+      JsonNode joined = ws.join("course:700");
+      epoch = joined.get("epoch").asText();
+      publish("course:700", 1);
+      lastSeen = ws.expect("event").get("seq").asLong();
+    }
+    for (int i = 2; i <= 4; i++) {
+      publish("course:700", i); // while the client is away
+    }
+    try (WsClient ws = open("r1", "700")) {
+      JsonNode joined = rejoin(ws, "course:700", epoch, lastSeen);
+      assertTrue(joined.get("recovered").asBoolean());
+      assertEquals(epoch, joined.get("epoch").asText());
+      assertEquals(4, joined.get("seq").asLong());
+      JsonNode missed = joined.get("missed");
+      assertEquals(3, missed.size());
+      for (int i = 0; i < 3; i++) {
+        assertEquals("event", missed.get(i).get("type").asText());
+        assertEquals(i + 2, missed.get(i).get("seq").asLong());
+        assertEquals(i + 2, missed.get(i).get("data").get("n").asInt());
+      }
+      // and live events carry on from there
+      publish("course:700", 5);
+      assertEquals(5, ws.expect("event").get("seq").asLong());
+    }
+  }
+
+  @Test
+  void upToDateClientRecoversWithNothingMissed() throws Exception {
+    try (WsClient ws = open("r2", "701")) {
+      JsonNode joined = ws.join("course:701");
+      publish("course:701", 1);
+      ws.expect("event");
+      JsonNode again = rejoin(ws, "course:701", joined.get("epoch").asText(), 1);
+      assertTrue(again.get("recovered").asBoolean());
+      assertEquals(0, again.get("missed").size());
+    }
+  }
+
+  @Test
+  void wrongEpochIsNotRecovered() throws Exception {
+    publish("course:702", 1);
+    try (WsClient ws = open("r3", "702")) {
+      JsonNode joined = rejoin(ws, "course:702", "some-other-epoch", 0);
+      assertFalse(joined.get("recovered").asBoolean());
+      assertFalse(joined.has("missed"));
+      assertEquals(1, joined.get("seq").asLong());
+    }
+  }
+
+  @Test
+  void positionOlderThanTheHistoryIsNotRecovered() throws Exception {
+    JsonNode first = publish("course:703", 1);
+    for (int i = 2; i <= 8; i++) {
+      publish("course:703", i); // history keeps 5: seq 4..8
+    }
+    try (WsClient ws = open("r4", "703")) {
+      String epoch = first.get("epoch").asText();
+      assertFalse(rejoin(ws, "course:703", epoch, 1).get("recovered").asBoolean(), "seq 2,3 are gone");
+      JsonNode ok = rejoin(ws, "course:703", epoch, 3);
+      assertTrue(ok.get("recovered").asBoolean(), "seq 4..8 are all there");
+      assertEquals(5, ok.get("missed").size());
+      assertFalse(rejoin(ws, "course:703", epoch, 99).get("recovered").asBoolean(), "a position ahead of the room");
+    }
+  }
+
+  @Test
+  void historyOlderThanTheTtlIsNotRecovered() throws Exception {
+    JsonNode first = publish("course:704", 1);
+    publish("course:704", 2);
+    Thread.sleep(3500);
+    try (WsClient ws = open("r5", "704")) {
+      JsonNode joined = rejoin(ws, "course:704", first.get("epoch").asText(), 1);
+      assertFalse(joined.get("recovered").asBoolean());
+    }
+  }
+
+  @Test
+  void aRoomThatLostItsHistoryHasANewEpoch() throws Exception {
+    JsonNode first = publish("course:705", 1);
+    // nobody joined and the history expires: the room stops, and its next life has a new epoch
+    Thread.sleep(3500);
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    JsonNode next = publish("course:705", 2);
+    while (next.get("epoch").asText().equals(first.get("epoch").asText()) && System.nanoTime() < deadline) {
+      Thread.sleep(200);
+      next = publish("course:705", 3);
+    }
+    assertNotEquals(first.get("epoch").asText(), next.get("epoch").asText());
+    assertEquals(1, next.get("seq").asLong(), "numbering restarts with the epoch");
+  }
+}
