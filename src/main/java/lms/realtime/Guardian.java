@@ -21,6 +21,7 @@ import org.apache.pekko.actor.AddressFromURIString;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.ClusterEvent;
@@ -56,7 +57,9 @@ public final class Guardian {
       Metrics metrics = new Metrics(sockets::open);
       List<ActorRef<Hub.Command>> hubs = new ArrayList<>();
       for (int i = 0; i < settings.hubShards(); i++) {
-        hubs.add(ctx.spawn(Hub.create(sockets, metrics), "hub-" + i));
+        // Resume, not stop: a hub's subscriptions are its whole value, and a failure in one
+        // delivery must not end fan-out for its slice of the node's rooms.
+        hubs.add(ctx.spawn(Behaviors.supervise(Hub.create(sockets, metrics)).onFailure(SupervisorStrategy.resume()), "hub-" + i));
       }
       NodeContext node = new NodeContext(ctx.getSystem(), settings, verifier, new Json(settings), sockets,
           new Hubs(List.copyOf(hubs)), metrics, ClusterSharding.get(ctx.getSystem()), demo);
@@ -64,7 +67,6 @@ public final class Guardian {
       User.init(node);
 
       AtomicBoolean ready = new AtomicBoolean();
-      AtomicBoolean up = new AtomicBoolean();
       Http.get(ctx.getSystem())
           .newServerAt(settings.httpHost(), settings.httpPort())
           .bind(new Routes(node, ready).route())
@@ -81,7 +83,6 @@ public final class Guardian {
       Cluster.get(ctx.getSystem()).subscriptions().tell(Subscribe.create(selfUp, SelfUp.class));
       return Behaviors.receive(Object.class)
           .onMessageEquals(Msg.SELF_UP, () -> {
-            up.set(true);
             probeSharding(node, started, ready);
             return Behaviors.same();
           })

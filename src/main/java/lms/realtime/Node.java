@@ -48,12 +48,13 @@ public final class Node {
     Settings settings = Settings.from(config);
     NodeContext.Demo demoMode = null;
     String secretOverride = null;
-    if (settings.jwtSecret().isEmpty() && settings.jwtPublicKeyFile().isEmpty()) {
-      if (!demo) {
-        throw new IllegalStateException(
-            "No token key configured: set LMS_JWT_SECRET (HS256) or LMS_JWT_PUBLIC_KEY_FILE (RS256/ES256),"
-                + " or start with --demo to try the engine with a self-made secret.");
-      }
+    if (settings.jwtSecret().isEmpty() && settings.jwtPublicKeyFile().isEmpty() && !demo) {
+      throw new IllegalStateException(
+          "No token key configured: set LMS_JWT_SECRET (HS256) or LMS_JWT_PUBLIC_KEY_FILE (RS256/ES256),"
+              + " or start with --demo to try the engine with a self-made secret.");
+    }
+    if (demo && settings.jwtSecret().isEmpty()) {
+      // Demo tokens are HS256; with only a public key configured, the demo secret is added beside it.
       byte[] bytes = new byte[48];
       new SecureRandom().nextBytes(bytes);
       secretOverride = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);

@@ -136,7 +136,7 @@ public final class TokenVerifier {
     if (claims.getSubject() == null || !(room instanceof String r) || !("student".equals(role) || "instructor".equals(role))) {
       throw new TokenException("room token needs sub, room and role (student or instructor)");
     }
-    return new RoomGrant(claims.getSubject(), r, (String) role, claims.getExpiration().toInstant().getEpochSecond());
+    return new RoomGrant(claims.getSubject(), r, (String) role, claims.getExpiration().toInstant().getEpochSecond(), issuedAt(claims));
   }
 
   private Claims verify(String token) throws TokenException {

@@ -171,7 +171,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
         .onMessage(Close.class, c -> closeWith(c.code(), c.reason()))
         .onMessageEquals(Tick.HEARTBEAT, this::onHeartbeatDeadline)
         .onMessageEquals(FrameTooLarge.INSTANCE, () -> closeWith(CloseCodes.TOO_LARGE, tooLargeReason()))
-        .onMessageEquals(Tick.TOKEN_EXPIRED, () -> closeWith(CloseCodes.TOKEN_EXPIRED, "token expired"))
+        .onMessageEquals(Tick.TOKEN_EXPIRED, this::onTokenTimer)
         .onMessageEquals(Tick.OUTBOX_CLOSED, () -> closeWith(outbox.closeCode(), "closed"))
         .onMessageEquals(Tick.ATTACH_TIMEOUT, Behaviors::stopped)
         .onMessageEquals(Tick.CLOSE_TIMEOUT, () -> {
@@ -196,6 +196,8 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
       return Behaviors.stopped();
     }
     phase = Phase.ATTACHING;
+    // Queued now, so nothing an entity sends once we are registered can go out before it.
+    outbox.sendText(ServerFrames.welcome(connectionId, identity.userId(), node.settings().heartbeatSeconds()));
     timers.startSingleTimer(Tick.ATTACH_TIMEOUT, ATTACH_TIMEOUT);
     admitted.complete(true);
     return this;
@@ -208,20 +210,35 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
       return this;
     }
     phase = Phase.OPEN;
-    outbox.sendText(ServerFrames.welcome(connectionId, identity.userId(), node.settings().heartbeatSeconds()));
     autoJoinOwnRoom();
     lastInboundNanos = System.nanoTime();
     timers.startSingleTimer(Tick.HEARTBEAT, Duration.ofNanos(2 * heartbeatNanos));
-    long expiresInMillis = (identity.expiresAt() + node.settings().clockSkewSeconds()) * 1000 - System.currentTimeMillis();
-    timers.startSingleTimer(Tick.TOKEN_EXPIRED, Duration.ofMillis(Math.max(0, expiresInMillis)));
+    scheduleTokenExpiry();
     return this;
+  }
+
+  /** The scheduler takes delays up to about 248 days; a longer-lived token is checked again daily. */
+  private static final long MAX_TIMER_MILLIS = Duration.ofDays(1).toMillis();
+
+  private void scheduleTokenExpiry() {
+    long expiresInMillis = (identity.expiresAt() + node.settings().clockSkewSeconds()) * 1000 - System.currentTimeMillis();
+    timers.startSingleTimer(Tick.TOKEN_EXPIRED, Duration.ofMillis(Math.max(0, Math.min(expiresInMillis, MAX_TIMER_MILLIS))));
+  }
+
+  private Behavior<Command> onTokenTimer() {
+    long expiresAt = (identity.expiresAt() + node.settings().clockSkewSeconds()) * 1000;
+    if (System.currentTimeMillis() < expiresAt) {
+      scheduleTokenExpiry();
+      return this;
+    }
+    return closeWith(CloseCodes.TOKEN_EXPIRED, "token expired");
   }
 
   private void autoJoinOwnRoom() {
     RoomName own = RoomName.user(identity.userId());
     Membership m = RoomAccess.join(identity, own, null);
     rooms.put(own.value(), m);
-    roomRef(own.value()).tell(joinCommand(own.value(), null, m, null, true));
+    roomRef(own.value()).tell(joinCommand(own.value(), null, m, null, true, identity.issuedAt()));
   }
 
   private Behavior<Command> onHeartbeatDeadline() {
@@ -286,6 +303,11 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     return closeWith(CloseCodes.BINARY, "binary frames are not accepted");
   }
 
+  private String ratePerSecondText() {
+    double rate = node.settings().ratePerSecond();
+    return rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate);
+  }
+
   private String tooLargeReason() {
     return "frame larger than " + node.settings().maxFrameBytes() + " bytes";
   }
@@ -298,7 +320,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
         return closeWith(CloseCodes.RATE_LIMITED, "rate limited");
       }
       outbox.sendText(ServerFrames.error(null, ErrorCodes.RATE_LIMITED,
-          "more than " + node.settings().ratePerSecond() + " frames per second"));
+          "more than " + ratePerSecondText() + " frames per second"));
       return this;
     }
     rateStrikes = 0;
@@ -345,13 +367,16 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
           "at most " + node.settings().maxRoomsPerConnection() + " rooms per connection"));
     }
     rooms.put(room.value(), membership);
-    roomRef(room.value()).tell(joinCommand(room.value(), join.id(), membership, join.since(), false));
+    // A removal bars credentials issued before it: for a live room that is the room token.
+    Long issuedAt = grant != null ? grant.issuedAt() : identity.issuedAt();
+    roomRef(room.value()).tell(joinCommand(room.value(), join.id(), membership, join.since(), false, issuedAt));
     return this;
   }
 
-  private Room.Join joinCommand(String room, String requestId, Membership m, ClientFrame.Position since, boolean automatic) {
+  private Room.Join joinCommand(
+      String room, String requestId, Membership m, ClientFrame.Position since, boolean automatic, Long issuedAt) {
     return new Room.Join(getContext().getSelf(), node.hubs().forRoom(room), requestId, identity.userId(),
-        identity.name(), m.role(), m.canSeePresence(), identity.issuedAt(), since, automatic);
+        identity.name(), m.role(), m.canSeePresence(), issuedAt, since, automatic);
   }
 
   private Behavior<Command> onJoinRefused(JoinRefused refused) {

@@ -44,14 +44,14 @@ public final class LocalSockets {
     perIp.computeIfPresent(ip, (k, count) -> count.decrementAndGet() <= 0 ? null : count);
   }
 
-  /** Closes every socket on this node with one code (engine restarting: 1012). */
+  /**
+   * Closes every socket on this node with one code (engine restarting: 1012), through its actor, so
+   * that it also leaves its rooms and user at once.
+   */
   public int closeAll(int code, String reason) {
-    int n = 0;
-    for (Outbox outbox : outboxes.values()) {
-      if (outbox.close(code, reason)) {
-        n++;
-      }
+    for (ActorRef<Connection.Command> connection : outboxes.keySet()) {
+      connection.tell(new Connection.Close(code, reason));
     }
-    return n;
+    return outboxes.size();
   }
 }

@@ -96,6 +96,8 @@ public final class Room extends AbstractBehavior<Room.Command> {
 
   private record Member(String userId, ActorRef<Hub.Command> hub, boolean seesPresence) {}
 
+  private static final Duration EMPTY_ROOM_GRACE = Duration.ofSeconds(30);
+
   private static final class Presence {
     final String name;
     final String role;
@@ -143,7 +145,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
     this.node = node;
     this.history = new History(node.settings().historySize(), node.settings().historyTtl().toMillis());
     node.metrics().roomStarted();
-    scheduleIdleCheck(node.settings().historyTtl());
+    // A room started by a message that leaves nothing behind (a stray leave, a presence query)
+    // goes again soon; one with history waits for it to expire (see onIdleCheck).
+    scheduleIdleCheck(EMPTY_ROOM_GRACE.compareTo(node.settings().historyTtl()) < 0 ? EMPTY_ROOM_GRACE : node.settings().historyTtl());
   }
 
   @Override
