@@ -42,6 +42,30 @@ public final class TestNode implements AutoCloseable {
     }
   }
 
+  /** A cluster of {@code n} nodes on loopback, on free ports, the first one the seed. */
+  public static java.util.List<TestNode> cluster(int n, Map<String, Object> overrides) {
+    int[] ports = new int[n];
+    for (int i = 0; i < n; i++) {
+      ports[i] = freePort();
+    }
+    java.util.List<TestNode> nodes = new java.util.ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      Map<String, Object> o = new java.util.HashMap<>(overrides);
+      o.put("lms.cluster.port", ports[i]);
+      o.put("lms.cluster.seed-nodes", "127.0.0.1:" + ports[0]);
+      nodes.add(start(o));
+    }
+    return nodes;
+  }
+
+  public static int freePort() {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      return s.getLocalPort();
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   public static Config config(Map<String, Object> overrides) {
     ConfigFactory.invalidateCaches();
     // Resolved once, after the overrides, so that ${lms.cluster.port} and friends see them.
