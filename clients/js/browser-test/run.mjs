@@ -22,7 +22,10 @@ const OUTAGE_MS = Number(process.env.LMS_OUTAGE_SECONDS || 10) * 1000;
 const IDLE_MS = 12000;
 const HEARTBEAT_SECONDS = 2; // what the runner gives an engine it starts itself
 const COURSE = 'course:demo-101';
-const SCREENSHOT_DIR = path.resolve(HERE, process.env.LMS_SCREENSHOT_DIR || 'out');
+// Outside the work tree by default, so that a run changes no file of the repository.
+const SCREENSHOT_DIR = process.env.LMS_SCREENSHOT_DIR
+  ? path.resolve(HERE, process.env.LMS_SCREENSHOT_DIR)
+  : path.join(os.tmpdir(), 'lms-browser-test-screenshots');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 

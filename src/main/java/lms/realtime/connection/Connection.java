@@ -85,6 +85,9 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
 
   private record AdmissionAnswer(User.Admission admission, Throwable failure) implements Command {}
 
+  /** The user entity this socket is registered with stopped (moved to another node, or its node died). */
+  private record UserEntityGone(ActorRef<User.Command> entity) implements Command {}
+
   private enum Tick implements Command {
     HEARTBEAT,
     TOKEN_EXPIRED,
@@ -145,11 +148,16 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     ActorRef<Command> self = ctx.getSelf();
     node.sockets().register(self, outbox);
     outbox.onOverflow(() -> self.tell(Tick.OUTBOX_CLOSED));
-    ctx.ask(
+    register(node.settings().maxConnectionsPerUser());
+  }
+
+  private void register(int limit) {
+    ActorRef<Command> self = getContext().getSelf();
+    getContext().ask(
         User.Admission.class,
         userRef(),
         node.settings().askTimeout(),
-        replyTo -> new User.Register(self, node.settings().maxConnectionsPerUser(), replyTo),
+        replyTo -> new User.Register(self, limit, replyTo),
         AdmissionAnswer::new);
   }
 
@@ -157,6 +165,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(AdmissionAnswer.class, this::onAdmission)
+        .onMessage(UserEntityGone.class, this::onUserEntityGone)
         .onMessage(StreamStarted.class, this::onStreamStarted)
         .onMessage(Inbound.class, this::onInbound)
         .onMessage(Deliver.class, d -> {
@@ -187,6 +196,15 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
   // --- lifecycle ---
 
   private Behavior<Command> onAdmission(AdmissionAnswer answer) {
+    if (phase != Phase.ADMITTING) {
+      // a re-registration after the user entity moved: only the watch needs renewing
+      if (answer.admission() != null && phase != Phase.CLOSING) {
+        getContext().watchWith(answer.admission().entity(), new UserEntityGone(answer.admission().entity()));
+      } else if (answer.failure() != null && phase != Phase.CLOSING) {
+        register(Integer.MAX_VALUE);
+      }
+      return this;
+    }
     if (answer.failure() != null) {
       admitted.completeExceptionally(answer.failure());
       return Behaviors.stopped();
@@ -196,10 +214,22 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
       return Behaviors.stopped();
     }
     phase = Phase.ATTACHING;
+    getContext().watchWith(answer.admission().entity(), new UserEntityGone(answer.admission().entity()));
     // Queued now, so nothing an entity sends once we are registered can go out before it.
     outbox.sendText(ServerFrames.welcome(connectionId, identity.userId(), node.settings().heartbeatSeconds()));
     timers.startSingleTimer(Tick.ATTACH_TIMEOUT, ATTACH_TIMEOUT);
     admitted.complete(true);
+    return this;
+  }
+
+  /**
+   * The user entity holds this socket's slot and routes its notifications; when it moves or dies,
+   * register again with its next incarnation (past the limit: this socket is already admitted).
+   */
+  private Behavior<Command> onUserEntityGone(UserEntityGone gone) {
+    if (phase != Phase.CLOSING) {
+      register(Integer.MAX_VALUE);
+    }
     return this;
   }
 
@@ -268,6 +298,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     }
     rooms.clear();
     userRef().tell(new User.Unregister(getContext().getSelf()));
+    // no more re-registration: the user entity may passivate now
     timers.cancel(Tick.HEARTBEAT);
     timers.cancel(Tick.TOKEN_EXPIRED);
     // A peer that takes not even the close frame (its TCP window is shut) is dropped after the grace.

@@ -1,5 +1,6 @@
 package lms.realtime.connection;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -7,25 +8,41 @@ import java.util.Map;
 import java.util.Set;
 import lms.realtime.CborSerializable;
 import lms.realtime.metrics.Metrics;
+import lms.realtime.room.Room;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 
 /**
  * Node-local fan-out for a slice of the rooms (rooms are spread over a node's hubs by name). A room
  * entity sends each event once to every node's hub that holds members, as text; the hub renders it
  * to a frame once and offers that frame to each local member's outbox. Everything a room says to its
  * members passes through the hub, so it reaches each member in the order the room said it.
+ *
+ * <p>The hub also keeps its members in their rooms when a room entity moves (a rolling restart, a
+ * rebalance) or dies with its node: it watches each room's actor and, when it stops while members
+ * remain, joins them again to the room's next incarnation with the last position it delivered. The
+ * room answers with what they missed, or tells them its history is gone.
  */
 public final class Hub extends AbstractBehavior<Hub.Command> {
 
   public sealed interface Command extends CborSerializable {}
 
-  /** Subscribes a member and sends it its {@code joined} frame. */
-  public record AddMember(String room, ActorRef<Connection.Command> connection, boolean seesPresence, String joinedFrame)
+  /** What a room needs to take a member back without a new join request. */
+  public record MemberInfo(
+      ActorRef<Connection.Command> connection, String userId, String name, String role, boolean seesPresence)
+      implements CborSerializable {}
+
+  /**
+   * Subscribes a member and sends it its {@code joined} frame (null: a silent, automatic join).
+   * {@code epoch} and {@code seq} are the room's position the member starts from.
+   */
+  public record AddMember(
+      String room, ActorRef<Room.Command> roomActor, MemberInfo member, String joinedFrame, String epoch, long seq)
       implements Command {}
 
   /**
@@ -35,15 +52,33 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
   public record RemoveMember(String room, ActorRef<Connection.Command> connection, String leftFrame, boolean tellConnection)
       implements Command {}
 
-  /** One frame to every local member of a room, or only to those who see its presence. */
-  public record Broadcast(String room, String frame, boolean presenceWatchersOnly, long publishedAtMicros) implements Command {}
+  /**
+   * One frame to every local member of a room, or only to those who see its presence. Events carry
+   * their {@code seq} (0 for other frames), the position a hub re-joins from.
+   */
+  public record Broadcast(String room, String frame, boolean presenceWatchersOnly, long publishedAtMicros, String epoch, long seq)
+      implements Command {}
 
   /** One frame to one member, in order with the room's broadcasts (an ack after its event). */
   public record ToMember(String room, ActorRef<Connection.Command> connection, String frame) implements Command {}
 
+  /** A room's next incarnation took this hub's members back; {@code frames} go to all of them. */
+  public record Rejoined(String room, ActorRef<Room.Command> roomActor, List<String> frames, String epoch, long seq)
+      implements Command {}
+
   private record ConnectionGone(ActorRef<Connection.Command> connection) implements Command {}
 
-  private record Member(Outbox outbox, boolean seesPresence) {}
+  private record RoomActorGone(String room, ActorRef<Room.Command> roomActor) implements Command {}
+
+  private record Member(Outbox outbox, MemberInfo info) {}
+
+  /** A room as this hub knows it: its current actor, the last position delivered, local members. */
+  private static final class Subscription {
+    ActorRef<Room.Command> roomActor;
+    String epoch;
+    long seq;
+    final Map<ActorRef<Connection.Command>, Member> members = new HashMap<>();
+  }
 
   public static Behavior<Command> create(LocalSockets sockets, Metrics metrics) {
     return Behaviors.setup(ctx -> new Hub(ctx, sockets, metrics));
@@ -51,7 +86,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
 
   private final LocalSockets sockets;
   private final Metrics metrics;
-  private final Map<String, Map<ActorRef<Connection.Command>, Member>> rooms = new HashMap<>();
+  private final Map<String, Subscription> rooms = new HashMap<>();
   private final Map<ActorRef<Connection.Command>, Set<String>> roomsOf = new HashMap<>();
 
   private Hub(ActorContext<Command> ctx, LocalSockets sockets, Metrics metrics) {
@@ -67,27 +102,47 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
         .onMessage(RemoveMember.class, this::onRemoveMember)
         .onMessage(Broadcast.class, this::onBroadcast)
         .onMessage(ToMember.class, this::onToMember)
+        .onMessage(Rejoined.class, this::onRejoined)
         .onMessage(ConnectionGone.class, this::onConnectionGone)
+        .onMessage(RoomActorGone.class, this::onRoomActorGone)
         .build();
   }
 
   private Behavior<Command> onAddMember(AddMember msg) {
-    Outbox outbox = sockets.outbox(msg.connection());
+    ActorRef<Connection.Command> connection = msg.member().connection();
+    Outbox outbox = sockets.outbox(connection);
     if (outbox == null) {
       return this; // the socket is already gone; its room learns it from its own watch
     }
-    Set<String> joined = roomsOf.get(msg.connection());
+    Set<String> joined = roomsOf.get(connection);
     if (joined == null) {
       joined = new HashSet<>();
-      roomsOf.put(msg.connection(), joined);
-      getContext().watchWith(msg.connection(), new ConnectionGone(msg.connection()));
+      roomsOf.put(connection, joined);
+      getContext().watchWith(connection, new ConnectionGone(connection));
     }
     joined.add(msg.room());
-    rooms.computeIfAbsent(msg.room(), r -> new HashMap<>()).put(msg.connection(), new Member(outbox, msg.seesPresence()));
+    Subscription sub = rooms.computeIfAbsent(msg.room(), r -> new Subscription());
+    follow(msg.room(), sub, msg.roomActor(), msg.epoch(), msg.seq());
+    sub.members.put(connection, new Member(outbox, msg.member()));
     if (msg.joinedFrame() != null) {
       outbox.sendText(msg.joinedFrame());
     }
     return this;
+  }
+
+  /** Starts watching a room's actor (a new incarnation) and takes its position if it is newer. */
+  private void follow(String room, Subscription sub, ActorRef<Room.Command> roomActor, String epoch, long seq) {
+    if (!roomActor.equals(sub.roomActor)) {
+      if (sub.roomActor != null) {
+        getContext().unwatch(sub.roomActor);
+      }
+      sub.roomActor = roomActor;
+      getContext().watchWith(roomActor, new RoomActorGone(room, roomActor));
+      sub.epoch = epoch;
+      sub.seq = seq;
+    } else if (epoch.equals(sub.epoch) && seq > sub.seq) {
+      sub.seq = seq;
+    }
   }
 
   private Behavior<Command> onRemoveMember(RemoveMember msg) {
@@ -102,10 +157,10 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
   }
 
   private Member unsubscribe(String room, ActorRef<Connection.Command> connection) {
-    Map<ActorRef<Connection.Command>, Member> members = rooms.get(room);
-    Member member = members == null ? null : members.remove(connection);
-    if (members != null && members.isEmpty()) {
-      rooms.remove(room);
+    Subscription sub = rooms.get(room);
+    Member member = sub == null ? null : sub.members.remove(connection);
+    if (sub != null && sub.members.isEmpty()) {
+      drop(room, sub);
     }
     Set<String> joined = roomsOf.get(connection);
     if (joined != null) {
@@ -118,18 +173,27 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     return member;
   }
 
+  private void drop(String room, Subscription sub) {
+    rooms.remove(room);
+    if (sub.roomActor != null) {
+      getContext().unwatch(sub.roomActor);
+    }
+  }
+
   private Behavior<Command> onBroadcast(Broadcast msg) {
-    Map<ActorRef<Connection.Command>, Member> members = rooms.get(msg.room());
-    if (members == null) {
+    Subscription sub = rooms.get(msg.room());
+    if (sub == null) {
       return this;
     }
     Object frame = WebSocketStack.textFrame(msg.frame());
-    for (Member member : members.values()) {
-      if (!msg.presenceWatchersOnly() || member.seesPresence()) {
+    for (Member member : sub.members.values()) {
+      if (!msg.presenceWatchersOnly() || member.info().seesPresence()) {
         member.outbox().send(frame);
       }
     }
-    if (!msg.presenceWatchersOnly()) {
+    if (msg.seq() > 0) {
+      sub.epoch = msg.epoch();
+      sub.seq = msg.seq();
       metrics.enqueued(msg.publishedAtMicros());
     }
     return this;
@@ -147,13 +211,47 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     Set<String> joined = roomsOf.remove(msg.connection());
     if (joined != null) {
       for (String room : List.copyOf(joined)) {
-        Map<ActorRef<Connection.Command>, Member> members = rooms.get(room);
-        if (members != null) {
-          members.remove(msg.connection());
-          if (members.isEmpty()) {
-            rooms.remove(room);
+        Subscription sub = rooms.get(room);
+        if (sub != null) {
+          sub.members.remove(msg.connection());
+          if (sub.members.isEmpty()) {
+            drop(room, sub);
           }
         }
+      }
+    }
+    return this;
+  }
+
+  /** The room's actor stopped with members still here: take them to its next incarnation. */
+  private Behavior<Command> onRoomActorGone(RoomActorGone msg) {
+    Subscription sub = rooms.get(msg.room());
+    if (sub == null || !msg.roomActor().equals(sub.roomActor) || sub.members.isEmpty()) {
+      return this;
+    }
+    sub.roomActor = null;
+    List<MemberInfo> members = new ArrayList<>(sub.members.size());
+    for (Member m : sub.members.values()) {
+      members.add(m.info());
+    }
+    ClusterSharding.get(getContext().getSystem())
+        .entityRefFor(Room.KEY, msg.room())
+        .tell(new Room.Rejoin(getContext().getSelf(), members, sub.epoch, sub.seq));
+    return this;
+  }
+
+  private Behavior<Command> onRejoined(Rejoined msg) {
+    Subscription sub = rooms.get(msg.room());
+    if (sub == null) {
+      return this;
+    }
+    follow(msg.room(), sub, msg.roomActor(), msg.epoch(), msg.seq());
+    sub.epoch = msg.epoch();
+    sub.seq = msg.seq();
+    for (String text : msg.frames()) {
+      Object frame = WebSocketStack.textFrame(text);
+      for (Member member : sub.members.values()) {
+        member.outbox().send(frame);
       }
     }
     return this;

@@ -12,7 +12,8 @@ import java.util.Map;
  * window in which a backend event id is remembered for de-duplication.
  */
 final class History {
-  record Entry(long seq, long tsMillis, String frame, String id) {}
+  /** One stored event; public so a room snapshot can carry it between nodes. */
+  public record Entry(long seq, long tsMillis, String frame, String id) implements lms.realtime.CborSerializable {}
 
   private final int maxSize;
   private final long ttlMillis;
@@ -64,6 +65,29 @@ final class History {
       }
     }
     return missed;
+  }
+
+  /** The newest entries whose frames add up to at most {@code maxBytes} characters, oldest first. */
+  List<Entry> newest(long nowMillis, int maxChars) {
+    expire(nowMillis);
+    List<Entry> out = new ArrayList<>();
+    long total = 0;
+    for (Iterator<Entry> it = entries.descendingIterator(); it.hasNext(); ) {
+      Entry e = it.next();
+      total += e.frame().length();
+      if (total > maxChars) {
+        break;
+      }
+      out.add(0, e);
+    }
+    return out;
+  }
+
+  /** Takes back entries from a snapshot (oldest first). */
+  void restore(List<Entry> saved, long nowMillis) {
+    for (Entry e : saved) {
+      add(e, nowMillis);
+    }
   }
 
   /** True when nothing is left that a client could recover. */

@@ -11,17 +11,24 @@ import lms.realtime.CborSerializable;
 import lms.realtime.NodeContext;
 import lms.realtime.connection.Connection;
 import lms.realtime.connection.Hub;
+import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.ClientFrame;
 import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.ServerFrames;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
-import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.cluster.ddata.LWWMap;
+import org.apache.pekko.cluster.ddata.SelfUniqueAddress;
+import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
+import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
+import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
@@ -29,7 +36,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 /**
  * One room (Cluster Sharding entity keyed by room name): the single writer of its members, presence,
  * numbering, epoch and recent history, so these can never disagree. It speaks to its members only
- * through their nodes' hubs, once per node per event.
+ * through their nodes' hubs, once per node per event. Handed to another node, it takes its epoch and
+ * history along (see {@link RoomSnapshots}); its members' hubs bring the members back.
  */
 public final class Room extends AbstractBehavior<Room.Command> {
   public static final EntityTypeKey<Command> KEY = EntityTypeKey.create(Command.class, "Room");
@@ -49,7 +57,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
       boolean automatic)
       implements Command {}
 
-  /** A socket leaves; {@code requestId} null for a silent leave (the socket is closing). */
+  /** A socket leaves; {@code silent} when the socket is closing and wants no {@code left}. */
   public record Leave(ActorRef<Connection.Command> connection, String requestId, boolean silent) implements Command {}
 
   /**
@@ -83,20 +91,28 @@ public final class Room extends AbstractBehavior<Room.Command> {
 
   public record Removed(int removed) implements CborSerializable {}
 
+  /**
+   * A hub brings its members back after this room's previous incarnation stopped; {@code epoch} and
+   * {@code seq} are the last position it delivered to them.
+   */
+  public record Rejoin(ActorRef<Hub.Command> hub, List<Hub.MemberInfo> members, String epoch, long seq) implements Command {}
+
   private record MemberGone(ActorRef<Connection.Command> connection) implements Command {}
 
   private enum IdleCheck implements Command {
     INSTANCE
   }
 
-  /** Sent by the shard when it has begun buffering for this entity after a passivation. */
+  /** Sent by the shard to stop this room: passivation, hand-off to another node, shutdown. */
   private enum Stop implements Command {
     INSTANCE
   }
 
-  private record Member(String userId, ActorRef<Hub.Command> hub, boolean seesPresence) {}
+  private record SnapshotRead(Replicator.GetResponse<LWWMap<String, RoomSnapshots.Snapshot>> response) implements Command {}
 
-  private static final Duration EMPTY_ROOM_GRACE = Duration.ofSeconds(30);
+  private record SnapshotWritten(Replicator.UpdateResponse<LWWMap<String, RoomSnapshots.Snapshot>> response) implements Command {}
+
+  private record Member(Hub.MemberInfo info, ActorRef<Hub.Command> hub) {}
 
   private static final class Presence {
     final String name;
@@ -109,21 +125,48 @@ public final class Room extends AbstractBehavior<Room.Command> {
     }
   }
 
+  private static final Duration EMPTY_ROOM_GRACE = Duration.ofSeconds(30);
+  private static final Duration SNAPSHOT_TIMEOUT = Duration.ofSeconds(3);
+  private static final int STASH = 100_000;
+
   public static void init(NodeContext node) {
     ClusterSharding.get(node.system())
         .init(Entity.of(KEY, ctx -> create(ctx.getEntityId(), ctx.getShard(), node)).withStopMessage(Stop.INSTANCE));
   }
 
-  static Behavior<Command> create(
-      String name, ActorRef<ClusterSharding.ShardCommand> shard, NodeContext node) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Room(ctx, timers, name, shard, node)));
+  /** First takes back a snapshot its previous incarnation may have left, then serves. */
+  static Behavior<Command> create(String name, ActorRef<ClusterSharding.ShardCommand> shard, NodeContext node) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(STASH, stash ->
+        DistributedData.<Command, LWWMap<String, RoomSnapshots.Snapshot>>withReplicatorMessageAdapter(replicator -> {
+          replicator.askGet(
+              replyTo -> new Replicator.Get<>(RoomSnapshots.keyFor(name), Replicator.readLocal(), replyTo),
+              SnapshotRead::new);
+          return Behaviors.receive(Command.class)
+              .onMessage(SnapshotRead.class, read -> {
+                RoomSnapshots.Snapshot snapshot = null;
+                if (read.response() instanceof Replicator.GetSuccess<LWWMap<String, RoomSnapshots.Snapshot>> ok) {
+                  snapshot = ok.get(RoomSnapshots.keyFor(name)).getEntries().get(name);
+                }
+                Room room = new Room(ctx, timers, replicator, name, shard, node, snapshot);
+                return stash.unstashAll(room);
+              })
+              .onAnyMessage(m -> {
+                if (!stash.isFull()) {
+                  stash.stash(m);
+                }
+                return Behaviors.same();
+              })
+              .build();
+        }))));
   }
 
   private final TimerScheduler<Command> timers;
+  private final ReplicatorMessageAdapter<Command, LWWMap<String, RoomSnapshots.Snapshot>> replicator;
+  private final SelfUniqueAddress selfAddress;
   private final String name;
   private final ActorRef<ClusterSharding.ShardCommand> shard;
   private final NodeContext node;
-  private final String epoch = UUID.randomUUID().toString().substring(0, 13);
+  private final String epoch;
   private final History history;
   private long seq;
   private final Map<ActorRef<Connection.Command>, Member> members = new HashMap<>();
@@ -135,15 +178,32 @@ public final class Room extends AbstractBehavior<Room.Command> {
   private Room(
       ActorContext<Command> ctx,
       TimerScheduler<Command> timers,
+      ReplicatorMessageAdapter<Command, LWWMap<String, RoomSnapshots.Snapshot>> replicator,
       String name,
       ActorRef<ClusterSharding.ShardCommand> shard,
-      NodeContext node) {
+      NodeContext node,
+      RoomSnapshots.Snapshot snapshot) {
     super(ctx);
     this.timers = timers;
+    this.replicator = replicator;
+    this.selfAddress = DistributedData.get(ctx.getSystem()).selfUniqueAddress();
     this.name = name;
     this.shard = shard;
     this.node = node;
     this.history = new History(node.settings().historySize(), node.settings().historyTtl().toMillis());
+    if (snapshot != null) {
+      this.epoch = snapshot.epoch();
+      this.seq = snapshot.seq();
+      this.history.restore(snapshot.history(), System.currentTimeMillis());
+      this.removedAt.putAll(snapshot.removedAt());
+      // Taken: a later crash must not bring this history back with a hole after it.
+      replicator.askUpdate(
+          replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
+              new Replicator.WriteAll(SNAPSHOT_TIMEOUT), replyTo, map -> map.remove(selfAddress, name)),
+          SnapshotWritten::new);
+    } else {
+      this.epoch = UUID.randomUUID().toString().substring(0, 13);
+    }
     node.metrics().roomStarted();
     // A room started by a message that leaves nothing behind (a stray leave, a presence query)
     // goes again soon; one with history waits for it to expire (see onIdleCheck).
@@ -153,9 +213,11 @@ public final class Room extends AbstractBehavior<Room.Command> {
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
-        .onMessageEquals(Stop.INSTANCE, Behaviors::stopped)
+        .onMessageEquals(Stop.INSTANCE, this::onStop)
+        .onMessage(SnapshotWritten.class, w -> this)
         .onMessage(Command.class, c -> passivating && !(c instanceof MemberGone || c instanceof IdleCheck), this::forwardToNextIncarnation)
         .onMessage(Join.class, this::onJoin)
+        .onMessage(Rejoin.class, this::onRejoin)
         .onMessage(Leave.class, this::onLeave)
         .onMessage(Publish.class, this::onPublish)
         .onMessage(GetPresence.class, this::onGetPresence)
@@ -179,35 +241,84 @@ public final class Room extends AbstractBehavior<Room.Command> {
     return this;
   }
 
+  /**
+   * Stopped by the shard. A room that still has something to hand on (members, history, removals)
+   * is being moved: it leaves a snapshot on every node first, then stops.
+   */
+  private Behavior<Command> onStop() {
+    long now = System.currentTimeMillis();
+    if (members.isEmpty() && history.isEmpty(now) && removedAt.isEmpty()) {
+      return Behaviors.stopped();
+    }
+    RoomSnapshots.Snapshot snapshot = new RoomSnapshots.Snapshot(epoch, seq,
+        history.newest(now, RoomSnapshots.MAX_HISTORY_CHARS), Map.copyOf(removedAt));
+    replicator.askUpdate(
+        replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
+            new Replicator.WriteAll(SNAPSHOT_TIMEOUT), replyTo, map -> map.put(selfAddress, name, snapshot)),
+        SnapshotWritten::new);
+    return Behaviors.receive(Command.class)
+        .onMessage(SnapshotWritten.class, w -> Behaviors.stopped())
+        .onSignal(PostStop.class, s -> {
+          node.metrics().roomStopped();
+          return Behaviors.same();
+        })
+        .build();
+  }
+
   private Behavior<Command> onJoin(Join join) {
     if (isRemoved(join.userId(), join.tokenIssuedAt())) {
       join.connection().tell(new Connection.JoinRefused(name,
           ServerFrames.error(join.requestId(), ErrorCodes.FORBIDDEN, "removed from " + name + "; a newer token is needed")));
       return this;
     }
+    Hub.MemberInfo info = new Hub.MemberInfo(join.connection(), join.userId(), join.name(), join.role(), join.seesPresence());
     if (!members.containsKey(join.connection())) {
-      members.put(join.connection(), new Member(join.userId(), join.hub(), join.seesPresence()));
-      hubs.merge(join.hub(), 1, Integer::sum);
-      getContext().watchWith(join.connection(), new MemberGone(join.connection()));
-      Presence p = presence.computeIfAbsent(join.userId(), u -> new Presence(join.name(), join.role()));
-      if (++p.connections == 1) {
-        broadcastToWatchers(ServerFrames.presenceDiff(name,
-            List.of(presenceJson(join.userId(), p)), List.of()));
-      }
+      addMember(info, join.hub(), true);
     }
     // The automatic join of a socket's own user room is silent: the first frame a client sees is welcome.
-    join.hub().tell(new Hub.AddMember(name, join.connection(), join.seesPresence(), join.automatic() ? null : joinedFrame(join)));
+    join.hub().tell(new Hub.AddMember(name, getContext().getSelf(), info,
+        join.automatic() ? null : joinedFrame(join.requestId(), join.since()), epoch, seq));
     return this;
   }
 
-  private String joinedFrame(Join join) {
-    if (join.since() == null) {
-      return ServerFrames.joined(join.requestId(), name, epoch, seq, null, null);
+  private void addMember(Hub.MemberInfo info, ActorRef<Hub.Command> hub, boolean announce) {
+    members.put(info.connection(), new Member(info, hub));
+    hubs.merge(hub, 1, Integer::sum);
+    getContext().watchWith(info.connection(), new MemberGone(info.connection()));
+    Presence p = presence.computeIfAbsent(info.userId(), u -> new Presence(info.name(), info.role()));
+    if (++p.connections == 1 && announce) {
+      broadcastToWatchers(ServerFrames.presenceDiff(name, List.of(presenceJson(info.userId(), p)), List.of()));
     }
-    List<String> missed = join.since().epoch().equals(epoch)
-        ? history.since(join.since().seq(), seq, System.currentTimeMillis())
+  }
+
+  /**
+   * Members of the previous incarnation, brought back by their hub. They get what they missed, or,
+   * when this room's history cannot cover it, a {@code joined} with {@code recovered:false}: reload.
+   */
+  private Behavior<Command> onRejoin(Rejoin rejoin) {
+    for (Hub.MemberInfo info : rejoin.members()) {
+      if (!members.containsKey(info.connection())) {
+        addMember(info, rejoin.hub(), false);
+      }
+    }
+    List<String> frames = rejoin.epoch() != null && rejoin.epoch().equals(epoch)
+        ? history.since(rejoin.seq(), seq, System.currentTimeMillis())
         : null;
-    return ServerFrames.joined(join.requestId(), name, epoch, seq, missed != null, missed);
+    if (frames == null) {
+      frames = List.of(ServerFrames.joined(null, name, epoch, seq, false, null));
+    }
+    rejoin.hub().tell(new Hub.Rejoined(name, getContext().getSelf(), frames, epoch, seq));
+    return this;
+  }
+
+  private String joinedFrame(String requestId, ClientFrame.Position since) {
+    if (since == null) {
+      return ServerFrames.joined(requestId, name, epoch, seq, null, null);
+    }
+    List<String> missed = since.epoch().equals(epoch)
+        ? history.since(since.seq(), seq, System.currentTimeMillis())
+        : null;
+    return ServerFrames.joined(requestId, name, epoch, seq, missed != null, missed);
   }
 
   private boolean isRemoved(String userId, Long tokenIssuedAt) {
@@ -250,10 +361,11 @@ public final class Room extends AbstractBehavior<Room.Command> {
     }
     getContext().unwatch(connection);
     hubs.computeIfPresent(member.hub(), (h, n) -> n == 1 ? null : n - 1);
-    Presence p = presence.get(member.userId());
+    String userId = member.info().userId();
+    Presence p = presence.get(userId);
     if (p != null && --p.connections == 0) {
-      presence.remove(member.userId());
-      broadcastToWatchers(ServerFrames.presenceDiff(name, List.of(), List.of(member.userId())));
+      presence.remove(userId);
+      broadcastToWatchers(ServerFrames.presenceDiff(name, List.of(), List.of(userId)));
     }
     if (members.isEmpty()) {
       scheduleIdleCheck(Duration.ofMillis(Math.max(0, history.expiresAt(System.currentTimeMillis()) - System.currentTimeMillis())));
@@ -283,9 +395,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
     String frame = ServerFrames.event(name, eventSeq, epoch, publish.event(), publish.data(), publish.from(), now);
     history.add(new History.Entry(eventSeq, now, frame, publish.idempotencyId()), now);
     node.metrics().eventPublished();
-    long publishedAt = lms.realtime.metrics.Metrics.nowMicros();
+    long publishedAt = Metrics.nowMicros();
     for (ActorRef<Hub.Command> hub : hubs.keySet()) {
-      hub.tell(new Hub.Broadcast(name, frame, false, publishedAt));
+      hub.tell(new Hub.Broadcast(name, frame, false, publishedAt, epoch, eventSeq));
     }
     if (publisher != null) {
       publisher.hub().tell(new Hub.ToMember(name, publish.connection(), ServerFrames.ack(publish.requestId(), eventSeq)));
@@ -318,7 +430,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
     String leftFrame = ServerFrames.left(null, name, "removed");
     List<ActorRef<Connection.Command>> sockets = new ArrayList<>();
     members.forEach((conn, m) -> {
-      if (m.userId().equals(remove.userId())) {
+      if (m.info().userId().equals(remove.userId())) {
         sockets.add(conn);
       }
     });
@@ -339,7 +451,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
     if (!history.isEmpty(now)) {
       scheduleIdleCheck(Duration.ofMillis(history.expiresAt(now) - now + 1));
     } else if (!removedAt.isEmpty()) {
-      scheduleIdleCheck(node.settings().removalRetention());
+      long nextExpiry = removedAt.values().stream().mapToLong(Long::longValue).min().orElse(now / 1000)
+          + node.settings().removalRetention().getSeconds();
+      scheduleIdleCheck(Duration.ofSeconds(Math.max(1, nextExpiry - now / 1000)));
     } else {
       // Nothing left to recover or remember: the epoch goes with the entity, as the contract says.
       passivating = true;
@@ -353,9 +467,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
   }
 
   private void broadcastToWatchers(String frame) {
-    long at = lms.realtime.metrics.Metrics.nowMicros();
+    long at = Metrics.nowMicros();
     for (ActorRef<Hub.Command> hub : hubs.keySet()) {
-      hub.tell(new Hub.Broadcast(name, frame, true, at));
+      hub.tell(new Hub.Broadcast(name, frame, true, at, epoch, 0));
     }
   }
 

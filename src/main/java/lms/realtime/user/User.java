@@ -29,7 +29,8 @@ public final class User extends AbstractBehavior<User.Command> {
 
   public record Register(ActorRef<Connection.Command> connection, int limit, ActorRef<Admission> replyTo) implements Command {}
 
-  public record Admission(boolean admitted, int connections) implements CborSerializable {}
+  /** {@code entity}: this user entity, which an admitted socket watches to re-register if it moves. */
+  public record Admission(boolean admitted, int connections, ActorRef<Command> entity) implements CborSerializable {}
 
   public record Unregister(ActorRef<Connection.Command> connection) implements Command {}
 
@@ -93,11 +94,11 @@ public final class User extends AbstractBehavior<User.Command> {
 
   private Behavior<Command> onRegister(Register register) {
     if (connections.containsKey(register.connection())) {
-      register.replyTo().tell(new Admission(true, connections.size()));
+      register.replyTo().tell(new Admission(true, connections.size(), getContext().getSelf()));
       return this;
     }
     if (connections.size() >= register.limit()) {
-      register.replyTo().tell(new Admission(false, connections.size()));
+      register.replyTo().tell(new Admission(false, connections.size(), getContext().getSelf()));
       return passivateIfIdle();
     }
     connections.put(register.connection(), Boolean.TRUE);
@@ -105,7 +106,7 @@ public final class User extends AbstractBehavior<User.Command> {
     if (connections.size() == 1) {
       node.metrics().userOnline();
     }
-    register.replyTo().tell(new Admission(true, connections.size()));
+    register.replyTo().tell(new Admission(true, connections.size(), getContext().getSelf()));
     return this;
   }
 
