@@ -21,6 +21,13 @@ const DEFAULT_MAX_BACKOFF_MS = 20000;
 const DEFAULT_RESET_AFTER_MS = 2000;
 /** A socket that has not delivered `welcome` within this time is given up and retried. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 15000;
+/**
+ * When a page becomes visible again after more than one heartbeat interval without a frame from the
+ * engine, a ping goes out at once; no frame back within this time (at most one interval): dropped.
+ */
+const VISIBLE_PROBE_MS = 5000;
+/** Heartbeat timers are never shorter than this (a socket that cannot send must not spin them). */
+const MIN_HEARTBEAT_DELAY_MS = 20;
 /** Requests waiting for their room to be joined, per room; more are refused at once. */
 const MAX_QUEUED_PER_ROOM = 100;
 /** Error codes after which re-joining a room would fail again: the room is given up. */
@@ -141,10 +148,15 @@ export class RealtimeClient {
     this._ws = null;
     this._welcomedAt = null;
     this._lastSentAt = 0;
+    this._lastReceivedAt = 0;
     this._pingSentAt = null;
     this._closed = false;
     this._reconnectTimer = null;
     this._heartbeatTimer = null;
+    this._heartbeatWs = null; // the socket the heartbeat runs for, and its half and full interval
+    this._heartbeatHalfMs = 0;
+    this._heartbeatFullMs = 0;
+    this._probeTimer = null;
     this._connectTimer = null;
 
     this._onOnline = () => {
@@ -157,6 +169,13 @@ export class RealtimeClient {
       }
     };
     if (typeof globalThis.addEventListener === 'function') globalThis.addEventListener('online', this._onOnline);
+    this._onVisibility = () => {
+      // Hidden tabs have their timers throttled (Chrome: to about once a minute after 5 minutes), so
+      // the heartbeat may have been late: back in view after a long silence, check the socket now.
+      if (pageVisible() && !this._closed) this._checkLiveness();
+    };
+    const doc = globalThis.document;
+    if (doc && typeof doc.addEventListener === 'function') doc.addEventListener('visibilitychange', this._onVisibility);
 
     queueMicrotask(() => {
       if (this._closed) return;
@@ -222,6 +241,8 @@ export class RealtimeClient {
     if (this._reconnectTimer !== null) clearTimeout(this._reconnectTimer);
     this._reconnectTimer = null;
     if (typeof globalThis.removeEventListener === 'function') globalThis.removeEventListener('online', this._onOnline);
+    const doc = globalThis.document;
+    if (doc && typeof doc.removeEventListener === 'function') doc.removeEventListener('visibilitychange', this._onVisibility);
     const ws = this._ws;
     this._ws = null;
     this._generation++;
@@ -310,9 +331,11 @@ export class RealtimeClient {
   }
 
   _clearTimers() {
-    if (this._heartbeatTimer !== null) clearInterval(this._heartbeatTimer);
+    if (this._heartbeatTimer !== null) clearTimeout(this._heartbeatTimer);
+    if (this._probeTimer !== null) clearTimeout(this._probeTimer);
     if (this._connectTimer !== null) clearTimeout(this._connectTimer);
     this._heartbeatTimer = null;
+    this._probeTimer = null;
     this._connectTimer = null;
   }
 
@@ -322,23 +345,76 @@ export class RealtimeClient {
 
   // ---------------------------------------------------------------- heartbeat
 
-  /** A ping whenever nothing was sent for half the interval; no frame back within one interval of a ping: dropped. */
+  /**
+   * A ping whenever nothing was sent for half the interval (the engine drops a socket silent for two
+   * intervals, so a late timer still has a margin); no frame back within one interval of a ping:
+   * dropped. One `setTimeout` at a time, each computed from the last send (and the ping awaiting an
+   * answer), rather than a `setInterval` polling: a browser that throttles the timers of a hidden tab
+   * delays the next check but never makes it count stale ticks.
+   */
   _startHeartbeat(seconds) {
+    this._heartbeatWs = this._ws;
+    this._heartbeatHalfMs = seconds * 500;
+    this._heartbeatFullMs = seconds * 1000;
+    this._scheduleHeartbeat();
+  }
+
+  /** (Re)arms the heartbeat timer for the earliest of: the next ping due, the pong deadline. */
+  _scheduleHeartbeat() {
+    if (this._heartbeatTimer !== null) clearTimeout(this._heartbeatTimer);
+    this._heartbeatTimer = null;
+    const ws = this._heartbeatWs;
+    if (this._closed || ws !== this._ws || ws === null) return;
+    let due = this._lastSentAt + this._heartbeatHalfMs;
+    if (this._pingSentAt !== null) due = Math.min(due, this._pingSentAt + this._heartbeatFullMs);
+    const delay = Math.max(MIN_HEARTBEAT_DELAY_MS, Math.ceil(due - now()));
+    this._heartbeatTimer = setTimeout(() => {
+      this._heartbeatTimer = null;
+      this._heartbeat(ws);
+    }, delay);
+  }
+
+  _heartbeat(ws) {
+    if (ws !== this._ws || this._closed) return;
+    const t = now();
+    if (this._pingSentAt !== null && t - this._pingSentAt >= this._heartbeatFullMs) {
+      this._abandon(ws, 'no pong within ' + this._heartbeatFullMs / 1000 + ' s');
+      return;
+    }
+    if (t - this._lastSentAt >= this._heartbeatHalfMs) this._ping(t);
+    this._scheduleHeartbeat();
+  }
+
+  /**
+   * Sends a ping; the first ping not yet answered by any frame starts the pong deadline (so does one
+   * that could not be sent: a socket that takes no frames is given up after an interval too).
+   */
+  _ping(t) {
+    this._send({ type: 'ping' });
+    if (this._pingSentAt === null) this._pingSentAt = t;
+  }
+
+  /**
+   * The page is visible again: if nothing came from the engine for more than one heartbeat interval
+   * (timers of the hidden tab may have run late), ping at once and give the socket up when no frame
+   * answers within {@link VISIBLE_PROBE_MS} (or one interval, if shorter).
+   */
+  _checkLiveness() {
+    if (!this._isConnected() || this._probeTimer !== null) return;
+    const fullMs = this._heartbeatFullMs;
+    const t = now();
+    if (t - this._lastReceivedAt <= fullMs) return;
     const ws = this._ws;
-    const halfMs = seconds * 500;
-    const fullMs = seconds * 1000;
-    const tickMs = Math.min(1000, Math.max(20, seconds * 100));
-    this._heartbeatTimer = setInterval(() => {
-      if (ws !== this._ws) return;
-      const t = now();
-      if (this._pingSentAt !== null && t - this._pingSentAt >= fullMs) {
-        this._abandon(ws, 'no pong within ' + seconds + ' s');
-        return;
-      }
-      if (t - this._lastSentAt >= halfMs && this._send({ type: 'ping' }) && this._pingSentAt === null) {
-        this._pingSentAt = t;
-      }
-    }, tickMs);
+    const sentAt = t;
+    // This ping gets its own answer window: a deadline left over from a late timer does not count.
+    this._send({ type: 'ping' });
+    this._pingSentAt = t;
+    this._probeTimer = setTimeout(() => {
+      this._probeTimer = null;
+      if (ws !== this._ws || this._closed) return;
+      if (this._lastReceivedAt < sentAt) this._abandon(ws, 'no pong within ' + Math.min(VISIBLE_PROBE_MS, fullMs) + ' ms after the page became visible');
+    }, Math.min(VISIBLE_PROBE_MS, fullMs));
+    this._scheduleHeartbeat();
   }
 
   // ---------------------------------------------------------------- frames
@@ -379,6 +455,7 @@ export class RealtimeClient {
 
   _onMessage(data) {
     this._pingSentAt = null; // anything from the engine proves the connection alive
+    this._lastReceivedAt = now();
     const text = textOf(data);
     let frame;
     try {
@@ -731,6 +808,12 @@ function closeQuietly(ws, code, reason) {
   } catch {
     // closing a socket we gave up on can only fail in ways that no longer matter
   }
+}
+
+/** True unless a `document` says the page is hidden (always true outside browsers). */
+function pageVisible() {
+  const doc = globalThis.document;
+  return !doc || doc.visibilityState === undefined || doc.visibilityState === 'visible';
 }
 
 function reportUncaught(err) {

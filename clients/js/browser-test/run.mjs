@@ -2,6 +2,7 @@
 // running engine. Debian's chromium driven by playwright-core; no browser is downloaded.
 //
 //   LMS_JAR=../../../target/lms-realtime.jar node run.mjs   # the runner starts, restarts and stops the engine
+//   LMS_ENGINE_CMD='["java","-cp","<classpath>","lms.realtime.Main"]' node run.mjs   # the same, without a jar
 //   LMS_URL=http://127.0.0.1:18080 node run.mjs             # an engine started by you (the restart test is skipped)
 //
 // Prints one line per test and, last, "N passed, N failed"; exits 1 when a test failed.
@@ -51,10 +52,13 @@ function isLoopback(hostname) {
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
-/** The engine the runner owns (mode a): java -jar $LMS_JAR --demo, stopped with SIGTERM. */
+/**
+ * The engine the runner owns (mode a): `argv` (java -jar $LMS_JAR, or the command of LMS_ENGINE_CMD)
+ * plus --demo, stopped with SIGTERM.
+ */
 class Engine {
-  constructor(jar, httpPort, clusterPort) {
-    this.jar = jar;
+  constructor(argv, httpPort, clusterPort) {
+    this.argv = argv;
     this.httpPort = httpPort;
     this.clusterPort = clusterPort;
     this.url = `http://127.0.0.1:${httpPort}`;
@@ -78,15 +82,17 @@ class Engine {
   }
 
   async start() {
-    const javaOpts = (process.env.LMS_JAVA_OPTS ?? '-Xmx512m').split(/\s+/).filter(Boolean);
     const out = fs.openSync(this.logFile, 'a');
     fs.writeSync(out, `\n===== start #${++this.starts} at ${new Date().toISOString()}\n`);
-    this.proc = spawn('java', [...javaOpts, '-jar', this.jar, '--demo'], { env: this.env(), stdio: ['ignore', out, out] });
+    const [cmd, ...args] = this.argv;
+    this.proc = spawn(cmd, [...args, '--demo'], { env: this.env(), stdio: ['ignore', out, out] });
     fs.closeSync(out);
     const proc = this.proc;
+    proc.on('error', (err) => { proc.spawnError = err; }); // e.g. ENOENT: reported by the wait below
     proc.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
     const deadline = Date.now() + 60000;
     while (Date.now() < deadline) {
+      if (proc.spawnError) throw new Error(`could not start the engine (${cmd}): ${proc.spawnError.message}`);
       if (proc.exitCode !== null) throw new Error(`the engine exited with ${proc.exitCode} while starting; log: ${this.logFile}`);
       if (await ready(this.url)) return;
       await sleep(250);
@@ -97,7 +103,7 @@ class Engine {
   /** SIGTERM and wait; answers the exit code (SIGKILL after 30 s, answered as 'killed'). */
   async stop() {
     const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return proc ? proc.exitCode : null;
+    if (!proc || proc.spawnError || proc.exitCode !== null || proc.signalCode !== null) return proc ? proc.exitCode : null;
     proc.kill('SIGTERM');
     const result = await Promise.race([proc.exited, sleep(30000).then(() => null)]);
     if (result === null) {
@@ -746,21 +752,48 @@ test('4. node restart: history is lost, the re-join answers recovered:false, onR
 
 // ------------------------------------------------------------------ running them
 
-async function main() {
+/**
+ * The command that starts the engine (without --demo), from LMS_ENGINE_CMD (a JSON array of argv) or
+ * LMS_JAR (java [LMS_JAVA_OPTS] -jar $LMS_JAR); null when neither is set.
+ */
+function engineCommand() {
   const jar = process.env.LMS_JAR;
+  const cmd = process.env.LMS_ENGINE_CMD;
+  if (jar && cmd) throw new Error('set LMS_JAR or LMS_ENGINE_CMD, not both');
+  if (cmd) {
+    let argv;
+    try {
+      argv = JSON.parse(cmd);
+    } catch (err) {
+      throw new Error(`LMS_ENGINE_CMD must be a JSON array of strings (argv), e.g. ["java","-cp","...","lms.realtime.Main"]: ${err.message}`);
+    }
+    if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string') || argv[0] === '') {
+      throw new Error('LMS_ENGINE_CMD must be a non-empty JSON array of strings (argv), e.g. ["java","-cp","...","lms.realtime.Main"]');
+    }
+    return { argv, label: `${argv[0]} … ${argv[argv.length - 1]} (LMS_ENGINE_CMD)` };
+  }
   if (jar) {
     if (!fs.existsSync(jar)) throw new Error(`LMS_JAR=${jar}: no such file`);
+    const javaOpts = (process.env.LMS_JAVA_OPTS ?? '-Xmx512m').split(/\s+/).filter(Boolean);
+    return { argv: ['java', ...javaOpts, '-jar', path.resolve(jar)], label: path.resolve(jar) };
+  }
+  return null;
+}
+
+async function main() {
+  const command = engineCommand();
+  if (command) {
     const httpPort = Number(process.env.LMS_HTTP_PORT) || await freePort();
     const clusterPort = Number(process.env.LMS_CLUSTER_PORT) || await freePort();
-    engine = new Engine(path.resolve(jar), httpPort, clusterPort);
-    say(`mode: the runner owns the engine: ${engine.jar} on ${engine.url} (heartbeat ${HEARTBEAT_SECONDS} s, log ${engine.logFile})`);
+    engine = new Engine(command.argv, httpPort, clusterPort);
+    say(`mode: the runner owns the engine: ${command.label} on ${engine.url} (heartbeat ${HEARTBEAT_SECONDS} s, log ${engine.logFile})`);
     await engine.start();
     base = engine.url;
   } else if (process.env.LMS_URL) {
     base = process.env.LMS_URL.replace(/\/+$/, '');
     const u = new URL(base);
     if (!isLoopback(u.hostname)) throw new Error(`LMS_URL must be a loopback address, got ${u.hostname}`);
-    say(`mode: engine at ${base}, started by someone else; the restart test is skipped (set LMS_JAR to run it)`);
+    say(`mode: engine at ${base}, started by someone else; the restart test is skipped (set LMS_JAR or LMS_ENGINE_CMD to run it)`);
     if (!(await ready(base))) throw new Error(`${base}/health/ready does not answer 200`);
     const status = await proxiedOriginStatus(base);
     if (status !== 101) {
@@ -769,7 +802,8 @@ async function main() {
       say('note: ' + proxyProblem);
     }
   } else {
-    console.error('Set LMS_JAR=path/to/lms-realtime.jar (the runner starts the engine) or LMS_URL=http://127.0.0.1:PORT.');
+    console.error('Set LMS_JAR=path/to/lms-realtime.jar or LMS_ENGINE_CMD=\'["java","-cp","...","lms.realtime.Main"]\' ' +
+      '(the runner starts the engine), or LMS_URL=http://127.0.0.1:PORT.');
     process.exit(2);
   }
 
@@ -786,7 +820,7 @@ async function main() {
     if (only.length && !only.includes(t.name.split('.')[0])) continue;
     if (t.needsOwnEngine && !engine) {
       skipped.push(t.name);
-      say(`- skipped: ${t.name} (needs LMS_JAR: the runner can only restart an engine it started)`);
+      say(`- skipped: ${t.name} (needs LMS_JAR or LMS_ENGINE_CMD: the runner can only restart an engine it started)`);
       continue;
     }
     const left = SUITE_LIMIT_MS - (Date.now() - started);

@@ -280,3 +280,71 @@ test('user room: events before the join answer are delivered after it, once, in 
   client.close();
   await engine.stop();
 });
+
+test('heartbeat: a ping is due half an interval after the last frame sent, not on a fixed tick', async () => {
+  const engine = await startEngine({ heartbeatSeconds: 0.6 });
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: fast });
+  const room = client.join('course:1');
+  await room.ready;
+  const pings = () => engine.received.filter((r) => r.frame.type === 'ping').length;
+  // Frames every 150 ms (less than half of 0.6 s): no ping is needed while they flow.
+  const before = pings();
+  for (let i = 0; i < 8; i++) {
+    await room.publish('tick', { i });
+    await sleep(150);
+  }
+  assert.equal(pings(), before, 'no ping while the app keeps sending');
+  // Then silence: the first ping comes about 300 ms after the last frame sent.
+  const lastSent = Date.now() - 150;
+  await until(() => pings() > before, 2000, 'a ping after the silence');
+  const gap = Date.now() - lastSent;
+  assert.ok(gap >= 250 && gap < 800, 'first ping ' + gap + ' ms after the last frame');
+  assert.equal(client.reconnectAttempts, 0);
+  client.close();
+  await engine.stop();
+});
+
+test('page visible again after a long silence: an immediate ping; no answer within 5 s drops the socket', async () => {
+  // A stand-in for the browser's document (the client looks it up when constructed).
+  const doc = new EventTarget();
+  doc.visibilityState = 'visible';
+  globalThis.document = doc;
+  const show = (state) => { doc.visibilityState = state; doc.dispatchEvent(new Event('visibilitychange')); };
+  const engine = await startEngine({ heartbeatSeconds: 8 }); // pings every 4 s, a pong window of 8 s: the probe (5 s) is sooner
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: fast });
+  try {
+    await until(() => client.state === 'connected');
+    const pings = () => engine.received.filter((r) => r.frame.type === 'ping').length;
+    show('hidden');
+    show('visible'); // the welcome just came: nothing to check
+    await sleep(100);
+    assert.equal(pings(), 0, 'no ping when a frame came recently');
+
+    // As if the tab had been hidden for a while and its timers held back: the last frame is old.
+    client._lastReceivedAt -= 9000;
+    show('hidden');
+    await sleep(50);
+    assert.equal(pings(), 0, 'no check when the page is hidden');
+    show('visible');
+    await until(() => pings() === 1, 500, 'a ping as soon as the page is visible');
+    await sleep(5300); // the pong came: the probe passes
+    assert.equal(client.reconnectAttempts, 0, 'an answered probe keeps the socket');
+    assert.equal(client.state, 'connected');
+
+    engine.answerPings = false;
+    client._lastReceivedAt -= 9000;
+    show('hidden');
+    const t0 = Date.now();
+    show('visible');
+    await until(() => pings() === 3, 500, 'the second probe'); // plus the regular ping of 4 s before
+    await until(() => client.reconnectAttempts === 1, 7000, 'the reconnect after an unanswered probe');
+    const took = Date.now() - t0;
+    assert.ok(took >= 4900 && took < 6500, 'dropped ' + took + ' ms after the page became visible');
+    engine.answerPings = true;
+    await until(() => client.state === 'connected', 3000, 'connected again');
+  } finally {
+    client.close();
+    delete globalThis.document;
+    await engine.stop();
+  }
+});

@@ -70,6 +70,11 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
 
   private record RoomActorGone(String room, ActorRef<Room.Command> roomActor) implements Command {}
 
+  /** No answer to a re-join yet: sent to a node that died before sharding moved the room? Again. */
+  private record RejoinTimeout(String room) implements Command {}
+
+  private static final java.time.Duration REJOIN_RETRY = java.time.Duration.ofSeconds(3);
+
   private record Member(Outbox outbox, MemberInfo info) {}
 
   /** A room as this hub knows it: its current actor, the last position delivered, local members. */
@@ -81,16 +86,20 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
   }
 
   public static Behavior<Command> create(LocalSockets sockets, Metrics metrics) {
-    return Behaviors.setup(ctx -> new Hub(ctx, sockets, metrics));
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Hub(ctx, timers, sockets, metrics)));
   }
+
+  private final org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers;
 
   private final LocalSockets sockets;
   private final Metrics metrics;
   private final Map<String, Subscription> rooms = new HashMap<>();
   private final Map<ActorRef<Connection.Command>, Set<String>> roomsOf = new HashMap<>();
 
-  private Hub(ActorContext<Command> ctx, LocalSockets sockets, Metrics metrics) {
+  private Hub(ActorContext<Command> ctx, org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers,
+      LocalSockets sockets, Metrics metrics) {
     super(ctx);
+    this.timers = timers;
     this.sockets = sockets;
     this.metrics = metrics;
   }
@@ -105,6 +114,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
         .onMessage(Rejoined.class, this::onRejoined)
         .onMessage(ConnectionGone.class, this::onConnectionGone)
         .onMessage(RoomActorGone.class, this::onRoomActorGone)
+        .onMessage(RejoinTimeout.class, this::onRejoinTimeout)
         .build();
   }
 
@@ -230,13 +240,26 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
       return this;
     }
     sub.roomActor = null;
+    sendRejoin(msg.room(), sub);
+    return this;
+  }
+
+  private void sendRejoin(String room, Subscription sub) {
     List<MemberInfo> members = new ArrayList<>(sub.members.size());
     for (Member m : sub.members.values()) {
       members.add(m.info());
     }
     ClusterSharding.get(getContext().getSystem())
-        .entityRefFor(Room.KEY, msg.room())
+        .entityRefFor(Room.KEY, room)
         .tell(new Room.Rejoin(getContext().getSelf(), members, sub.epoch, sub.seq));
+    timers.startSingleTimer(new RejoinTimeout(room), REJOIN_RETRY);
+  }
+
+  private Behavior<Command> onRejoinTimeout(RejoinTimeout msg) {
+    Subscription sub = rooms.get(msg.room());
+    if (sub != null && sub.roomActor == null && !sub.members.isEmpty()) {
+      sendRejoin(msg.room(), sub);
+    }
     return this;
   }
 
@@ -245,6 +268,10 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     if (sub == null) {
       return this;
     }
+    if (sub.roomActor != null && sub.roomActor.equals(msg.roomActor())) {
+      return this; // an answer to a retried re-join that was already answered
+    }
+    timers.cancel(new RejoinTimeout(msg.room()));
     follow(msg.room(), sub, msg.roomActor(), msg.epoch(), msg.seq());
     sub.epoch = msg.epoch();
     sub.seq = msg.seq();

@@ -107,7 +107,11 @@ public final class WsClient implements AutoCloseable {
 
   /** Skips frames until one of this type arrives. */
   public JsonNode await(String type) {
-    long deadline = System.nanoTime() + WAIT.toNanos();
+    return await(type, WAIT);
+  }
+
+  public JsonNode await(String type, Duration wait) {
+    long deadline = System.nanoTime() + wait.toNanos();
     while (System.nanoTime() < deadline) {
       String raw = nextRaw(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
       if (raw == null) {
@@ -122,7 +126,7 @@ public final class WsClient implements AutoCloseable {
         throw new AssertionError("not JSON: " + raw);
       }
     }
-    throw new AssertionError("no '" + type + "' frame within " + WAIT);
+    throw new AssertionError("no '" + type + "' frame within " + wait);
   }
 
   /** Asserts that nothing arrives for a while. */
