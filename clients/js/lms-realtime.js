@@ -153,6 +153,7 @@ export class RealtimeClient {
     this._closed = false;
     this._reconnectTimer = null;
     this._heartbeatTimer = null;
+    this._heartbeatChained = false; // the heartbeat timer was armed from a timer callback
     this._heartbeatWs = null; // the socket the heartbeat runs for, and its half and full interval
     this._heartbeatHalfMs = 0;
     this._heartbeatFullMs = 0;
@@ -335,6 +336,7 @@ export class RealtimeClient {
     if (this._probeTimer !== null) clearTimeout(this._probeTimer);
     if (this._connectTimer !== null) clearTimeout(this._connectTimer);
     this._heartbeatTimer = null;
+    this._heartbeatChained = false;
     this._probeTimer = null;
     this._connectTimer = null;
   }
@@ -351,23 +353,33 @@ export class RealtimeClient {
    * dropped. One `setTimeout` at a time, each computed from the last send (and the ping awaiting an
    * answer), rather than a `setInterval` polling: a browser that throttles the timers of a hidden tab
    * delays the next check but never makes it count stale ticks.
+   *
+   * A timer armed by a timer callback is "chained"; Chrome throttles chains of 5 or more in a tab
+   * hidden for 5 minutes to one run a minute, longer than the engine waits (2 intervals, 50 s by
+   * default). So the timer armed after a ping is armed again by the handler of the frame that answers
+   * it (a network task, which starts a new chain): as long as the engine answers, the chain stays short.
    */
   _startHeartbeat(seconds) {
     this._heartbeatWs = this._ws;
     this._heartbeatHalfMs = seconds * 500;
     this._heartbeatFullMs = seconds * 1000;
-    this._scheduleHeartbeat();
+    this._scheduleHeartbeat(false);
   }
 
-  /** (Re)arms the heartbeat timer for the earliest of: the next ping due, the pong deadline. */
-  _scheduleHeartbeat() {
+  /**
+   * (Re)arms the heartbeat timer for the earliest of: the next ping due, the pong deadline.
+   * @param {boolean} fromTimer armed from the heartbeat's own timer callback (a chained timer)
+   */
+  _scheduleHeartbeat(fromTimer) {
     if (this._heartbeatTimer !== null) clearTimeout(this._heartbeatTimer);
     this._heartbeatTimer = null;
+    this._heartbeatChained = false;
     const ws = this._heartbeatWs;
     if (this._closed || ws !== this._ws || ws === null) return;
     let due = this._lastSentAt + this._heartbeatHalfMs;
     if (this._pingSentAt !== null) due = Math.min(due, this._pingSentAt + this._heartbeatFullMs);
     const delay = Math.max(MIN_HEARTBEAT_DELAY_MS, Math.ceil(due - now()));
+    this._heartbeatChained = fromTimer;
     this._heartbeatTimer = setTimeout(() => {
       this._heartbeatTimer = null;
       this._heartbeat(ws);
@@ -382,7 +394,7 @@ export class RealtimeClient {
       return;
     }
     if (t - this._lastSentAt >= this._heartbeatHalfMs) this._ping(t);
-    this._scheduleHeartbeat();
+    this._scheduleHeartbeat(true);
   }
 
   /**
@@ -414,7 +426,7 @@ export class RealtimeClient {
       if (ws !== this._ws || this._closed) return;
       if (this._lastReceivedAt < sentAt) this._abandon(ws, 'no pong within ' + Math.min(VISIBLE_PROBE_MS, fullMs) + ' ms after the page became visible');
     }, Math.min(VISIBLE_PROBE_MS, fullMs));
-    this._scheduleHeartbeat();
+    this._scheduleHeartbeat(false);
   }
 
   // ---------------------------------------------------------------- frames
@@ -456,6 +468,7 @@ export class RealtimeClient {
   _onMessage(data) {
     this._pingSentAt = null; // anything from the engine proves the connection alive
     this._lastReceivedAt = now();
+    if (this._heartbeatChained) this._scheduleHeartbeat(false); // a new timer chain (see _startHeartbeat)
     const text = textOf(data);
     let frame;
     try {

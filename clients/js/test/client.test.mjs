@@ -348,3 +348,44 @@ test('page visible again after a long silence: an immediate ping; no answer with
     await engine.stop();
   }
 });
+
+test('heartbeat timers do not form long chains (what Chrome throttles to once a minute in hidden tabs)', async () => {
+  // Chrome's rule, emulated: a timer armed inside a timer callback has the nesting level of that
+  // callback's timer plus one; armed from any other task (a WebSocket message, say), level 1. Chains
+  // of level 5 or more are held to one run a minute in a tab hidden for 5 minutes.
+  const realSetTimeout = globalThis.setTimeout;
+  const realSleep = (ms) => new Promise((r) => realSetTimeout(r, ms));
+  let current = 0;
+  let deepest = 0;
+  globalThis.setTimeout = (fn, ms, ...args) => {
+    const level = current + 1;
+    deepest = Math.max(deepest, level);
+    return realSetTimeout((...a) => {
+      const outer = current;
+      current = level;
+      try {
+        fn(...a);
+      } finally {
+        current = outer;
+      }
+    }, ms, ...args);
+  };
+  const engine = await startEngine({ heartbeatSeconds: 0.2 }); // a ping every 100 ms
+  let client;
+  try {
+    client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: fast });
+    const end = Date.now() + 3000;
+    while (client.state !== 'connected' && Date.now() < end) await realSleep(10);
+    assert.equal(client.state, 'connected');
+    deepest = 0;
+    await realSleep(1500);
+    const pings = engine.received.filter((r) => r.frame.type === 'ping').length;
+    assert.ok(pings >= 8, 'pings: ' + pings);
+    assert.ok(deepest < 5, 'a chain of ' + deepest + ' timers over ' + pings + ' pings');
+    assert.equal(client.reconnectAttempts, 0);
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    if (client) client.close();
+    await engine.stop();
+  }
+});

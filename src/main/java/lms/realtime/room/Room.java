@@ -126,7 +126,12 @@ public final class Room extends AbstractBehavior<Room.Command> {
   }
 
   private static final Duration EMPTY_ROOM_GRACE = Duration.ofSeconds(30);
-  private static final Duration SNAPSHOT_TIMEOUT = Duration.ofSeconds(3);
+  /**
+   * A hand-off writes to a majority and a starting room reads from one, so the two always meet
+   * (WriteAll was tried: during a rolling restart some node often never acknowledged). Within the
+   * shard region's shutdown phase (see application.conf).
+   */
+  private static final Duration SNAPSHOT_TIMEOUT = Duration.ofSeconds(8);
   private static final int STASH = 100_000;
 
   public static void init(NodeContext node) {
@@ -138,14 +143,27 @@ public final class Room extends AbstractBehavior<Room.Command> {
   static Behavior<Command> create(String name, ActorRef<ClusterSharding.ShardCommand> shard, NodeContext node) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(STASH, stash ->
         DistributedData.<Command, LWWMap<String, RoomSnapshots.Snapshot>>withReplicatorMessageAdapter(replicator -> {
+          // Local first (most rooms were never handed off); then a majority, which overlaps the
+          // majority the previous incarnation wrote to.
           replicator.askGet(
               replyTo -> new Replicator.Get<>(RoomSnapshots.keyFor(name), Replicator.readLocal(), replyTo),
               SnapshotRead::new);
+          boolean[] askedMajority = {false};
           return Behaviors.receive(Command.class)
               .onMessage(SnapshotRead.class, read -> {
                 RoomSnapshots.Snapshot snapshot = null;
                 if (read.response() instanceof Replicator.GetSuccess<LWWMap<String, RoomSnapshots.Snapshot>> ok) {
                   snapshot = ok.get(RoomSnapshots.keyFor(name)).getEntries().get(name);
+                }
+                if (snapshot == null && !askedMajority[0] && clusterSize(ctx) > 1) {
+                  askedMajority[0] = true;
+                  replicator.askGet(
+                      replyTo -> new Replicator.Get<>(RoomSnapshots.keyFor(name), new Replicator.ReadMajority(SNAPSHOT_TIMEOUT), replyTo),
+                      SnapshotRead::new);
+                  return Behaviors.same();
+                }
+                if (snapshot != null) {
+                  ctx.getLog().info("room {} taken over at {}/{}", name, snapshot.epoch(), snapshot.seq());
                 }
                 Room room = new Room(ctx, timers, replicator, name, shard, node, snapshot);
                 return stash.unstashAll(room);
@@ -158,6 +176,16 @@ public final class Room extends AbstractBehavior<Room.Command> {
               })
               .build();
         }))));
+  }
+
+  private static int clusterSize(ActorContext<?> ctx) {
+    int up = 0;
+    for (org.apache.pekko.cluster.Member m : org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).state().getMembers()) {
+      if (m.status() == org.apache.pekko.cluster.MemberStatus.up()) {
+        up++;
+      }
+    }
+    return up;
   }
 
   private final TimerScheduler<Command> timers;
@@ -199,7 +227,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
       // Taken: a later crash must not bring this history back with a hole after it.
       replicator.askUpdate(
           replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
-              new Replicator.WriteAll(SNAPSHOT_TIMEOUT), replyTo, map -> map.remove(selfAddress, name)),
+              new Replicator.WriteMajority(SNAPSHOT_TIMEOUT), replyTo, map -> map.remove(selfAddress, name)),
           SnapshotWritten::new);
     } else {
       this.epoch = UUID.randomUUID().toString().substring(0, 13);
@@ -254,10 +282,18 @@ public final class Room extends AbstractBehavior<Room.Command> {
         history.newest(now, RoomSnapshots.MAX_HISTORY_CHARS), Map.copyOf(removedAt));
     replicator.askUpdate(
         replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
-            new Replicator.WriteAll(SNAPSHOT_TIMEOUT), replyTo, map -> map.put(selfAddress, name, snapshot)),
+            new Replicator.WriteMajority(SNAPSHOT_TIMEOUT), replyTo, map -> map.put(selfAddress, name, snapshot)),
         SnapshotWritten::new);
     return Behaviors.receive(Command.class)
-        .onMessage(SnapshotWritten.class, w -> Behaviors.stopped())
+        .onMessage(SnapshotWritten.class, w -> {
+          if (w.response() instanceof Replicator.UpdateSuccess) {
+            getContext().getLog().info("room {} handed on at {}/{} with {} events", name, epoch, seq, snapshot.history().size());
+          } else {
+            getContext().getLog().warn("room {} could not hand on its state ({}): its next incarnation starts a new epoch",
+                name, w.response().getClass().getSimpleName());
+          }
+          return Behaviors.stopped();
+        })
         .onSignal(PostStop.class, s -> {
           node.metrics().roomStopped();
           return Behaviors.same();

@@ -9,8 +9,8 @@ import org.apache.pekko.cluster.ddata.LWWMapKey;
 
 /**
  * Where a room leaves its state when it is handed to another node (rolling restart, rebalance):
- * Distributed Data, written to every node before the room stops, read locally and deleted by the
- * room's next incarnation. A room that dies with its node leaves nothing, so its next incarnation
+ * Distributed Data, written to a majority of nodes before the room stops, read (locally, then from a
+ * majority) and deleted by the room's next incarnation. A room that dies with its node leaves nothing, so its next incarnation
  * starts a new epoch: clients are told to reload rather than handed a history with a hole in it.
  */
 public final class RoomSnapshots {
