@@ -243,7 +243,7 @@ stop_node() {
   done
   # the wrapper writes the exit code right after java ends
   for _ in 1 2 3 4 5 6 7 8 9 10; do [[ -f "$DIR/node-$n.exit" ]] && break; sleep 0.1; done
-  rm -f "$DIR/node-$n.pid"
+  rm -f "$DIR/node-$n.pid" "$DIR/node-$n.jar"
   echo "node $n: stopped ($(last_exit "$n"))"
 }
 
@@ -331,7 +331,7 @@ case "$cmd" in
     [[ -n "$pid" ]] || die "node $1 is not running"
     kill -KILL "$pid"
     while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    rm -f "$DIR/node-$1.pid"
+    rm -f "$DIR/node-$1.pid" "$DIR/node-$1.jar"
     echo "node $1: killed with SIGKILL (pid $pid). The others mark it unreachable, and the split-brain"
     echo "resolver downs it once membership has been stable for 7 s; its rooms and users then start on them."
     echo "Bring it back with: scripts/cluster.sh start $1"

@@ -92,6 +92,9 @@ public final class Guardian {
 
   private static void joinCluster(ActorContext<Object> ctx, Settings settings) {
     Cluster cluster = Cluster.get(ctx.getSystem());
+    if (settings.managementPort() > 0) {
+      org.apache.pekko.management.javadsl.PekkoManagement.get(ctx.getSystem().classicSystem()).start();
+    }
     if (settings.seedNodes().isEmpty()) {
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
     } else {

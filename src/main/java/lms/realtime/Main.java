@@ -35,10 +35,12 @@ public final class Main {
     Settings settings = node.context().settings();
     if (demo) {
       String banner = "=".repeat(78);
-      log.warn("\n{}\n DEMO MODE: this node signs its own tokens with a secret it just made up.\n"
+      String secret = settings.jwtSecret().isEmpty()
+          ? "a secret it just made up" : "the configured LMS_JWT_SECRET";
+      log.warn("\n{}\n DEMO MODE: this node mints tokens itself, signed with {}.\n"
               + " Anyone who can reach it can mint tokens at /demo/token. Never run --demo in production.\n"
               + " Open http://localhost:{}/ to try the live classroom.\n{}",
-          banner, node.httpPort(), banner);
+          banner, secret, node.httpPort(), banner);
     }
     log.info("lms-realtime listening on {}:{} (cluster {}:{}, seeds {})", settings.httpHost(), node.httpPort(),
         settings.clusterHost(), settings.clusterPort(), settings.seedNodes().isEmpty() ? "none: cluster of one" : settings.seedNodes());

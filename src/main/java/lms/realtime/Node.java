@@ -70,6 +70,8 @@ public final class Node {
     }
     CompletableFuture<Guardian.Started> started = new CompletableFuture<>();
     ActorSystem<Object> system = ActorSystem.create(Guardian.create(settings, verifier, demoMode, started), SYSTEM_NAME, config);
+    // a guardian that fails (bad config, port taken) ends the system: fail the start at once
+    system.getWhenTerminated().thenRun(() -> started.completeExceptionally(new IllegalStateException("the node stopped while starting")));
     return started.thenApply(s -> new Node(system, s));
   }
 

@@ -41,6 +41,7 @@ public record Settings(
     String clusterHost,
     int clusterPort,
     List<String> seedNodes,
+    int managementPort,
     int hubShards,
     Duration shutdownCloseGrace) {
 
@@ -79,6 +80,7 @@ public record Settings(
         c.getString("cluster.host"),
         c.getInt("cluster.port"),
         csv(c.getString("cluster.seed-nodes")),
+        c.getInt("cluster.management-port"),
         c.getInt("cluster.hub-shards"),
         c.getDuration("shutdown-close-grace"));
   }

@@ -31,13 +31,20 @@ public final class Routes extends AllDirectives {
     this.demo = node.isDemo() ? new DemoRoutes(node) : null;
   }
 
+  /** Bound, sharding answering, and this node a member that is Up (not joining, leaving or down). */
+  private boolean isReady() {
+    return ready.get()
+        && org.apache.pekko.cluster.typed.Cluster.get(node.system()).selfMember().status()
+            == org.apache.pekko.cluster.MemberStatus.up();
+  }
+
   public Route route() {
     Route core = concat(
         path("ws", () -> get(() -> extractRequest(request -> completeWithFuture(webSocket.handshake(request))))),
         pathPrefix("api", () -> pathPrefix("v1", backendApi::route)),
         pathPrefix("health", () -> concat(
             path("live", () -> get(() -> complete(Responses.json(StatusCodes.OK, "{\"status\":\"alive\"}")))),
-            path("ready", () -> get(() -> complete(ready.get()
+            path("ready", () -> get(() -> complete(isReady()
                 ? Responses.json(StatusCodes.OK, "{\"status\":\"ready\"}")
                 : Responses.json(StatusCodes.SERVICE_UNAVAILABLE, "{\"status\":\"not_ready\"}")))))),
         path("metrics", () -> get(() -> complete(HttpResponse.create().withEntity(PROMETHEUS, node.metrics().scrape())))),

@@ -82,7 +82,9 @@ final class NodeSuite {
     if (inCi()) {
       fail(what + " is missing; .ci/run should have installed it (" + ciInstalls + ")");
     }
-    Assumptions.assumeTrue(false, what + " is missing, so this suite is skipped. To run it: " + howToInstall);
+    String message = what + " is missing, so this suite is skipped. To run it: " + howToInstall;
+    System.out.println("SKIPPED: " + message); // surefire's console shows output, not assumption messages
+    Assumptions.assumeTrue(false, message);
   }
 
   /**
