@@ -132,6 +132,12 @@ public final class Room extends AbstractBehavior<Room.Command> {
    * shard region's shutdown phase (see application.conf).
    */
   private static final Duration SNAPSHOT_TIMEOUT = Duration.ofSeconds(8);
+
+  /**
+   * A starting room holds its first messages while it reads; well under the HTTP layer's ask
+   * timeout. A read that times out starts a new epoch: clients reload, nothing wrong is claimed.
+   */
+  private static final Duration SNAPSHOT_READ_TIMEOUT = Duration.ofSeconds(2);
   private static final int STASH = 100_000;
 
   public static void init(NodeContext node) {
@@ -158,7 +164,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
                 if (snapshot == null && !askedMajority[0] && clusterSize(ctx) > 1) {
                   askedMajority[0] = true;
                   replicator.askGet(
-                      replyTo -> new Replicator.Get<>(RoomSnapshots.keyFor(name), new Replicator.ReadMajority(SNAPSHOT_TIMEOUT), replyTo),
+                      replyTo -> new Replicator.Get<>(RoomSnapshots.keyFor(name), new Replicator.ReadMajority(SNAPSHOT_READ_TIMEOUT), replyTo),
                       SnapshotRead::new);
                   return Behaviors.same();
                 }

@@ -29,7 +29,7 @@ class NodeLossTest {
     var system = nodes.get(target).node.system();
     for (int k = from; k < from + 200; k++) {
       String room = "course:" + k;
-      assertEquals(202, nodes.get(0).post("/api/v1/rooms/" + room + "/events", SERVICE, "{\"event\":\"create\"}").statusCode());
+      publish(nodes.get(0), room, 0); // retries while a just-formed cluster settles
       ShardRegion.CurrentShardRegionState state = AskPattern.<org.apache.pekko.cluster.sharding.typed.ClusterShardingQuery, ShardRegion.CurrentShardRegionState>ask(
               ClusterSharding.get(system).shardState(),
               replyTo -> new GetShardRegionState(Room.KEY, replyTo), Duration.ofSeconds(5), system.scheduler())
