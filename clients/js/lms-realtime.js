@@ -508,6 +508,11 @@ export class RealtimeClient {
       case 'left':
         if (room && frame.id === undefined) room._onRemoved(frame);
         break;
+      case 'joined':
+        // Unasked: the room moved and its history was lost (its node crashed) while this socket
+        // stayed connected. The engine says where the room stands now; carry on from there.
+        if (room && frame.id === undefined && frame.recovered === false && room.joined) room._onResetByEngine(frame);
+        break;
       case 'notification':
         this._emit('notification', frame);
         break;
@@ -705,6 +710,12 @@ class Room {
     const queued = this._queue;
     this._queue = [];
     for (const job of queued) this._sendJob(job);
+  }
+
+  _onResetByEngine(frame) {
+    this.epoch = frame.epoch ?? null;
+    this.seq = typeof frame.seq === 'number' ? frame.seq : 0;
+    this._client._guard(() => call(this._options.onReset, frame), 'onReset');
   }
 
   _onJoinError(frame) {

@@ -131,6 +131,29 @@ test('recovered:false calls onReset and continues from the new epoch', async () 
   await engine.stop();
 });
 
+test('an unasked joined with recovered:false (the room lost its history while we stayed connected) calls onReset and moves on', async () => {
+  const engine = await startEngine();
+  const events = [];
+  const resets = [];
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: fast });
+  const room = client.join('course:9', { onEvent: (e) => events.push(e.epoch + ':' + e.seq), onReset: (j) => resets.push(j) });
+  await room.ready;
+  engine.publish('course:9', 'a');
+  await until(() => events.length === 1);
+  const [ws] = engine.sockets;
+  engine.resetHistory('e9');
+  ws.send(JSON.stringify({ type: 'joined', room: 'course:9', epoch: 'e9', seq: 0, recovered: false }));
+  await until(() => resets.length === 1, 3000, 'reset');
+  assert.equal(room.epoch, 'e9');
+  assert.equal(room.seq, 0);
+  engine.publish('course:9', 'b');
+  await until(() => events.length === 2);
+  assert.deepEqual(events, ['e1:1', 'e9:1']);
+  assert.equal(client.reconnectAttempts, 0, 'no reconnect was needed');
+  client.close();
+  await engine.stop();
+});
+
 test('room token function is called on every (re)join', async () => {
   const engine = await startEngine();
   let calls = 0;

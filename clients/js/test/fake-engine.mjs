@@ -18,6 +18,9 @@ export async function startEngine(opts = {}) {
   const server = http.createServer((req, res) => { res.writeHead(404); res.end(); });
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
+    // An upgrade socket has no 'error' listener of its own: a client giving up on a refused
+    // handshake can reset it (read ECONNRESET), which must not become an uncaught error of the test.
+    socket.on('error', () => {});
     engine.handshakes.push({ url: req.url, at: Date.now() });
     if (engine.rejectHandshake) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 24\r\n\r\n{"error":"unauthorized"}');

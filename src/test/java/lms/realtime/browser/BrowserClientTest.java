@@ -50,8 +50,11 @@ class BrowserClientTest {
     Map<String, String> env = Map.of(
         "LMS_ENGINE_CMD", new ObjectMapper().writeValueAsString(engine),
         "NO_COLOR", "1");
-    // Whatever a developer's shell has set for running the suite by hand must not change what runs here.
-    List<String> unset = List.of("LMS_JAR", "LMS_URL", "LMS_TESTS", "LMS_HTTP_PORT", "LMS_CLUSTER_PORT", "LMS_SUITE_TIMEOUT_SECONDS");
+    // Whatever a developer's shell has set (LMS_JAR, LMS_TESTS, engine settings such as LMS_JWT_SECRET or
+    // LMS_MANAGEMENT_PORT...) must not change what runs here: the runner alone sets the engine's LMS_*.
+    List<String> unset = System.getenv().keySet().stream()
+        .filter(k -> k.startsWith("LMS_") && !k.equals("LMS_DEBUG"))
+        .toList();
 
     NodeSuite.Result r = NodeSuite.run(List.of(node.get().toString(), "run.mjs"), suiteDir, env, unset, "[browser-test] ", TIMEOUT);
 

@@ -53,27 +53,25 @@ class NodeLossTest {
 
   /** A backend GET, retrying the 503s of the moments when an entity is between nodes. */
   static JsonNode getJson(TestNode node, String path) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
-    while (true) {
-      var r = node.get(path, SERVICE);
-      if (r.statusCode() == 200) {
-        return WsClient.JSON.readTree(r.body());
-      }
-      assertEquals(503, r.statusCode(), r.body());
-      assertTrue(System.nanoTime() < deadline, path + " unavailable for 40 s");
-    }
+    return through503(() -> node.get(path, SERVICE), 200, path);
   }
 
   /** Publishes, retrying the 503s of the moments when a room is between nodes. */
   static JsonNode publish(TestNode node, String room, int n) throws Exception {
+    return through503(() -> node.post("/api/v1/rooms/" + room + "/events", SERVICE,
+        "{\"event\":\"e\",\"data\":{\"n\":" + n + "}}"), 202, room);
+  }
+
+  static JsonNode through503(java.util.function.Supplier<java.net.http.HttpResponse<String>> call, int ok, String what)
+      throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
     while (true) {
-      var r = node.post("/api/v1/rooms/" + room + "/events", SERVICE, "{\"event\":\"e\",\"data\":{\"n\":" + n + "}}");
-      if (r.statusCode() == 202) {
+      var r = call.get();
+      if (r.statusCode() == ok) {
         return WsClient.JSON.readTree(r.body());
       }
       assertEquals(503, r.statusCode(), r.body());
-      assertTrue(System.nanoTime() < deadline, "room unavailable for 40 s");
+      assertTrue(System.nanoTime() < deadline, what + " unavailable for 40 s");
     }
   }
 

@@ -29,9 +29,7 @@ class FramesTest {
   }
 
   static WsClient open(String token) {
-    WsClient ws = node.connect(token);
-    ws.expect("welcome");
-    return ws;
+    return node.open(token);
   }
 
   static JsonNode error(WsClient ws, String code) {

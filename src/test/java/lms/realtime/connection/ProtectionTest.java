@@ -21,9 +21,7 @@ class ProtectionTest {
   static final String SERVICE = Tokens.service();
 
   static WsClient open(TestNode node, String token) {
-    WsClient ws = node.connect(token);
-    ws.expect("welcome");
-    return ws;
+    return node.open(token);
   }
 
   static void assertRetryAdvice(String reason, int min, int max) throws Exception {

@@ -32,8 +32,7 @@ class BackendApiTest {
   }
 
   static WsClient member(String user, String course) {
-    WsClient ws = node.connect(Tokens.student(user, course));
-    ws.expect("welcome");
+    WsClient ws = node.open(Tokens.student(user, course));
     ws.join("course:" + course);
     return ws;
   }

@@ -31,9 +31,7 @@ class PresenceTest {
   }
 
   static WsClient open(String token) {
-    WsClient ws = node.connect(token);
-    ws.expect("welcome");
-    return ws;
+    return node.open(token);
   }
 
   static JsonNode roomPresence(String room) throws Exception {

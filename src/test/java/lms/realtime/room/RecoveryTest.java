@@ -36,9 +36,7 @@ class RecoveryTest {
   }
 
   static WsClient open(String user, String course) {
-    WsClient ws = node.connect(Tokens.student(user, course));
-    ws.expect("welcome");
-    return ws;
+    return node.open(Tokens.student(user, course));
   }
 
   static JsonNode rejoin(WsClient ws, String room, String epoch, long seq) {

@@ -91,6 +91,13 @@ public final class TestNode implements AutoCloseable {
     return WsClient.connect(wsUrl() + "?token=" + token, Map.of());
   }
 
+  /** A socket past its {@code welcome}. */
+  public WsClient open(String token) {
+    WsClient ws = connect(token);
+    ws.expect("welcome");
+    return ws;
+  }
+
   public HttpResponse<String> get(String path, String bearer) {
     return send(HttpRequest.newBuilder(URI.create(url(path))).GET(), bearer);
   }
