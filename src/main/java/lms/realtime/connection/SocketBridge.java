@@ -13,8 +13,6 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.ws.Message;
 import org.apache.pekko.http.javadsl.model.ws.TextMessage;
 import org.apache.pekko.http.javadsl.model.ws.WebSocketUpgrade;
-import org.apache.pekko.japi.Pair;
-import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.SharedKillSwitch;
@@ -29,22 +27,22 @@ import org.apache.pekko.stream.typed.javadsl.ActorSink;
  * actor (back-pressured, each frame collected with a size bound) and drains its {@link Outbox}.
  */
 public final class SocketBridge {
-  /** Control commands in flight at once: one close, with room to spare. */
-  private static final int CONTROL_BUFFER = 4;
-
   private SocketBridge() {}
 
   /** The upgrade response, or empty when the user is over their connection limit. */
   public static CompletionStage<Optional<HttpResponse>> open(
       NodeContext node, WebSocketUpgrade upgrade, Identity identity, String ip) {
     Materializer mat = Materializer.matFromSystem(node.system());
-    Pair<BoundedSourceQueue<Object>, Source<Object, NotUsed>> frames =
-        Source.<Object>queue(node.settings().outgoingBuffer()).preMaterialize(mat);
-    Pair<BoundedSourceQueue<Object>, Source<Object, NotUsed>> control =
-        Source.<Object>queue(CONTROL_BUFFER).preMaterialize(mat);
     String connectionId = "c-" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);
     SharedKillSwitch killSwitch = KillSwitches.shared(connectionId);
-    Outbox outbox = new Outbox(frames.first(), control.first(), killSwitch, node.settings(), node.metrics());
+    Outbox outbox = new Outbox(killSwitch, node.settings(), node.metrics());
+    // Both come into being with the socket's own stream: no stream of their own per handshake.
+    Source<Object, NotUsed> frames = Source.<Object>queue(node.settings().outgoingBuffer())
+        .mapMaterializedValue(queue -> {
+          outbox.attach(queue);
+          return NotUsed.getInstance();
+        });
+    Source<Object, NotUsed> control = Source.completionStage(outbox.closeCommand());
 
     CompletableFuture<Boolean> admitted = new CompletableFuture<>();
     ActorRef<Connection.Command> connection =
@@ -59,8 +57,8 @@ public final class SocketBridge {
           node.system().classicSystem(),
           upgrade,
           incoming(connection, node.settings().maxFrameBytes(), mat).asScala(),
-          frames.second().asScala(),
-          control.second().asScala(),
+          frames.asScala(),
+          control.asScala(),
           killSwitch));
     });
   }
