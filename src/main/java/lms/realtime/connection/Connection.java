@@ -2,7 +2,6 @@ package lms.realtime.connection;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import lms.realtime.CborSerializable;
@@ -297,8 +296,8 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
       roomRef(room).tell(new Room.Leave(getContext().getSelf(), null, true));
     }
     rooms.clear();
+    // and, being CLOSING, no re-registration if the user entity moves: it may passivate now
     userRef().tell(new User.Unregister(getContext().getSelf()));
-    // no more re-registration: the user entity may passivate now
     timers.cancel(Tick.HEARTBEAT);
     timers.cancel(Tick.TOKEN_EXPIRED);
     // A peer that takes not even the close frame (its TCP window is shut) is dropped after the grace.
@@ -467,10 +466,5 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
 
   private EntityRef<User.Command> userRef() {
     return node.sharding().entityRefFor(User.KEY, identity.userId());
-  }
-
-  /** For tests and logs. */
-  List<String> joinedRooms() {
-    return List.copyOf(rooms.keySet());
   }
 }
