@@ -1,0 +1,1060 @@
+package lms.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.jsonwebtoken.Jwts;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolConfig;
+import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler;
+import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler.ClientHandshakeStateEvent;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
+import io.netty.handler.codec.http.websocketx.WebSocketVersion;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import javax.crypto.spec.SecretKeySpec;
+import org.HdrHistogram.Histogram;
+
+/**
+ * The fan-out load driver (issue 7): N members in one room, events published at a fixed rate from this
+ * same process, publish-to-delivery latency of every delivery in an HdrHistogram.
+ *
+ * <p>One Netty NIO client (a few event loops) speaks three protocols, with one timing path:
+ * <ul>
+ *   <li>{@code lms}: {@code GET /ws?token=JWT}, wait for {@code welcome}, send
+ *       {@code {"type":"join","room":"course:1"}}, wait for {@code joined}; a {@code {"type":"ping"}}
+ *       every 20 s (the engine's heartbeat rule). Events are published through the backend API,
+ *       {@code POST /api/v1/rooms/{room}/events} with a service JWT.
+ *   <li>{@code socketio}: Engine.IO v4 over WebSocket, {@code GET /socket.io/?EIO=4&transport=websocket},
+ *       wait for the open packet {@code 0{...}}, send {@code 40}, wait for {@code 40{...}}; answer every
+ *       ping {@code 2} with a pong {@code 3}. Events ({@code 42["event",{...}]}) are published with
+ *       {@code POST /publish} on the peer server.
+ *   <li>{@code plain}: a bare WebSocket on {@code /ws} (the Netty ceiling); a member once the handshake
+ *       is done; events published with {@code POST /publish}.
+ * </ul>
+ *
+ * <p>Every event's data starts with {@code "t":<System.nanoTime() of the publisher>}, taken just before
+ * the POST is handed to the HTTP client. A member's event loop finds {@code "t":} in the frame's bytes
+ * (no JSON parse, no String), the same code for every protocol, and records now - t in microseconds in
+ * its own loop's histogram; the histograms are merged at the end. The measure window starts after the
+ * warm-up: latency and "expected vs received" cover the events published inside the window;
+ * deliveries/s counts the deliveries received inside the window, divided by its length. With
+ * {@code --server-pid}, the server's utime+stime (from /proc/PID/stat) over the window is divided by
+ * those deliveries: server CPU per delivery, the figure that compares servers fairly on a shared box.
+ *
+ * <p>Never fails on timing: it exits 0 whenever it could measure, 2 when no member could join.
+ */
+public final class Driver {
+
+  enum Proto { LMS, SOCKETIO, PLAIN }
+
+  static final int MAX_SOCKETS_PER_PROCESS = 19_000;
+  static final long HIGHEST_US = TimeUnit.SECONDS.toMicros(120);
+  static final long NO_T = Long.MIN_VALUE;
+
+  // ---- options
+  Proto proto = Proto.LMS;
+  String label;
+  URI base = URI.create("http://127.0.0.1:8080");
+  String publishUrl;
+  String room;
+  int members = 1000;
+  int rate = 20;
+  int seconds = 10;
+  int warmup = 5;
+  int payloadBytes = 128;
+  String secret;
+  String out;
+  long serverPid = -1;
+  int threads = 2;
+  int connectConcurrency = 256;
+  int joinTimeoutSeconds = 120;
+  int drainSeconds = 10;
+  int pingSeconds = 20;
+  int publishConnections = 4;
+  int prewarm = 2000;
+  int idleSeconds = 2;
+  List<InetAddress> sources = new ArrayList<>();
+  int socketsPerSource = 10_000;
+
+  // ---- run state
+  volatile long measureStart = Long.MAX_VALUE;
+  volatile long measureEnd = Long.MAX_VALUE;
+  volatile boolean stopping;
+  final AtomicInteger connected = new AtomicInteger();
+  final AtomicInteger joined = new AtomicInteger();
+  final AtomicInteger unexpectedCloses = new AtomicInteger();
+  final Map<String, LongAdder> failures = new ConcurrentHashMap<>();
+  final Map<Integer, LongAdder> closeCodes = new ConcurrentHashMap<>();
+  final Map<EventExecutor, Stats> statsByLoop = new IdentityHashMap<>();
+  Semaphore connectSlots;
+  SecretKeySpec key;
+
+  /** Per event loop: touched only by that loop's thread; read at the end through a task on the loop. */
+  static final class Stats {
+    final Histogram latencyUs = new Histogram(HIGHEST_US, 3);
+    long total;            // every event frame received
+    long windowReceived;   // received inside the measure window
+    long windowBytes;      // their payload bytes
+    long measured;         // of events published inside the window (these are in the histogram)
+    long clamped;          // latencies above HIGHEST_US
+
+    void addTo(Stats into) {
+      into.latencyUs.add(latencyUs);
+      into.total += total;
+      into.windowReceived += windowReceived;
+      into.windowBytes += windowBytes;
+      into.measured += measured;
+      into.clamped += clamped;
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    if (System.getProperty("io.netty.leakDetection.level") == null) {
+      System.setProperty("io.netty.leakDetection.level", "disabled");
+    }
+    Driver d = new Driver();
+    try {
+      d.parse(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println("driver: " + e.getMessage());
+      System.err.println(USAGE);
+      System.exit(64);
+    }
+    System.exit(d.run());
+  }
+
+  static final String USAGE = """
+      usage: java -cp lms-bench.jar lms.bench.Driver --server lms|socketio|plain --url http://127.0.0.1:PORT
+               [--members 1000] [--rate 20] [--seconds 10] [--warmup 5] [--payload-bytes 128]
+               [--secret S (lms)] [--room course:1|r] [--publish-url URL] [--server-pid PID] [--out file.json]
+               [--label NAME] [--threads 2] [--connect-concurrency 256] [--join-timeout 120] [--drain 10]
+               [--ping-seconds 20] [--publish-connections 4] [--prewarm 2000] [--idle-seconds 2]
+               [--source-addrs 127.0.0.2,127.0.0.3] [--sockets-per-source 10000]""";
+
+  void parse(String[] a) {
+    for (int i = 0; i < a.length; i++) {
+      String k = a[i];
+      if (i + 1 >= a.length) {
+        throw new IllegalArgumentException("missing value for " + k);
+      }
+      String v = a[++i];
+      switch (k) {
+        case "--server" -> proto = switch (v) {
+          case "lms" -> Proto.LMS;
+          case "socketio", "socket.io" -> Proto.SOCKETIO;
+          case "plain", "netty", "ceiling" -> Proto.PLAIN;
+          default -> throw new IllegalArgumentException("unknown --server " + v);
+        };
+        case "--label" -> label = v;
+        case "--url" -> base = URI.create(v.endsWith("/") ? v.substring(0, v.length() - 1) : v);
+        case "--publish-url" -> publishUrl = v;
+        case "--room" -> room = v;
+        case "--members" -> members = Integer.parseInt(v);
+        case "--rate" -> rate = Integer.parseInt(v);
+        case "--seconds" -> seconds = Integer.parseInt(v);
+        case "--warmup" -> warmup = Integer.parseInt(v);
+        case "--payload-bytes" -> payloadBytes = Integer.parseInt(v);
+        case "--secret" -> secret = v;
+        case "--out" -> out = v;
+        case "--server-pid" -> serverPid = Long.parseLong(v);
+        case "--threads" -> threads = Integer.parseInt(v);
+        case "--connect-concurrency" -> connectConcurrency = Integer.parseInt(v);
+        case "--join-timeout" -> joinTimeoutSeconds = Integer.parseInt(v);
+        case "--drain" -> drainSeconds = Integer.parseInt(v);
+        case "--ping-seconds" -> pingSeconds = Integer.parseInt(v);
+        case "--publish-connections" -> publishConnections = Integer.parseInt(v);
+        case "--prewarm" -> prewarm = Integer.parseInt(v);
+        case "--idle-seconds" -> idleSeconds = Integer.parseInt(v);
+        case "--sockets-per-source" -> socketsPerSource = Integer.parseInt(v);
+        case "--source-addrs" -> {
+          for (String s : v.split(",")) {
+            if (!s.isBlank()) {
+              try {
+                sources.add(InetAddress.getByName(s.trim()));
+              } catch (IOException e) {
+                throw new IllegalArgumentException("bad source address " + s);
+              }
+            }
+          }
+        }
+        default -> throw new IllegalArgumentException("unknown option " + k);
+      }
+    }
+    if (members < 1 || rate < 1 || seconds < 1 || warmup < 0 || threads < 1) {
+      throw new IllegalArgumentException("members, rate, seconds, threads must be >= 1, warmup >= 0");
+    }
+    if (members > MAX_SOCKETS_PER_PROCESS) {
+      throw new IllegalArgumentException("at most " + MAX_SOCKETS_PER_PROCESS + " sockets per driver process"
+          + " (the fd limit is 20,000); more members need several driver processes, not implemented yet");
+    }
+    if (!sources.isEmpty() && (long) sources.size() * socketsPerSource < members) {
+      throw new IllegalArgumentException("--source-addrs x --sockets-per-source < --members");
+    }
+    if (proto == Proto.LMS && (secret == null || secret.length() < 32)) {
+      throw new IllegalArgumentException("--server lms needs --secret (the engine's LMS_JWT_SECRET, >= 32 bytes)");
+    }
+    if (label == null) {
+      label = switch (proto) {
+        case LMS -> "lms-realtime";
+        case SOCKETIO -> "socket.io";
+        case PLAIN -> "netty-ceiling";
+      };
+    }
+    if (room == null) {
+      room = proto == Proto.LMS ? "course:1" : "r";
+    }
+    if (publishUrl == null) {
+      publishUrl = proto == Proto.LMS
+          ? base + "/api/v1/rooms/" + room + "/events"
+          : base + "/publish?room=" + room;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------- run
+
+  int run() throws Exception {
+    if (proto == Proto.LMS) {
+      key = new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256");
+    }
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
+    for (EventExecutor loop : group) {
+      statsByLoop.put(loop, new Stats());
+    }
+    Bootstrap bootstrap = new Bootstrap()
+        .group(group)
+        .channel(NioSocketChannel.class)
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 15_000);
+    List<Channel> channels = new ArrayList<>(members);
+    Publisher publisher = new Publisher(publishConnections);
+    try {
+      // 0. pre-warm the publish path (the driver's and the server's) while the room is still empty:
+      //    at 20 events/s it would otherwise run cold (interpreted) for most of a short run
+      Map<String, Object> prewarmed = publisher.prewarm(prewarm);
+      System.out.println("driver: pre-warm " + prewarmed);
+      if (prewarm > 0 && (long) prewarmed.get("errors") == prewarm) {
+        Map<String, Object> r = failedResult("every pre-warm publish failed: the publish call does not work");
+        writeResult(r);
+        System.err.println("driver: " + r);
+        return 2;
+      }
+      // 1. members: connect (at most connectConcurrency handshakes in flight) and join
+      long tokensStart = System.nanoTime();
+      String[] uris = new String[members];
+      for (int i = 0; i < members; i++) {
+        uris[i] = memberUri(i).toString(); // JWTs signed before the clock for joining starts
+      }
+      double tokenSeconds = (System.nanoTime() - tokensStart) / 1e9;
+      connectSlots = new Semaphore(connectConcurrency);
+      long failuresBefore = failuresCount();
+      long joinDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(joinTimeoutSeconds);
+      long connectStart = System.nanoTime();
+      for (int i = 0; i < members; i++) {
+        if (!connectSlots.tryAcquire(Math.max(1, joinDeadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+          fail("join timeout while connecting");
+          break;
+        }
+        URI uri = URI.create(uris[i]);
+        Bootstrap b = bootstrap.clone().handler(initializer(uri));
+        InetSocketAddress remote = new InetSocketAddress(uri.getHost(), port(uri));
+        ChannelFuture f = sources.isEmpty()
+            ? b.connect(remote)
+            : b.connect(remote, new InetSocketAddress(sources.get(i / socketsPerSource), 0));
+        channels.add(f.channel());
+        f.addListener(x -> {
+          if (!x.isSuccess()) {
+            fail("connect: " + x.cause().getClass().getSimpleName() + ": " + x.cause().getMessage());
+            Member m = f.channel().pipeline().get(Member.class);
+            if (m != null) {
+              m.releaseSlot(); // on the channel's loop: listeners of a connect run there
+            } else {
+              connectSlots.release();
+            }
+          }
+        });
+      }
+      while (joined.get() + failuresCount() - failuresBefore < members && System.nanoTime() < joinDeadline) {
+        Thread.sleep(20);
+      }
+      double joinSeconds = (System.nanoTime() - connectStart) / 1e9;
+      System.out.printf("driver: %s %s: %d of %d members joined in %.1f s%s%n", label, base, joined.get(), members,
+          joinSeconds, failures.isEmpty() ? "" : ", failures " + failures);
+      if (joined.get() == 0) {
+        writeResult(failedResult("no member joined"));
+        return 2;
+      }
+      Thread.sleep(1000); // let the joins settle (room membership, presence diffs)
+
+      // 2. publish at a fixed rate; the window starts after the warm-up
+      long start = System.nanoTime() + 100_000_000L;
+      measureStart = start + TimeUnit.SECONDS.toNanos(warmup);
+      measureEnd = measureStart + TimeUnit.SECONDS.toNanos(seconds);
+      int membersAtStart = joined.get();
+      publisher.start = start;
+      Thread pub = new Thread(publisher, "publisher");
+      pub.setDaemon(true);
+      pub.start();
+
+      sleepUntil(measureStart);
+      long[] cpu0 = cpuSample();
+      sleepUntil(measureEnd);
+      long[] cpu1 = cpuSample();
+      pub.join(10_000);
+      publisher.await(15_000);
+      int membersAtEnd = joined.get();
+
+      // 3. drain: wait for the deliveries of the window's events (bounded)
+      long expected = publisher.inWindow.get() * (long) membersAtStart;
+      long drainDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(drainSeconds);
+      Stats sum = collect();
+      while (sum.measured < expected && System.nanoTime() < drainDeadline) {
+        Thread.sleep(100);
+        sum = collect();
+      }
+      // the server's CPU with every member still joined and nothing published any more: its fixed
+      // cost (timers, heartbeats, GC), to read beside the window's; taken after the window, when the
+      // JIT work of start-up and joins is over
+      long[] idle0 = cpuSample();
+      Thread.sleep(TimeUnit.SECONDS.toMillis(idleSeconds));
+      long[] idle1 = cpuSample();
+      stopping = true;
+
+      // 4. the figures
+      double window = (measureEnd - measureStart) / 1e9;
+      Map<String, Object> r = new LinkedHashMap<>();
+      r.put("server", label);
+      r.put("protocol", proto.name().toLowerCase());
+      r.put("url", base.toString());
+      r.put("members", members);
+      r.put("members_joined", membersAtStart);
+      r.put("members_joined_at_end", membersAtEnd);
+      r.put("join_seconds", round(joinSeconds, 2));
+      r.put("token_seconds", round(tokenSeconds, 2));
+      r.put("rate", rate);
+      r.put("warmup_s", warmup);
+      r.put("seconds", seconds);
+      r.put("payload_bytes", publisher.bodyBytes);
+      r.put("threads", threads);
+      r.put("prewarm", prewarmed);
+      r.put("events_published", publisher.sent.get());
+      r.put("events_in_window", publisher.inWindow.get());
+      r.put("publish_errors", publisher.errors.sum());
+      r.put("publish_skipped", publisher.skipped.get());
+      r.put("publish_rtt_p50_ms", ms(publisher.rtt, 50));
+      r.put("publish_rtt_p99_ms", ms(publisher.rtt, 99));
+      r.put("expected", expected);
+      r.put("received", sum.measured);
+      r.put("lost", Math.max(0, expected - sum.measured));
+      r.put("deliveries_in_window", sum.windowReceived);
+      r.put("deliveries_per_s", Math.round(sum.windowReceived / window));
+      r.put("avg_frame_bytes", sum.windowReceived == 0 ? null : sum.windowBytes / sum.windowReceived);
+      r.put("p50_ms", ms(sum.latencyUs, 50));
+      r.put("p90_ms", ms(sum.latencyUs, 90));
+      r.put("p99_ms", ms(sum.latencyUs, 99));
+      r.put("p999_ms", ms(sum.latencyUs, 99.9));
+      r.put("max_ms", sum.latencyUs.getTotalCount() == 0 ? null : round(sum.latencyUs.getMaxValue() / 1000.0, 3));
+      r.put("latency_clamped", sum.clamped);
+      double ticks = clockTicks();
+      if (cpu0 != null && cpu1 != null) {
+        double serverCpu = cpu1[0] >= 0 && cpu0[0] >= 0 ? (cpu1[0] - cpu0[0]) / ticks : Double.NaN;
+        double driverCpu = (cpu1[1] - cpu0[1]) / ticks;
+        double boxBusy = cpu1[3] - cpu0[3] == 0 ? 0 : (double) (cpu1[2] - cpu0[2]) / (cpu1[3] - cpu0[3]);
+        if (serverPid > 0 && !Double.isNaN(serverCpu)) {
+          r.put("server_pid", serverPid);
+          r.put("server_cpu_s", round(serverCpu, 2));
+          r.put("server_cpu_pct", round(100 * serverCpu / window, 1));
+          r.put("server_cpu_us_per_delivery",
+              sum.windowReceived == 0 ? null : round(serverCpu * 1e6 / sum.windowReceived, 3));
+        } else {
+          r.put("server_cpu_us_per_delivery", null);
+        }
+        if (serverPid > 0 && idle0 != null && idle1 != null && idle0[0] >= 0 && idle1[0] >= 0 && idleSeconds > 0) {
+          r.put("server_idle_cpu_pct", round(100 * (idle1[0] - idle0[0]) / ticks / idleSeconds, 1));
+        }
+        r.put("driver_cpu_pct", round(100 * driverCpu / window, 1));
+        r.put("driver_cpu_us_per_delivery",
+            sum.windowReceived == 0 ? null : round(driverCpu * 1e6 / sum.windowReceived, 3));
+        r.put("box_cpu_busy_pct", round(100 * boxBusy, 1)); // all processes, all cores: other work shows here
+      }
+      r.put("unexpected_closes", unexpectedCloses.get());
+      r.put("close_codes", new TreeMap<>(closeCodes));
+      r.put("failures", new TreeMap<>(failures));
+      r.put("nproc", Runtime.getRuntime().availableProcessors());
+      writeResult(r);
+      System.out.printf("driver: %s members=%d rate=%d/s: %d/%d received, %d deliveries/s; p50 %s ms, p99 %s ms, "
+              + "p999 %s ms, max %s ms; server CPU %s us/delivery (%s%%), driver CPU %s%%, box busy %s%%%n",
+          label, membersAtStart, rate, sum.measured, expected, r.get("deliveries_per_s"), r.get("p50_ms"),
+          r.get("p99_ms"), r.get("p999_ms"), r.get("max_ms"), r.get("server_cpu_us_per_delivery"),
+          r.get("server_cpu_pct"), r.get("driver_cpu_pct"), r.get("box_cpu_busy_pct"));
+      return 0;
+    } finally {
+      stopping = true;
+      publisher.shutdown();
+      for (Channel ch : channels) {
+        ch.close();
+      }
+      group.shutdownGracefully(0, 2, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+    }
+  }
+
+  URI memberUri(int i) {
+    String ws = base.toString().replaceFirst("^http", "ws");
+    return URI.create(switch (proto) {
+      case LMS -> ws + "/ws?token=" + memberToken(i);
+      case SOCKETIO -> ws + "/socket.io/?EIO=4&transport=websocket&room=" + room;
+      case PLAIN -> ws + "/ws";
+    });
+  }
+
+  static int port(URI u) {
+    return u.getPort() > 0 ? u.getPort() : "wss".equals(u.getScheme()) ? 443 : 80;
+  }
+
+  String memberToken(int i) {
+    Map<String, Object> claims = new LinkedHashMap<>();
+    if (room.startsWith("course:")) {
+      claims.put("courses", Map.of(room.substring("course:".length()), "student"));
+    }
+    return token("bench-m-" + i, claims);
+  }
+
+  String token(String sub, Map<String, Object> claims) {
+    return Jwts.builder().subject(sub).claims(claims).issuedAt(new Date())
+        .expiration(Date.from(Instant.now().plusSeconds(6 * 3600))).signWith(key).compact();
+  }
+
+  ChannelInitializer<SocketChannel> initializer(URI uri) {
+    WebSocketClientProtocolConfig config = WebSocketClientProtocolConfig.newBuilder()
+        .webSocketUri(uri)
+        .version(WebSocketVersion.V13)
+        .allowExtensions(false)
+        .generateOriginHeader(false) // a server-side client: no Origin (the engine allows that, §2)
+        .handleCloseFrames(false)    // the member handler records the close code
+        .dropPongFrames(true)
+        .withUTF8Validator(false)
+        .maxFramePayloadLength(1 << 20)
+        .handshakeTimeoutMillis(15_000)
+        .build();
+    return new ChannelInitializer<>() {
+      @Override
+      protected void initChannel(SocketChannel ch) {
+        ch.pipeline().addLast(
+            new HttpClientCodec(),
+            new HttpObjectAggregator(1 << 16),
+            new WebSocketClientProtocolHandler(config),
+            new WebSocketFrameAggregator(1 << 20),
+            new Member());
+      }
+    };
+  }
+
+  void fail(String why) {
+    String k = why.length() > 160 ? why.substring(0, 160) : why;
+    if (failures.size() < 50 || failures.containsKey(k)) {
+      failures.computeIfAbsent(k, x -> new LongAdder()).increment();
+    } else {
+      failures.computeIfAbsent("(other)", x -> new LongAdder()).increment();
+    }
+  }
+
+  long failuresCount() {
+    return failures.values().stream().mapToLong(LongAdder::sum).sum();
+  }
+
+  // ------------------------------------------------------------------------------------ the member
+
+  static final byte[] WELCOME_TYPE = "\"welcome\"".getBytes(StandardCharsets.US_ASCII);
+  static final byte[] JOINED_TYPE = "\"joined\"".getBytes(StandardCharsets.US_ASCII);
+  static final byte[] ERROR_TYPE = "\"error\"".getBytes(StandardCharsets.US_ASCII);
+
+  final class Member extends ChannelInboundHandlerAdapter {
+    static final int CONNECTING = 0, OPENING = 1, JOINING = 2, JOINED = 3;
+    int state = CONNECTING;
+    Stats stats;
+    ScheduledFuture<?> heartbeat;
+    boolean slotHeld = true;
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      stats = statsByLoop.get(ctx.channel().eventLoop());
+    }
+
+    void releaseSlot() {
+      if (slotHeld) {
+        slotHeld = false;
+        connectSlots.release();
+      }
+    }
+
+    void joined(ChannelHandlerContext ctx) {
+      state = JOINED;
+      joined.incrementAndGet();
+      releaseSlot();
+      if (proto == Proto.LMS && pingSeconds > 0) {
+        long period = TimeUnit.SECONDS.toMillis(pingSeconds);
+        heartbeat = ctx.channel().eventLoop().scheduleAtFixedRate(
+            () -> ctx.writeAndFlush(new TextWebSocketFrame("{\"type\":\"ping\"}"), ctx.voidPromise()),
+            ThreadLocalRandom.current().nextLong(period), period, TimeUnit.MILLISECONDS);
+      }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+      if (evt == ClientHandshakeStateEvent.HANDSHAKE_COMPLETE) {
+        connected.incrementAndGet();
+        if (proto == Proto.PLAIN) {
+          joined(ctx);
+        } else {
+          state = OPENING;
+        }
+      } else if (evt == ClientHandshakeStateEvent.HANDSHAKE_TIMEOUT) {
+        fail("handshake timeout");
+        releaseSlot();
+      }
+      super.userEventTriggered(ctx, evt);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      try {
+        if (msg instanceof TextWebSocketFrame f) {
+          ByteBuf c = f.content();
+          if (state == JOINED) {
+            onJoinedFrame(ctx, c);
+          } else {
+            onSetupFrame(ctx, c);
+          }
+        } else if (msg instanceof CloseWebSocketFrame cf) {
+          closeCodes.computeIfAbsent(cf.statusCode(), x -> new LongAdder()).increment();
+          if (!stopping && closeCodes.size() < 20) {
+            System.err.printf("driver: close %d %s%n", cf.statusCode(), cf.reasonText());
+          }
+          ctx.close();
+        }
+      } finally {
+        ReferenceCountUtil.release(msg);
+      }
+    }
+
+    /** The one timing path, the same for every protocol. */
+    void onJoinedFrame(ChannelHandlerContext ctx, ByteBuf c) {
+      long t = findT(c);
+      if (t != NO_T) {
+        long now = System.nanoTime();
+        Stats s = stats;
+        s.total++;
+        if (now >= measureStart && now < measureEnd) {
+          s.windowReceived++;
+          s.windowBytes += c.readableBytes();
+        }
+        if (t >= measureStart && t < measureEnd) {
+          s.measured++;
+          long us = (now - t) / 1000;
+          if (us > HIGHEST_US) {
+            s.clamped++;
+            us = HIGHEST_US;
+          }
+          s.latencyUs.recordValue(Math.max(0, us));
+        }
+        return;
+      }
+      if (proto == Proto.SOCKETIO && c.readableBytes() == 1 && c.getByte(c.readerIndex()) == '2') {
+        ctx.writeAndFlush(new TextWebSocketFrame("3"), ctx.voidPromise()); // Engine.IO pong
+      }
+    }
+
+    void onSetupFrame(ChannelHandlerContext ctx, ByteBuf c) {
+      switch (proto) {
+        case LMS -> {
+          if (state == OPENING && contains(c, WELCOME_TYPE)) {
+            state = JOINING;
+            ctx.writeAndFlush(new TextWebSocketFrame("{\"type\":\"join\",\"room\":\"" + room + "\",\"id\":\"j\"}"),
+                ctx.voidPromise());
+          } else if (state == JOINING && contains(c, JOINED_TYPE)) {
+            joined(ctx);
+          } else if (contains(c, ERROR_TYPE)) {
+            fail("lms error frame: " + c.toString(StandardCharsets.UTF_8));
+            releaseSlot();
+          }
+        }
+        case SOCKETIO -> {
+          int n = c.readableBytes();
+          byte b0 = n > 0 ? c.getByte(c.readerIndex()) : 0;
+          byte b1 = n > 1 ? c.getByte(c.readerIndex() + 1) : 0;
+          if (state == OPENING && b0 == '0') {          // Engine.IO open
+            state = JOINING;
+            ctx.writeAndFlush(new TextWebSocketFrame("40"), ctx.voidPromise()); // connect to "/"
+          } else if (state == JOINING && b0 == '4' && b1 == '0') {  // Socket.IO CONNECT answered
+            joined(ctx);
+          } else if (b0 == '4' && b1 == '4') {          // CONNECT_ERROR
+            fail("socket.io connect error: " + c.toString(StandardCharsets.UTF_8));
+            releaseSlot();
+          } else if (n == 1 && b0 == '2') {
+            ctx.writeAndFlush(new TextWebSocketFrame("3"), ctx.voidPromise());
+          }
+        }
+        case PLAIN -> { }
+      }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+      if (heartbeat != null) {
+        heartbeat.cancel(false);
+      }
+      if (state == JOINED) {
+        joined.decrementAndGet();
+        if (!stopping) {
+          unexpectedCloses.incrementAndGet();
+        }
+      } else if (slotHeld) {
+        fail("closed before joining");
+      }
+      releaseSlot();
+      super.channelInactive(ctx);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (state != JOINED) {
+        fail(cause.getClass().getSimpleName() + ": " + cause.getMessage());
+        releaseSlot();
+      } else if (!stopping) {
+        fail("after join: " + cause.getClass().getSimpleName() + ": " + cause.getMessage());
+      }
+      ctx.close();
+    }
+  }
+
+  /** The publisher's nanoTime after {@code "t":} in the frame, or {@link #NO_T}. No JSON parse. */
+  static long findT(ByteBuf b) {
+    int end = b.writerIndex();
+    for (int i = b.readerIndex(), last = end - 4; i < last; i++) {
+      if (b.getByte(i) == '"' && b.getByte(i + 1) == 't' && b.getByte(i + 2) == '"' && b.getByte(i + 3) == ':') {
+        int j = i + 4;
+        while (j < end && b.getByte(j) == ' ') {
+          j++;
+        }
+        boolean neg = j < end && b.getByte(j) == '-';
+        if (neg) {
+          j++;
+        }
+        long v = 0;
+        int digits = 0;
+        for (; j < end; j++) {
+          byte d = b.getByte(j);
+          if (d < '0' || d > '9') {
+            break;
+          }
+          v = v * 10 + (d - '0');
+          digits++;
+        }
+        return digits == 0 ? NO_T : neg ? -v : v;
+      }
+    }
+    return NO_T;
+  }
+
+  static boolean contains(ByteBuf b, byte[] needle) {
+    int end = b.writerIndex() - needle.length;
+    outer:
+    for (int i = b.readerIndex(); i <= end; i++) {
+      for (int k = 0; k < needle.length; k++) {
+        if (b.getByte(i + k) != needle[k]) {
+          continue outer;
+        }
+      }
+      return true;
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------------------------- the publisher
+
+  /**
+   * Publishes at a fixed rate, open loop: the publisher thread wakes at each due time, stamps the event
+   * with {@code t = System.nanoTime()} and hands it to one of a few keep-alive HTTP/1.1 connections, each
+   * served by its own thread (plain blocking sockets: a few microseconds per request even before the JIT
+   * warms up, where the JDK HttpClient added milliseconds). Time an event waits for a free connection
+   * counts in its latency; when more than {@code 16 x connections} events wait, the next ones are
+   * skipped and counted, so a stalled server cannot pile up requests.
+   */
+  final class Publisher implements Runnable {
+    volatile long start;
+    final URI uri = URI.create(publishUrl);
+    final String head;
+    final AtomicLong sent = new AtomicLong();
+    final AtomicLong inWindow = new AtomicLong();
+    final AtomicLong skipped = new AtomicLong();
+    final AtomicInteger pending = new AtomicInteger();
+    final LongAdder errors = new LongAdder();
+    final Histogram rtt = new Histogram(HIGHEST_US, 3); // guarded by itself
+    final java.util.concurrent.LinkedBlockingQueue<long[]> jobs = new java.util.concurrent.LinkedBlockingQueue<>();
+    final List<Thread> workers = new ArrayList<>();
+    final int connections;
+    volatile int bodyBytes;
+
+    Publisher(int connections) {
+      this.connections = connections;
+      String path = uri.getRawPath() + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
+      String auth = proto == Proto.LMS
+          ? "Authorization: Bearer " + token("bench-backend", Map.of("roles", List.of("service"))) + "\r\n" : "";
+      head = "POST " + path + " HTTP/1.1\r\nHost: " + uri.getHost() + ":" + port(uri) + "\r\n"
+          + "Content-Type: application/json\r\n" + auth + "Content-Length: ";
+      for (int i = 0; i < connections; i++) {
+        Thread w = new Thread(this::work, "publisher-conn-" + i);
+        w.setDaemon(true);
+        workers.add(w);
+        w.start();
+      }
+    }
+
+    /** Publishes n events back to back (closed loop, one per connection in flight); resets the counters. */
+    Map<String, Object> prewarm(int n) throws InterruptedException {
+      long t0 = System.nanoTime();
+      for (int i = 0; i < n; i++) {
+        while (pending.get() >= connections) {
+          LockSupport.parkNanos(20_000);
+        }
+        pending.incrementAndGet();
+        jobs.add(new long[] {System.nanoTime(), -1 - i});
+      }
+      while (pending.get() > 0 && System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(60)) {
+        LockSupport.parkNanos(100_000);
+      }
+      Map<String, Object> r = new LinkedHashMap<>();
+      r.put("events", n);
+      r.put("errors", errors.sumThenReset());
+      r.put("seconds", round((System.nanoTime() - t0) / 1e9, 2));
+      r.put("rtt_p50_ms", ms(rtt, 50));
+      r.put("rtt_p99_ms", ms(rtt, 99));
+      synchronized (rtt) {
+        rtt.reset();
+      }
+      return r;
+    }
+
+    void shutdown() {
+      for (int i = 0; i < connections; i++) {
+        jobs.add(new long[0]);
+      }
+    }
+
+    /** {"event":"tick","data":{"t":<nanoTime>,"n":<seq>,"pad":"xx..."}}, padded to --payload-bytes. */
+    String body(long t, long n) {
+      String prefix = "{\"event\":\"tick\",\"data\":{\"t\":" + t + ",\"n\":" + n + ",\"pad\":\"";
+      String suffix = "\"}}";
+      int pad = Math.max(0, payloadBytes - prefix.length() - suffix.length());
+      return prefix + "x".repeat(pad) + suffix;
+    }
+
+    @Override
+    public void run() {
+      long period = 1_000_000_000L / rate;
+      try {
+        for (long n = 0; ; n++) {
+          long due = start + n * period;
+          if (due >= measureEnd) {
+            return;
+          }
+          long wait;
+          while ((wait = due - System.nanoTime()) > 0) {
+            LockSupport.parkNanos(wait); // no spinning: the box has 2 cores
+          }
+          if (pending.get() >= 16 * connections) {
+            skipped.incrementAndGet();
+            continue;
+          }
+          long t = System.nanoTime();
+          sent.incrementAndGet();
+          if (t >= measureStart && t < measureEnd) {
+            inWindow.incrementAndGet();
+          }
+          pending.incrementAndGet();
+          jobs.add(new long[] {t, n});
+        }
+      } finally {
+        shutdown();
+      }
+    }
+
+    void work() {
+      java.net.Socket socket = null;
+      java.io.InputStream in = null;
+      java.io.OutputStream outStream = null;
+      while (true) {
+        long[] job;
+        try {
+          job = jobs.take();
+        } catch (InterruptedException e) {
+          return;
+        }
+        if (job.length == 0) {
+          break;
+        }
+        String body = body(job[0], job[1]);
+        bodyBytes = body.length();
+        try {
+          if (socket == null) {
+            socket = new java.net.Socket();
+            socket.setTcpNoDelay(true);
+            socket.setSoTimeout(10_000);
+            socket.connect(new InetSocketAddress(uri.getHost(), port(uri)), 5_000);
+            in = new java.io.BufferedInputStream(socket.getInputStream(), 8192);
+            outStream = socket.getOutputStream();
+          }
+          byte[] b = body.getBytes(StandardCharsets.UTF_8);
+          byte[] h = (head + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+          byte[] req = new byte[h.length + b.length];
+          System.arraycopy(h, 0, req, 0, h.length);
+          System.arraycopy(b, 0, req, h.length, b.length);
+          outStream.write(req);
+          outStream.flush();
+          HttpAnswer a = readAnswer(in);
+          long us = (System.nanoTime() - job[0]) / 1000;
+          synchronized (rtt) {
+            rtt.recordValue(Math.min(Math.max(0, us), HIGHEST_US));
+          }
+          if (a.status / 100 != 2) {
+            errors.increment();
+            fail("publish: HTTP " + a.status + " " + a.body);
+          }
+          if (a.close) {
+            socket.close();
+            socket = null;
+          }
+        } catch (IOException | RuntimeException e) {
+          errors.increment();
+          fail("publish: " + e.getClass().getSimpleName() + ": " + e.getMessage());
+          if (socket != null) {
+            try {
+              socket.close();
+            } catch (IOException ignored) {
+              // gone anyway
+            }
+          }
+          socket = null;
+        } finally {
+          pending.decrementAndGet();
+        }
+      }
+      if (socket != null) {
+        try {
+          socket.close();
+        } catch (IOException ignored) {
+          // gone anyway
+        }
+      }
+    }
+
+    void await(long millis) throws InterruptedException {
+      long deadline = System.currentTimeMillis() + millis;
+      for (Thread w : workers) {
+        w.join(Math.max(1, deadline - System.currentTimeMillis()));
+      }
+    }
+  }
+
+  record HttpAnswer(int status, String body, boolean close) { }
+
+  /** A minimal HTTP/1.1 response reader: status line, headers, a Content-Length or chunked body. */
+  static HttpAnswer readAnswer(java.io.InputStream in) throws IOException {
+    String status = readLine(in);
+    if (status == null) {
+      throw new IOException("connection closed by the server");
+    }
+    String[] parts = status.split(" ", 3);
+    int code = Integer.parseInt(parts[1]);
+    int length = -1;
+    boolean chunked = false;
+    boolean close = status.startsWith("HTTP/1.0");
+    for (String line; (line = readLine(in)) != null && !line.isEmpty(); ) {
+      int colon = line.indexOf(':');
+      if (colon < 0) {
+        continue;
+      }
+      String name = line.substring(0, colon).trim().toLowerCase(java.util.Locale.ROOT);
+      String value = line.substring(colon + 1).trim();
+      switch (name) {
+        case "content-length" -> length = Integer.parseInt(value);
+        case "transfer-encoding" -> chunked = value.toLowerCase(java.util.Locale.ROOT).contains("chunked");
+        case "connection" -> close = value.equalsIgnoreCase("close");
+        default -> { }
+      }
+    }
+    java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+    if (chunked) {
+      while (true) {
+        String size = readLine(in);
+        int n = Integer.parseInt(size.split(";")[0].trim(), 16);
+        if (n == 0) {
+          while (true) { // trailers
+            String t = readLine(in);
+            if (t == null || t.isEmpty()) {
+              break;
+            }
+          }
+          break;
+        }
+        body.write(in.readNBytes(n));
+        readLine(in);
+      }
+    } else if (length >= 0) {
+      body.write(in.readNBytes(length));
+    } else {
+      close = true; // body to the end of the connection: not expected from any of the servers
+    }
+    return new HttpAnswer(code, body.toString(StandardCharsets.UTF_8), close);
+  }
+
+  static String readLine(java.io.InputStream in) throws IOException {
+    StringBuilder sb = new StringBuilder(64);
+    int c;
+    while ((c = in.read()) >= 0) {
+      if (c == '\n') {
+        int len = sb.length();
+        return len > 0 && sb.charAt(len - 1) == '\r' ? sb.substring(0, len - 1) : sb.toString();
+      }
+      sb.append((char) c);
+    }
+    return sb.length() == 0 ? null : sb.toString();
+  }
+
+  // ------------------------------------------------------------------------------------ utilities
+
+  Stats collect() throws Exception {
+    Stats sum = new Stats();
+    for (Map.Entry<EventExecutor, Stats> e : statsByLoop.entrySet()) {
+      Stats copy = e.getKey().submit(() -> {
+        Stats c = new Stats();
+        e.getValue().addTo(c);
+        return c;
+      }).get(5, TimeUnit.SECONDS);
+      copy.addTo(sum);
+    }
+    return sum;
+  }
+
+  static void sleepUntil(long nanoTime) throws InterruptedException {
+    long wait;
+    while ((wait = nanoTime - System.nanoTime()) > 0) {
+      Thread.sleep(Math.max(1, Math.min(wait / 1_000_000, 200)));
+    }
+  }
+
+  /** [server utime+stime ticks or -1, driver ticks, box busy jiffies, box total jiffies]. */
+  long[] cpuSample() {
+    try {
+      long server = serverPid > 0 ? procTicks("/proc/" + serverPid + "/stat") : -1;
+      long self = procTicks("/proc/self/stat");
+      String[] cpu = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+      long total = 0;
+      for (int i = 1; i < cpu.length && i <= 8; i++) {
+        total += Long.parseLong(cpu[i]);
+      }
+      long idle = Long.parseLong(cpu[4]) + Long.parseLong(cpu[5]);
+      return new long[] {server, self, total - idle, total};
+    } catch (IOException | RuntimeException e) {
+      fail("cpu sample: " + e);
+      return null;
+    }
+  }
+
+  static long procTicks(String file) throws IOException {
+    String s = Files.readString(Path.of(file));
+    String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
+    // after "pid (comm) ": state is field 3, utime field 14, stime field 15 (1-based, man 5 proc)
+    return Long.parseLong(f[14 - 3]) + Long.parseLong(f[15 - 3]);
+  }
+
+  static double clockTicks() {
+    try {
+      Process p = new ProcessBuilder("getconf", "CLK_TCK").redirectErrorStream(true).start();
+      String v = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
+      p.waitFor(5, TimeUnit.SECONDS);
+      return Double.parseDouble(v);
+    } catch (Exception e) {
+      return 100;
+    }
+  }
+
+  static Double ms(Histogram h, double percentile) {
+    synchronized (h) {
+      return h.getTotalCount() == 0 ? null : round(h.getValueAtPercentile(percentile) / 1000.0, 3);
+    }
+  }
+
+  static double round(double v, int places) {
+    double f = Math.pow(10, places);
+    return Math.round(v * f) / f;
+  }
+
+  Map<String, Object> failedResult(String why) {
+    Map<String, Object> r = new LinkedHashMap<>();
+    r.put("server", label);
+    r.put("protocol", proto.name().toLowerCase());
+    r.put("url", base.toString());
+    r.put("members", members);
+    r.put("members_joined", joined.get());
+    r.put("rate", rate);
+    r.put("error", why);
+    r.put("failures", new TreeMap<>(failures));
+    return r;
+  }
+
+  void writeResult(Map<String, Object> r) throws IOException {
+    if (out == null) {
+      return;
+    }
+    ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    Map<String, Object> copy = new LinkedHashMap<>();
+    r.forEach((k, v) -> copy.put(k, v instanceof Map<?, ?> m ? stringKeys(m) : v));
+    Files.writeString(Path.of(out), json.writeValueAsString(copy) + "\n");
+  }
+
+  static Map<String, Object> stringKeys(Map<?, ?> m) {
+    Map<String, Object> r = new LinkedHashMap<>();
+    m.forEach((k, v) -> r.put(String.valueOf(k), v instanceof LongAdder a ? a.sum() : v));
+    return r;
+  }
+}
