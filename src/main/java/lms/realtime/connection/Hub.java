@@ -83,6 +83,8 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     String epoch;
     long seq;
     final Map<ActorRef<Connection.Command>, Member> members = new HashMap<>();
+    /** The members a re-join is under way for (null: none): they, and only they, get the catch-up. */
+    Set<ActorRef<Connection.Command>> rejoining;
   }
 
   public static Behavior<Command> create(LocalSockets sockets, Metrics metrics) {
@@ -240,6 +242,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
       return this;
     }
     sub.roomActor = null;
+    sub.rejoining = new HashSet<>(sub.members.keySet());
     sendRejoin(msg.room(), sub);
     return this;
   }
@@ -257,7 +260,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
 
   private Behavior<Command> onRejoinTimeout(RejoinTimeout msg) {
     Subscription sub = rooms.get(msg.room());
-    if (sub != null && sub.roomActor == null && !sub.members.isEmpty()) {
+    if (sub != null && sub.rejoining != null && !sub.members.isEmpty()) {
       sendRejoin(msg.room(), sub);
     }
     return this;
@@ -268,17 +271,24 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     if (sub == null) {
       return this;
     }
-    if (sub.roomActor != null && sub.roomActor.equals(msg.roomActor())) {
+    if (sub.rejoining == null) {
       return this; // an answer to a retried re-join that was already answered
     }
     timers.cancel(new RejoinTimeout(msg.room()));
+    // A socket that joined the new incarnation meanwhile (AddMember) already has its position;
+    // the answer still counts, and its catch-up goes to the members that were re-joined only.
     follow(msg.room(), sub, msg.roomActor(), msg.epoch(), msg.seq());
     sub.epoch = msg.epoch();
     sub.seq = msg.seq();
+    Set<ActorRef<Connection.Command>> caughtUp = sub.rejoining;
+    sub.rejoining = null;
     for (String text : msg.frames()) {
       Object frame = WebSocketStack.textFrame(text);
-      for (Member member : sub.members.values()) {
-        member.outbox().send(frame);
+      for (ActorRef<Connection.Command> connection : caughtUp) {
+        Member member = sub.members.get(connection);
+        if (member != null) {
+          member.outbox().send(frame);
+        }
       }
     }
     return this;
