@@ -6,6 +6,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import lms.realtime.NodeContext;
 import lms.realtime.auth.Identity;
+import lms.realtime.protocol.Json;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
@@ -95,7 +96,7 @@ public final class SocketBridge {
     if (text.isStrict()) {
       String s = text.getStrictText();
       // every char is at least one byte and at most three: count only when it matters
-      boolean tooLarge = s.length() > maxBytes || (3L * s.length() > maxBytes && utf8Length(s) > maxBytes);
+      boolean tooLarge = s.length() > maxBytes || (3L * s.length() > maxBytes && Json.utf8Length(s) > maxBytes);
       return CompletableFuture.completedFuture(tooLarge ? Connection.TooLarge.INSTANCE : new Connection.Text(s));
     }
     // The message is drained to its end but not kept past the bound. Cancelling it early does not
@@ -105,7 +106,7 @@ public final class SocketBridge {
     return text.getStreamedText()
         .runFold(new StringBuilder(), (b, chunk) -> {
           boolean wasOver = bytes[0] > maxBytes;
-          bytes[0] += utf8Length(chunk);
+          bytes[0] += Json.utf8Length(chunk);
           if (bytes[0] > maxBytes) {
             if (!wasOver) {
               connection.tell(Connection.FrameTooLarge.INSTANCE);
@@ -115,24 +116,5 @@ public final class SocketBridge {
           return b.append(chunk);
         }, mat)
         .thenApply(b -> bytes[0] > maxBytes ? Connection.TooLarge.INSTANCE : new Connection.Text(b.toString()));
-  }
-
-  static long utf8Length(String s) {
-    int n = s.length();
-    long bytes = 0;
-    for (int i = 0; i < n; i++) {
-      char c = s.charAt(i);
-      if (c < 0x80) {
-        bytes += 1;
-      } else if (c < 0x800) {
-        bytes += 2;
-      } else if (Character.isHighSurrogate(c)) {
-        bytes += 4;
-        i++;
-      } else {
-        bytes += 3;
-      }
-    }
-    return bytes;
   }
 }

@@ -2,7 +2,6 @@ package lms.realtime.http;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -55,13 +54,13 @@ final class BackendApi extends AllDirectives {
   }
 
   private HttpResponse authorise(HttpRequest request) {
-    String header = request.getHeader("Authorization").map(h -> h.value()).orElse("");
-    if (!header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+    java.util.Optional<String> bearer = WebSocketRoute.bearer(request);
+    if (bearer.isEmpty()) {
       return Responses.error(StatusCodes.UNAUTHORIZED, "unauthorized", "a service token is required (Authorization: Bearer)");
     }
     Identity who;
     try {
-      who = node.verifier().verifyAccess(header.substring(7).trim());
+      who = node.verifier().verifyAccess(bearer.get());
     } catch (TokenException e) {
       return Responses.error(StatusCodes.UNAUTHORIZED, "unauthorized", e.getMessage());
     }
@@ -79,7 +78,7 @@ final class BackendApi extends AllDirectives {
   private record EventBody(String event, String data, String id, HttpResponse error) {}
 
   private EventBody readEventBody(String body, boolean allowId) {
-    if (body.getBytes(StandardCharsets.UTF_8).length > node.settings().maxBodyBytes()) {
+    if (Json.utf8Length(body) > node.settings().maxBodyBytes()) {
       return new EventBody(null, null, null, Responses.error(StatusCodes.BAD_REQUEST, "too_large",
           "body larger than " + node.settings().maxBodyBytes() + " bytes"));
     }
@@ -102,8 +101,7 @@ final class BackendApi extends AllDirectives {
       return new EventBody(null, null, null, Responses.badRequest(
           "'id' must be a non-empty string of at most " + ClientFrame.MAX_ID + " characters"));
     }
-    JsonNode data = json.get("data");
-    return new EventBody(event.asText(), data == null ? "null" : Json.write(data),
+    return new EventBody(event.asText(), ClientFrame.data(json),
         allowId && id != null && id.isTextual() ? id.asText() : null, null);
   }
 

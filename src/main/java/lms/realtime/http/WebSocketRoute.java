@@ -75,12 +75,17 @@ final class WebSocketRoute {
     return CompletableFuture.completedFuture(response);
   }
 
-  /** From the Authorization header, then the cookie, then the {@code token} query parameter. */
-  private String token(HttpRequest request) {
-    Optional<String> bearer = request.getHeader("Authorization")
+  /** The token of an {@code Authorization: Bearer} header, if there is one (also the backend API's). */
+  static Optional<String> bearer(HttpRequest request) {
+    return request.getHeader("Authorization")
         .map(h -> h.value())
         .filter(v -> v.regionMatches(true, 0, "Bearer ", 0, 7))
         .map(v -> v.substring(7).trim());
+  }
+
+  /** From the Authorization header, then the cookie, then the {@code token} query parameter. */
+  private String token(HttpRequest request) {
+    Optional<String> bearer = bearer(request);
     if (bearer.isPresent()) {
       return bearer.get();
     }

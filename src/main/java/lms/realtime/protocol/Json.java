@@ -58,6 +58,26 @@ public final class Json {
     return write(MAPPER.getNodeFactory().textNode(s));
   }
 
+  /** UTF-8 length of a string, counted without encoding it. */
+  public static long utf8Length(String s) {
+    int n = s.length();
+    long bytes = 0;
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        bytes += 1;
+      } else if (c < 0x800) {
+        bytes += 2;
+      } else if (Character.isHighSurrogate(c)) {
+        bytes += 4;
+        i++;
+      } else {
+        bytes += 3;
+      }
+    }
+    return bytes;
+  }
+
   static final class IllegalJson extends JsonProcessingException {
     IllegalJson(String msg) {
       super(msg);
