@@ -43,7 +43,8 @@ public record Settings(
     List<String> seedNodes,
     int managementPort,
     int hubShards,
-    Duration shutdownCloseGrace) {
+    Duration shutdownCloseGrace,
+    Duration keepAliveIdle) {
 
   public static Settings from(Config root) {
     Config c = root.getConfig("lms");
@@ -82,7 +83,17 @@ public record Settings(
         csv(c.getString("cluster.seed-nodes")),
         c.getInt("cluster.management-port"),
         c.getInt("cluster.hub-shards"),
-        c.getDuration("shutdown-close-grace"));
+        c.getDuration("shutdown-close-grace"),
+        // pekko-http's own setting, kept for our socket stage (0 = no keep-alive pings)
+        keepAlive(root, "pekko.http.server.websocket.periodic-keep-alive-max-idle"));
+  }
+
+  /** A duration, or zero when the setting is absent or {@code infinite} (pekko-http's default). */
+  private static Duration keepAlive(Config root, String path) {
+    if (!root.hasPath(path) || "infinite".equals(root.getString(path))) {
+      return Duration.ZERO;
+    }
+    return root.getDuration(path);
   }
 
   static List<String> csv(String value) {

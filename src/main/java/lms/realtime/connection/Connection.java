@@ -51,33 +51,25 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
 
   // --- from the socket's own stream (node-local, never serialized) ---
 
-  enum Ack {
-    INSTANCE
-  }
-
   sealed interface Incoming {}
 
   record Text(String text) implements Incoming {}
-
-  enum TooLarge implements Incoming {
-    INSTANCE
-  }
 
   enum Binary implements Incoming {
     INSTANCE
   }
 
-  record StreamStarted(ActorRef<Ack> ackTo) implements Command {}
+  /** The socket's stream runs; {@code ack} lets it read the first message. */
+  record StreamStarted(Runnable ack) implements Command {}
 
-  record Inbound(ActorRef<Ack> ackTo, Incoming incoming) implements Command {}
+  /** A message from the client; {@code ack} lets the stream read the next one. */
+  record Inbound(Runnable ack, Incoming incoming) implements Command {}
 
   enum StreamEnded implements Command {
     INSTANCE
   }
 
-  record StreamFailed(Throwable cause) implements Command {}
-
-  /** A streamed frame passed the size bound; the rest of it is still draining. */
+  /** A message passed the size bound; the rest of it is skipped as it arrives. */
   enum FrameTooLarge implements Command {
     INSTANCE
   }
@@ -187,7 +179,6 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
           return Behaviors.stopped();
         })
         .onMessageEquals(StreamEnded.INSTANCE, Behaviors::stopped)
-        .onMessage(StreamFailed.class, f -> Behaviors.stopped())
         .onSignal(PostStop.class, s -> onStop())
         .build();
   }
@@ -234,7 +225,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
 
   private Behavior<Command> onStreamStarted(StreamStarted started) {
     timers.cancel(Tick.ATTACH_TIMEOUT);
-    started.ackTo().tell(Ack.INSTANCE);
+    started.ack().run();
     if (phase != Phase.ATTACHING) {
       return this;
     }
@@ -318,7 +309,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
   // --- frames from the client ---
 
   private Behavior<Command> onInbound(Inbound inbound) {
-    inbound.ackTo().tell(Ack.INSTANCE);
+    inbound.ack().run();
     if (phase != Phase.OPEN) {
       return this;
     }
@@ -326,9 +317,6 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     Incoming incoming = inbound.incoming();
     if (incoming instanceof Text t) {
       return onText(t.text());
-    }
-    if (incoming == TooLarge.INSTANCE) {
-      return closeWith(CloseCodes.TOO_LARGE, tooLargeReason());
     }
     return closeWith(CloseCodes.BINARY, "binary frames are not accepted");
   }

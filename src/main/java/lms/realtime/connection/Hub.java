@@ -16,6 +16,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.util.ByteString;
 
 /**
  * Node-local fan-out for a slice of the rooms (rooms are spread over a node's hubs by name). A room
@@ -197,7 +198,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     if (sub == null) {
       return this;
     }
-    Object frame = WebSocketStack.textFrame(msg.frame());
+    ByteString frame = WebSocketStack.textFrame(msg.frame());
     for (Member member : sub.members.values()) {
       if (!msg.presenceWatchersOnly() || member.info().seesPresence()) {
         member.outbox().send(frame);
@@ -283,7 +284,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     Set<ActorRef<Connection.Command>> caughtUp = sub.rejoining;
     sub.rejoining = null;
     for (String text : msg.frames()) {
-      Object frame = WebSocketStack.textFrame(text);
+      ByteString frame = WebSocketStack.textFrame(text);
       for (ActorRef<Connection.Command> connection : caughtUp) {
         Member member = sub.members.get(connection);
         if (member != null) {

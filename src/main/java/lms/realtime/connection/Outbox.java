@@ -1,42 +1,41 @@
 package lms.realtime.connection;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import lms.realtime.Settings;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.CloseCodes;
-import org.apache.pekko.stream.BoundedSourceQueue;
-import org.apache.pekko.stream.QueueOfferResult;
-import org.apache.pekko.stream.SharedKillSwitch;
+import org.apache.pekko.util.ByteString;
 
 /**
- * The outgoing side of one socket: a bounded queue of rendered frames, a preferred channel for the
- * close frame, and a kill switch for a peer that will not even take the close. Thread-safe: the
- * socket's own actor and the node's fan-out hubs offer to it directly, so a broadcast costs one
- * enqueue per socket. When the queue is full the socket is a slow reader: it alone is closed with
- * 4008, and whoever was sending moves on at once.
+ * The outgoing side of one socket: a bounded queue of rendered frames (wire bytes, see
+ * {@link WebSocketStack#textFrame}), a close frame that goes ahead of them, and an abort for a peer
+ * that will not even take the close. Thread-safe: the socket's own actor and the node's fan-out hubs
+ * offer to it directly, so a broadcast costs one enqueue per socket. When the queue is full the
+ * socket is a slow reader: it alone is closed with 4008, and whoever was sending moves on at once.
  *
- * <p>The queue comes into being when pekko-http runs the socket's stream, after the upgrade; what
- * is sent before (the {@code welcome}, an early notification) waits here and goes first. Creating
- * the queue with the socket's own stream, rather than as a stream of its own beforehand, halves
- * what a handshake materializes.
+ * <p>The socket's {@link SocketStage} drains it. A sender wakes the stage only when the stage has
+ * said it is waiting ({@link #sleep}): while the stage is busy writing (or the peer's TCP window is
+ * shut) frames just pile up, and the stage's next write takes them all at once.
  */
 public final class Outbox {
-  private final CompletableFuture<Object> closeCommand = new CompletableFuture<>();
-  private final SharedKillSwitch killSwitch;
+  private final ConcurrentLinkedQueue<ByteString> queue = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger size = new AtomicInteger();
+  /** True while the stage will look at the queue without being told (busy, or not started yet). */
+  private final AtomicBoolean awake = new AtomicBoolean(true);
+  private final AtomicBoolean closing = new AtomicBoolean();
   private final Settings settings;
   private final Metrics metrics;
-  private final AtomicBoolean closing = new AtomicBoolean();
-  private volatile BoundedSourceQueue<Object> frames;
-  private List<Object> early = new ArrayList<>(4);
+  private volatile Runnable wake;
+  private volatile ByteString closeFrame;
+  private volatile boolean aborted;
+  private volatile boolean finished;
   private volatile Runnable onOverflow = () -> {};
   private volatile int closeCode;
 
-  Outbox(SharedKillSwitch killSwitch, Settings settings, Metrics metrics) {
-    this.killSwitch = killSwitch;
+  Outbox(Settings settings, Metrics metrics) {
     this.settings = settings;
     this.metrics = metrics;
   }
@@ -45,53 +44,25 @@ public final class Outbox {
     this.onOverflow = callback;
   }
 
-  /** Called once, when the socket's stream materializes its frame queue. */
-  void attach(BoundedSourceQueue<Object> queue) {
-    synchronized (this) {
-      for (Object frame : early) {
-        queue.offer(frame);
-      }
-      early = null;
-      frames = queue;
-    }
-  }
-
-  /** Completes when the socket is to be closed, with the command for pekko-http's close frame. */
-  CompletableFuture<Object> closeCommand() {
-    return closeCommand;
-  }
-
   /** Queues a frame from {@link WebSocketStack#textFrame}; false when closing or full. */
-  public boolean send(Object frame) {
-    if (closing.get()) {
+  public boolean send(ByteString frame) {
+    if (closing.get() || finished) {
       return false;
     }
-    BoundedSourceQueue<Object> queue = frames;
-    if (queue == null) {
-      synchronized (this) {
-        queue = frames;
-        if (queue == null) {
-          if (early == null) {
-            return false; // the socket is gone
-          }
-          if (early.size() >= settings.outgoingBuffer()) {
-            return overflow();
-          }
-          early.add(frame);
-          metrics.frameOut();
-          return true;
-        }
-      }
-    }
-    QueueOfferResult result = queue.offer(frame);
-    if (result == QueueOfferResult.enqueued()) {
-      metrics.frameOut();
-      return true;
-    }
-    if (result == QueueOfferResult.dropped()) {
+    if (size.incrementAndGet() > settings.outgoingBuffer()) {
+      size.decrementAndGet();
       return overflow();
     }
-    return false;
+    queue.offer(frame);
+    metrics.frameOut();
+    if (!awake.get() && awake.compareAndSet(false, true)) {
+      wake.run();
+    }
+    return true;
+  }
+
+  public boolean sendText(String text) {
+    return send(WebSocketStack.textFrame(text));
   }
 
   private boolean overflow() {
@@ -100,10 +71,6 @@ public final class Outbox {
       onOverflow.run();
     }
     return false;
-  }
-
-  public boolean sendText(String text) {
-    return send(WebSocketStack.textFrame(text));
   }
 
   public boolean isClosing() {
@@ -126,8 +93,9 @@ public final class Outbox {
     }
     closeCode = code;
     String text = CloseCodes.advisesRetry(code) ? retryAdvice() : reason;
-    closeCommand.complete(WebSocketStack.closeCommand(code, text));
+    closeFrame = WebSocketStack.closeFrame(code, text);
     metrics.closed(code);
+    poke();
     return true;
   }
 
@@ -139,22 +107,79 @@ public final class Outbox {
 
   /** Drops the TCP connection without a close handshake: for a peer that takes nothing. */
   void abort() {
-    killSwitch.abort(new IllegalStateException("socket aborted"));
+    aborted = true;
+    poke();
   }
 
-  /** Ends the outgoing side after the stream is gone (frees the queue). */
+  /** The socket's actor is gone: send what must still go (the close frame) and end the socket. */
   void complete() {
-    BoundedSourceQueue<Object> queue;
-    synchronized (this) {
-      queue = frames;
-      early = null;
+    finished = true;
+    queue.clear();
+    poke();
+  }
+
+  /** Wakes the stage whatever it is doing: for the rare events (close, abort, end). */
+  private void poke() {
+    Runnable w = wake;
+    if (w != null) {
+      w.run();
     }
-    if (queue != null) {
-      try {
-        queue.complete();
-      } catch (IllegalStateException alreadyDone) {
-        // the stream ended first (the peer closed): nothing left to free
+  }
+
+  // --- the stage's side (one thread at a time: the socket's stream) ---
+
+  /** Called once, when the socket's stage starts; frames sent before wait in the queue. */
+  void attach(Runnable wakeUp) {
+    this.wake = wakeUp;
+  }
+
+  ByteString closeFrame() {
+    return closeFrame;
+  }
+
+  boolean aborted() {
+    return aborted;
+  }
+
+  boolean finished() {
+    return finished;
+  }
+
+  /** The queued frames as one chunk of at most about {@code maxBytes}, or null when none are. */
+  ByteString drain(int maxBytes) {
+    ByteString first = queue.poll();
+    if (first == null) {
+      return null;
+    }
+    int taken = 1;
+    ByteString chunk = first;
+    while (chunk.size() < maxBytes) {
+      ByteString next = queue.poll();
+      if (next == null) {
+        break;
       }
+      chunk = chunk.concat(next);
+      taken++;
     }
+    size.addAndGet(-taken);
+    return chunk;
+  }
+
+  /**
+   * The stage found nothing to send and waits to be woken. Returns true when frames came in the
+   * meantime and the stage has claimed them (it must drain again instead of waiting).
+   */
+  boolean sleep() {
+    awake.set(false);
+    return !queue.isEmpty() && awake.compareAndSet(false, true);
+  }
+
+  /** Forgets what is still queued: after the close frame nothing more goes out. */
+  void discard() {
+    int n = 0;
+    while (queue.poll() != null) {
+      n++;
+    }
+    size.addAndGet(-n);
   }
 }

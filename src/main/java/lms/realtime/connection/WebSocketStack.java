@@ -1,114 +1,123 @@
 package lms.realtime.connection;
 
-import java.util.concurrent.TimeUnit;
-import org.apache.pekko.NotUsed;
-import org.apache.pekko.actor.ActorSystem;
-import org.apache.pekko.event.Logging;
-import org.apache.pekko.event.LoggingAdapter;
-import org.apache.pekko.http.impl.engine.ws.FrameEvent;
-import org.apache.pekko.http.impl.engine.ws.FrameEvent$;
-import org.apache.pekko.http.impl.engine.ws.FrameHandler;
-import org.apache.pekko.http.impl.engine.ws.Protocol;
-import org.apache.pekko.http.impl.engine.ws.UpgradeToWebSocketLowLevel;
-import org.apache.pekko.http.impl.engine.ws.WebSocket$;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Base64;
+import java.util.List;
+import org.apache.pekko.http.impl.engine.server.UpgradeToOtherProtocolResponseHeader;
+import org.apache.pekko.http.impl.engine.ws.Handshake$;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.http.javadsl.model.ws.WebSocketUpgrade;
-import org.apache.pekko.http.scaladsl.settings.ServerSettings;
-import org.apache.pekko.http.scaladsl.settings.WebSocketSettings;
-import org.apache.pekko.stream.Graph;
-import org.apache.pekko.stream.SharedKillSwitch;
-import org.apache.pekko.stream.scaladsl.BidiFlow;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.stream.scaladsl.Flow;
-import org.apache.pekko.stream.scaladsl.Source;
 import org.apache.pekko.util.ByteString;
-import scala.Option;
-import scala.concurrent.duration.FiniteDuration;
 
 /**
- * The one place that reaches into pekko-http's WebSocket internals, for two things its public
- * {@code Message} API cannot do:
+ * WebSocket frames on the wire (RFC 6455 §5.2, server side: never masked) and the 101 answer that
+ * hands the connection's bytes to a {@link SocketStage}.
  *
- * <ul>
- *   <li>close a socket with a code and reason of our own (4001, 4002, 4008, 4029, 1009, 1012…):
- *       pekko-http closes with 1000 or 1011 only (akka-http issue #2458, still open);
- *   <li>send a frame rendered once and shared by every receiver, instead of one UTF-8 encoding of
- *       the same text per socket.
- * </ul>
+ * <p>A server frame's bytes do not depend on who receives it, so a room's event is rendered here
+ * once per node and the same {@link ByteString} goes into every member's queue.
  *
- * The stack is pekko-http's own ({@code WebSocket.stack}: masking, frame handling, keep-alive,
- * message API) with one layer added between frame handling and the message API: it merges our
- * pre-rendered frames and, preferred, our close commands into what goes out. Incoming messages still
- * flow through pekko-http's message API untouched. Re-check this file on every pekko-http upgrade;
- * the socket tests fail loudly if it breaks.
+ * <p>The one place that reaches into pekko-http internals: {@code UpgradeToOtherProtocolResponseHeader}
+ * is how pekko-http itself attaches a WebSocket to a connection (it is what
+ * {@code WebSocketUpgrade.handleMessagesWith} builds, around its own multi-stage frame stack).
+ * Giving it our single stage instead is what lets us close with our own codes (pekko-http closes
+ * with 1000 or 1011 only, akka-http issue #2458) and costs one stage per socket instead of dozens.
+ * Re-check on every pekko-http upgrade; the socket tests fail loudly if it breaks.
  */
-@SuppressWarnings({"unchecked", "rawtypes"})
 public final class WebSocketStack {
-  private static final FiniteDuration CLOSE_TIMEOUT = FiniteDuration.create(3, TimeUnit.SECONDS);
+  private static final byte[] ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11".getBytes(StandardCharsets.US_ASCII);
+  static final int OP_CONTINUATION = 0x0;
+  static final int OP_TEXT = 0x1;
+  static final int OP_BINARY = 0x2;
+  static final int OP_CLOSE = 0x8;
+  static final int OP_PING = 0x9;
+  static final int OP_PONG = 0xA;
+  private static final int FIN = 0x80;
+  /** A close frame's payload: a two-byte code and at most 123 bytes of reason. */
+  private static final int MAX_CLOSE_REASON = 123;
 
   private WebSocketStack() {}
 
-  /** Read once per actor system: parsing server settings costs more than the rest of a handshake. */
-  private static final class Shared {
-    private static final java.util.Map<ActorSystem, Shared> BY_SYSTEM = new java.util.concurrent.ConcurrentHashMap<>();
-    final WebSocketSettings settings;
-    final LoggingAdapter log;
-
-    private Shared(ActorSystem system) {
-      this.settings = ((ServerSettings) ServerSettings.apply(system.settings().config())).websocketSettings();
-      this.log = Logging.getLogger(system, WebSocketStack.class);
-    }
-
-    static Shared of(ActorSystem system) {
-      return BY_SYSTEM.computeIfAbsent(system, s -> {
-        s.registerOnTermination(() -> BY_SYSTEM.remove(s));
-        return new Shared(s);
-      });
-    }
-  }
-
   /** A complete text frame, to be shared by every socket it goes to. */
-  public static Object textFrame(String text) {
-    return FrameEvent$.MODULE$.fullFrame(
-        org.apache.pekko.http.impl.engine.ws.Protocol$Opcode$Text$.MODULE$, Option.empty(), ByteString.fromString(text), true, false, false, false);
+  public static ByteString textFrame(String text) {
+    return frame(OP_TEXT, text.getBytes(StandardCharsets.UTF_8), 0, -1);
   }
 
-  /** The command that makes pekko-http send a close frame with this code and reason. */
-  static Object closeCommand(int code, String reason) {
-    return new FrameHandler.ActivelyCloseWithCode(Option.apply((Object) code), reason);
+  /** A close frame with this code and reason (cut to 123 bytes, on a character boundary). */
+  static ByteString closeFrame(int code, String reason) {
+    byte[] text = reason == null ? new byte[0] : reason.getBytes(StandardCharsets.UTF_8);
+    int n = Math.min(text.length, MAX_CLOSE_REASON);
+    while (n < text.length && n > 0 && (text[n] & 0xC0) == 0x80) {
+      n--; // do not cut a character in two
+    }
+    byte[] payload = new byte[2 + n];
+    payload[0] = (byte) (code >> 8);
+    payload[1] = (byte) code;
+    System.arraycopy(text, 0, payload, 2, n);
+    return frame(OP_CLOSE, payload, 0, -1);
+  }
+
+  /** A close frame without a code (the answer to a close that carried none). */
+  static ByteString emptyCloseFrame() {
+    return frame(OP_CLOSE, new byte[0], 0, -1);
+  }
+
+  static ByteString controlFrame(int opcode, byte[] payload, int length) {
+    return frame(opcode, payload, 0, length);
+  }
+
+  /** One unfragmented frame: header and payload in one array. */
+  private static ByteString frame(int opcode, byte[] payload, int offset, int length) {
+    int n = length < 0 ? payload.length : length;
+    int header = n < 126 ? 2 : n <= 0xFFFF ? 4 : 10;
+    byte[] bytes = new byte[header + n];
+    bytes[0] = (byte) (FIN | opcode);
+    if (n < 126) {
+      bytes[1] = (byte) n;
+    } else if (n <= 0xFFFF) {
+      bytes[1] = 126;
+      bytes[2] = (byte) (n >> 8);
+      bytes[3] = (byte) n;
+    } else {
+      bytes[1] = 127;
+      for (int i = 0; i < 8; i++) {
+        bytes[2 + i] = (byte) ((long) n >> (56 - 8 * i));
+      }
+    }
+    System.arraycopy(payload, offset, bytes, header, n);
+    return ByteString.fromArrayUnsafe(bytes);
   }
 
   /**
-   * Answers an upgrade with our stack.
-   *
-   * @param messages incoming messages (the outgoing side of this flow is never used for data)
-   * @param frames frames to send, from {@link Outbox}
-   * @param control close commands, preferred over frames
+   * The 101 answer to a request pekko-http has already checked to be a WebSocket upgrade (it carries
+   * the {@code webSocketUpgrade} attribute); from then on the connection's bytes go through
+   * {@code socket}.
    */
-  public static HttpResponse upgrade(
-      ActorSystem system,
-      WebSocketUpgrade upgrade,
-      Flow messages,
-      Source frames,
-      Source control,
-      SharedKillSwitch killSwitch) {
-    Shared shared = Shared.of(system);
-    WebSocketSettings settings = shared.settings;
-    LoggingAdapter log = shared.log;
-    WebSocket$ ws = WebSocket$.MODULE$;
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  public static HttpResponse upgrade(HttpRequest request, Flow<ByteString, ByteString, ?> socket) {
+    String key = request.getHeader("Sec-WebSocket-Key").map(HttpHeader::value).orElseThrow();
+    List<HttpHeader> headers = List.of(
+        Handshake$.MODULE$.UpgradeHeader(),
+        Handshake$.MODULE$.ConnectionUpgradeHeader(),
+        RawHeader.create("Sec-WebSocket-Accept", accept(key)),
+        UpgradeToOtherProtocolResponseHeader.apply((Flow) socket));
+    return HttpResponse.create().withStatus(StatusCodes.SWITCHING_PROTOCOLS).addHeaders(headers);
+  }
 
-    BidiFlow abort = BidiFlow.fromFlows(Flow.apply().via(killSwitch.flow()), Flow.apply().via(killSwitch.flow()));
-    BidiFlow inject =
-        BidiFlow.fromFlows(
-            Flow.apply(),
-            (Graph) Flow.apply().merge(frames, false).mergePreferred(control, true, false));
-    BidiFlow stack =
-        abort
-            .atop(ws.masking(true, settings.randomFactory()))
-            .atop(ws.frameHandling(true, CLOSE_TIMEOUT, log))
-            .atop(ws.periodicKeepAlive(settings))
-            .atop(inject)
-            .atop(ws.messageAPI(true, CLOSE_TIMEOUT));
-    Flow<FrameEvent, FrameEvent, NotUsed> handler = (Flow) stack.join(messages);
-    return ((UpgradeToWebSocketLowLevel) upgrade).handleFrames((Graph) handler, Option.empty());
+  /** RFC 6455 §4.2.2: base64(SHA-1(key + GUID)). */
+  static String accept(String key) {
+    try {
+      MessageDigest sha1 = MessageDigest.getInstance("SHA-1");
+      sha1.update(key.trim().getBytes(StandardCharsets.US_ASCII));
+      sha1.update(ACCEPT_GUID);
+      return Base64.getEncoder().encodeToString(sha1.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("no SHA-1 in this JVM", e);
+    }
   }
 }

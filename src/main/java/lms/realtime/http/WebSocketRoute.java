@@ -52,7 +52,7 @@ final class WebSocketRoute {
     }
     CompletionStage<Optional<HttpResponse>> opened;
     try {
-      opened = SocketBridge.open(node, upgrade.get(), identity, ip);
+      opened = SocketBridge.open(node, request, identity, ip);
     } catch (RuntimeException e) {
       node.sockets().releaseIp(ip);
       throw e;

@@ -3,7 +3,9 @@ package lms.realtime.protocol;
 /** WebSocket close codes the engine uses (contract §5). */
 public final class CloseCodes {
   public static final int NORMAL = 1000;
+  public static final int PROTOCOL_ERROR = 1002;
   public static final int BINARY = 1003;
+  public static final int INVALID_PAYLOAD = 1007;
   public static final int POLICY = 1008;
   public static final int TOO_LARGE = 1009;
   public static final int INTERNAL = 1011;
