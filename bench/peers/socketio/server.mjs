@@ -4,7 +4,10 @@
 //   node server.mjs <port>
 // - a client connects to /socket.io/?EIO=4&transport=websocket[&room=r] and joins room `room` (default r);
 // - POST /publish?room=r with a JSON body: io.to(room).emit('event', body), the parsed body unchanged
-//   (Socket.IO encodes the packet once per broadcast and writes it to every member), answered 202.
+//   (Socket.IO encodes the packet once per broadcast and writes it to every member), answered 202;
+// - GET /health: {"sockets": N};
+// - GET /stats[?gc=1]: process.memoryUsage() (after global.gc() with gc=1, when node runs with
+//   --expose-gc) for the sockets-held scenario: {"gc":true|false,"sockets":N,"rss":..,"heapUsed":..,...}.
 import http from 'node:http';
 import { Server } from 'socket.io';
 
@@ -32,6 +35,15 @@ const server = http.createServer((req, res) => {
       io.to(room).emit('event', payload);
       answer(res, 202, '{"ok":true}');
     });
+    return;
+  }
+  if (req.method === 'GET' && url.pathname === '/stats') {
+    const gc = url.searchParams.get('gc') === '1' && typeof global.gc === 'function';
+    if (gc) {
+      global.gc();
+      global.gc(); // a second pass for what the first one's finalizers let go
+    }
+    answer(res, 200, JSON.stringify({ gc, sockets: io.engine.clientsCount, ...process.memoryUsage() }));
     return;
   }
   if (req.method === 'GET' && url.pathname === '/health') {

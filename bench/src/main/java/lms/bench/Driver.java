@@ -92,9 +92,11 @@ public final class Driver {
   static final long NO_T = Long.MIN_VALUE;
 
   // ---- options
+  String scenario = "fanout";
   Proto proto = Proto.LMS;
   String label;
-  URI base = URI.create("http://127.0.0.1:8080");
+  URI base = URI.create("http://127.0.0.1:8080"); // the first of bases: publishes go here
+  List<URI> bases = new ArrayList<>(List.of(base)); // members are spread over these, round robin
   String publishUrl;
   String room;
   int members = 1000;
@@ -104,9 +106,10 @@ public final class Driver {
   int payloadBytes = 128;
   String secret;
   String out;
-  long serverPid = -1;
+  List<Long> serverPids = new ArrayList<>(); // CPU is summed over them; memory is read from the first
   int threads = 2;
   int connectConcurrency = 256;
+  Integer connectRetries; // default: 5 (fan-out, hold), 0 (handshake storm: a failure counts)
   int joinTimeoutSeconds = 120;
   int drainSeconds = 10;
   int pingSeconds = 20;
@@ -114,7 +117,13 @@ public final class Driver {
   int prewarm = 2000;
   int idleSeconds = 2;
   List<InetAddress> sources = new ArrayList<>();
-  int socketsPerSource = 10_000;
+  int socketsPerSource = 0; // 0: sockets go to the source addresses round robin; N: in blocks of N
+  // hold (Hold.java)
+  int holdSeconds = 30;
+  int holdWarmup = 1000;
+  int settleSeconds = 5;
+  // handshake storm (Handshake.java)
+  int rounds = 2;
 
   // ---- run state
   volatile long measureStart = Long.MAX_VALUE;
@@ -122,16 +131,24 @@ public final class Driver {
   volatile boolean stopping;
   final AtomicInteger connected = new AtomicInteger();
   final AtomicInteger joined = new AtomicInteger();
+  final AtomicInteger settled = new AtomicInteger(); // members that joined or failed (each once)
+  final AtomicLong lastReady = new AtomicLong(Long.MIN_VALUE);
+  final AtomicInteger pongs = new AtomicInteger();
   final AtomicInteger unexpectedCloses = new AtomicInteger();
   final Map<String, LongAdder> failures = new ConcurrentHashMap<>();
+  final Map<String, LongAdder> retries = new ConcurrentHashMap<>(); // failed attempts that were tried again
   final Map<Integer, LongAdder> closeCodes = new ConcurrentHashMap<>();
   final Map<EventExecutor, Stats> statsByLoop = new IdentityHashMap<>();
+  final List<Channel> channels = java.util.Collections.synchronizedList(new ArrayList<>());
   Semaphore connectSlots;
   SecretKeySpec key;
+  EventLoopGroup group;
+  Bootstrap bootstrap;
 
   /** Per event loop: touched only by that loop's thread; read at the end through a task on the loop. */
   static final class Stats {
     final Histogram latencyUs = new Histogram(HIGHEST_US, 3);
+    final Histogram handshakeUs = new Histogram(HIGHEST_US, 3); // connect() to welcome (or its equivalent)
     long total;            // every event frame received
     long windowReceived;   // received inside the measure window
     long windowBytes;      // their payload bytes
@@ -140,6 +157,7 @@ public final class Driver {
 
     void addTo(Stats into) {
       into.latencyUs.add(latencyUs);
+      into.handshakeUs.add(handshakeUs);
       into.total += total;
       into.windowReceived += windowReceived;
       into.windowBytes += windowBytes;
@@ -160,16 +178,22 @@ public final class Driver {
       System.err.println(USAGE);
       System.exit(64);
     }
-    System.exit(d.run());
+    System.exit(switch (d.scenario) {
+      case "hold" -> new Hold(d).run();
+      default -> d.run();
+    });
   }
 
   static final String USAGE = """
-      usage: java -cp lms-bench.jar lms.bench.Driver --server lms|socketio|plain --url http://127.0.0.1:PORT
+      usage: java -cp lms-bench.jar lms.bench.Driver [--scenario fanout|hold]
+               --server lms|socketio|plain --url http://127.0.0.1:PORT[,http://127.0.0.1:PORT2,...]
                [--members 1000] [--rate 20] [--seconds 10] [--warmup 5] [--payload-bytes 128]
-               [--secret S (lms)] [--room course:1|r] [--publish-url URL] [--server-pid PID] [--out file.json]
-               [--label NAME] [--threads 2] [--connect-concurrency 256] [--join-timeout 120] [--drain 10]
-               [--ping-seconds 20] [--publish-connections 4] [--prewarm 2000] [--idle-seconds 2]
-               [--source-addrs 127.0.0.2,127.0.0.3] [--sockets-per-source 10000]""";
+               [--secret S (lms)] [--room course:1|r|none] [--publish-url URL] [--server-pid PID[,PID2,...]]
+               [--out file.json] [--label NAME] [--threads 2] [--connect-concurrency 256] [--join-timeout 120]
+               [--drain 10] [--ping-seconds 20] [--publish-connections 4] [--prewarm 2000] [--idle-seconds 2]
+               [--connect-retries 5 (fan-out, hold), 0 (handshake)]
+               [--sources N (127.0.0.1..127.0.0.N) | --source-addrs 127.0.0.2,127.0.0.3] [--sockets-per-source N]
+             hold:      --members N [--hold-seconds 30] [--hold-warmup 1000] [--settle-seconds 5]""";
 
   void parse(String[] a) {
     for (int i = 0; i < a.length; i++) {
@@ -185,8 +209,24 @@ public final class Driver {
           case "plain", "netty", "ceiling" -> Proto.PLAIN;
           default -> throw new IllegalArgumentException("unknown --server " + v);
         };
+        case "--scenario" -> scenario = switch (v) {
+          case "fanout", "hold" -> v;
+          default -> throw new IllegalArgumentException("unknown --scenario " + v + " (fanout, hold)");
+        };
         case "--label" -> label = v;
-        case "--url" -> base = URI.create(v.endsWith("/") ? v.substring(0, v.length() - 1) : v);
+        case "--url" -> {
+          bases.clear();
+          for (String u : v.split(",")) {
+            if (!u.isBlank()) {
+              String t = u.trim();
+              bases.add(URI.create(t.endsWith("/") ? t.substring(0, t.length() - 1) : t));
+            }
+          }
+          if (bases.isEmpty()) {
+            throw new IllegalArgumentException("--url needs at least one URL");
+          }
+          base = bases.get(0);
+        }
         case "--publish-url" -> publishUrl = v;
         case "--room" -> room = v;
         case "--members" -> members = Integer.parseInt(v);
@@ -196,7 +236,33 @@ public final class Driver {
         case "--payload-bytes" -> payloadBytes = Integer.parseInt(v);
         case "--secret" -> secret = v;
         case "--out" -> out = v;
-        case "--server-pid" -> serverPid = Long.parseLong(v);
+        case "--server-pid" -> {
+          serverPids.clear();
+          for (String x : v.split(",")) {
+            if (!x.isBlank()) {
+              serverPids.add(Long.parseLong(x.trim()));
+            }
+          }
+        }
+        case "--hold-seconds" -> holdSeconds = Integer.parseInt(v);
+        case "--hold-warmup" -> holdWarmup = Integer.parseInt(v);
+        case "--settle-seconds" -> settleSeconds = Integer.parseInt(v);
+        case "--rounds" -> rounds = Integer.parseInt(v);
+        case "--connect-retries" -> connectRetries = Integer.parseInt(v);
+        case "--sources" -> {
+          int n = Integer.parseInt(v);
+          if (n < 1 || n > 254) {
+            throw new IllegalArgumentException("--sources must be 1..254 (127.0.0.1..127.0.0.N)");
+          }
+          sources.clear();
+          for (int q = 1; q <= n; q++) {
+            try {
+              sources.add(InetAddress.getByName("127.0.0." + q));
+            } catch (IOException e) {
+              throw new IllegalArgumentException("bad source address 127.0.0." + q);
+            }
+          }
+        }
         case "--threads" -> threads = Integer.parseInt(v);
         case "--connect-concurrency" -> connectConcurrency = Integer.parseInt(v);
         case "--join-timeout" -> joinTimeoutSeconds = Integer.parseInt(v);
@@ -227,11 +293,14 @@ public final class Driver {
       throw new IllegalArgumentException("at most " + MAX_SOCKETS_PER_PROCESS + " sockets per driver process"
           + " (the fd limit is 20,000); more members need several driver processes, not implemented yet");
     }
-    if (!sources.isEmpty() && (long) sources.size() * socketsPerSource < members) {
+    if (!sources.isEmpty() && socketsPerSource > 0 && (long) sources.size() * socketsPerSource < members) {
       throw new IllegalArgumentException("--source-addrs x --sockets-per-source < --members");
     }
     if (proto == Proto.LMS && (secret == null || secret.length() < 32)) {
       throw new IllegalArgumentException("--server lms needs --secret (the engine's LMS_JWT_SECRET, >= 32 bytes)");
+    }
+    if (connectRetries == null) {
+      connectRetries = scenario.equals("handshake") ? 0 : 5;
     }
     if (label == null) {
       label = switch (proto) {
@@ -241,9 +310,16 @@ public final class Driver {
       };
     }
     if (room == null) {
-      room = proto == Proto.LMS ? "course:1" : "r";
+      // the handshake storm stops at welcome: no room
+      room = scenario.equals("handshake") ? "none" : proto == Proto.LMS ? "course:1" : "r";
     }
-    if (publishUrl == null) {
+    if (room.equals("none")) {
+      room = null; // lms: the member is ready at welcome; socket.io: the peer still puts it in its room r
+      if (scenario.equals("fanout")) {
+        throw new IllegalArgumentException("--room none makes no sense for fan-out");
+      }
+    }
+    if (publishUrl == null && room != null) {
       publishUrl = proto == Proto.LMS
           ? base + "/api/v1/rooms/" + room + "/events"
           : base + "/publish?room=" + room;
@@ -252,20 +328,178 @@ public final class Driver {
 
   // ------------------------------------------------------------------------------------------- run
 
-  int run() throws Exception {
+  /** The client shared by every scenario: the event loops, a bootstrap, the stats of each loop. */
+  void startClient() {
     if (proto == Proto.LMS) {
       key = new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256");
     }
-    EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
+    group = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
     for (EventExecutor loop : group) {
       statsByLoop.put(loop, new Stats());
     }
-    Bootstrap bootstrap = new Bootstrap()
+    bootstrap = new Bootstrap()
         .group(group)
         .channel(NioSocketChannel.class)
         .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 15_000);
-    List<Channel> channels = new ArrayList<>(members);
+    connectSlots = new Semaphore(connectConcurrency);
+  }
+
+  void stopClient() throws InterruptedException {
+    stopping = true;
+    closeAll();
+    group.shutdownGracefully(0, 2, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+  }
+
+  void closeAll() {
+    List<Channel> copy;
+    synchronized (channels) {
+      copy = new ArrayList<>(channels);
+      channels.clear();
+    }
+    for (Channel ch : copy) {
+      ch.close();
+    }
+  }
+
+  /**
+   * Closes every socket on purpose (not counted as an unexpected close) and waits up to {@code seconds}
+   * for their channels to go inactive.
+   */
+  int closeAllAndWait(int seconds) throws InterruptedException {
+    stopping = true;
+    closeAll();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (joined.get() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    stopping = false;
+    return joined.get();
+  }
+
+  /** What {@link #open} did: ready = members that got to their ready point (lms: welcome, or joined). */
+  record Opened(int launched, int ready, int failed, long firstConnect, long lastReady, long done, boolean timedOut) {
+    double seconds() {
+      return ready == 0 ? Double.NaN : (lastReady - firstConnect) / 1e9;
+    }
+  }
+
+  /** The member's source address: none, round robin over --sources / --source-addrs, or in blocks. */
+  InetAddress source(int i) {
+    if (sources.isEmpty()) {
+      return null;
+    }
+    return socketsPerSource > 0
+        ? sources.get(Math.min(sources.size() - 1, i / socketsPerSource))
+        : sources.get(i % sources.size());
+  }
+
+  /**
+   * Opens members from..from+uris.length-1 (their URIs signed beforehand, so no token is signed while the
+   * clock runs), at most --connect-concurrency in flight (a slot is held from connect() to the member's
+   * join, or failure), member i on bases[i % bases] and source(i). Returns when every one has joined or
+   * failed, or at the deadline.
+   */
+  Opened open(String[] uris, int from, long deadline) throws InterruptedException {
+    int settledBefore = settled.get();
+    int joinedBefore = joined.get();
+    long failuresBefore = failuresCount();
+    lastReady.set(Long.MIN_VALUE);
+    long first = System.nanoTime();
+    int launched = 0;
+    boolean timedOut = false;
+    for (int k = 0; k < uris.length; k++) {
+      if (!connectSlots.tryAcquire(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+        fail("timeout while connecting");
+        timedOut = true;
+        break;
+      }
+      connect(from + k, URI.create(uris[k]), 0);
+      launched++;
+    }
+    while (settled.get() - settledBefore < launched && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    long done = System.nanoTime();
+    if (settled.get() - settledBefore < launched) {
+      timedOut = true;
+    }
+    int ready = joined.get() - joinedBefore;
+    return new Opened(launched, ready, (int) (failuresCount() - failuresBefore), first, lastReady.get(), done, timedOut);
+  }
+
+  /** One attempt to open member i (its slot already taken). */
+  void connect(int i, URI uri, int attempt) {
+    Bootstrap b = bootstrap.clone().handler(initializer(uri, System.nanoTime(), i, attempt));
+    InetSocketAddress remote = new InetSocketAddress(uri.getHost(), port(uri));
+    InetAddress src = source(i);
+    ChannelFuture f = src == null ? b.connect(remote) : b.connect(remote, new InetSocketAddress(src, 0));
+    channels.add(f.channel());
+    f.addListener(x -> {
+      if (!x.isSuccess()) {
+        String why = "connect: " + x.cause().getClass().getSimpleName() + ": " + x.cause().getMessage();
+        Member m = f.channel().pipeline().get(Member.class);
+        if (m != null) {
+          m.giveUp(why); // on the channel's loop: listeners of a connect run there
+        } else {
+          fail(why);
+          connectSlots.release();
+          settled.incrementAndGet();
+        }
+      }
+    });
+  }
+
+  /** The member URIs of members from..from+n-1, signed now. */
+  String[] uris(int from, int n) {
+    String[] u = new String[n];
+    for (int k = 0; k < n; k++) {
+      u[k] = memberUri(from + k).toString();
+    }
+    return u;
+  }
+
+  /** Channels still open. */
+  int activeChannels() {
+    synchronized (channels) {
+      return (int) channels.stream().filter(Channel::isActive).count();
+    }
+  }
+
+  /**
+   * lms only: sends {"type":"ping"} on every joined socket and counts the pongs that come back within
+   * the timeout: the sockets that really are held (open both ways, the engine still serving them).
+   */
+  int pingRound(int timeoutSeconds) throws InterruptedException {
+    pongs.set(0);
+    List<Channel> copy;
+    synchronized (channels) {
+      copy = new ArrayList<>(channels);
+    }
+    int asked = 0;
+    for (Channel ch : copy) {
+      Member m = ch.pipeline().get(Member.class);
+      if (m != null && ch.isActive()) {
+        asked++;
+        ch.eventLoop().execute(() -> {
+          if (m.state == Member.JOINED) {
+            m.pongAsked = true;
+            ch.writeAndFlush(new TextWebSocketFrame("{\"type\":\"ping\"}"), ch.voidPromise());
+          }
+        });
+      }
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+    while (pongs.get() < asked && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    return pongs.get();
+  }
+
+  // ------------------------------------------------------------------------ the fan-out scenario
+
+  int run() throws Exception {
+    startClient();
     Publisher publisher = new Publisher(publishConnections);
     try {
       // 0. pre-warm the publish path (the driver's and the server's) while the room is still empty:
@@ -280,45 +514,12 @@ public final class Driver {
       }
       // 1. members: connect (at most connectConcurrency handshakes in flight) and join
       long tokensStart = System.nanoTime();
-      String[] uris = new String[members];
-      for (int i = 0; i < members; i++) {
-        uris[i] = memberUri(i).toString(); // JWTs signed before the clock for joining starts
-      }
+      String[] uris = uris(0, members); // JWTs signed before the clock for joining starts
       double tokenSeconds = (System.nanoTime() - tokensStart) / 1e9;
-      connectSlots = new Semaphore(connectConcurrency);
-      long failuresBefore = failuresCount();
-      long joinDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(joinTimeoutSeconds);
-      long connectStart = System.nanoTime();
-      for (int i = 0; i < members; i++) {
-        if (!connectSlots.tryAcquire(Math.max(1, joinDeadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-          fail("join timeout while connecting");
-          break;
-        }
-        URI uri = URI.create(uris[i]);
-        Bootstrap b = bootstrap.clone().handler(initializer(uri));
-        InetSocketAddress remote = new InetSocketAddress(uri.getHost(), port(uri));
-        ChannelFuture f = sources.isEmpty()
-            ? b.connect(remote)
-            : b.connect(remote, new InetSocketAddress(sources.get(i / socketsPerSource), 0));
-        channels.add(f.channel());
-        f.addListener(x -> {
-          if (!x.isSuccess()) {
-            fail("connect: " + x.cause().getClass().getSimpleName() + ": " + x.cause().getMessage());
-            Member m = f.channel().pipeline().get(Member.class);
-            if (m != null) {
-              m.releaseSlot(); // on the channel's loop: listeners of a connect run there
-            } else {
-              connectSlots.release();
-            }
-          }
-        });
-      }
-      while (joined.get() + failuresCount() - failuresBefore < members && System.nanoTime() < joinDeadline) {
-        Thread.sleep(20);
-      }
-      double joinSeconds = (System.nanoTime() - connectStart) / 1e9;
-      System.out.printf("driver: %s %s: %d of %d members joined in %.1f s%s%n", label, base, joined.get(), members,
-          joinSeconds, failures.isEmpty() ? "" : ", failures " + failures);
+      Opened opened = open(uris, 0, System.nanoTime() + TimeUnit.SECONDS.toNanos(joinTimeoutSeconds));
+      double joinSeconds = (opened.done() - opened.firstConnect()) / 1e9;
+      System.out.printf("driver: %s %s: %d of %d members joined in %.1f s%s%s%n", label, base, joined.get(), members,
+          joinSeconds, failures.isEmpty() ? "" : ", failures " + failures, retries.isEmpty() ? "" : ", tried again after " + retries);
       if (joined.get() == 0) {
         writeResult(failedResult("no member joined"));
         return 2;
@@ -357,6 +558,7 @@ public final class Driver {
       long[] idle0 = cpuSample();
       Thread.sleep(TimeUnit.SECONDS.toMillis(idleSeconds));
       long[] idle1 = cpuSample();
+      boolean haveServerCpu = !serverPids.isEmpty() && cpu0 != null && cpu1 != null && cpu0[0] >= 0 && cpu1[0] >= 0;
       stopping = true;
 
       // 4. the figures
@@ -364,7 +566,12 @@ public final class Driver {
       Map<String, Object> r = new LinkedHashMap<>();
       r.put("server", label);
       r.put("protocol", proto.name().toLowerCase());
+      r.put("scenario", "fanout");
       r.put("url", base.toString());
+      if (bases.size() > 1) {
+        r.put("urls", bases.stream().map(URI::toString).toList());
+        r.put("nodes", bases.size());
+      }
       r.put("members", members);
       r.put("members_joined", membersAtStart);
       r.put("members_joined_at_end", membersAtEnd);
@@ -396,11 +603,11 @@ public final class Driver {
       r.put("latency_clamped", sum.clamped);
       double ticks = clockTicks();
       if (cpu0 != null && cpu1 != null) {
-        double serverCpu = cpu1[0] >= 0 && cpu0[0] >= 0 ? (cpu1[0] - cpu0[0]) / ticks : Double.NaN;
+        double serverCpu = haveServerCpu ? (cpu1[0] - cpu0[0]) / ticks : Double.NaN;
         double driverCpu = (cpu1[1] - cpu0[1]) / ticks;
         double boxBusy = cpu1[3] - cpu0[3] == 0 ? 0 : (double) (cpu1[2] - cpu0[2]) / (cpu1[3] - cpu0[3]);
-        if (serverPid > 0 && !Double.isNaN(serverCpu)) {
-          r.put("server_pid", serverPid);
+        if (haveServerCpu) {
+          r.put("server_pid", serverPids.size() == 1 ? serverPids.get(0) : serverPids);
           r.put("server_cpu_s", round(serverCpu, 2));
           r.put("server_cpu_pct", round(100 * serverCpu / window, 1));
           r.put("server_cpu_us_per_delivery",
@@ -408,7 +615,7 @@ public final class Driver {
         } else {
           r.put("server_cpu_us_per_delivery", null);
         }
-        if (serverPid > 0 && idle0 != null && idle1 != null && idle0[0] >= 0 && idle1[0] >= 0 && idleSeconds > 0) {
+        if (haveServerCpu && idle0 != null && idle1 != null && idle0[0] >= 0 && idle1[0] >= 0 && idleSeconds > 0) {
           r.put("server_idle_cpu_pct", round(100 * (idle1[0] - idle0[0]) / ticks / idleSeconds, 1));
         }
         r.put("driver_cpu_pct", round(100 * driverCpu / window, 1));
@@ -419,6 +626,7 @@ public final class Driver {
       r.put("unexpected_closes", unexpectedCloses.get());
       r.put("close_codes", new TreeMap<>(closeCodes));
       r.put("failures", new TreeMap<>(failures));
+      r.put("connect_retries", new TreeMap<>(retries));
       r.put("nproc", Runtime.getRuntime().availableProcessors());
       writeResult(r);
       System.out.printf("driver: %s members=%d rate=%d/s: %d/%d received, %d deliveries/s; p50 %s ms, p99 %s ms, "
@@ -430,18 +638,15 @@ public final class Driver {
     } finally {
       stopping = true;
       publisher.shutdown();
-      for (Channel ch : channels) {
-        ch.close();
-      }
-      group.shutdownGracefully(0, 2, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+      stopClient();
     }
   }
 
   URI memberUri(int i) {
-    String ws = base.toString().replaceFirst("^http", "ws");
+    String ws = bases.get(i % bases.size()).toString().replaceFirst("^http", "ws");
     return URI.create(switch (proto) {
       case LMS -> ws + "/ws?token=" + memberToken(i);
-      case SOCKETIO -> ws + "/socket.io/?EIO=4&transport=websocket&room=" + room;
+      case SOCKETIO -> ws + "/socket.io/?EIO=4&transport=websocket" + (room == null ? "" : "&room=" + room);
       case PLAIN -> ws + "/ws";
     });
   }
@@ -452,7 +657,7 @@ public final class Driver {
 
   String memberToken(int i) {
     Map<String, Object> claims = new LinkedHashMap<>();
-    if (room.startsWith("course:")) {
+    if (room != null && room.startsWith("course:")) {
       claims.put("courses", Map.of(room.substring("course:".length()), "student"));
     }
     return token("bench-m-" + i, claims);
@@ -463,7 +668,7 @@ public final class Driver {
         .expiration(Date.from(Instant.now().plusSeconds(6 * 3600))).signWith(key).compact();
   }
 
-  ChannelInitializer<SocketChannel> initializer(URI uri) {
+  ChannelInitializer<SocketChannel> initializer(URI uri, long t0, int index, int attempt) {
     WebSocketClientProtocolConfig config = WebSocketClientProtocolConfig.newBuilder()
         .webSocketUri(uri)
         .version(WebSocketVersion.V13)
@@ -483,7 +688,7 @@ public final class Driver {
             new HttpObjectAggregator(1 << 16),
             new WebSocketClientProtocolHandler(config),
             new WebSocketFrameAggregator(1 << 20),
-            new Member());
+            new Member(t0, uri, index, attempt));
       }
     };
   }
@@ -506,13 +711,47 @@ public final class Driver {
   static final byte[] WELCOME_TYPE = "\"welcome\"".getBytes(StandardCharsets.US_ASCII);
   static final byte[] JOINED_TYPE = "\"joined\"".getBytes(StandardCharsets.US_ASCII);
   static final byte[] ERROR_TYPE = "\"error\"".getBytes(StandardCharsets.US_ASCII);
+  static final byte[] PONG_TYPE = "\"pong\"".getBytes(StandardCharsets.US_ASCII);
 
   final class Member extends ChannelInboundHandlerAdapter {
     static final int CONNECTING = 0, OPENING = 1, JOINING = 2, JOINED = 3;
+    final long t0; // System.nanoTime() when connect() was called
+    final URI uri;
+    final int index;
+    final int attempt;
     int state = CONNECTING;
     Stats stats;
     ScheduledFuture<?> heartbeat;
     boolean slotHeld = true;
+    boolean pongAsked;
+
+    Member(long t0, URI uri, int index, int attempt) {
+      this.t0 = t0;
+      this.uri = uri;
+      this.index = index;
+      this.attempt = attempt;
+    }
+
+    /**
+     * The member failed before joining: with --connect-retries left (fan-out, hold: a client reconnects
+     * with backoff) it connects again after 0.5 s x 2^attempt (up to 8 s) plus jitter, its connect slot
+     * handed to the next attempt; otherwise the failure counts and the slot is released.
+     */
+    void giveUp(String why) {
+      if (!slotHeld) {
+        return;
+      }
+      if (attempt < connectRetries && !stopping) {
+        slotHeld = false; // not released: the next attempt holds it
+        String k = why.length() > 160 ? why.substring(0, 160) : why;
+        retries.computeIfAbsent(retries.size() < 50 ? k : "(other)", x -> new LongAdder()).increment();
+        long delay = Math.min(8000, 500L << attempt) + ThreadLocalRandom.current().nextLong(500);
+        group.schedule(() -> connect(index, uri, attempt + 1), delay, TimeUnit.MILLISECONDS);
+      } else {
+        fail(why);
+        releaseSlot();
+      }
+    }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
@@ -522,8 +761,16 @@ public final class Driver {
     void releaseSlot() {
       if (slotHeld) {
         slotHeld = false;
+        settled.incrementAndGet();
         connectSlots.release();
       }
+    }
+
+    /** The handshake is done: lms welcome, socket.io's CONNECT answer, plain's WebSocket upgrade. */
+    void ready() {
+      long now = System.nanoTime();
+      stats.handshakeUs.recordValue(Math.min(Math.max(0, (now - t0) / 1000), HIGHEST_US));
+      lastReady.accumulateAndGet(now, Math::max);
     }
 
     void joined(ChannelHandlerContext ctx) {
@@ -543,13 +790,13 @@ public final class Driver {
       if (evt == ClientHandshakeStateEvent.HANDSHAKE_COMPLETE) {
         connected.incrementAndGet();
         if (proto == Proto.PLAIN) {
+          ready();
           joined(ctx);
         } else {
           state = OPENING;
         }
       } else if (evt == ClientHandshakeStateEvent.HANDSHAKE_TIMEOUT) {
-        fail("handshake timeout");
-        releaseSlot();
+        giveUp("handshake timeout");
       }
       super.userEventTriggered(ctx, evt);
     }
@@ -598,6 +845,11 @@ public final class Driver {
         }
         return;
       }
+      if (pongAsked && proto == Proto.LMS && contains(c, PONG_TYPE)) {
+        pongAsked = false;
+        pongs.incrementAndGet();
+        return;
+      }
       if (proto == Proto.SOCKETIO && c.readableBytes() == 1 && c.getByte(c.readerIndex()) == '2') {
         ctx.writeAndFlush(new TextWebSocketFrame("3"), ctx.voidPromise()); // Engine.IO pong
       }
@@ -607,6 +859,11 @@ public final class Driver {
       switch (proto) {
         case LMS -> {
           if (state == OPENING && contains(c, WELCOME_TYPE)) {
+            ready();
+            if (room == null) {
+              joined(ctx); // no room: the member is held from welcome on
+              return;
+            }
             state = JOINING;
             ctx.writeAndFlush(new TextWebSocketFrame("{\"type\":\"join\",\"room\":\"" + room + "\",\"id\":\"j\"}"),
                 ctx.voidPromise());
@@ -625,6 +882,7 @@ public final class Driver {
             state = JOINING;
             ctx.writeAndFlush(new TextWebSocketFrame("40"), ctx.voidPromise()); // connect to "/"
           } else if (state == JOINING && b0 == '4' && b1 == '0') {  // Socket.IO CONNECT answered
+            ready();
             joined(ctx);
           } else if (b0 == '4' && b1 == '4') {          // CONNECT_ERROR
             fail("socket.io connect error: " + c.toString(StandardCharsets.UTF_8));
@@ -648,7 +906,7 @@ public final class Driver {
           unexpectedCloses.incrementAndGet();
         }
       } else if (slotHeld) {
-        fail("closed before joining");
+        giveUp("closed before joining");
       }
       releaseSlot();
       super.channelInactive(ctx);
@@ -657,8 +915,7 @@ public final class Driver {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       if (state != JOINED) {
-        fail(cause.getClass().getSimpleName() + ": " + cause.getMessage());
-        releaseSlot();
+        giveUp(cause.getClass().getSimpleName() + ": " + cause.getMessage());
       } else if (!stopping) {
         fail("after join: " + cause.getClass().getSimpleName() + ": " + cause.getMessage());
       }
@@ -982,10 +1239,13 @@ public final class Driver {
     }
   }
 
-  /** [server utime+stime ticks or -1, driver ticks, box busy jiffies, box total jiffies]. */
+  /** [server utime+stime ticks (summed over --server-pid) or -1, driver ticks, box busy jiffies, box total jiffies]. */
   long[] cpuSample() {
     try {
-      long server = serverPid > 0 ? procTicks("/proc/" + serverPid + "/stat") : -1;
+      long server = serverPids.isEmpty() ? -1 : 0;
+      for (long pid : serverPids) {
+        server += procTicks("/proc/" + pid + "/stat");
+      }
       long self = procTicks("/proc/self/stat");
       String[] cpu = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
       long total = 0;
@@ -1032,8 +1292,12 @@ public final class Driver {
   Map<String, Object> failedResult(String why) {
     Map<String, Object> r = new LinkedHashMap<>();
     r.put("server", label);
+    r.put("scenario", scenario);
     r.put("protocol", proto.name().toLowerCase());
     r.put("url", base.toString());
+    if (bases.size() > 1) {
+      r.put("nodes", bases.size());
+    }
     r.put("members", members);
     r.put("members_joined", joined.get());
     r.put("rate", rate);
