@@ -180,12 +180,13 @@ public final class Driver {
     }
     System.exit(switch (d.scenario) {
       case "hold" -> new Hold(d).run();
+      case "handshake" -> new Handshake(d).run();
       default -> d.run();
     });
   }
 
   static final String USAGE = """
-      usage: java -cp lms-bench.jar lms.bench.Driver [--scenario fanout|hold]
+      usage: java -cp lms-bench.jar lms.bench.Driver [--scenario fanout|hold|handshake]
                --server lms|socketio|plain --url http://127.0.0.1:PORT[,http://127.0.0.1:PORT2,...]
                [--members 1000] [--rate 20] [--seconds 10] [--warmup 5] [--payload-bytes 128]
                [--secret S (lms)] [--room course:1|r|none] [--publish-url URL] [--server-pid PID[,PID2,...]]
@@ -193,7 +194,8 @@ public final class Driver {
                [--drain 10] [--ping-seconds 20] [--publish-connections 4] [--prewarm 2000] [--idle-seconds 2]
                [--connect-retries 5 (fan-out, hold), 0 (handshake)]
                [--sources N (127.0.0.1..127.0.0.N) | --source-addrs 127.0.0.2,127.0.0.3] [--sockets-per-source N]
-             hold:      --members N [--hold-seconds 30] [--hold-warmup 1000] [--settle-seconds 5]""";
+             hold:      --members N [--hold-seconds 30] [--hold-warmup 1000] [--settle-seconds 5]
+             handshake: --members M [--connect-concurrency K] [--rounds 2]""";
 
   void parse(String[] a) {
     for (int i = 0; i < a.length; i++) {
@@ -210,8 +212,8 @@ public final class Driver {
           default -> throw new IllegalArgumentException("unknown --server " + v);
         };
         case "--scenario" -> scenario = switch (v) {
-          case "fanout", "hold" -> v;
-          default -> throw new IllegalArgumentException("unknown --scenario " + v + " (fanout, hold)");
+          case "fanout", "hold", "handshake" -> v;
+          default -> throw new IllegalArgumentException("unknown --scenario " + v + " (fanout, hold, handshake)");
         };
         case "--label" -> label = v;
         case "--url" -> {
