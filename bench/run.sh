@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# The side-by-side fan-out benchmark of issue 7: lms-realtime, Socket.IO 4.8 and a raw Netty broadcast
-# server (the ceiling), each started fresh for each run on its own loopback port, driven by the same
-# Netty load driver (bench/src/main/java/lms/bench/Driver.java). Writes bench/results/<date>.md and
-# bench/results/latest.json; per-run files and server logs go to bench/results/tmp/<date>/ (git-ignored).
+# The side-by-side benchmarks of issue 7: lms-realtime, Socket.IO 4.8 and a raw Netty broadcast server
+# (the ceiling), each started fresh for each run on its own loopback port, driven by the same Netty load
+# driver (bench/src/main/java/lms/bench/Driver.java). Writes bench/results/<date>.md,
+# bench/results/latest.json and the plots in bench/results/plots/; per-run files and server logs go to
+# bench/results/tmp/<date>/ (git-ignored). Scenarios, in this order:
+#   fanout     one room, events at a fixed rate, publish-to-delivery latency, server CPU per delivery
+#   hold       N idle sockets held; server memory per socket (heap after GC + native RSS)
+#   handshake  M sockets from zero, K in flight, one JWT each (lms): handshakes/s, latency, CPU
+#   cluster    the fan-out on three lms-realtime nodes forming one cluster on loopback
 #
-#   bench/run.sh --quick          1,000 members, 20 events/s, 5 s warm-up + 20 s measured, once (< 10 min)
-#   bench/run.sh                  1,000 / 5,000 / 10,000 members, 10 s + 30 s, 3 repeats (about an hour)
+#   bench/run.sh --quick     fan-out 1,000 members (5 s + 20 s), hold 5,000, storm 5,000, cluster 1,000; once (< 10 min)
+#   bench/run.sh             fan-out and cluster 1,000 / 5,000 / 10,000 (10 s + 30 s, 3 repeats), hold 15,000
+#                            (once), storm 15,000 (3 repeats): well over an hour
 #
-# Options (after the mode): --rate N (events/s, default 20), --seconds N, --warmup N, --payload-bytes N
-# (default 128), --repeats N, --members "1000 5000", --servers "lms socketio plain",
-# --engine-jar PATH (default /tmp/lms-bench.jar if present, else target/lms-realtime.jar),
+# Options (after the mode): --scenarios "fanout hold handshake cluster", --servers "lms socketio plain",
+# fan-out: --rate N (events/s, default 20), --seconds N, --warmup N, --payload-bytes N (128), --repeats N,
+# --members "1000 5000"; cluster: --cluster-members "1000"; hold: --hold-sockets N, --hold-seconds N;
+# handshake: --handshakes M, --in-flight K (256); --sources N (127.0.0.1..N for hold and handshake, 4);
+# --engine-jar PATH (default /tmp/lms-bench.jar if present, else target/lms-realtime.jar);
 # --no-build (use bench/target/lms-bench.jar as it is).
-# Environment: ENGINE_JAVA_OPTS, CEILING_JAVA_OPTS, DRIVER_JAVA_OPTS, DRIVER_THREADS, CEILING_THREADS.
+# Environment: ENGINE_JAVA_OPTS, HOLD_JAVA_OPTS (hold: engine and ceiling), CLUSTER_JAVA_OPTS (each node),
+# CEILING_JAVA_OPTS, DRIVER_JAVA_OPTS, DRIVER_THREADS, CEILING_THREADS.
 #
 # Never fails on timing: exits 0 unless a server or the driver crashed (then 1, after every other run).
 set -uo pipefail
@@ -26,11 +35,18 @@ WARMUP=
 PAYLOAD=128
 REPEATS=
 SIZES=
+CLUSTER_SIZES=
 SERVERS="lms socketio plain"
+SCENARIOS="fanout hold handshake cluster"
+HOLD_N=
+HOLD_SECONDS=
+STORM_N=
+IN_FLIGHT=256
+SOURCES=4
 BUILD=1
 ENGINE_JAR="${ENGINE_JAR:-}"
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,7 +58,14 @@ while [ $# -gt 0 ]; do
     --payload-bytes) PAYLOAD="$2"; shift ;;
     --repeats) REPEATS="$2"; shift ;;
     --members) SIZES="${2//,/ }"; shift ;;
+    --cluster-members) CLUSTER_SIZES="${2//,/ }"; shift ;;
     --servers) SERVERS="${2//,/ }"; shift ;;
+    --scenarios) SCENARIOS="${2//,/ }"; shift ;;
+    --hold-sockets) HOLD_N="$2"; shift ;;
+    --hold-seconds) HOLD_SECONDS="$2"; shift ;;
+    --handshakes) STORM_N="$2"; shift ;;
+    --in-flight) IN_FLIGHT="$2"; shift ;;
+    --sources) SOURCES="$2"; shift ;;
     --engine-jar) ENGINE_JAR="$2"; shift ;;
     --no-build) BUILD=0 ;;
     -h|--help) usage; exit 0 ;;
@@ -53,29 +76,47 @@ done
 
 if [ "$MODE" = quick ]; then
   SIZES="${SIZES:-1000}"; MEASURE="${MEASURE:-20}"; WARMUP="${WARMUP:-5}"; REPEATS="${REPEATS:-1}"
+  HOLD_N="${HOLD_N:-5000}"; HOLD_SECONDS="${HOLD_SECONDS:-25}"; STORM_N="${STORM_N:-5000}"
 else
   SIZES="${SIZES:-1000 5000 10000}"; MEASURE="${MEASURE:-30}"; WARMUP="${WARMUP:-10}"; REPEATS="${REPEATS:-3}"
+  HOLD_N="${HOLD_N:-15000}"; HOLD_SECONDS="${HOLD_SECONDS:-60}"; STORM_N="${STORM_N:-15000}"
 fi
+CLUSTER_SIZES="${CLUSTER_SIZES:-$SIZES}"
 ENGINE_JAVA_OPTS="${ENGINE_JAVA_OPTS:--Djava.util.concurrent.ForkJoinPool.common.parallelism=4}"
+# hold: a fixed, pre-touched heap, so that RSS grows by native memory only (see README)
+HOLD_JAVA_OPTS="${HOLD_JAVA_OPTS:--Xms2g -Xmx2g -XX:+AlwaysPreTouch}"
+# three nodes on 2 cores: a modest heap each
+CLUSTER_JAVA_OPTS="${CLUSTER_JAVA_OPTS:--Xms256m -Xmx768m -Djava.util.concurrent.ForkJoinPool.common.parallelism=4}"
 CEILING_JAVA_OPTS="${CEILING_JAVA_OPTS:-}"
 DRIVER_JAVA_OPTS="${DRIVER_JAVA_OPTS:--Xms256m -Xmx1g}"
 DRIVER_THREADS="${DRIVER_THREADS:-2}"
 CEILING_THREADS="${CEILING_THREADS:-$(nproc)}"
 
+for s in $SERVERS; do
+  case "$s" in lms|socketio|plain) ;; *) echo "run.sh: unknown server $s (lms, socketio, plain)" >&2; exit 64 ;; esac
+done
+for s in $SCENARIOS; do
+  case "$s" in fanout|hold|handshake|cluster) ;; *) echo "run.sh: unknown scenario $s (fanout, hold, handshake, cluster)" >&2; exit 64 ;; esac
+done
+has() { case " $1 " in *" $2 "*) return 0 ;; *) return 1 ;; esac; }
+
 STAMP="$(date -u +%Y-%m-%d-%H%M%S)"
 WORK="$BENCH/results/tmp/$STAMP"
 MD="$BENCH/results/$STAMP$([ "$MODE" = quick ] && echo -quick).md"
 JSON="$BENCH/results/latest.json"
-JAR="$BENCH/target/lms-bench.jar"
+PLOTS="$BENCH/results/plots"
+BUILT_JAR="$BENCH/target/lms-bench.jar"
+JAR="$WORK/lms-bench.jar" # our own copy, like the engine's
 mkdir -p "$WORK"
 COMMANDS="$WORK/commands.txt"
 MACHINE="$WORK/machine.txt"
 : > "$COMMANDS"
+T_START=$(date +%s)
 
 log() { echo "[run.sh $(date +%H:%M:%S)] $*"; }
 
 # ---------------------------------------------------------------- processes we start, stopped on exit
-CURRENT_PID= # the one server running now (servers run one at a time)
+CURRENT_PIDS="" # the servers running now (one, or a cluster's three)
 stop_pid() { # pid: SIGTERM, wait up to 20 s, then SIGKILL; only our own children
   local pid="$1" i
   kill -0 "$pid" 2>/dev/null || return 0
@@ -91,9 +132,14 @@ stop_pid() { # pid: SIGTERM, wait up to 20 s, then SIGKILL; only our own childre
   wait "$pid" 2>/dev/null
   return 0
 }
+stop_current() { # the last started first (a cluster: each node hands its rooms to the others)
+  local p
+  for p in $(echo $CURRENT_PIDS | tr ' ' '\n' | tac); do stop_pid "$p"; done
+  CURRENT_PIDS=""
+}
 cleanup() {
-  [ -n "$CURRENT_PID" ] && stop_pid "$CURRENT_PID"
-  rm -f "$WORK/lms-realtime.jar"
+  stop_current
+  rm -f "$WORK/lms-realtime.jar" "$WORK/lms-bench.jar"
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
@@ -102,7 +148,7 @@ CRASHED=0
 
 # ---------------------------------------------------------------- build and inputs
 if [ "$BUILD" = 1 ]; then
-  if [ ! -f "$JAR" ] || [ -n "$(find "$BENCH/pom.xml" "$BENCH/src" -newer "$JAR" -type f 2>/dev/null | head -1)" ]; then
+  if [ ! -f "$BUILT_JAR" ] || [ -n "$(find "$BENCH/pom.xml" "$BENCH/src" -newer "$BUILT_JAR" -type f 2>/dev/null | head -1)" ]; then
     for i in $(seq 1 120); do # another Maven on this 2-core box: wait for it (10 min at most)
       pgrep -f plexus.classworlds >/dev/null || break
       [ "$i" = 1 ] && log "another Maven is running; waiting for it"
@@ -112,30 +158,34 @@ if [ "$BUILD" = 1 ]; then
     (cd "$BENCH" && mvn -q -B -DskipTests package) || { log "bench build failed"; exit 1; }
   fi
 fi
-[ -f "$JAR" ] || { log "missing $JAR (run without --no-build)"; exit 1; }
+[ -f "$BUILT_JAR" ] || { log "missing $BUILT_JAR (run without --no-build)"; exit 1; }
+cp "$BUILT_JAR" "$JAR"
 
-case " $SERVERS " in *" socketio "*)
+if has "$SERVERS" socketio && { has "$SCENARIOS" fanout || has "$SCENARIOS" hold || has "$SCENARIOS" handshake; }; then
   if [ ! -d "$BENCH/peers/socketio/node_modules/socket.io" ]; then
     log "installing the Socket.IO peer (npm ci)"
     (cd "$BENCH/peers/socketio" && npm ci --no-audit --no-fund --loglevel=error) || { log "npm ci failed"; exit 1; }
-  fi ;;
-esac
+  fi
+fi
 
-case " $SERVERS " in *" lms "*)
+if has "$SERVERS" lms || has "$SCENARIOS" cluster; then
   if [ -z "$ENGINE_JAR" ]; then
     if [ -f /tmp/lms-bench.jar ]; then ENGINE_JAR=/tmp/lms-bench.jar; else ENGINE_JAR="$ROOT/target/lms-realtime.jar"; fi
   fi
   [ -f "$ENGINE_JAR" ] || { log "no engine jar at $ENGINE_JAR (build the engine, or pass --engine-jar)"; exit 1; }
   cp "$ENGINE_JAR" "$WORK/lms-realtime.jar" # our own copy: a rebuild during the run does not touch it
-  ;;
-esac
+fi
 
 SECRET="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" # 48 characters, new for every run.sh
 
 # ---------------------------------------------------------------- machine facts
 {
   echo "date (UTC):     $(date -u '+%Y-%m-%d %H:%M:%S')"
-  echo "mode:           $MODE; members: $SIZES; rate: $RATE events/s; warm-up ${WARMUP}s; measured ${MEASURE}s; payload ${PAYLOAD} B; repeats: $REPEATS"
+  echo "mode:           $MODE; scenarios: $SCENARIOS; servers: $SERVERS"
+  echo "fan-out:        members: $SIZES; rate: $RATE events/s; warm-up ${WARMUP}s; measured ${MEASURE}s; payload ${PAYLOAD} B; repeats: $REPEATS"
+  echo "cluster:        members: $CLUSTER_SIZES; 3 nodes; otherwise as fan-out"
+  echo "hold:           $HOLD_N sockets, held ${HOLD_SECONDS}s, over $SOURCES source addresses"
+  echo "handshake:      $STORM_N sockets, $IN_FLIGHT in flight, over $SOURCES source addresses, 2 rounds (cold, warm)"
   echo "nproc:          $(nproc)"
   echo "cpu:            $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo "memory:         $(grep MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2/1048576}')"
@@ -153,6 +203,8 @@ SECRET="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" # 48 characters, new for
   echo "repository:     $(git -C "$ROOT" log -1 --format='%h %cd %s' --date=iso 2>/dev/null | cut -c1-120)"
   echo "                (the engine jar may be older than this commit: it is whatever was built last)"
   echo "engine JVM:     $ENGINE_JAVA_OPTS"
+  echo "hold JVMs:      $HOLD_JAVA_OPTS (engine and ceiling, hold scenario only)"
+  echo "cluster JVMs:   $CLUSTER_JAVA_OPTS (each of the 3 nodes)"
   echo "ceiling:        $CEILING_THREADS NIO event loops $CEILING_JAVA_OPTS"
   echo "driver:         $DRIVER_THREADS NIO event loops, $DRIVER_JAVA_OPTS"
 } > "$MACHINE"
@@ -165,38 +217,13 @@ free_port() { # a free loopback port from $1 on
   echo "$p"
 }
 
-SERVER_PID=
-SERVER_PORT=
-start_server() { # name run-id: sets SERVER_PID and SERVER_PORT; 0 when ready
-  local name="$1" id="$2" logf="$WORK/server-$2.log" ready cport i
-  case "$name" in
-    lms)
-      SERVER_PORT="$(free_port 18281)"; cport="$(free_port 17381)"
-      echo "LMS_JWT_SECRET=\$SECRET LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT=$SERVER_PORT LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT=$cport java $ENGINE_JAVA_OPTS -jar lms-realtime.jar" >> "$COMMANDS"
-      LMS_JWT_SECRET="$SECRET" LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 \
-        LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT="$SERVER_PORT" LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT="$cport" \
-        java $ENGINE_JAVA_OPTS -jar "$WORK/lms-realtime.jar" > "$logf" 2>&1 &
-      SERVER_PID=$!
-      ready="/health/ready" ;;
-    plain)
-      SERVER_PORT="$(free_port 18282)"
-      echo "java ${CEILING_JAVA_OPTS:+$CEILING_JAVA_OPTS }-cp bench/target/lms-bench.jar lms.bench.NettyCeiling --host 127.0.0.1 --port $SERVER_PORT --threads $CEILING_THREADS" >> "$COMMANDS"
-      java $CEILING_JAVA_OPTS -cp "$JAR" lms.bench.NettyCeiling --host 127.0.0.1 --port "$SERVER_PORT" --threads "$CEILING_THREADS" > "$logf" 2>&1 &
-      SERVER_PID=$!
-      ready="/health" ;;
-    socketio)
-      SERVER_PORT="$(free_port 18283)"
-      echo "node bench/peers/socketio/server.mjs $SERVER_PORT" >> "$COMMANDS"
-      node "$BENCH/peers/socketio/server.mjs" "$SERVER_PORT" > "$logf" 2>&1 &
-      SERVER_PID=$!
-      ready="/health" ;;
-  esac
-  CURRENT_PID="$SERVER_PID"
-  for i in $(seq 1 240); do # 60 s at most
-    if curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$SERVER_PORT$ready"; then
+wait_ready() { # pid url logfile name: 0 when GET url answers 2xx within 90 s
+  local pid="$1" url="$2" logf="$3" name="$4" i
+  for i in $(seq 1 360); do
+    if curl -sf -o /dev/null --max-time 2 "$url"; then
       return 0
     fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.25
   done
   log "$name did not become ready (log: $logf)"
@@ -204,58 +231,213 @@ start_server() { # name run-id: sets SERVER_PID and SERVER_PORT; 0 when ready
   return 1
 }
 
-label_of() { case "$1" in lms) echo lms-realtime ;; socketio) echo socket.io ;; plain) echo netty-ceiling ;; esac; }
-
-error_result() { # file server members message
-  printf '{"server":"%s","members":%s,"rate":%s,"payload_bytes":%s,"seconds":%s,"error":"%s"}\n' \
-    "$(label_of "$2")" "$3" "$RATE" "$PAYLOAD" "$MEASURE" "$4" > "$1"
+SERVER_PID=
+SERVER_PORT=
+start_server() { # name run-id [hold]: sets SERVER_PID and SERVER_PORT; 0 when ready
+  local name="$1" id="$2" variant="${3:-}" logf="$WORK/server-$2.log" ready cport opts
+  case "$name" in
+    lms)
+      SERVER_PORT="$(free_port 18281)"; cport="$(free_port 17381)"
+      opts="$ENGINE_JAVA_OPTS"
+      [ "$variant" = hold ] && opts="$HOLD_JAVA_OPTS $ENGINE_JAVA_OPTS"
+      echo "LMS_JWT_SECRET=\$SECRET LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT=$SERVER_PORT LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT=$cport java $opts -jar lms-realtime.jar" >> "$COMMANDS"
+      LMS_JWT_SECRET="$SECRET" LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 \
+        LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT="$SERVER_PORT" LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT="$cport" \
+        java $opts -jar "$WORK/lms-realtime.jar" > "$logf" 2>&1 &
+      SERVER_PID=$!
+      ready="/health/ready" ;;
+    plain)
+      SERVER_PORT="$(free_port 18282)"
+      opts="$CEILING_JAVA_OPTS"
+      [ "$variant" = hold ] && opts="$HOLD_JAVA_OPTS $CEILING_JAVA_OPTS"
+      echo "java ${opts:+$opts }-cp bench/target/lms-bench.jar lms.bench.NettyCeiling --host 127.0.0.1 --port $SERVER_PORT --threads $CEILING_THREADS" >> "$COMMANDS"
+      java $opts -cp "$JAR" lms.bench.NettyCeiling --host 127.0.0.1 --port "$SERVER_PORT" --threads "$CEILING_THREADS" > "$logf" 2>&1 &
+      SERVER_PID=$!
+      ready="/health" ;;
+    socketio)
+      SERVER_PORT="$(free_port 18283)"
+      opts=""
+      [ "$variant" = hold ] && opts="--expose-gc"
+      echo "node ${opts:+$opts }bench/peers/socketio/server.mjs $SERVER_PORT" >> "$COMMANDS"
+      node $opts "$BENCH/peers/socketio/server.mjs" "$SERVER_PORT" > "$logf" 2>&1 &
+      SERVER_PID=$!
+      ready="/health" ;;
+  esac
+  CURRENT_PIDS="$SERVER_PID"
+  wait_ready "$SERVER_PID" "http://127.0.0.1:$SERVER_PORT$ready" "$logf" "$name"
 }
 
-# ---------------------------------------------------------------- the runs
-for s in $SERVERS; do
-  case "$s" in lms|socketio|plain) ;; *) log "unknown server $s (lms, socketio, plain)"; exit 64 ;; esac
-done
-TOTAL=$(( REPEATS * $(echo $SIZES | wc -w) * $(echo $SERVERS | wc -w) ))
+CLUSTER_PIDS=
+CLUSTER_URLS=
+start_cluster() { # run-id: three lms-realtime nodes, one cluster; sets CLUSTER_PIDS and CLUSTER_URLS (comma lists)
+  local id="$1" n hp cp seeds="" hps=() cps=() pids=() urls=() logf
+  hp=18381; cp=17481
+  for n in 1 2 3; do
+    hp="$(free_port "$hp")"; cp="$(free_port "$cp")"
+    hps+=("$hp"); cps+=("$cp")
+    hp=$((hp + 1)); cp=$((cp + 1))
+  done
+  seeds="127.0.0.1:${cps[0]},127.0.0.1:${cps[1]},127.0.0.1:${cps[2]}" # every node names every seed, the first first
+  CURRENT_PIDS=""
+  for n in 0 1 2; do
+    logf="$WORK/server-$id-node$((n + 1)).log"
+    echo "LMS_JWT_SECRET=\$SECRET LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT=${hps[$n]} LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT=${cps[$n]} LMS_SEED_NODES=$seeds java $CLUSTER_JAVA_OPTS -jar lms-realtime.jar" >> "$COMMANDS"
+    LMS_JWT_SECRET="$SECRET" LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 \
+      LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT="${hps[$n]}" LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT="${cps[$n]}" \
+      LMS_SEED_NODES="$seeds" java $CLUSTER_JAVA_OPTS -jar "$WORK/lms-realtime.jar" > "$logf" 2>&1 &
+    pids+=("$!")
+    urls+=("http://127.0.0.1:${hps[$n]}")
+    CURRENT_PIDS="$CURRENT_PIDS $!"
+  done
+  CLUSTER_PIDS="$(IFS=,; echo "${pids[*]}")"
+  CLUSTER_URLS="$(IFS=,; echo "${urls[*]}")"
+  for n in 0 1 2; do # /health/ready needs the node Up in the cluster
+    wait_ready "${pids[$n]}" "${urls[$n]}/health/ready" "$WORK/server-$id-node$((n + 1)).log" "cluster node $((n + 1))" || return 1
+  done
+  return 0
+}
+
+label_of() { case "$1" in lms) echo lms-realtime ;; socketio) echo socket.io ;; plain) echo netty-ceiling ;; lms3) echo lms-realtime-3-nodes ;; esac; }
+
+error_result() { # file scenario server members message
+  printf '{"scenario":"%s","server":"%s","members":%s,"rate":%s,"payload_bytes":%s,"seconds":%s,"error":"%s"}\n' \
+    "$2" "$(label_of "$3")" "$4" "$RATE" "$PAYLOAD" "$MEASURE" "$5" > "$1"
+}
+
+# run_driver scenario server members id out timeout pids driver-args...: runs the driver, checks the servers
+run_driver() {
+  local scenario="$1" s="$2" m="$3" id="$4" out="$5" tmo="$6" pids="$7" shown rc p alive=1
+  shift 7
+  local args=("$@" --out "$out")
+  shown="${args[*]/#$WORK\//}"
+  [ "$s" = lms ] || [ "$s" = lms3 ] && shown="$shown --secret \$SECRET"
+  echo "java $DRIVER_JAVA_OPTS -cp bench/target/lms-bench.jar lms.bench.Driver $shown" >> "$COMMANDS"
+  { [ "$s" = lms ] || [ "$s" = lms3 ]; } && args+=(--secret "$SECRET")
+  timeout "$tmo" java $DRIVER_JAVA_OPTS -cp "$JAR" lms.bench.Driver "${args[@]}" 2>&1 | tee "$WORK/driver-$id.log" | sed 's/^/    /'
+  rc=${PIPESTATUS[0]}
+  for p in ${pids//,/ }; do kill -0 "$p" 2>/dev/null || alive=0; done
+  if [ "$alive" = 0 ]; then
+    log "$(label_of "$s") died during the run (logs: $WORK/server-$id*.log)"
+    CRASHED=1
+    [ -f "$out" ] || error_result "$out" "$scenario" "$s" "$m" "server died during the run"
+  elif [ "$rc" != 0 ]; then
+    log "driver exited $rc"
+    [ "$rc" = 2 ] || CRASHED=1
+    [ -f "$out" ] || error_result "$out" "$scenario" "$s" "$m" "driver exit $rc"
+  fi
+}
+
+count_words() { echo $# ; }
+TOTAL=0
+has "$SCENARIOS" fanout && TOTAL=$((TOTAL + REPEATS * $(count_words $SIZES) * $(count_words $SERVERS)))
+has "$SCENARIOS" hold && TOTAL=$((TOTAL + $(count_words $SERVERS)))
+has "$SCENARIOS" handshake && TOTAL=$((TOTAL + REPEATS * $(count_words $SERVERS)))
+has "$SCENARIOS" cluster && TOTAL=$((TOTAL + REPEATS * $(count_words $CLUSTER_SIZES)))
 N=0
-log "$MODE: $TOTAL runs (members: $SIZES; servers: $SERVERS; $RATE events/s; ${WARMUP}s + ${MEASURE}s; repeats $REPEATS); work dir $WORK"
-for r in $(seq 1 "$REPEATS"); do
-  for m in $SIZES; do
-    for s in $SERVERS; do # servers interleaved: drift in the box's load hits them alike
+log "$MODE: $TOTAL runs (scenarios: $SCENARIOS; servers: $SERVERS); work dir $WORK"
+
+# ---------------------------------------------------------------- fan-out
+if has "$SCENARIOS" fanout; then
+  log "fan-out: members $SIZES; $RATE events/s; ${WARMUP}s + ${MEASURE}s; repeats $REPEATS"
+  for r in $(seq 1 "$REPEATS"); do
+    for m in $SIZES; do
+      for s in $SERVERS; do # servers interleaved: drift in the box's load hits them alike
+        N=$((N + 1))
+        id="$(printf '%05d' "$m")-$s-$r"
+        out="$WORK/run-$id.json"
+        log "run $N/$TOTAL: fan-out, $(label_of "$s"), $m members, repeat $r"
+        if ! start_server "$s" "$id"; then
+          error_result "$out" fanout "$s" "$m" "server did not start"
+          stop_current; CRASHED=1
+          continue
+        fi
+        run_driver fanout "$s" "$m" "$id" "$out" $(( WARMUP + MEASURE + 300 )) "$SERVER_PID" \
+          --server "$s" --url "http://127.0.0.1:$SERVER_PORT" --members "$m" --rate "$RATE" --seconds "$MEASURE" \
+          --warmup "$WARMUP" --payload-bytes "$PAYLOAD" --threads "$DRIVER_THREADS" --server-pid "$SERVER_PID"
+        stop_current
+        sleep 2
+      done
+    done
+  done
+fi
+
+# ---------------------------------------------------------------- sockets held
+if has "$SCENARIOS" hold; then
+  log "hold: $HOLD_N sockets, ${HOLD_SECONDS}s, $SOURCES source addresses"
+  for s in $SERVERS; do
+    N=$((N + 1))
+    id="hold-$s"
+    out="$WORK/hold-$s.json"
+    log "run $N/$TOTAL: hold, $(label_of "$s"), $HOLD_N sockets"
+    if ! start_server "$s" "$id" hold; then
+      error_result "$out" hold "$s" "$HOLD_N" "server did not start"
+      stop_current; CRASHED=1
+      continue
+    fi
+    run_driver hold "$s" "$HOLD_N" "$id" "$out" $(( HOLD_SECONDS + 600 )) "$SERVER_PID" \
+      --scenario hold --server "$s" --url "http://127.0.0.1:$SERVER_PORT" --members "$HOLD_N" \
+      --hold-seconds "$HOLD_SECONDS" --sources "$SOURCES" --threads "$DRIVER_THREADS" --server-pid "$SERVER_PID" \
+      --join-timeout 300
+    stop_current
+    sleep 2
+  done
+fi
+
+# ---------------------------------------------------------------- handshake storm
+if has "$SCENARIOS" handshake; then
+  log "handshake storm: $STORM_N sockets, $IN_FLIGHT in flight, $SOURCES source addresses; repeats $REPEATS"
+  for r in $(seq 1 "$REPEATS"); do
+    for s in $SERVERS; do
       N=$((N + 1))
-      id="$(printf '%05d' "$m")-$s-$r"
-      out="$WORK/run-$id.json"
-      log "run $N/$TOTAL: $(label_of "$s"), $m members, repeat $r"
+      id="handshake-$s-$r"
+      out="$WORK/handshake-$s-$r.json"
+      log "run $N/$TOTAL: handshake storm, $(label_of "$s"), $STORM_N sockets, repeat $r"
       if ! start_server "$s" "$id"; then
-        error_result "$out" "$s" "$m" "server did not start"
-        stop_pid "$SERVER_PID"; CURRENT_PID=
-        CRASHED=1
+        error_result "$out" handshake "$s" "$STORM_N" "server did not start"
+        stop_current; CRASHED=1
         continue
       fi
-      args=(--server "$s" --url "http://127.0.0.1:$SERVER_PORT" --members "$m" --rate "$RATE" --seconds "$MEASURE"
-            --warmup "$WARMUP" --payload-bytes "$PAYLOAD" --threads "$DRIVER_THREADS" --server-pid "$SERVER_PID" --out "$out")
-      shown="${args[*]/#$WORK\//}"
-      [ "$s" = lms ] && shown="$shown --secret \$SECRET"
-      echo "java $DRIVER_JAVA_OPTS -cp bench/target/lms-bench.jar lms.bench.Driver $shown" >> "$COMMANDS"
-      [ "$s" = lms ] && args+=(--secret "$SECRET")
-      timeout $(( WARMUP + MEASURE + 300 )) java $DRIVER_JAVA_OPTS -cp "$JAR" lms.bench.Driver "${args[@]}" 2>&1 | tee "$WORK/driver-$id.log" | sed 's/^/    /'
-      rc=${PIPESTATUS[0]}
-      if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        log "$(label_of "$s") died during the run (log: $WORK/server-$id.log)"
-        CRASHED=1
-        [ -f "$out" ] || error_result "$out" "$s" "$m" "server died during the run"
-      elif [ "$rc" != 0 ]; then
-        log "driver exited $rc"
-        [ "$rc" = 2 ] || CRASHED=1
-        [ -f "$out" ] || error_result "$out" "$s" "$m" "driver exit $rc"
-      fi
-      stop_pid "$SERVER_PID"; CURRENT_PID=
+      run_driver handshake "$s" "$STORM_N" "$id" "$out" 600 "$SERVER_PID" \
+        --scenario handshake --server "$s" --url "http://127.0.0.1:$SERVER_PORT" --members "$STORM_N" \
+        --connect-concurrency "$IN_FLIGHT" --sources "$SOURCES" --threads "$DRIVER_THREADS" --server-pid "$SERVER_PID" \
+        --join-timeout 120
+      stop_current
       sleep 2
     done
   done
-done
-echo "load at end:    $(cut -d' ' -f1-3 /proc/loadavg)" >> "$MACHINE"
+fi
 
-java -cp "$JAR" lms.bench.Report --runs "$WORK" --machine "$MACHINE" --commands "$COMMANDS" --mode "$MODE" \
-  --title "lms-realtime fan-out benchmark, $STAMP ($MODE)" --json "$JSON" --md "$MD" || CRASHED=1
-log "results: $MD and $JSON (per-run files and logs: $WORK)"
+# ---------------------------------------------------------------- fan-out on a three-node cluster
+if has "$SCENARIOS" cluster; then
+  log "cluster fan-out: 3 lms-realtime nodes; members $CLUSTER_SIZES; $RATE events/s; ${WARMUP}s + ${MEASURE}s; repeats $REPEATS"
+  for r in $(seq 1 "$REPEATS"); do
+    for m in $CLUSTER_SIZES; do
+      N=$((N + 1))
+      id="$(printf '%05d' "$m")-lms3-$r"
+      out="$WORK/run-$id.json"
+      log "run $N/$TOTAL: fan-out on 3 nodes, $m members, repeat $r"
+      t0=$(date +%s)
+      if ! start_cluster "$id"; then
+        error_result "$out" fanout lms3 "$m" "cluster did not start"
+        stop_current; CRASHED=1
+        continue
+      fi
+      log "cluster ready in $(( $(date +%s) - t0 )) s: $CLUSTER_URLS (pids $CLUSTER_PIDS)"
+      run_driver fanout lms3 "$m" "$id" "$out" $(( WARMUP + MEASURE + 300 )) "$CLUSTER_PIDS" \
+        --server lms --label lms-realtime-3-nodes --url "$CLUSTER_URLS" --members "$m" --rate "$RATE" \
+        --seconds "$MEASURE" --warmup "$WARMUP" --payload-bytes "$PAYLOAD" --threads "$DRIVER_THREADS" \
+        --server-pid "$CLUSTER_PIDS"
+      stop_current
+      sleep 2
+    done
+  done
+fi
+
+echo "load at end:    $(cut -d' ' -f1-3 /proc/loadavg)" >> "$MACHINE"
+echo "wall time:      $(( $(date +%s) - T_START )) s for the runs (before the report)" >> "$MACHINE"
+
+mkdir -p "$PLOTS"
+java -Djava.awt.headless=true -cp "$JAR" lms.bench.Report --runs "$WORK" --machine "$MACHINE" --commands "$COMMANDS" \
+  --mode "$MODE" --title "lms-realtime benchmarks, $STAMP ($MODE)" --json "$JSON" --md "$MD" --plots "$PLOTS" || CRASHED=1
+log "results: $MD, $JSON and $PLOTS/ (per-run files and logs: $WORK); $(( $(date +%s) - T_START )) s in all"
 exit "$CRASHED"

@@ -17,16 +17,28 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * Merges the driver's per-run JSON files of one {@code bench/run.sh} run into
- * {@code bench/results/latest.json} and {@code bench/results/<date>.md}. Repeated runs of the same
- * server, members and rate are summarised by the median of each figure.
+ * Merges the driver's per-run JSON files of one {@code bench/run.sh} run ({@code run-*.json}: fan-out,
+ * one node or a cluster; {@code hold-*.json}; {@code handshake-*.json}) into
+ * {@code bench/results/latest.json}, {@code bench/results/<date>.md} and, with {@code --plots DIR}, PNG
+ * plots (XChart). Repeated runs of the same server and size are summarised by the median of each figure.
  *
  * <pre>java -cp lms-bench.jar lms.bench.Report --runs DIR --machine FILE --commands FILE --mode quick|full
- *        --title TEXT --json OUT.json --md OUT.md</pre>
+ *        --title TEXT --json OUT.json --md OUT.md [--plots DIR]</pre>
  */
 public final class Report {
 
-  static final List<String> SERVERS = List.of("lms-realtime", "socket.io", "netty-ceiling");
+  static final List<String> SERVERS = List.of("lms-realtime", "lms-realtime-3-nodes", "socket.io", "netty-ceiling");
+  static final List<String> HOLD_FIELDS = List.of("sockets_held", "sockets_at_sample", "bytes_per_socket",
+      "heap_bytes_per_socket", "native_bytes_per_socket", "rss_bytes_per_socket", "bytes_per_socket_from_fresh",
+      "kernel_tcp_bytes_per_socket_both_ends", "ramp_seconds", "unexpected_closes");
+  static final List<String> HANDSHAKE_FIELDS = List.of("handshakes_per_s", "handshakes", "failed", "seconds", "p50_ms",
+      "p99_ms", "max_ms", "server_cpu_us_per_handshake", "server_cpu_pct", "driver_cpu_pct", "box_cpu_busy_pct",
+      "cold_handshakes_per_s", "cold_p99_ms");
+  static final java.util.Set<String> INTEGRAL = java.util.Set.of("deliveries_per_s", "expected", "received", "lost",
+      "avg_frame_bytes", "members_joined", "sockets_held", "sockets_at_sample", "bytes_per_socket",
+      "heap_bytes_per_socket", "native_bytes_per_socket", "rss_bytes_per_socket", "bytes_per_socket_from_fresh",
+      "kernel_tcp_bytes_per_socket_both_ends", "unexpected_closes", "handshakes_per_s", "handshakes", "failed",
+      "cold_handshakes_per_s");
   static final List<String> MEDIAN_FIELDS = List.of("deliveries_per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms",
       "server_cpu_us_per_delivery", "server_cpu_pct", "server_idle_cpu_pct", "driver_cpu_pct", "box_cpu_busy_pct", "expected", "received",
       "lost", "avg_frame_bytes", "publish_rtt_p99_ms", "members_joined", "join_seconds");
@@ -37,12 +49,19 @@ public final class Report {
       o.put(args[i], args[i + 1]);
     }
     ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    List<JsonNode> runs = new ArrayList<>();
+    List<JsonNode> runs = new ArrayList<>();      // fan-out, one node or several
+    List<JsonNode> holds = new ArrayList<>();
+    List<JsonNode> storms = new ArrayList<>();
     List<String> broken = new ArrayList<>();
     try (Stream<Path> files = Files.list(Path.of(o.get("--runs")))) {
-      for (Path p : files.filter(p -> p.getFileName().toString().matches("run-.*\\.json")).sorted().toList()) {
+      for (Path p : files.filter(p -> p.getFileName().toString().matches("(run|hold|handshake)-.*\\.json")).sorted().toList()) {
         try {
-          runs.add(json.readTree(p.toFile()));
+          JsonNode n = json.readTree(p.toFile());
+          switch (n.path("scenario").asText("fanout")) {
+            case "hold" -> holds.add(n);
+            case "handshake" -> storms.add(n);
+            default -> runs.add(n);
+          }
         } catch (IOException e) {
           broken.add(p.getFileName() + ": " + e.getMessage());
         }
@@ -60,15 +79,22 @@ public final class Report {
             + r.path("rate").asInt(), k -> new ArrayList<>()).add(r));
 
     ObjectNode latest = json.createObjectNode();
-    latest.putNull("sockets_held");
-    latest.putNull("bytes_per_socket");
-    latest.putNull("handshakes_per_s");
+    List<ObjectNode> holdRows = summarise(json, holds, HOLD_FIELDS, "members");
+    List<ObjectNode> stormRows = summarise(json, storms, HANDSHAKE_FIELDS, "members", "in_flight");
+    ObjectNode lmsHold = holdRows.stream().filter(r -> r.path("server").asText().equals("lms-realtime")).findFirst().orElse(null);
+    ObjectNode lmsStorm = stormRows.stream().filter(r -> r.path("server").asText().equals("lms-realtime")).findFirst().orElse(null);
+    copyOrNull(latest, "sockets_held", lmsHold, "sockets_held");
+    copyOrNull(latest, "bytes_per_socket", lmsHold, "bytes_per_socket");
+    copyOrNull(latest, "handshakes_per_s", lmsStorm, "handshakes_per_s");
     ArrayNode fanout = latest.putArray("fanout");
     List<ObjectNode> rows = new ArrayList<>();
     for (List<JsonNode> g : groups.values()) {
       JsonNode first = g.get(0);
       ObjectNode row = fanout.addObject();
       row.put("server", first.path("server").asText());
+      if (first.has("nodes")) {
+        row.put("nodes", first.path("nodes").asInt());
+      }
       row.put("members", first.path("members").asInt());
       row.put("rate", first.path("rate").asInt());
       row.put("payload_bytes", first.path("payload_bytes").asInt());
@@ -84,18 +110,16 @@ public final class Report {
         if (v.isEmpty()) {
           row.putNull(f);
         } else {
-          double m = v.size() % 2 == 1 ? v.get(v.size() / 2) : (v.get(v.size() / 2 - 1) + v.get(v.size() / 2)) / 2;
-          if (f.equals("deliveries_per_s") || f.equals("expected") || f.equals("received") || f.equals("lost")
-              || f.equals("avg_frame_bytes") || f.equals("members_joined")) {
-            row.put(f, Math.round(m));
-          } else {
-            row.put(f, Math.round(m * 1000) / 1000.0);
-          }
+          putMedian(row, f, v);
         }
       }
       rows.add(row);
     }
+    latest.putArray("hold").addAll(holdRows);
+    latest.putArray("handshake").addAll(stormRows);
     Files.writeString(Path.of(o.get("--json")), json.writeValueAsString(latest) + "\n");
+    List<String> plots = List.of();
+    String plotPrefix = "";
 
     StringBuilder md = new StringBuilder();
     md.append("# ").append(o.getOrDefault("--title", "lms-realtime benchmark")).append("\n\n");
@@ -104,64 +128,182 @@ public final class Report {
         .append("This is a shared 2-core box: the driver runs on the same cores as the server, and other work ")
         .append("may have been running (see `box busy`); absolute figures move from run to run, compare ")
         .append("servers within one run.\n\n");
-    md.append("## Fan-out: one room, events published at a fixed rate through each server's HTTP publish call\n\n");
-    md.append("| members | server | rate /s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | server CPU µs/delivery | server CPU % | server idle CPU % | driver CPU % | box busy % | received / expected | frame bytes | join s | runs |\n");
-    md.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |\n");
-    for (ObjectNode r : rows) {
-      md.append(String.format(Locale.ROOT, "| %d | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %d%s |\n",
-          r.get("members").asInt(), r.get("server").asText(), r.get("rate").asInt(), num(r, "deliveries_per_s"),
-          num(r, "p50_ms"), num(r, "p99_ms"), num(r, "p999_ms"), num(r, "max_ms"),
-          num(r, "server_cpu_us_per_delivery"), num(r, "server_cpu_pct"), num(r, "server_idle_cpu_pct"),
-          num(r, "driver_cpu_pct"),
-          num(r, "box_cpu_busy_pct"), num(r, "received"), num(r, "expected"), num(r, "avg_frame_bytes"), num(r, "join_seconds"),
-          r.get("runs").asInt(), r.has("failed_runs") ? " (+" + r.get("failed_runs").asInt() + " failed)" : ""));
-    }
-    md.append("\n### Ratios (server CPU per delivery: the fair comparison at a fixed rate)\n\n");
-    md.append("At a fixed publish rate below saturation every server delivers about rate x members per second, so ")
-        .append("deliveries/s alone does not rank them; CPU per delivery does (lower is better). ")
-        .append("`x cheaper than socket.io` = socket.io's CPU/delivery / lms-realtime's (issue 7 wants >= 2); ")
-        .append("`share of the ceiling` = netty-ceiling's CPU/delivery / lms-realtime's (issue 7 wants >= 0.5).\n\n");
-    md.append("| members | rate /s | lms-realtime µs | socket.io µs | netty-ceiling µs | x cheaper than socket.io | share of the ceiling | lms p99 ms |\n");
-    md.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+
+    // ---- the goals of issue 7, as measured by this run
+    md.append("## Issue 7's goals, as measured in this run\n\n");
+    md.append("| goal | measured | met? |\n| --- | --- | --- |\n");
     Map<String, Map<String, ObjectNode>> bySize = new LinkedHashMap<>();
     for (ObjectNode r : rows) {
       bySize.computeIfAbsent(r.get("members").asInt() + "|" + r.get("rate").asInt(), k -> new LinkedHashMap<>())
           .put(r.get("server").asText(), r);
     }
     bySize.forEach((k, m) -> {
-      String[] mr = k.split("\\|");
+      String size = k.split("\\|")[0] + " members";
       Double lms = cpu(m.get("lms-realtime"));
       Double sio = cpu(m.get("socket.io"));
       Double ceil = cpu(m.get("netty-ceiling"));
-      md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", mr[0], mr[1], fmt(lms), fmt(sio),
-          fmt(ceil), lms != null && sio != null && lms > 0 ? fmt(sio / lms) : "-",
-          lms != null && ceil != null && lms > 0 ? fmt(ceil / lms) : "-",
-          m.containsKey("lms-realtime") ? num(m.get("lms-realtime"), "p99_ms") : "-"));
+      if (lms != null && sio != null && lms > 0) {
+        md.append(String.format(Locale.ROOT, "| fan-out CPU/delivery >= 2x cheaper than socket.io (%s) | %sx | %s |\n",
+            size, fmt(sio / lms), sio / lms >= 2 ? "yes" : "**no**"));
+      }
+      if (lms != null && ceil != null && lms > 0) {
+        md.append(String.format(Locale.ROOT, "| fan-out >= 1/2 of the Netty ceiling (%s) | %s | %s |\n",
+            size, fmt(ceil / lms), ceil / lms >= 0.5 ? "yes" : "**no**"));
+      }
     });
+    rows.stream().filter(r -> r.path("server").asText().equals("lms-realtime") && r.path("members").asInt() >= 10_000
+        && r.hasNonNull("p99_ms")).forEach(r -> md.append(String.format(Locale.ROOT,
+        "| p99 < 50 ms, %d-member room at %d events/s | %s ms | %s |\n", r.get("members").asInt(), r.get("rate").asInt(),
+        num(r, "p99_ms"), r.get("p99_ms").asDouble() < 50 ? "yes" : "**no**")));
+    if (rows.stream().noneMatch(r -> r.path("server").asText().equals("lms-realtime") && r.path("members").asInt() >= 10_000)) {
+      md.append("| p99 < 50 ms for a 10,000-member room | not in this run (full mode only) | - |\n");
+    }
+    if (lmsHold != null && lmsHold.hasNonNull("bytes_per_socket")) {
+      long b = lmsHold.get("bytes_per_socket").asLong();
+      md.append(String.format(Locale.ROOT, "| <= 20 KiB (20,480 B) per idle socket, heap + native | %d B (%.1f KiB) at %s sockets | %s |\n",
+          b, b / 1024.0, num(lmsHold, "sockets_at_sample"), b <= 20_480 ? "yes" : "**no**"));
+    } else {
+      md.append("| <= 20 KiB per idle socket | not measured in this run | - |\n");
+    }
+    if (lmsStorm != null && lmsStorm.hasNonNull("handshakes_per_s")) {
+      long h = lmsStorm.get("handshakes_per_s").asLong();
+      md.append(String.format(Locale.ROOT, "| >= 5,000 handshakes/s with JWT | %d/s (%s sockets, %s in flight) | %s |\n",
+          h, num(lmsStorm, "members"), num(lmsStorm, "in_flight"), h >= 5000 ? "yes" : "**no**"));
+    } else {
+      md.append("| >= 5,000 handshakes/s with JWT | not measured in this run | - |\n");
+    }
+
+    // ---- fan-out
+    if (!rows.isEmpty()) {
+      md.append("\n## Fan-out: one room, events published at a fixed rate through each server's HTTP publish call\n\n");
+      md.append("`lms-realtime-3-nodes`: three engine processes forming one cluster on loopback, members spread round robin ")
+          .append("over the three nodes, events published through node 1; its server CPU is the sum of the three processes.\n\n");
+      md.append("| members | server | rate /s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | server CPU µs/delivery | server CPU % | server idle CPU % | driver CPU % | box busy % | received / expected | frame bytes | join s | runs |\n");
+      md.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |\n");
+      for (ObjectNode r : rows) {
+        md.append(String.format(Locale.ROOT, "| %d | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %d%s |\n",
+            r.get("members").asInt(), r.get("server").asText(), r.get("rate").asInt(), num(r, "deliveries_per_s"),
+            num(r, "p50_ms"), num(r, "p99_ms"), num(r, "p999_ms"), num(r, "max_ms"),
+            num(r, "server_cpu_us_per_delivery"), num(r, "server_cpu_pct"), num(r, "server_idle_cpu_pct"),
+            num(r, "driver_cpu_pct"),
+            num(r, "box_cpu_busy_pct"), num(r, "received"), num(r, "expected"), num(r, "avg_frame_bytes"), num(r, "join_seconds"),
+            r.get("runs").asInt(), r.has("failed_runs") ? " (+" + r.get("failed_runs").asInt() + " failed)" : ""));
+      }
+      md.append("\n### Ratios (server CPU per delivery: the fair comparison at a fixed rate)\n\n");
+      md.append("At a fixed publish rate below saturation every server delivers about rate x members per second, so ")
+          .append("deliveries/s alone does not rank them; CPU per delivery does (lower is better). ")
+          .append("`x cheaper than socket.io` = socket.io's CPU/delivery / lms-realtime's (issue 7 wants >= 2); ")
+          .append("`share of the ceiling` = netty-ceiling's CPU/delivery / lms-realtime's (issue 7 wants >= 0.5).\n\n");
+      md.append("| members | rate /s | lms-realtime µs | 3 nodes µs | socket.io µs | netty-ceiling µs | x cheaper than socket.io | share of the ceiling | lms p99 ms | 3 nodes p99 ms |\n");
+      md.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+      bySize.forEach((k, m) -> {
+        String[] mr = k.split("\\|");
+        Double lms = cpu(m.get("lms-realtime"));
+        Double sio = cpu(m.get("socket.io"));
+        Double ceil = cpu(m.get("netty-ceiling"));
+        md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mr[0], mr[1], fmt(lms),
+            fmt(cpu(m.get("lms-realtime-3-nodes"))), fmt(sio),
+            fmt(ceil), lms != null && sio != null && lms > 0 ? fmt(sio / lms) : "-",
+            lms != null && ceil != null && lms > 0 ? fmt(ceil / lms) : "-",
+            m.containsKey("lms-realtime") ? num(m.get("lms-realtime"), "p99_ms") : "-",
+            m.containsKey("lms-realtime-3-nodes") ? num(m.get("lms-realtime-3-nodes"), "p99_ms") : "-"));
+      });
+    }
+
+    // ---- sockets held
+    if (!holdRows.isEmpty()) {
+      md.append("\n## Sockets held: memory per idle socket\n\n");
+      md.append("N idle sockets (lms: each joined `course:1`, one `ping` every 20 s), the server's memory after a forced GC ")
+          .append("at 0 sockets (after a warm-up batch was opened and closed) and at N. JVMs run with `-Xms2g -Xmx2g ")
+          .append("-XX:+AlwaysPreTouch`, so RSS grows only by native memory: `bytes/socket` = Δheap used after GC / N + ")
+          .append("ΔRSS / N. Node: Δ`heapUsed` / N + Δ(RSS − `heapTotal`) / N after `global.gc()`. `held` = sockets that ")
+          .append("answered a last ping (lms) or that both ends still count open (peers). Kernel socket buffers are not in ")
+          .append("any process's RSS; `kernel TCP B` is `/proc/net/sockstat`'s TCP memory, box-wide and both ends, per ")
+          .append("socket (noisy on a shared box).\n\n");
+      md.append("| server | sockets | held | bytes/socket | heap B | native B | ΔRSS B | from fresh B | kernel TCP B | ramp s | unexpected closes | runs |\n");
+      md.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+      for (ObjectNode r : holdRows) {
+        md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d%s |\n",
+            r.get("server").asText(), num(r, "members"), num(r, "sockets_held"), num(r, "bytes_per_socket"),
+            num(r, "heap_bytes_per_socket"), num(r, "native_bytes_per_socket"), num(r, "rss_bytes_per_socket"),
+            num(r, "bytes_per_socket_from_fresh"), num(r, "kernel_tcp_bytes_per_socket_both_ends"),
+            num(r, "ramp_seconds"), num(r, "unexpected_closes"), r.get("runs").asInt(),
+            r.has("failed_runs") ? " (+" + r.get("failed_runs").asInt() + " failed)" : ""));
+      }
+    }
+
+    // ---- handshake storm
+    if (!stormRows.isEmpty()) {
+      md.append("\n## Handshake storm: sockets per second from zero\n\n");
+      md.append("M sockets opened from zero with K in flight over several source addresses. lms: each with its own ")
+          .append("HS256 JWT (a distinct user), counted at `welcome`; socket.io at its CONNECT answer, the ceiling at the ")
+          .append("WebSocket upgrade (neither checks a token). `handshakes/s` = M / (last ready − first connect) of the ")
+          .append("second round on the same server (warm JIT, new users); `cold/s` is the first round on a fresh server.\n\n");
+      md.append("| server | sockets | in flight | handshakes/s | p50 ms | p99 ms | max ms | server CPU µs/handshake | server CPU % | failed | cold /s | cold p99 ms | runs |\n");
+      md.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+      for (ObjectNode r : stormRows) {
+        md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d%s |\n",
+            r.get("server").asText(), num(r, "members"), num(r, "in_flight"), num(r, "handshakes_per_s"), num(r, "p50_ms"),
+            num(r, "p99_ms"), num(r, "max_ms"), num(r, "server_cpu_us_per_handshake"), num(r, "server_cpu_pct"),
+            num(r, "failed"), num(r, "cold_handshakes_per_s"), num(r, "cold_p99_ms"), r.get("runs").asInt(),
+            r.has("failed_runs") ? " (+" + r.get("failed_runs").asInt() + " failed)" : ""));
+      }
+    }
+
+    // ---- plots
+    if (!plots.isEmpty()) {
+      md.append("\n## Plots\n\n");
+      for (String p : plots) {
+        md.append("![").append(p.replace(".png", "")).append("](").append(plotPrefix).append(p).append(")\n\n");
+      }
+    }
+
     md.append("\n## Not measured yet\n\n")
-        .append("`sockets_held`, `bytes_per_socket` and `handshakes_per_s` are `null` in `latest.json`: the idle-socket ")
-        .append("memory scenario, the handshake storm, cluster fan-out, capacity at the 50 ms p99 bound (rate step-up), ")
-        .append("plots and profiling are not part of the harness yet (see `bench/README.md`).\n");
+        .append("Capacity at the 50 ms p99 bound (stepping the rate up) and profiles of the engine under fan-out ")
+        .append("are not part of the harness yet (see `bench/README.md`).\n");
     if (!broken.isEmpty()) {
       md.append("\n## Unreadable run files\n\n");
       broken.forEach(b -> md.append("- ").append(b).append('\n'));
     }
-    List<JsonNode> failed = runs.stream().filter(r -> r.has("error")).toList();
+    List<JsonNode> failed = new ArrayList<>();
+    Stream.of(runs, holds, storms).flatMap(List::stream).filter(r -> r.has("error")).forEach(failed::add);
     if (!failed.isEmpty()) {
       md.append("\n## Failed runs\n\n");
-      failed.forEach(r -> md.append("- ").append(r.path("server").asText()).append(", ").append(r.path("members").asInt())
-          .append(" members: ").append(r.path("error").asText()).append(' ').append(r.path("failures")).append('\n'));
+      failed.forEach(r -> md.append("- ").append(r.path("scenario").asText("fanout")).append(", ")
+          .append(r.path("server").asText()).append(", ").append(r.path("members").asInt())
+          .append(" members/sockets: ").append(r.path("error").asText()).append(' ').append(r.path("failures")).append('\n'));
     }
     List<JsonNode> notes = runs.stream().filter(r -> !r.has("error") && (r.path("lost").asLong() > 0
         || r.path("unexpected_closes").asInt() > 0 || r.path("publish_errors").asLong() > 0
         || r.path("publish_skipped").asLong() > 0 || r.path("members_joined").asInt() < r.path("members").asInt())).toList();
-    if (!notes.isEmpty()) {
+    List<JsonNode> holdNotes = holds.stream().filter(r -> !r.has("error") && (r.path("unexpected_closes").asInt() > 0
+        || r.path("sockets_held").asInt() < r.path("members").asInt() || r.path("failures").size() > 0)).toList();
+    List<JsonNode> stormNotes = storms.stream().filter(r -> !r.has("error")).flatMap(r -> {
+      List<JsonNode> l = new ArrayList<>();
+      r.path("rounds").forEach(x -> {
+        if (x.path("failed").asInt() > 0 || x.path("timed_out").asBoolean()) {
+          ((ObjectNode) x).put("server", r.path("server").asText());
+          l.add(x);
+        }
+      });
+      return l.stream();
+    }).toList();
+    if (!notes.isEmpty() || !holdNotes.isEmpty() || !stormNotes.isEmpty()) {
       md.append("\n## Runs with losses, closes or errors\n\n");
       notes.forEach(r -> md.append(String.format(Locale.ROOT,
-          "- %s, %d members: joined %d, lost %d, unexpected closes %d %s, publish errors %d, skipped %d, failures %s\n",
+          "- fan-out, %s, %d members: joined %d, lost %d, unexpected closes %d %s, publish errors %d, skipped %d, failures %s\n",
           r.path("server").asText(), r.path("members").asInt(), r.path("members_joined").asInt(), r.path("lost").asLong(),
           r.path("unexpected_closes").asInt(), r.path("close_codes"), r.path("publish_errors").asLong(),
           r.path("publish_skipped").asLong(), r.path("failures"))));
+      holdNotes.forEach(r -> md.append(String.format(Locale.ROOT,
+          "- hold, %s, %d sockets: ready %d, at the sample %d, held %d, unexpected closes %d %s, failures %s\n",
+          r.path("server").asText(), r.path("members").asInt(), r.path("ramp_ready").asInt(),
+          r.path("sockets_at_sample").asInt(), r.path("sockets_held").asInt(), r.path("unexpected_closes").asInt(),
+          r.path("close_codes"), r.path("failures"))));
+      stormNotes.forEach(x -> md.append(String.format(Locale.ROOT,
+          "- handshake storm, %s, round %d: %d of %d failed%s, failures %s\n", x.path("server").asText(),
+          x.path("round").asInt(), x.path("failed").asInt(), x.path("sockets").asInt(),
+          x.path("timed_out").asBoolean() ? " (timed out)" : "", x.path("failures"))));
     }
     md.append("\n## How each figure is taken\n\n")
         .append("- **latency**: the publisher thread puts `System.nanoTime()` in the event's data (`\"t\":`) at the ")
@@ -169,18 +311,88 @@ public final class Report {
         .append("same code for the three protocols) and records now - t in an HdrHistogram; every delivery of every event ")
         .append("published inside the measure window is in it (publish HTTP round trip included).\n")
         .append("- **deliveries/s**: deliveries received inside the measure window / its length.\n")
-        .append("- **server CPU µs/delivery**: utime+stime of the server process (`/proc/PID/stat`) over the window / ")
+        .append("- **server CPU µs/delivery**: utime+stime of the server process (`/proc/PID/stat`; the sum of the three ")
+        .append("nodes for the cluster) over the window / ")
         .append("deliveries received in it (the raw figure: fixed costs included). `server idle CPU %` is the same server ")
         .append("over 2 s with every member still joined and nothing published, taken after the window (timers, ")
         .append("heartbeats, GC). `join s`: how long the members took to connect and join, 256 handshakes in flight ")
         .append("(not the handshake-storm figure, but a hint). `driver CPU %` is the driver's own process; `box busy %` all processes on ")
         .append("all cores (100 % = both cores busy), from `/proc/stat`: more than server + driver means other work ran.\n")
-        .append("- **before each run**: the driver publishes 2,000 events back to back into the still empty room, so that ")
-        .append("the publish path of the driver and of the server is compiled, not interpreted, when the measurement starts.\n");
+        .append("- **before each fan-out run**: the driver publishes 2,000 events back to back into the still empty room, so that ")
+        .append("the publish path of the driver and of the server is compiled, not interpreted, when the measurement starts.\n")
+        .append("- **bytes per socket**: `jcmd PID GC.run`, then heap used from `jcmd PID GC.heap_info` and VmRSS from ")
+        .append("`/proc/PID/status` (node: `/stats?gc=1` on the peer, `global.gc()` then `process.memoryUsage()`), at 0 ")
+        .append("and at N sockets; see the hold section above and `bench/README.md`.\n")
+        .append("- **handshake latency**: from the driver's `connect()` call to `welcome` (lms), to the CONNECT answer ")
+        .append("(socket.io), to the end of the upgrade (ceiling); HdrHistogram of every socket of the round.\n");
     appendFile(md, "Machine", o.get("--machine"));
     appendFile(md, "Commands", o.get("--commands"));
     Files.writeString(Path.of(o.get("--md")), md.toString());
-    System.out.println("report: " + o.get("--md") + ", " + o.get("--json") + " (" + runs.size() + " runs)");
+    System.out.println("report: " + o.get("--md") + ", " + o.get("--json") + " (" + runs.size() + " fan-out runs, "
+        + holds.size() + " hold, " + storms.size() + " handshake" + (plots.isEmpty() ? "" : "; plots " + plots) + ")");
+  }
+
+  /** One row per server (and the given size fields): the median of each field over its runs without error. */
+  static List<ObjectNode> summarise(ObjectMapper json, List<JsonNode> runs, List<String> fields, String... keys) {
+    Map<String, List<JsonNode>> groups = new LinkedHashMap<>();
+    runs.stream()
+        .sorted(Comparator.comparingInt((JsonNode r) -> rank(r.path("server").asText())))
+        .forEach(r -> {
+          StringBuilder k = new StringBuilder(r.path("server").asText());
+          for (String f : keys) {
+            k.append('|').append(r.path(f).asText());
+          }
+          groups.computeIfAbsent(k.toString(), x -> new ArrayList<>()).add(r);
+        });
+    List<ObjectNode> rows = new ArrayList<>();
+    for (List<JsonNode> g : groups.values()) {
+      JsonNode first = g.get(0);
+      ObjectNode row = json.createObjectNode();
+      row.put("server", first.path("server").asText());
+      for (String f : keys) {
+        row.set(f, first.path(f).deepCopy());
+      }
+      List<JsonNode> ok = g.stream().filter(r -> !r.has("error")).toList();
+      row.put("runs", ok.size());
+      if (ok.size() < g.size()) {
+        row.put("failed_runs", g.size() - ok.size());
+        row.put("error", g.stream().filter(r -> r.has("error")).findFirst().get().path("error").asText());
+      }
+      for (String f : fields) {
+        List<Double> v = ok.stream().map(r -> r.get(f)).filter(n -> n != null && n.isNumber())
+            .map(JsonNode::asDouble).sorted().toList();
+        putMedian(row, f, v);
+      }
+      rows.add(row);
+    }
+    return rows;
+  }
+
+  static void putMedian(ObjectNode row, String f, List<Double> sorted) {
+    if (sorted.isEmpty()) {
+      row.putNull(f);
+      return;
+    }
+    int n = sorted.size();
+    double m = n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    if (INTEGRAL.contains(f)) {
+      row.put(f, Math.round(m));
+    } else {
+      row.put(f, Math.round(m * 1000) / 1000.0);
+    }
+  }
+
+  static void copyOrNull(ObjectNode into, String name, ObjectNode from, String field) {
+    if (from == null || !from.hasNonNull(field)) {
+      into.putNull(name);
+    } else {
+      into.set(name, from.get(field).deepCopy());
+    }
+  }
+
+  static String relative(Path from, Path to) {
+    String s = from.relativize(to).toString().replace('\\', '/');
+    return s.isEmpty() ? "" : s + "/";
   }
 
   static int rank(String server) {
