@@ -118,8 +118,10 @@ public final class Report {
     latest.putArray("hold").addAll(holdRows);
     latest.putArray("handshake").addAll(stormRows);
     Files.writeString(Path.of(o.get("--json")), json.writeValueAsString(latest) + "\n");
-    List<String> plots = List.of();
-    String plotPrefix = "";
+    List<String> plots = o.containsKey("--plots") ? Plots.write(Path.of(o.get("--plots")), rows, holdRows, stormRows)
+        : List.of();
+    String plotPrefix = o.containsKey("--plots")
+        ? relative(Path.of(o.get("--md")).toAbsolutePath().getParent(), Path.of(o.get("--plots")).toAbsolutePath()) : "";
 
     StringBuilder md = new StringBuilder();
     md.append("# ").append(o.getOrDefault("--title", "lms-realtime benchmark")).append("\n\n");

@@ -1,0 +1,187 @@
+package lms.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.awt.Color;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.BitmapEncoder.BitmapFormat;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
+import org.knowm.xchart.CategorySeries;
+import org.knowm.xchart.style.Styler.LegendPosition;
+
+/**
+ * The report's PNG plots (XChart), from the summarised rows of one run: fan-out latency percentiles,
+ * deliveries/s and server CPU per delivery, per server and room size; bytes per idle socket; handshakes/s.
+ * Each server has the same colour in every plot. A plot with nothing to show is not written (an old
+ * file of that name is removed, so the directory shows the last run only).
+ */
+final class Plots {
+
+  static final Map<String, Color> COLOURS = Map.of(
+      "lms-realtime", new Color(31, 119, 180),
+      "lms-realtime-3-nodes", new Color(120, 180, 230),
+      "socket.io", new Color(255, 127, 14),
+      "netty-ceiling", new Color(110, 110, 110));
+  static final List<String> FILES = List.of("latency.png", "throughput.png", "cpu-per-delivery.png",
+      "bytes-per-socket.png", "handshakes.png");
+
+  private Plots() { }
+
+  /** Writes the plots into dir; returns the file names written, in the order to show them. */
+  static List<String> write(Path dir, List<ObjectNode> fanout, List<ObjectNode> hold, List<ObjectNode> storm)
+      throws IOException {
+    System.setProperty("java.awt.headless", "true");
+    Files.createDirectories(dir);
+    for (String f : FILES) {
+      Files.deleteIfExists(dir.resolve(f));
+    }
+    List<String> written = new ArrayList<>();
+    try {
+      if (!fanout.isEmpty()) {
+        List<CategoryChart> lat = new ArrayList<>();
+        for (String[] p : new String[][] {{"p50_ms", "p50"}, {"p99_ms", "p99"}, {"p999_ms", "p99.9"}}) {
+          CategoryChart c = bySize(fanout, p[0], "publish-to-delivery " + p[1], "ms");
+          if (c != null) {
+            logScale(c);
+            lat.add(c);
+          }
+        }
+        if (!lat.isEmpty()) {
+          BitmapEncoder.saveBitmap(lat, 1, lat.size(), dir.resolve("latency.png").toString(), BitmapFormat.PNG);
+          written.add("latency.png");
+        }
+        save(bySize(fanout, "deliveries_per_s", "fan-out deliveries per second", "deliveries/s"), dir, "throughput.png", written);
+        save(bySize(fanout, "server_cpu_us_per_delivery", "server CPU per delivery (lower is better)", "µs"), dir,
+            "cpu-per-delivery.png", written);
+      }
+      if (!hold.isEmpty()) {
+        CategoryChart c = new CategoryChartBuilder().width(800).height(500).title("memory per idle socket (heap after GC + native)")
+            .xAxisTitle("server").yAxisTitle("bytes per socket").build();
+        style(c);
+        c.getStyler().setStacked(true);
+        List<String> servers = new ArrayList<>();
+        List<Double> heap = new ArrayList<>();
+        List<Double> nat = new ArrayList<>();
+        for (ObjectNode r : hold) {
+          if (r.hasNonNull("bytes_per_socket")) {
+            servers.add(r.get("server").asText() + " (" + r.path("sockets_at_sample").asText(r.path("members").asText()) + ")");
+            heap.add(r.path("heap_bytes_per_socket").asDouble());
+            nat.add(r.path("native_bytes_per_socket").asDouble());
+          }
+        }
+        if (!servers.isEmpty()) {
+          c.addSeries("heap", servers, heap).setFillColor(new Color(31, 119, 180));
+          c.addSeries("native (RSS outside the heap)", servers, nat).setFillColor(new Color(174, 199, 232));
+          save(c, dir, "bytes-per-socket.png", written);
+        }
+      }
+      if (!storm.isEmpty()) {
+        CategoryChart c = new CategoryChartBuilder().width(800).height(500).title("handshake storm")
+            .xAxisTitle("server").yAxisTitle("handshakes/s").build();
+        style(c);
+        List<String> servers = new ArrayList<>();
+        List<Double> warm = new ArrayList<>();
+        List<Double> cold = new ArrayList<>();
+        for (ObjectNode r : storm) {
+          if (r.hasNonNull("handshakes_per_s")) {
+            servers.add(r.get("server").asText());
+            warm.add(r.path("handshakes_per_s").asDouble());
+            cold.add(r.path("cold_handshakes_per_s").asDouble());
+          }
+        }
+        if (!servers.isEmpty()) {
+          c.addSeries("warm server", servers, warm).setFillColor(new Color(31, 119, 180));
+          c.addSeries("fresh server (cold JIT)", servers, cold).setFillColor(new Color(174, 199, 232));
+          save(c, dir, "handshakes.png", written);
+        }
+      }
+    } catch (RuntimeException | Error e) { // no fonts, no AWT: the report goes on without plots
+      System.err.println("report: plots failed: " + e);
+    }
+    return written;
+  }
+
+  /** Category = room size, one series per server, value = field; null when no row has the field. */
+  static CategoryChart bySize(List<ObjectNode> rows, String field, String title, String yTitle) {
+    TreeSet<Integer> sizes = new TreeSet<>();
+    List<String> servers = new ArrayList<>();
+    for (ObjectNode r : rows) {
+      if (r.hasNonNull(field)) {
+        sizes.add(r.get("members").asInt());
+        String s = r.get("server").asText();
+        if (!servers.contains(s)) {
+          servers.add(s);
+        }
+      }
+    }
+    if (sizes.isEmpty()) {
+      return null;
+    }
+    CategoryChart c = new CategoryChartBuilder().width(640).height(480).title(title)
+        .xAxisTitle("room members").yAxisTitle(yTitle).build();
+    style(c);
+    List<String> x = sizes.stream().map(String::valueOf).toList();
+    servers.sort((a, b) -> Integer.compare(Report.rank(a), Report.rank(b)));
+    for (String s : servers) {
+      List<Double> y = new ArrayList<>();
+      for (int size : sizes) {
+        y.add(rows.stream().filter(r -> r.get("server").asText().equals(s) && r.get("members").asInt() == size
+                && r.hasNonNull(field)).map(r -> r.get(field).asDouble()).findFirst().orElse(0.0));
+      }
+      CategorySeries cs = c.addSeries(s, x, y);
+      Color col = COLOURS.get(s);
+      if (col != null) {
+        cs.setFillColor(col);
+      }
+    }
+    return c;
+  }
+
+  /** A logarithmic y axis when every bar is above 0 (bars start at the axis minimum, a power of 10 below). */
+  static void logScale(CategoryChart c) {
+    double min = Double.MAX_VALUE;
+    double max = 0;
+    for (CategorySeries s : c.getSeriesMap().values()) {
+      for (Number n : s.getYData()) {
+        if (n == null || n.doubleValue() <= 0) {
+          return;
+        }
+        min = Math.min(min, n.doubleValue());
+        max = Math.max(max, n.doubleValue());
+      }
+    }
+    c.getStyler().setYAxisLogarithmic(true);
+    c.getStyler().setYAxisMin(Math.pow(10, Math.floor(Math.log10(min))));
+    c.getStyler().setYAxisMax(Math.pow(10, Math.ceil(Math.log10(max * 1.5))));
+    c.setYAxisTitle(c.getYAxisTitle() + " (log scale)");
+  }
+
+  static void style(CategoryChart c) {
+    c.getStyler().setLegendPosition(LegendPosition.OutsideS);
+    c.getStyler().setLegendLayout(org.knowm.xchart.style.Styler.LegendLayout.Horizontal);
+    c.getStyler().setChartBackgroundColor(Color.WHITE);
+    c.getStyler().setPlotGridVerticalLinesVisible(false);
+    c.getStyler().setLabelsVisible(true);
+    c.getStyler().setAvailableSpaceFill(0.8);
+  }
+
+  static void save(CategoryChart c, Path dir, String name, List<String> written) throws IOException {
+    if (c == null) {
+      return;
+    }
+    BitmapEncoder.saveBitmap(c, dir.resolve(name).toString(), BitmapFormat.PNG);
+    written.add(name);
+  }
+
+  static double value(JsonNode n) {
+    return n == null || !n.isNumber() ? 0 : n.asDouble();
+  }
+}
