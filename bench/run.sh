@@ -9,7 +9,7 @@
 #   handshake  M sockets from zero, K in flight, one JWT each (lms): handshakes/s, latency, CPU
 #   cluster    the fan-out on three lms-realtime nodes forming one cluster on loopback
 #
-#   bench/run.sh --quick     fan-out 1,000 members (5 s + 20 s), hold 5,000, storm 5,000, cluster 1,000; once (< 10 min)
+#   bench/run.sh --quick     fan-out 1,000 members (5 s + 20 s), hold 5,000, storm 5,000, cluster 1,000; once (~8.5 min)
 #   bench/run.sh             fan-out and cluster 1,000 / 5,000 / 10,000 (10 s + 30 s, 3 repeats), hold 15,000
 #                            (once), storm 15,000 (3 repeats): well over an hour
 #
@@ -46,7 +46,7 @@ SOURCES=4
 BUILD=1
 ENGINE_JAR="${ENGINE_JAR:-}"
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in

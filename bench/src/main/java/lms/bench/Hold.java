@@ -9,7 +9,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -46,7 +48,8 @@ import java.util.regex.Pattern;
  * returns {@code process.memoryUsage()}; the same split is heapUsed for the heap and RSS − heapTotal for
  * what is outside the JS heap. Kernel socket buffers are in neither (they are the kernel's, not the
  * process's): {@code /proc/net/sockstat}'s TCP {@code mem} pages, box-wide and both ends of every loopback
- * socket, are reported beside.
+ * socket, are reported beside. For the JVMs, {@code jcmd PID GC.class_histogram} at 0 and at N gives the
+ * classes whose live bytes grew most, per socket ({@code heap_growth_top}).
  */
 final class Hold {
 
@@ -110,6 +113,7 @@ final class Hold {
       Map<String, Object> baseline = sample(pid);
       System.out.println("driver: hold: baseline " + baseline);
       r.put("baseline", baseline);
+      Map<String, long[]> histoBefore = classHistogram(pid);
 
       // ramp
       long t0 = System.nanoTime();
@@ -141,6 +145,10 @@ final class Hold {
       System.out.println("driver: hold: at " + openAtSample + " sockets " + atN);
       r.put("at_n", atN);
       r.put("sockets_at_sample", openAtSample);
+      Map<String, long[]> histoAfter = classHistogram(pid);
+      if (histoBefore != null && histoAfter != null && openAtSample > 0) {
+        r.put("heap_growth_top", growth(histoBefore, histoAfter, openAtSample, 20));
+      }
 
       // what is really held
       int active = d.activeChannels();
@@ -245,6 +253,50 @@ final class Hold {
       m.put("error", e.getClass().getSimpleName() + ": " + e.getMessage());
     }
     return m;
+  }
+
+  static final Pattern HISTO_LINE = Pattern.compile("^\\s*\\d+:\\s+(\\d+)\\s+(\\d+)\\s+(\\S+)");
+
+  /**
+   * JVM servers: {@code jcmd PID GC.class_histogram} (live objects: it runs a full GC first), class name
+   * -> [instances, bytes]; null for node or when jcmd fails. Its difference between 0 and N sockets says
+   * where the heap per socket goes.
+   */
+  Map<String, long[]> classHistogram(long pid) {
+    if (d.proto == Driver.Proto.SOCKETIO) {
+      return null;
+    }
+    try {
+      Map<String, long[]> m = new java.util.HashMap<>();
+      for (String line : jcmd(pid, "GC.class_histogram").split("\n")) {
+        Matcher x = HISTO_LINE.matcher(line);
+        if (x.find()) {
+          m.put(x.group(3), new long[] {Long.parseLong(x.group(1)), Long.parseLong(x.group(2))});
+        }
+      }
+      return m;
+    } catch (Exception e) {
+      System.err.println("driver: hold: class histogram: " + e);
+      return null;
+    }
+  }
+
+  /** The classes whose live bytes grew most from before to after, per socket. */
+  static List<Map<String, Object>> growth(Map<String, long[]> before, Map<String, long[]> after, int n, int top) {
+    List<Map<String, Object>> rows = new ArrayList<>();
+    after.forEach((cls, a) -> {
+      long[] b = before.getOrDefault(cls, new long[2]);
+      long bytes = a[1] - b[1];
+      if (bytes > 0) {
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("class", cls);
+        row.put("instances_per_socket", Driver.round((a[0] - b[0]) / (double) n, 2));
+        row.put("bytes_per_socket", Math.round(bytes / (double) n));
+        rows.add(row);
+      }
+    });
+    rows.sort((x, y) -> Long.compare((long) y.get("bytes_per_socket"), (long) x.get("bytes_per_socket")));
+    return new ArrayList<>(rows.subList(0, Math.min(top, rows.size())));
   }
 
   static String jcmd(long pid, String command) throws IOException, InterruptedException {

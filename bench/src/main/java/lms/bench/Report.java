@@ -232,6 +232,14 @@ public final class Report {
             num(r, "ramp_seconds"), num(r, "unexpected_closes"), r.get("runs").asInt(),
             r.has("failed_runs") ? " (+" + r.get("failed_runs").asInt() + " failed)" : ""));
       }
+      holds.stream().filter(h -> h.path("server").asText().equals("lms-realtime") && h.path("heap_growth_top").size() > 0)
+          .findFirst().ifPresent(h -> {
+            md.append("\nWhere lms-realtime's heap per socket goes: the classes whose live bytes grew most between 0 and ")
+                .append(h.path("sockets_at_sample").asInt()).append(" sockets (`jcmd GC.class_histogram`), per socket:\n\n");
+            md.append("| class | instances/socket | bytes/socket |\n| --- | ---: | ---: |\n");
+            h.path("heap_growth_top").forEach(x -> md.append(String.format(Locale.ROOT, "| `%s` | %s | %d |\n",
+                x.path("class").asText(), fmt(x.path("instances_per_socket").asDouble()), x.path("bytes_per_socket").asLong())));
+          });
     }
 
     // ---- handshake storm
