@@ -285,9 +285,11 @@ public final class Report {
     }
     List<JsonNode> notes = runs.stream().filter(r -> !r.has("error") && (r.path("lost").asLong() > 0
         || r.path("unexpected_closes").asInt() > 0 || r.path("publish_errors").asLong() > 0
-        || r.path("publish_skipped").asLong() > 0 || r.path("members_joined").asInt() < r.path("members").asInt())).toList();
+        || r.path("publish_skipped").asLong() > 0 || r.path("members_joined").asInt() < r.path("members").asInt()
+        || r.path("connect_retries").size() > 0)).toList();
     List<JsonNode> holdNotes = holds.stream().filter(r -> !r.has("error") && (r.path("unexpected_closes").asInt() > 0
-        || r.path("sockets_held").asInt() < r.path("members").asInt() || r.path("failures").size() > 0)).toList();
+        || r.path("sockets_held").asInt() < r.path("members").asInt() || r.path("failures").size() > 0
+        || r.path("connect_retries").size() > 0)).toList();
     List<JsonNode> stormNotes = storms.stream().filter(r -> !r.has("error")).flatMap(r -> {
       List<JsonNode> l = new ArrayList<>();
       r.path("rounds").forEach(x -> {
@@ -301,15 +303,16 @@ public final class Report {
     if (!notes.isEmpty() || !holdNotes.isEmpty() || !stormNotes.isEmpty()) {
       md.append("\n## Runs with losses, closes or errors\n\n");
       notes.forEach(r -> md.append(String.format(Locale.ROOT,
-          "- fan-out, %s, %d members: joined %d, lost %d, unexpected closes %d %s, publish errors %d, skipped %d, failures %s\n",
+          "- fan-out, %s, %d members: joined %d, lost %d, unexpected closes %d %s, publish errors %d, skipped %d, failures %s%s\n",
           r.path("server").asText(), r.path("members").asInt(), r.path("members_joined").asInt(), r.path("lost").asLong(),
           r.path("unexpected_closes").asInt(), r.path("close_codes"), r.path("publish_errors").asLong(),
-          r.path("publish_skipped").asLong(), r.path("failures"))));
+          r.path("publish_skipped").asLong(), r.path("failures"),
+          r.path("connect_retries").size() > 0 ? ", handshakes tried again (they joined later) " + r.path("connect_retries") : "")));
       holdNotes.forEach(r -> md.append(String.format(Locale.ROOT,
-          "- hold, %s, %d sockets: ready %d, at the sample %d, held %d, unexpected closes %d %s, failures %s\n",
+          "- hold, %s, %d sockets: ready %d, at the sample %d, held %d, unexpected closes %d %s, failures %s, tried again %s\n",
           r.path("server").asText(), r.path("members").asInt(), r.path("ramp_ready").asInt(),
           r.path("sockets_at_sample").asInt(), r.path("sockets_held").asInt(), r.path("unexpected_closes").asInt(),
-          r.path("close_codes"), r.path("failures"))));
+          r.path("close_codes"), r.path("failures"), r.path("connect_retries"))));
       stormNotes.forEach(x -> md.append(String.format(Locale.ROOT,
           "- handshake storm, %s, round %d: %d of %d failed%s, failures %s\n", x.path("server").asText(),
           x.path("round").asInt(), x.path("failed").asInt(), x.path("sockets").asInt(),
