@@ -14,10 +14,10 @@
 #                            (once), storm 15,000 (3 repeats): well over an hour
 #
 # Options (after the mode): --scenarios "fanout hold handshake cluster", --servers "lms socketio plain",
-# fan-out: --rate N (events/s, default 20), --seconds N, --warmup N, --payload-bytes N (128), --repeats N,
+# fan-out: --rate N (events/s; default: --load / members, at least 1), --load D (20000 deliveries/s), --seconds N, --warmup N, --payload-bytes N (128), --repeats N,
 # --members "1000 5000"; cluster: --cluster-members "1000"; hold: --hold-sockets N, --hold-seconds N;
 # handshake: --handshakes M, --in-flight K (256); --sources N (127.0.0.1..N for hold and handshake, 4);
-# --engine-jar PATH (default /tmp/lms-bench.jar if present, else target/lms-realtime.jar);
+# --engine-jar PATH (default target/lms-realtime.jar, built when missing);
 # --no-build (use bench/target/lms-bench.jar as it is).
 # Environment: ENGINE_JAVA_OPTS, HOLD_JAVA_OPTS (hold: engine and ceiling), CLUSTER_JAVA_OPTS (each node),
 # CEILING_JAVA_OPTS, DRIVER_JAVA_OPTS, DRIVER_THREADS, CEILING_THREADS.
@@ -29,7 +29,8 @@ BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH")"
 
 MODE=full
-RATE=20
+RATE= # events/s; empty: rate_for picks one per room size
+LOAD=20000 # deliveries/s offered per fan-out run when --rate is not given
 MEASURE=
 WARMUP=
 PAYLOAD=128
@@ -53,6 +54,7 @@ while [ $# -gt 0 ]; do
     --quick) MODE=quick ;;
     --full) MODE=full ;;
     --rate) RATE="$2"; shift ;;
+    --load) LOAD="$2"; shift ;;
     --seconds) MEASURE="$2"; shift ;;
     --warmup) WARMUP="$2"; shift ;;
     --payload-bytes) PAYLOAD="$2"; shift ;;
@@ -170,7 +172,11 @@ fi
 
 if has "$SERVERS" lms || has "$SCENARIOS" cluster; then
   if [ -z "$ENGINE_JAR" ]; then
-    if [ -f /tmp/lms-bench.jar ]; then ENGINE_JAR=/tmp/lms-bench.jar; else ENGINE_JAR="$ROOT/target/lms-realtime.jar"; fi
+    ENGINE_JAR="$ROOT/target/lms-realtime.jar"
+    if [ ! -f "$ENGINE_JAR" ]; then # a clean clone: build the engine once (tests skipped)
+      log "building the engine (target/lms-realtime.jar)"
+      (cd "$ROOT" && mvn -q -B -DskipTests package) || { log "engine build failed"; exit 1; }
+    fi
   fi
   [ -f "$ENGINE_JAR" ] || { log "no engine jar at $ENGINE_JAR (build the engine, or pass --engine-jar)"; exit 1; }
   cp "$ENGINE_JAR" "$WORK/lms-realtime.jar" # our own copy: a rebuild during the run does not touch it
@@ -182,7 +188,7 @@ SECRET="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" # 48 characters, new for
 {
   echo "date (UTC):     $(date -u '+%Y-%m-%d %H:%M:%S')"
   echo "mode:           $MODE; scenarios: $SCENARIOS; servers: $SERVERS"
-  echo "fan-out:        members: $SIZES; rate: $RATE events/s; warm-up ${WARMUP}s; measured ${MEASURE}s; payload ${PAYLOAD} B; repeats: $REPEATS"
+  echo "fan-out:        members: $SIZES; rate: ${RATE:-$LOAD deliveries/s offered, i.e. $LOAD/members} events/s; warm-up ${WARMUP}s; measured ${MEASURE}s; payload ${PAYLOAD} B; repeats: $REPEATS"
   echo "cluster:        members: $CLUSTER_SIZES; 3 nodes; otherwise as fan-out"
   echo "hold:           $HOLD_N sockets, held ${HOLD_SECONDS}s, over $SOURCES source addresses"
   echo "handshake:      $STORM_N sockets, $IN_FLIGHT in flight, over $SOURCES source addresses, 2 rounds (cold, warm)"
@@ -297,11 +303,14 @@ start_cluster() { # run-id: three lms-realtime nodes, one cluster; sets CLUSTER_
   return 0
 }
 
+# events/s for a room of $1 members: --rate, else the same offered load (LOAD deliveries/s) for every size
+rate_for() { if [ -n "$RATE" ]; then echo "$RATE"; else echo $(( LOAD / $1 > 0 ? LOAD / $1 : 1 )); fi; }
+
 label_of() { case "$1" in lms) echo lms-realtime ;; socketio) echo socket.io ;; plain) echo netty-ceiling ;; lms3) echo lms-realtime-3-nodes ;; esac; }
 
 error_result() { # file scenario server members message
   printf '{"scenario":"%s","server":"%s","members":%s,"rate":%s,"payload_bytes":%s,"seconds":%s,"error":"%s"}\n' \
-    "$2" "$(label_of "$3")" "$4" "$RATE" "$PAYLOAD" "$MEASURE" "$5" > "$1"
+    "$2" "$(label_of "$3")" "$4" "$(rate_for "$4")" "$PAYLOAD" "$MEASURE" "$5" > "$1"
 }
 
 # run_driver scenario server members id out timeout pids driver-args...: runs the driver, checks the servers
@@ -338,7 +347,7 @@ log "$MODE: $TOTAL runs (scenarios: $SCENARIOS; servers: $SERVERS); work dir $WO
 
 # ---------------------------------------------------------------- fan-out
 if has "$SCENARIOS" fanout; then
-  log "fan-out: members $SIZES; $RATE events/s; ${WARMUP}s + ${MEASURE}s; repeats $REPEATS"
+  log "fan-out: members $SIZES; ${RATE:-$LOAD/members} events/s; ${WARMUP}s + ${MEASURE}s; repeats $REPEATS"
   for r in $(seq 1 "$REPEATS"); do
     for m in $SIZES; do
       for s in $SERVERS; do # servers interleaved: drift in the box's load hits them alike
@@ -352,7 +361,7 @@ if has "$SCENARIOS" fanout; then
           continue
         fi
         run_driver fanout "$s" "$m" "$id" "$out" $(( WARMUP + MEASURE + 300 )) "$SERVER_PID" \
-          --server "$s" --url "http://127.0.0.1:$SERVER_PORT" --members "$m" --rate "$RATE" --seconds "$MEASURE" \
+          --server "$s" --url "http://127.0.0.1:$SERVER_PORT" --members "$m" --rate "$(rate_for "$m")" --seconds "$MEASURE" \
           --warmup "$WARMUP" --payload-bytes "$PAYLOAD" --threads "$DRIVER_THREADS" --server-pid "$SERVER_PID"
         stop_current
         sleep 2
@@ -409,7 +418,7 @@ fi
 
 # ---------------------------------------------------------------- fan-out on a three-node cluster
 if has "$SCENARIOS" cluster; then
-  log "cluster fan-out: 3 lms-realtime nodes; members $CLUSTER_SIZES; $RATE events/s; ${WARMUP}s + ${MEASURE}s; repeats $REPEATS"
+  log "cluster fan-out: 3 lms-realtime nodes; members $CLUSTER_SIZES; ${RATE:-$LOAD/members} events/s; ${WARMUP}s + ${MEASURE}s; repeats $REPEATS"
   for r in $(seq 1 "$REPEATS"); do
     for m in $CLUSTER_SIZES; do
       N=$((N + 1))
@@ -424,7 +433,7 @@ if has "$SCENARIOS" cluster; then
       fi
       log "cluster ready in $(( $(date +%s) - t0 )) s: $CLUSTER_URLS (pids $CLUSTER_PIDS)"
       run_driver fanout lms3 "$m" "$id" "$out" $(( WARMUP + MEASURE + 300 )) "$CLUSTER_PIDS" \
-        --server lms --label lms-realtime-3-nodes --url "$CLUSTER_URLS" --members "$m" --rate "$RATE" \
+        --server lms --label lms-realtime-3-nodes --url "$CLUSTER_URLS" --members "$m" --rate "$(rate_for "$m")" \
         --seconds "$MEASURE" --warmup "$WARMUP" --payload-bytes "$PAYLOAD" --threads "$DRIVER_THREADS" \
         --server-pid "$CLUSTER_PIDS"
       stop_current
