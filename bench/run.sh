@@ -345,6 +345,22 @@ has "$SCENARIOS" cluster && TOTAL=$((TOTAL + REPEATS * $(count_words $CLUSTER_SI
 N=0
 log "$MODE: $TOTAL runs (scenarios: $SCENARIOS; servers: $SERVERS); work dir $WORK"
 
+# one_run scenario server members id out timeout variant driver-args...: starts the server fresh (variant:
+# "" or hold), runs the driver against it (adding --url and --server-pid), stops it
+one_run() {
+  local scenario="$1" s="$2" m="$3" id="$4" out="$5" timeout="$6" variant="$7"
+  shift 7
+  if ! start_server "$s" "$id" "$variant"; then
+    error_result "$out" "$scenario" "$s" "$m" "server did not start"
+    stop_current; CRASHED=1
+    return 0
+  fi
+  run_driver "$scenario" "$s" "$m" "$id" "$out" "$timeout" "$SERVER_PID" \
+    "$@" --server "$s" --url "http://127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID"
+  stop_current
+  sleep 2
+}
+
 # ---------------------------------------------------------------- fan-out
 if has "$SCENARIOS" fanout; then
   log "fan-out: members $SIZES; ${RATE:-$LOAD/members} events/s; ${WARMUP}s + ${MEASURE}s; repeats $REPEATS"
@@ -355,16 +371,9 @@ if has "$SCENARIOS" fanout; then
         id="$(printf '%05d' "$m")-$s-$r"
         out="$WORK/run-$id.json"
         log "run $N/$TOTAL: fan-out, $(label_of "$s"), $m members, repeat $r"
-        if ! start_server "$s" "$id"; then
-          error_result "$out" fanout "$s" "$m" "server did not start"
-          stop_current; CRASHED=1
-          continue
-        fi
-        run_driver fanout "$s" "$m" "$id" "$out" $(( WARMUP + MEASURE + 300 )) "$SERVER_PID" \
-          --server "$s" --url "http://127.0.0.1:$SERVER_PORT" --members "$m" --rate "$(rate_for "$m")" --seconds "$MEASURE" \
-          --warmup "$WARMUP" --payload-bytes "$PAYLOAD" --threads "$DRIVER_THREADS" --server-pid "$SERVER_PID"
-        stop_current
-        sleep 2
+        one_run fanout "$s" "$m" "$id" "$out" $(( WARMUP + MEASURE + 300 )) "" \
+          --members "$m" --rate "$(rate_for "$m")" --seconds "$MEASURE" \
+          --warmup "$WARMUP" --payload-bytes "$PAYLOAD" --threads "$DRIVER_THREADS"
       done
     done
   done
@@ -378,17 +387,9 @@ if has "$SCENARIOS" hold; then
     id="hold-$s"
     out="$WORK/hold-$s.json"
     log "run $N/$TOTAL: hold, $(label_of "$s"), $HOLD_N sockets"
-    if ! start_server "$s" "$id" hold; then
-      error_result "$out" hold "$s" "$HOLD_N" "server did not start"
-      stop_current; CRASHED=1
-      continue
-    fi
-    run_driver hold "$s" "$HOLD_N" "$id" "$out" $(( HOLD_SECONDS + 600 )) "$SERVER_PID" \
-      --scenario hold --server "$s" --url "http://127.0.0.1:$SERVER_PORT" --members "$HOLD_N" \
-      --hold-seconds "$HOLD_SECONDS" --sources "$SOURCES" --threads "$DRIVER_THREADS" --server-pid "$SERVER_PID" \
-      --join-timeout 300
-    stop_current
-    sleep 2
+    one_run hold "$s" "$HOLD_N" "$id" "$out" $(( HOLD_SECONDS + 600 )) hold \
+      --scenario hold --members "$HOLD_N" \
+      --hold-seconds "$HOLD_SECONDS" --sources "$SOURCES" --threads "$DRIVER_THREADS" --join-timeout 300
   done
 fi
 
@@ -401,17 +402,9 @@ if has "$SCENARIOS" handshake; then
       id="handshake-$s-$r"
       out="$WORK/handshake-$s-$r.json"
       log "run $N/$TOTAL: handshake storm, $(label_of "$s"), $STORM_N sockets, repeat $r"
-      if ! start_server "$s" "$id"; then
-        error_result "$out" handshake "$s" "$STORM_N" "server did not start"
-        stop_current; CRASHED=1
-        continue
-      fi
-      run_driver handshake "$s" "$STORM_N" "$id" "$out" 600 "$SERVER_PID" \
-        --scenario handshake --server "$s" --url "http://127.0.0.1:$SERVER_PORT" --members "$STORM_N" \
-        --connect-concurrency "$IN_FLIGHT" --sources "$SOURCES" --threads "$DRIVER_THREADS" --server-pid "$SERVER_PID" \
-        --join-timeout 120
-      stop_current
-      sleep 2
+      one_run handshake "$s" "$STORM_N" "$id" "$out" 600 "" \
+        --scenario handshake --members "$STORM_N" \
+        --connect-concurrency "$IN_FLIGHT" --sources "$SOURCES" --threads "$DRIVER_THREADS" --join-timeout 120
     done
   done
 fi
