@@ -1,7 +1,9 @@
 package lms.realtime.connection;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import lms.realtime.CborSerializable;
@@ -115,6 +117,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
   private final long heartbeatNanos;
   private Phase phase = Phase.ADMITTING;
   private long lastInboundNanos;
+  private final List<String> beforeWelcome = new ArrayList<>(0);
   private int rateStrikes;
 
   private Connection(
@@ -159,10 +162,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
         .onMessage(UserEntityGone.class, this::onUserEntityGone)
         .onMessage(StreamStarted.class, this::onStreamStarted)
         .onMessage(Inbound.class, this::onInbound)
-        .onMessage(Deliver.class, d -> {
-          outbox.sendText(d.frame());
-          return this;
-        })
+        .onMessage(Deliver.class, this::onDeliver)
         .onMessage(JoinRefused.class, this::onJoinRefused)
         .onMessage(RoomLeft.class, l -> {
           rooms.remove(l.room());
@@ -181,6 +181,21 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
         .onMessageEquals(StreamEnded.INSTANCE, Behaviors::stopped)
         .onSignal(PostStop.class, s -> onStop())
         .build();
+  }
+
+  /**
+   * A notification can come from the user entity before its answer to our registration (that
+   * answer travels through the ask's own actor): it waits until {@code welcome} has gone first.
+   */
+  private Behavior<Command> onDeliver(Deliver d) {
+    if (phase == Phase.ADMITTING) {
+      if (beforeWelcome.size() < node.settings().outgoingBuffer()) {
+        beforeWelcome.add(d.frame());
+      }
+      return this;
+    }
+    outbox.sendText(d.frame());
+    return this;
   }
 
   // --- lifecycle ---
@@ -207,6 +222,10 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     getContext().watchWith(answer.admission().entity(), new UserEntityGone(answer.admission().entity()));
     // Queued now, so nothing an entity sends once we are registered can go out before it.
     outbox.sendText(ServerFrames.welcome(connectionId, identity.userId(), node.settings().heartbeatSeconds()));
+    for (String frame : beforeWelcome) {
+      outbox.sendText(frame);
+    }
+    beforeWelcome.clear();
     timers.startSingleTimer(Tick.ATTACH_TIMEOUT, ATTACH_TIMEOUT);
     admitted.complete(true);
     return this;

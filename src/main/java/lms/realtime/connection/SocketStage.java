@@ -89,6 +89,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
     private int controlLength;
     private boolean awaitingAck;
     private boolean broken; // a protocol error: input is ignored until the close ends the socket
+    private boolean inputDone; // the peer closed its side of the TCP connection
     private CharsetDecoder utf8;
 
     // --- writing ---
@@ -115,7 +116,10 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
 
         @Override
         public void onUpstreamFinish() {
-          completeStage(); // the peer's TCP side is gone: nothing more can be said
+          // The peer's TCP side is gone. Messages it sent before are still handed to the actor, one
+          // by one as it acks them; then the socket ends.
+          inputDone = true;
+          read();
         }
       });
       setHandler(out, new AbstractOutHandler() {
@@ -180,8 +184,8 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
         closeSent = true;
         outbox.discard();
         push(out, closing);
-        if (closeReceived || outbox.finished()) {
-          completeStage(); // the close frame is written first
+        if (closeReceived || broken || outbox.finished()) {
+          completeStage(); // the close frame is written first; after broken framing nothing is read
         } else {
           scheduleOnce(CLOSE_TIMEOUT, closeTimeout);
         }
@@ -211,10 +215,19 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
     // ---------------------------------------------------------------- in
 
     private void read() {
-      while (!awaitingAck && !isClosed(in) && step()) {
+      // out closes only with the whole stage (a close handshake may end it in the middle of a step)
+      while (!awaitingAck && !isClosed(out) && step()) {
         // each step consumes a header or some payload
       }
-      if (!awaitingAck && !isClosed(in) && !hasBeenPulled(in)) {
+      if (awaitingAck || isClosed(out)) {
+        return;
+      }
+      if (inputDone) {
+        completeStage(); // what the peer sent before closing has been handed on
+      } else if (!isClosed(in) && !hasBeenPulled(in)) {
+        if (!buffer.isEmpty() && buffer.size() < 1024) {
+          buffer = buffer.compact(); // a part of a header: do not keep the whole read chunk for it
+        }
         pull(in);
       }
     }
@@ -333,7 +346,8 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
         maskPos += n;
       } else {
         if (message == null || message.length < messageLength + n) {
-          byte[] grown = new byte[(int) Math.min(maxMessageBytes, Math.max(messageLength + remaining, 2L * (messageLength + n)))];
+          // sized by the bytes that came, not by the length the header declares (which may never come)
+          byte[] grown = new byte[(int) Math.min(maxMessageBytes, Math.max(messageLength + n, 2L * (message == null ? 0 : message.length)))];
           if (message != null) {
             System.arraycopy(message, 0, grown, 0, messageLength);
           }

@@ -229,6 +229,24 @@ class WireTest {
   }
 
   @Test
+  void messagesSentJustBeforeTheTcpCloseAreStillHandledInOrder() throws IOException {
+    try (Raw watcher = new Raw("w10"); Raw sender = new Raw("w10")) {
+      watcher.text("{\"type\":\"presence\",\"room\":\"user:w10\",\"id\":\"p\"}", true);
+      assertTrue(watcher.readData().text().contains("\"presence\""), "the watcher is in its user room");
+      StringBuilder burst = new StringBuilder();
+      for (int i = 1; i <= 3; i++) {
+        sender.text("{\"type\":\"publish\",\"room\":\"user:w10\",\"event\":\"e" + i + "\",\"data\":{}}", true);
+      }
+      sender.send(0x88, new byte[] {0x03, (byte) 0xE8}, true); // close 1000, then the TCP FIN at once
+      sender.socket.shutdownOutput();
+      for (int i = 1; i <= 3; i++) {
+        Frame event = watcher.readData();
+        assertTrue(event.text().contains("\"event\":\"e" + i + "\""), event.text());
+      }
+    }
+  }
+
+  @Test
   void anIdleSocketGetsKeepAlivePings() throws IOException {
     try (Raw c = new Raw("w9")) {
       Frame f = c.read(); // nothing else is sent to this socket: a ping within about a second
