@@ -3,7 +3,6 @@ package lms.realtime.connection;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import lms.realtime.protocol.CloseCodes;
@@ -397,19 +396,24 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
       if (op != WebSocketStack.OP_TEXT || skipped || closeSent) {
         return;
       }
-      if (utf8 == null) {
-        utf8 = StandardCharsets.UTF_8.newDecoder()
-            .onMalformedInput(CodingErrorAction.REPORT)
-            .onUnmappableCharacter(CodingErrorAction.REPORT);
-      }
-      String text;
-      try {
-        text = length == 0 ? "" : utf8.reset().decode(ByteBuffer.wrap(bytes, 0, length)).toString();
-      } catch (CharacterCodingException e) {
+      String text = length == 0 ? "" : utf8(bytes, 0, length);
+      if (text == null) {
         protocolError(CloseCodes.INVALID_PAYLOAD, "text message is not UTF-8");
         return;
       }
       deliver(new Connection.Text(text));
+    }
+
+    /** The bytes as text, or null when they are not well-formed UTF-8. */
+    private String utf8(byte[] bytes, int offset, int length) {
+      if (utf8 == null) {
+        utf8 = StandardCharsets.UTF_8.newDecoder(); // reports malformed input (a new decoder's default)
+      }
+      try {
+        return utf8.reset().decode(ByteBuffer.wrap(bytes, offset, length)).toString();
+      } catch (CharacterCodingException e) {
+        return null;
+      }
     }
 
     private void deliver(Connection.Incoming incoming) {
@@ -428,12 +432,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
         closeAnswer = WebSocketStack.emptyCloseFrame();
       } else {
         int code = controlLength >= 2 ? ((control[0] & 0xFF) << 8) | (control[1] & 0xFF) : 0;
-        boolean validReason = true;
-        try {
-          StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(control, 2, Math.max(0, controlLength - 2)));
-        } catch (CharacterCodingException e) {
-          validReason = false;
-        }
+        boolean validReason = utf8(control, 2, Math.max(0, controlLength - 2)) != null;
         closeAnswer = controlLength >= 2 && validCloseCode(code) && validReason
             ? WebSocketStack.closeFrame(code, "")
             : WebSocketStack.closeFrame(CloseCodes.PROTOCOL_ERROR, "bad close frame");

@@ -45,7 +45,7 @@ public final class WebSocketStack {
 
   /** A complete text frame, to be shared by every socket it goes to. */
   public static ByteString textFrame(String text) {
-    return frame(OP_TEXT, text.getBytes(StandardCharsets.UTF_8), 0, -1);
+    return frame(OP_TEXT, text.getBytes(StandardCharsets.UTF_8), -1);
   }
 
   /** A close frame with this code and reason (cut to 123 bytes, on a character boundary). */
@@ -59,20 +59,20 @@ public final class WebSocketStack {
     payload[0] = (byte) (code >> 8);
     payload[1] = (byte) code;
     System.arraycopy(text, 0, payload, 2, n);
-    return frame(OP_CLOSE, payload, 0, -1);
+    return frame(OP_CLOSE, payload, -1);
   }
 
   /** A close frame without a code (the answer to a close that carried none). */
   static ByteString emptyCloseFrame() {
-    return frame(OP_CLOSE, new byte[0], 0, -1);
+    return frame(OP_CLOSE, new byte[0], -1);
   }
 
   static ByteString controlFrame(int opcode, byte[] payload, int length) {
-    return frame(opcode, payload, 0, length);
+    return frame(opcode, payload, length);
   }
 
   /** One unfragmented frame: header and payload in one array. */
-  private static ByteString frame(int opcode, byte[] payload, int offset, int length) {
+  private static ByteString frame(int opcode, byte[] payload, int length) {
     int n = length < 0 ? payload.length : length;
     int header = n < 126 ? 2 : n <= 0xFFFF ? 4 : 10;
     byte[] bytes = new byte[header + n];
@@ -89,7 +89,7 @@ public final class WebSocketStack {
         bytes[2 + i] = (byte) ((long) n >> (56 - 8 * i));
       }
     }
-    System.arraycopy(payload, offset, bytes, header, n);
+    System.arraycopy(payload, 0, bytes, header, n);
     return ByteString.fromArrayUnsafe(bytes);
   }
 
