@@ -565,11 +565,7 @@ public final class Driver {
 
       // 4. the figures
       double window = (measureEnd - measureStart) / 1e9;
-      Map<String, Object> r = new LinkedHashMap<>();
-      r.put("server", label);
-      r.put("protocol", proto.name().toLowerCase());
-      r.put("scenario", "fanout");
-      r.put("url", base.toString());
+      Map<String, Object> r = result("fanout");
       if (bases.size() > 1) {
         r.put("urls", bases.stream().map(URI::toString).toList());
         r.put("nodes", bases.size());
@@ -1291,12 +1287,18 @@ public final class Driver {
     return Math.round(v * f) / f;
   }
 
-  Map<String, Object> failedResult(String why) {
+  /** A result file's first fields, the same for every scenario. */
+  Map<String, Object> result(String scenario) {
     Map<String, Object> r = new LinkedHashMap<>();
     r.put("server", label);
     r.put("scenario", scenario);
     r.put("protocol", proto.name().toLowerCase());
     r.put("url", base.toString());
+    return r;
+  }
+
+  Map<String, Object> failedResult(String why) {
+    Map<String, Object> r = result(scenario);
     if (bases.size() > 1) {
       r.put("nodes", bases.size());
     }

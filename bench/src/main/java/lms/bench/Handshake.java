@@ -37,11 +37,7 @@ final class Handshake {
 
   int run() throws Exception {
     d.startClient();
-    Map<String, Object> r = new LinkedHashMap<>();
-    r.put("server", d.label);
-    r.put("scenario", "handshake");
-    r.put("protocol", d.proto.name().toLowerCase());
-    r.put("url", d.base.toString());
+    Map<String, Object> r = d.result("handshake");
     r.put("members", d.members);
     r.put("in_flight", d.connectConcurrency);
     r.put("sources", d.sources.size());

@@ -70,11 +70,7 @@ final class Hold {
     }
     long pid = d.serverPids.get(0);
     d.startClient();
-    Map<String, Object> r = new LinkedHashMap<>();
-    r.put("server", d.label);
-    r.put("scenario", "hold");
-    r.put("protocol", d.proto.name().toLowerCase());
-    r.put("url", d.base.toString());
+    Map<String, Object> r = d.result("hold");
     r.put("server_pid", pid);
     r.put("members", d.members);
     r.put("room", d.room == null ? "none" : d.room);
