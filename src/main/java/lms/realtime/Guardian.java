@@ -7,14 +7,16 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import lms.realtime.auth.TokenVerifier;
-import lms.realtime.connection.Hub;
-import lms.realtime.connection.Hubs;
-import lms.realtime.connection.LocalSockets;
-import lms.realtime.http.Routes;
+import lms.realtime.fanout.Hub;
+import lms.realtime.fanout.Hubs;
+import lms.realtime.fanout.LocalSockets;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.CloseCodes;
 import lms.realtime.protocol.Json;
 import lms.realtime.room.Room;
+import lms.realtime.transport.Transport;
+import lms.realtime.transport.netty.NettyTransport;
+import lms.realtime.transport.pekkohttp.PekkoHttpTransport;
 import lms.realtime.user.User;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.AddressFromURIString;
@@ -31,18 +33,16 @@ import org.apache.pekko.cluster.typed.JoinSeedNodes;
 import org.apache.pekko.cluster.typed.SelfUp;
 import org.apache.pekko.cluster.typed.Subscribe;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
-import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.pattern.Patterns;
 
 /**
  * Starts one node: joins the cluster (itself when no seed nodes are set: a cluster of one runs the
- * same code as many), starts the hubs and the sharded entities, binds HTTP, and wires the graceful
+ * same code as many), starts the hubs and the sharded entities, binds the transport, and wires the graceful
  * shutdown. Readiness comes only once the binding, membership and sharding all answer.
  */
 public final class Guardian {
   /** What the node reports once bound. */
-  public record Started(NodeContext node, ServerBinding binding, AtomicBoolean ready) {}
+  public record Started(NodeContext node, Transport.Binding binding, AtomicBoolean ready) {}
 
   private enum Msg {
     SELF_UP
@@ -67,9 +67,10 @@ public final class Guardian {
       User.init(node);
 
       AtomicBoolean ready = new AtomicBoolean();
-      Http.get(ctx.getSystem())
-          .newServerAt(settings.httpHost(), settings.httpPort())
-          .bind(new Routes(node, ready).route())
+      Transport transport = settings.transport().equals(Settings.NETTY)
+          ? new NettyTransport(node, ready)
+          : new PekkoHttpTransport(node, ready);
+      transport.bind()
           .whenComplete((binding, failure) -> {
             if (failure != null) {
               started.completeExceptionally(failure);
@@ -126,7 +127,7 @@ public final class Guardian {
    * SIGTERM (or any CoordinatedShutdown): stop being ready, stop accepting, close every socket with
    * 1012 and its retry advice, give them a moment to go, then let sharding hand the rooms over.
    */
-  private static void addShutdownTasks(NodeContext node, ServerBinding binding, AtomicBoolean ready) {
+  private static void addShutdownTasks(NodeContext node, Transport.Binding binding, AtomicBoolean ready) {
     CoordinatedShutdown cs = CoordinatedShutdown.get(node.system());
     cs.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "lms-not-ready", () -> {
       ready.set(false);

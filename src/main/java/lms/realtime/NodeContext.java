@@ -1,8 +1,8 @@
 package lms.realtime;
 
 import lms.realtime.auth.TokenVerifier;
-import lms.realtime.connection.Hubs;
-import lms.realtime.connection.LocalSockets;
+import lms.realtime.fanout.Hubs;
+import lms.realtime.fanout.LocalSockets;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.Json;
 import org.apache.pekko.actor.typed.ActorSystem;

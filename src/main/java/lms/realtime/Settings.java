@@ -9,11 +9,19 @@ import java.util.stream.Collectors;
 
 /** Typed view of the {@code lms} block of the configuration, read once at start. */
 public record Settings(
+    String transport,
     String httpHost,
     int httpPort,
     Set<String> trustedProxies,
     int maxBodyBytes,
     Duration askTimeout,
+    int maxConnections,
+    int httpBacklog,
+    Duration httpIdleTimeout,
+    boolean nettyEpoll,
+    int nettyEventLoops,
+    int nettyWriteBufferLow,
+    int nettyWriteBufferHigh,
     String jwtSecret,
     String jwtPublicKeyFile,
     long clockSkewSeconds,
@@ -27,6 +35,8 @@ public record Settings(
     int maxFrameBytes,
     int outgoingBuffer,
     Duration closeGrace,
+    Duration closeHandshakeTimeout,
+    int inboundInFlight,
     int maxRoomsPerConnection,
     int jsonMaxDepth,
     int jsonMaxStringLength,
@@ -46,14 +56,29 @@ public record Settings(
     Duration shutdownCloseGrace,
     Duration keepAliveIdle) {
 
+  public static final String NETTY = "netty";
+  public static final String PEKKO_HTTP = "pekko-http";
+
   public static Settings from(Config root) {
     Config c = root.getConfig("lms");
+    String transport = c.getString("transport");
+    if (!transport.equals(NETTY) && !transport.equals(PEKKO_HTTP)) {
+      throw new IllegalStateException("LMS_TRANSPORT must be netty or pekko-http, not '" + transport + "'");
+    }
     return new Settings(
+        transport,
         c.getString("http.host"),
         c.getInt("http.port"),
         csv(c.getString("http.trusted-proxies")).stream().collect(Collectors.toUnmodifiableSet()),
         c.getInt("http.max-body-bytes"),
         c.getDuration("http.ask-timeout"),
+        c.getInt("http.max-connections"),
+        c.getInt("http.backlog"),
+        c.getDuration("http.idle-timeout"),
+        c.getBoolean("netty.epoll"),
+        c.getInt("netty.event-loops"),
+        c.getBytes("netty.write-buffer-low").intValue(),
+        c.getBytes("netty.write-buffer-high").intValue(),
         c.getString("jwt.secret"),
         c.getString("jwt.public-key-file"),
         c.getLong("jwt.clock-skew-seconds"),
@@ -67,6 +92,8 @@ public record Settings(
         c.getInt("limits.max-frame-bytes"),
         c.getInt("limits.outgoing-buffer"),
         c.getDuration("limits.close-grace"),
+        c.getDuration("limits.close-handshake-timeout"),
+        c.getInt("limits.inbound-in-flight"),
         c.getInt("limits.max-rooms-per-connection"),
         c.getInt("limits.json-max-depth"),
         c.getInt("limits.json-max-string-length"),
@@ -84,16 +111,7 @@ public record Settings(
         c.getInt("cluster.management-port"),
         c.getInt("cluster.hub-shards"),
         c.getDuration("shutdown-close-grace"),
-        // pekko-http's own setting, kept for our socket stage (0 = no keep-alive pings)
-        keepAlive(root, "pekko.http.server.websocket.periodic-keep-alive-max-idle"));
-  }
-
-  /** A duration, or zero when the setting is absent or {@code infinite} (pekko-http's default). */
-  private static Duration keepAlive(Config root, String path) {
-    if (!root.hasPath(path) || "infinite".equals(root.getString(path))) {
-      return Duration.ZERO;
-    }
-    return root.getDuration(path);
+        c.getDuration("keep-alive-idle"));
   }
 
   static List<String> csv(String value) {

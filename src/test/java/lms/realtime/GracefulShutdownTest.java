@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
 import org.junit.jupiter.api.Test;
@@ -39,6 +40,7 @@ class GracefulShutdownTest {
     pb.environment().put("LMS_HTTP_PORT", Integer.toString(httpPort));
     pb.environment().put("LMS_CLUSTER_PORT", Integer.toString(clusterPort));
     pb.environment().put("LMS_JWT_SECRET", Tokens.SECRET);
+    pb.environment().put("LMS_TRANSPORT", TestNode.transport());
     Process process = pb.start();
     List<WsClient> sockets = new ArrayList<>();
     try {

@@ -111,6 +111,14 @@ public final class TokenVerifier {
     }
   }
 
+  /** The token of an {@code Authorization: Bearer …} header value (prefix case-insensitive), or null. */
+  public static String bearer(String authorization) {
+    if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return null;
+    }
+    return authorization.substring(7).trim();
+  }
+
   /** Verifies an access token (contract §1). */
   public Identity verifyAccess(String token) throws TokenException {
     Claims claims = verify(token);

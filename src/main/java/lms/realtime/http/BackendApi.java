@@ -10,6 +10,7 @@ import java.util.function.Function;
 import lms.realtime.NodeContext;
 import lms.realtime.auth.Identity;
 import lms.realtime.auth.TokenException;
+import lms.realtime.auth.TokenVerifier;
 import lms.realtime.protocol.ClientFrame;
 import lms.realtime.protocol.Json;
 import lms.realtime.protocol.ServerFrames;
@@ -54,13 +55,13 @@ final class BackendApi extends AllDirectives {
   }
 
   private HttpResponse authorise(HttpRequest request) {
-    java.util.Optional<String> bearer = WebSocketRoute.bearer(request);
-    if (bearer.isEmpty()) {
+    String bearer = TokenVerifier.bearer(request.getHeader("Authorization").map(h -> h.value()).orElse(null));
+    if (bearer == null) {
       return Responses.error(StatusCodes.UNAUTHORIZED, "unauthorized", "a service token is required (Authorization: Bearer)");
     }
     Identity who;
     try {
-      who = node.verifier().verifyAccess(bearer.get());
+      who = node.verifier().verifyAccess(bearer);
     } catch (TokenException e) {
       return Responses.error(StatusCodes.UNAUTHORIZED, "unauthorized", e.getMessage());
     }

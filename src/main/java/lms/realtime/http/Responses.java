@@ -1,6 +1,7 @@
 package lms.realtime.http;
 
 import lms.realtime.protocol.Json;
+import lms.realtime.session.Handshake;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
@@ -8,7 +9,7 @@ import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 
 /** JSON answers of the HTTP layer. */
-final class Responses {
+public final class Responses {
   private Responses() {}
 
   static HttpResponse json(StatusCode status, String body) {
@@ -16,16 +17,19 @@ final class Responses {
   }
 
   static HttpResponse error(StatusCode status, String error, String message) {
-    return json(status, "{\"error\":" + Json.quote(error) + (message == null ? "" : ",\"message\":" + Json.quote(message)) + "}");
+    return json(status, Json.errorBody(error, message));
   }
 
   static HttpResponse badRequest(String message) {
     return error(StatusCodes.BAD_REQUEST, "bad_request", message);
   }
 
-  static HttpResponse tooManyConnections(int retryAfterSeconds, String message) {
-    return error(StatusCodes.TOO_MANY_REQUESTS, "too_many_connections", message)
-        .addHeader(RawHeader.create("Retry-After", Integer.toString(retryAfterSeconds)));
+  /** A handshake's refusal, as the contract words it. */
+  public static HttpResponse refused(Handshake.Refused refused) {
+    HttpResponse response = json(StatusCodes.get(refused.status()), refused.body());
+    return refused.retryAfterSeconds() > 0
+        ? response.addHeader(RawHeader.create("Retry-After", Integer.toString(refused.retryAfterSeconds())))
+        : response;
   }
 
   static HttpResponse unavailable(String message) {

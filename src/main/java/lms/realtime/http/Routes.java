@@ -12,21 +12,25 @@ import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 
-/** Every route of a node. */
+/**
+ * Every route of a node, written once in pekko-http's DSL. The pekko-http transport binds them; the
+ * netty transport calls them as a function ({@code route().seal().handler(system)}). {@code GET /ws}
+ * is the transport's own: {@code webSocket} answers it.
+ */
 public final class Routes extends AllDirectives {
   private static final ContentType.WithCharset PROMETHEUS =
       MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8);
 
   private final NodeContext node;
   private final AtomicBoolean ready;
-  private final WebSocketRoute webSocket;
+  private final Route webSocket;
   private final BackendApi backendApi;
   private final DemoRoutes demo;
 
-  public Routes(NodeContext node, AtomicBoolean ready) {
+  public Routes(NodeContext node, AtomicBoolean ready, Route webSocket) {
     this.node = node;
     this.ready = ready;
-    this.webSocket = new WebSocketRoute(node);
+    this.webSocket = webSocket;
     this.backendApi = new BackendApi(node);
     this.demo = node.isDemo() ? new DemoRoutes(node) : null;
   }
@@ -40,7 +44,7 @@ public final class Routes extends AllDirectives {
 
   public Route route() {
     Route core = concat(
-        path("ws", () -> get(() -> extractRequest(request -> completeWithFuture(webSocket.handshake(request))))),
+        path("ws", () -> get(() -> webSocket)),
         pathPrefix("api", () -> pathPrefix("v1", backendApi::route)),
         pathPrefix("health", () -> concat(
             path("live", () -> get(() -> complete(Responses.json(StatusCodes.OK, "{\"status\":\"alive\"}")))),

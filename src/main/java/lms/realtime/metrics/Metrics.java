@@ -42,8 +42,8 @@ public final class Metrics {
     framesIn.increment();
   }
 
-  public void frameOut() {
-    framesOut.increment();
+  public void framesOut(int n) {
+    framesOut.increment(n);
   }
 
   public void eventPublished() {

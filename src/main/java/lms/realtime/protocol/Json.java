@@ -58,6 +58,11 @@ public final class Json {
     return write(MAPPER.getNodeFactory().textNode(s));
   }
 
+  /** The contract's error body of an HTTP answer, {@code {"error":…,"message":…}} (no message when null). */
+  public static String errorBody(String error, String message) {
+    return "{\"error\":" + quote(error) + (message == null ? "" : ",\"message\":" + quote(message)) + "}";
+  }
+
   /** UTF-8 length of a string, counted without encoding it. */
   public static long utf8Length(String s) {
     int n = s.length();

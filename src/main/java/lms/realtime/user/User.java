@@ -4,7 +4,7 @@ import java.util.HashMap;
 import java.util.Map;
 import lms.realtime.CborSerializable;
 import lms.realtime.NodeContext;
-import lms.realtime.connection.Connection;
+import lms.realtime.session.Connection;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;

@@ -16,6 +16,7 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import lms.realtime.Main;
+import lms.realtime.testkit.TestNode;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -46,6 +47,7 @@ class BrowserClientTest {
     List<String> engine = List.of(java, "-Djava.util.concurrent.ForkJoinPool.common.parallelism=4", "-Xmx512m",
         // the engine's own logging (INFO) rather than the tests' logback-test.xml, for the runner's log tails
         "-Dlogback.configurationFile=logback.xml",
+        "-Dlms.transport=" + TestNode.transport(),
         "-cp", System.getProperty("java.class.path"), Main.class.getName());
     Map<String, String> env = Map.of(
         "LMS_ENGINE_CMD", new ObjectMapper().writeValueAsString(engine),

@@ -36,6 +36,7 @@ public final class TestNode implements AutoCloseable {
     try {
       Node node = Node.start(config, demo).toCompletableFuture().get(30, TimeUnit.SECONDS);
       node.awaitReady(Duration.ofSeconds(30));
+      System.out.println("test node on 127.0.0.1:" + node.httpPort() + ", transport " + node.context().settings().transport());
       return new TestNode(node);
     } catch (Exception e) {
       throw new IllegalStateException("node did not start", e);
@@ -66,10 +67,19 @@ public final class TestNode implements AutoCloseable {
     }
   }
 
+  /**
+   * The transport the socket suites run on: {@code -Dlms.test.transport=pekko-http} (the second
+   * surefire run in pom.xml), or the configured default.
+   */
+  public static String transport() {
+    return System.getProperty("lms.test.transport", ConfigFactory.defaultApplication().resolve().getString("lms.transport"));
+  }
+
   public static Config config(Map<String, Object> overrides) {
     ConfigFactory.invalidateCaches();
     // Resolved once, after the overrides, so that ${lms.cluster.port} and friends see them.
     return ConfigFactory.load(ConfigFactory.parseMap(overrides)
+        .withFallback(ConfigFactory.parseMap(Map.of("lms.transport", transport())))
         .withFallback(ConfigFactory.parseMap(Map.of(
             "lms.http.host", "127.0.0.1",
             "lms.http.port", 0,

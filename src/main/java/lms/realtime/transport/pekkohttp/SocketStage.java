@@ -1,11 +1,13 @@
-package lms.realtime.connection;
+package lms.realtime.transport.pekkohttp;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import lms.realtime.fanout.Frame;
 import lms.realtime.protocol.CloseCodes;
+import lms.realtime.session.Connection;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.FlowShape;
@@ -30,7 +32,7 @@ import org.apache.pekko.util.ByteString;
  * Pings are answered with a pong (only the latest, as RFC 6455 §5.5.3 allows). Broken framing is
  * closed with 1002, a text message that is not UTF-8 with 1007.
  *
- * <p><b>Out</b>: whatever the socket's {@link Outbox} holds, as one write: frames that piled up
+ * <p><b>Out</b>: whatever the socket's {@link StageOutbox} holds, as one write: frames that piled up
  * while the previous write was on its way go out together. The close frame goes ahead of queued
  * frames and nothing follows it; after it the stage waits for the client's close, at most the close
  * timeout. With {@code keepAliveIdle} set, a ping goes out when nothing else has for that long (for
@@ -41,18 +43,20 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
   private static final int MAX_WRITE_BYTES = 64 * 1024;
   private static final Object KEEP_ALIVE = "keep-alive";
   private static final Object CLOSE_TIMEOUT = "close-timeout";
-  private static final ByteString KEEP_ALIVE_PING = WebSocketStack.controlFrame(WebSocketStack.OP_PING, new byte[0], 0);
+  private static final ByteString KEEP_ALIVE_PING = ByteString.fromArrayUnsafe(Frame.control(Frame.OP_PING, new byte[0], 0).wire());
+  private static final int OP_CONTINUATION = 0x0;
+  private static final int OP_BINARY = 0x2;
 
   private final Inlet<ByteString> in = Inlet.create("socket.in");
   private final Outlet<ByteString> out = Outlet.create("socket.out");
   private final FlowShape<ByteString, ByteString> shape = FlowShape.of(in, out);
   private final ActorRef<Connection.Command> connection;
-  private final Outbox outbox;
+  private final StageOutbox outbox;
   private final int maxMessageBytes;
   private final Duration keepAliveIdle;
   private final Duration closeTimeout;
 
-  SocketStage(ActorRef<Connection.Command> connection, Outbox outbox, int maxMessageBytes, Duration keepAliveIdle, Duration closeTimeout) {
+  SocketStage(ActorRef<Connection.Command> connection, StageOutbox outbox, int maxMessageBytes, Duration keepAliveIdle, Duration closeTimeout) {
     this.connection = connection;
     this.outbox = outbox;
     this.maxMessageBytes = maxMessageBytes;
@@ -133,7 +137,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
     public void preStart() {
       outbox.attach(() -> wakeCallback.invoke(Boolean.TRUE));
       awaitingAck = true;
-      connection.tell(new Connection.StreamStarted(ack));
+      connection.tell(new Connection.SocketOpened(ack));
       if (!keepAliveIdle.isZero()) {
         scheduleWithFixedDelay(KEEP_ALIVE, keepAliveIdle, keepAliveIdle);
       }
@@ -142,7 +146,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
 
     @Override
     public void postStop() {
-      connection.tell(Connection.StreamEnded.INSTANCE);
+      connection.tell(Connection.SocketClosed.INSTANCE);
     }
 
     @Override
@@ -292,18 +296,18 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
       }
       boolean isControl = (opcode & 0x8) != 0;
       if (isControl) {
-        if (opcode != WebSocketStack.OP_CLOSE && opcode != WebSocketStack.OP_PING && opcode != WebSocketStack.OP_PONG) {
+        if (opcode != Frame.OP_CLOSE && opcode != Frame.OP_PING && opcode != Frame.OP_PONG) {
           return protocolError(CloseCodes.PROTOCOL_ERROR, "unknown opcode " + opcode);
         }
         if (!fin || length > 125) {
           return protocolError(CloseCodes.PROTOCOL_ERROR, "bad control frame");
         }
         controlLength = 0;
-      } else if (opcode == WebSocketStack.OP_CONTINUATION) {
+      } else if (opcode == OP_CONTINUATION) {
         if (messageOpcode == 0) {
           return protocolError(CloseCodes.PROTOCOL_ERROR, "continuation without a message");
         }
-      } else if (opcode == WebSocketStack.OP_TEXT || opcode == WebSocketStack.OP_BINARY) {
+      } else if (opcode == Frame.OP_TEXT || opcode == OP_BINARY) {
         if (messageOpcode != 0) {
           return protocolError(CloseCodes.PROTOCOL_ERROR, "new message inside a fragmented one");
         }
@@ -327,9 +331,9 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
     private void startMessage(int op) {
       messageOpcode = op;
       messageLength = 0;
-      skipping = op == WebSocketStack.OP_BINARY || closeSent;
+      skipping = op == OP_BINARY || closeSent;
       message = null;
-      if (op == WebSocketStack.OP_BINARY && !closeSent) {
+      if (op == OP_BINARY && !closeSent) {
         deliver(Connection.Binary.INSTANCE);
       }
     }
@@ -366,16 +370,16 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
 
     private void endOfFrame() {
       switch (opcode) {
-        case WebSocketStack.OP_PING -> {
+        case Frame.OP_PING -> {
           if (!closeSent) {
-            pong = WebSocketStack.controlFrame(WebSocketStack.OP_PONG, control, controlLength);
+            pong = wire(Frame.control(Frame.OP_PONG, control, controlLength));
             write();
           }
         }
-        case WebSocketStack.OP_PONG -> {
+        case Frame.OP_PONG -> {
           // an answer to our keep-alive: nothing to do
         }
-        case WebSocketStack.OP_CLOSE -> onClose();
+        case Frame.OP_CLOSE -> onClose();
         default -> {
           if (fin) {
             endOfMessage();
@@ -393,7 +397,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
       skipping = false;
       message = null;
       messageLength = 0;
-      if (op != WebSocketStack.OP_TEXT || skipped || closeSent) {
+      if (op != Frame.OP_TEXT || skipped || closeSent) {
         return;
       }
       String text = length == 0 ? "" : utf8(bytes, 0, length);
@@ -429,16 +433,21 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
         return;
       }
       if (controlLength == 0) {
-        closeAnswer = WebSocketStack.emptyCloseFrame();
+        closeAnswer = wire(Frame.control(Frame.OP_CLOSE, new byte[0], 0));
       } else {
         int code = controlLength >= 2 ? ((control[0] & 0xFF) << 8) | (control[1] & 0xFF) : 0;
         boolean validReason = utf8(control, 2, Math.max(0, controlLength - 2)) != null;
-        closeAnswer = controlLength >= 2 && validCloseCode(code) && validReason
-            ? WebSocketStack.closeFrame(code, "")
-            : WebSocketStack.closeFrame(CloseCodes.PROTOCOL_ERROR, "bad close frame");
+        // RFC 6455 §7.1.6 and §8.1: a reason that is not UTF-8 fails the connection with 1007
+        closeAnswer = wire(controlLength < 2 || !validCloseCode(code) ? Frame.close(CloseCodes.PROTOCOL_ERROR, "bad close frame")
+            : !validReason ? Frame.close(CloseCodes.INVALID_PAYLOAD, "close reason is not UTF-8")
+            : Frame.close(code, ""));
       }
       broken = true; // nothing after a close frame is read
       write();
+    }
+
+    private ByteString wire(Frame frame) {
+      return ByteString.fromArrayUnsafe(frame.wire());
     }
 
     /** RFC 6455 §7.4: codes a peer may send. */

@@ -1,14 +1,16 @@
-package lms.realtime.connection;
+package lms.realtime.fanout;
 
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import lms.realtime.CborSerializable;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.room.Room;
+import lms.realtime.session.Connection;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -16,13 +18,13 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
-import org.apache.pekko.util.ByteString;
 
 /**
  * Node-local fan-out for a slice of the rooms (rooms are spread over a node's hubs by name). A room
  * entity sends each event once to every node's hub that holds members, as text; the hub renders it
- * to a frame once and offers that frame to each local member's outbox. Everything a room says to its
- * members passes through the hub, so it reaches each member in the order the room said it.
+ * to a {@link Frame} once and hands it to each drainer of the room's local members (one event loop
+ * task per loop on the netty transport, one offer per outbox on pekko-http). Everything a room says
+ * to its members passes through the hub, so it reaches each member in the order the room said it.
  *
  * <p>The hub also keeps its members in their rooms when a room entity moves (a rolling restart, a
  * rebalance) or dies with its node: it watches each room's actor and, when it stops while members
@@ -78,6 +80,11 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
 
   private record Member(Outbox outbox, MemberInfo info) {}
 
+  /** Members that one drainer writes to; the array is never changed once built. */
+  private record Group(Drainer drainer, Outbox[] outboxes) {}
+
+  private static final Group[] NO_GROUPS = new Group[0];
+
   /** A room as this hub knows it: its current actor, the last position delivered, local members. */
   private static final class Subscription {
     ActorRef<Room.Command> roomActor;
@@ -86,6 +93,57 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     final Map<ActorRef<Connection.Command>, Member> members = new HashMap<>();
     /** The members a re-join is under way for (null: none): they, and only they, get the catch-up. */
     Set<ActorRef<Connection.Command>> rejoining;
+    /** Members by drainer, for events and for presence watchers; null until needed after a change. */
+    private Group[] everyone;
+    private Group[] watchers;
+
+    void put(ActorRef<Connection.Command> connection, Member member) {
+      Member before = members.put(connection, member);
+      changed(member);
+      if (before != null) {
+        changed(before);
+      }
+    }
+
+    Member remove(ActorRef<Connection.Command> connection) {
+      Member gone = members.remove(connection);
+      if (gone != null) {
+        changed(gone);
+      }
+      return gone;
+    }
+
+    private void changed(Member m) {
+      everyone = null;
+      if (m.info().seesPresence()) {
+        watchers = null; // a student joining leaves the instructors' groups as they are
+      }
+    }
+
+    Group[] groups(boolean watchersOnly) {
+      if (watchersOnly) {
+        return watchers != null ? watchers : (watchers = group(true));
+      }
+      return everyone != null ? everyone : (everyone = group(false));
+    }
+
+    private Group[] group(boolean watchersOnly) {
+      Map<Drainer, List<Outbox>> byDrainer = new IdentityHashMap<>(4);
+      for (Member m : members.values()) {
+        if (!watchersOnly || m.info().seesPresence()) {
+          byDrainer.computeIfAbsent(m.outbox().drainer(), d -> new ArrayList<>()).add(m.outbox());
+        }
+      }
+      if (byDrainer.isEmpty()) {
+        return NO_GROUPS;
+      }
+      Group[] groups = new Group[byDrainer.size()];
+      int i = 0;
+      for (Map.Entry<Drainer, List<Outbox>> e : byDrainer.entrySet()) {
+        groups[i++] = new Group(e.getKey(), e.getValue().toArray(new Outbox[0]));
+      }
+      return groups;
+    }
   }
 
   public static Behavior<Command> create(LocalSockets sockets, Metrics metrics) {
@@ -136,7 +194,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     joined.add(msg.room());
     Subscription sub = rooms.computeIfAbsent(msg.room(), r -> new Subscription());
     follow(msg.room(), sub, msg.roomActor(), msg.epoch(), msg.seq());
-    sub.members.put(connection, new Member(outbox, msg.member()));
+    sub.put(connection, new Member(outbox, msg.member()));
     if (msg.joinedFrame() != null) {
       outbox.sendText(msg.joinedFrame());
     }
@@ -171,7 +229,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
 
   private Member unsubscribe(String room, ActorRef<Connection.Command> connection) {
     Subscription sub = rooms.get(room);
-    Member member = sub == null ? null : sub.members.remove(connection);
+    Member member = sub == null ? null : sub.remove(connection);
     if (sub != null && sub.members.isEmpty()) {
       drop(room, sub);
     }
@@ -198,11 +256,9 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     if (sub == null) {
       return this;
     }
-    ByteString frame = WebSocketStack.textFrame(msg.frame());
-    for (Member member : sub.members.values()) {
-      if (!msg.presenceWatchersOnly() || member.info().seesPresence()) {
-        member.outbox().send(frame);
-      }
+    Frame frame = Frame.text(msg.frame());
+    for (Group group : sub.groups(msg.presenceWatchersOnly())) {
+      group.drainer().deliver(frame, group.outboxes(), group.outboxes().length);
     }
     if (msg.seq() > 0) {
       sub.epoch = msg.epoch();
@@ -226,7 +282,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
       for (String room : List.copyOf(joined)) {
         Subscription sub = rooms.get(room);
         if (sub != null) {
-          sub.members.remove(msg.connection());
+          sub.remove(msg.connection());
           if (sub.members.isEmpty()) {
             drop(room, sub);
           }
@@ -284,7 +340,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     Set<ActorRef<Connection.Command>> caughtUp = sub.rejoining;
     sub.rejoining = null;
     for (String text : msg.frames()) {
-      ByteString frame = WebSocketStack.textFrame(text);
+      Frame frame = Frame.text(text);
       for (ActorRef<Connection.Command> connection : caughtUp) {
         Member member = sub.members.get(connection);
         if (member != null) {

@@ -1,9 +1,7 @@
-package lms.realtime.http;
+package lms.realtime.session;
 
+import java.util.List;
 import java.util.Set;
-import org.apache.pekko.http.javadsl.model.AttributeKeys;
-import org.apache.pekko.http.javadsl.model.HttpRequest;
-import org.apache.pekko.http.javadsl.model.RemoteAddress;
 
 /**
  * The client's IP for the per-IP limit. {@code X-Forwarded-For} is believed only when the direct peer
@@ -13,15 +11,11 @@ import org.apache.pekko.http.javadsl.model.RemoteAddress;
 final class ClientAddress {
   private ClientAddress() {}
 
-  static String of(HttpRequest request, Set<String> trustedProxies) {
-    String peer = request.getAttribute(AttributeKeys.remoteAddress)
-        .flatMap(RemoteAddress::getAddress)
-        .map(java.net.InetAddress::getHostAddress)
-        .orElse("unknown");
+  static String of(String peer, List<String> forwardedFor, Set<String> trustedProxies) {
     if (!trustedProxies.contains(peer)) {
       return peer;
     }
-    String forwarded = request.getHeader("X-Forwarded-For").map(h -> h.value()).orElse("");
+    String forwarded = forwardedFor.isEmpty() ? "" : forwardedFor.get(0);
     String[] hops = forwarded.split(",");
     for (int i = hops.length - 1; i >= 0; i--) {
       String hop = hops[i].trim();

@@ -1,8 +1,9 @@
-package lms.realtime.connection;
+package lms.realtime.fanout;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import lms.realtime.session.Connection;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -13,11 +14,11 @@ public final class LocalSockets {
   private final Map<ActorRef<Connection.Command>, Outbox> outboxes = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> perIp = new ConcurrentHashMap<>();
 
-  void register(ActorRef<Connection.Command> connection, Outbox outbox) {
+  public void register(ActorRef<Connection.Command> connection, Outbox outbox) {
     outboxes.put(connection, outbox);
   }
 
-  void unregister(ActorRef<Connection.Command> connection) {
+  public void unregister(ActorRef<Connection.Command> connection) {
     outboxes.remove(connection);
   }
 

@@ -1,4 +1,4 @@
-package lms.realtime.connection;
+package lms.realtime.session;
 
 /** A token bucket: {@code ratePerSecond} refill, {@code burst} capacity. Not thread-safe (one per socket actor). */
 final class TokenBucket {

@@ -1,4 +1,4 @@
-package lms.realtime.connection;
+package lms.realtime.session;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,10 +13,12 @@ import lms.realtime.auth.Membership;
 import lms.realtime.auth.RoomAccess;
 import lms.realtime.auth.RoomGrant;
 import lms.realtime.auth.TokenException;
+import lms.realtime.fanout.Outbox;
 import lms.realtime.protocol.ClientFrame;
 import lms.realtime.protocol.CloseCodes;
 import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.ServerFrames;
+import lms.realtime.fanout.Hub;
 import lms.realtime.room.Room;
 import lms.realtime.room.RoomName;
 import lms.realtime.user.User;
@@ -51,28 +53,29 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
   /** Close the socket with this code (node shutdown, operator action). */
   public record Close(int code, String reason) implements Command {}
 
-  // --- from the socket's own stream (node-local, never serialized) ---
+  // --- from the socket's transport (node-local, never serialized) ---
 
-  sealed interface Incoming {}
+  public sealed interface Incoming {}
 
-  record Text(String text) implements Incoming {}
+  public record Text(String text) implements Incoming {}
 
-  enum Binary implements Incoming {
+  public enum Binary implements Incoming {
     INSTANCE
   }
 
-  /** The socket's stream runs; {@code ack} lets it read the first message. */
-  record StreamStarted(Runnable ack) implements Command {}
+  /** The socket is upgraded and attached; {@code ack} lets it read the first message. */
+  public record SocketOpened(Runnable ack) implements Command {}
 
-  /** A message from the client; {@code ack} lets the stream read the next one. */
-  record Inbound(Runnable ack, Incoming incoming) implements Command {}
+  /** A message from the client; {@code ack} lets the transport read the next one. */
+  public record Inbound(Runnable ack, Incoming incoming) implements Command {}
 
-  enum StreamEnded implements Command {
+  /** The socket's TCP connection is gone (whoever ended it). */
+  public enum SocketClosed implements Command {
     INSTANCE
   }
 
   /** A message passed the size bound; the rest of it is skipped as it arrives. */
-  enum FrameTooLarge implements Command {
+  public enum FrameTooLarge implements Command {
     INSTANCE
   }
 
@@ -96,7 +99,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     CLOSING
   }
 
-  /** How long an admitted socket may take to start its stream. */
+  /** How long an admitted socket may take to be upgraded and attached. */
   private static final Duration ATTACH_TIMEOUT = Duration.ofSeconds(10);
 
   static Behavior<Command> create(
@@ -160,7 +163,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     return newReceiveBuilder()
         .onMessage(AdmissionAnswer.class, this::onAdmission)
         .onMessage(UserEntityGone.class, this::onUserEntityGone)
-        .onMessage(StreamStarted.class, this::onStreamStarted)
+        .onMessage(SocketOpened.class, this::onSocketOpened)
         .onMessage(Inbound.class, this::onInbound)
         .onMessage(Deliver.class, this::onDeliver)
         .onMessage(JoinRefused.class, this::onJoinRefused)
@@ -178,7 +181,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
           outbox.abort();
           return Behaviors.stopped();
         })
-        .onMessageEquals(StreamEnded.INSTANCE, Behaviors::stopped)
+        .onMessageEquals(SocketClosed.INSTANCE, Behaviors::stopped)
         .onSignal(PostStop.class, s -> onStop())
         .build();
   }
@@ -242,7 +245,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     return this;
   }
 
-  private Behavior<Command> onStreamStarted(StreamStarted started) {
+  private Behavior<Command> onSocketOpened(SocketOpened started) {
     timers.cancel(Tick.ATTACH_TIMEOUT);
     started.ack().run();
     if (phase != Phase.ATTACHING) {

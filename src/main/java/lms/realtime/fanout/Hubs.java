@@ -1,4 +1,4 @@
-package lms.realtime.connection;
+package lms.realtime.fanout;
 
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;

@@ -1,0 +1,197 @@
+package lms.realtime.session;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Base64;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
+import lms.realtime.NodeContext;
+import lms.realtime.auth.Identity;
+import lms.realtime.auth.TokenException;
+import lms.realtime.auth.TokenVerifier;
+import lms.realtime.fanout.Outbox;
+import lms.realtime.protocol.Json;
+import lms.realtime.room.RoomName;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Props;
+
+/**
+ * The handshake of contract §2, the same on every transport, answered before any upgrade, in this
+ * order: the token (401), the Origin (403), the upgrade itself (400), the per-IP limit (429), the
+ * per-user limit (429, asked of the user entity, so it holds across the cluster). Only then does the
+ * transport answer 101; the socket's {@link Connection} has queued {@code welcome} by then.
+ */
+public final class Handshake {
+  private static final byte[] ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11".getBytes(StandardCharsets.US_ASCII);
+
+  /** One HTTP request as a transport parsed it; header names are case-insensitive. */
+  public interface Request {
+    /** The first value of a header, or null. */
+    String header(String name);
+
+    /** Every value of a header, one per header line, in order. */
+    List<String> headers(String name);
+
+    /** The value of a cookie, or null. */
+    String cookie(String name);
+
+    /** The first value of a query parameter, or null. */
+    String query(String name);
+
+    /** The direct peer's IP address, as text. */
+    String peerAddress();
+  }
+
+  /** How a handshake ends. */
+  public sealed interface Outcome {}
+
+  /** Refused before any upgrade: the HTTP status, its JSON body, and {@code Retry-After} seconds (0: none). */
+  public record Refused(int status, String body, int retryAfterSeconds) implements Outcome {}
+
+  /** Admitted by the user entity: the transport answers 101 and attaches the socket. */
+  public record Admitted(ActorRef<Connection.Command> connection, Outbox outbox) implements Outcome {}
+
+  private final NodeContext node;
+
+  public Handshake(NodeContext node) {
+    this.node = node;
+  }
+
+  /**
+   * Decides a {@code GET /ws}. {@code newOutbox} makes the socket's outgoing side, only once the
+   * local checks have passed; the transport attaches it to the connection on {@link Admitted}.
+   */
+  public CompletionStage<Outcome> open(Request request, Supplier<Outbox> newOutbox) {
+    Identity identity;
+    try {
+      identity = node.verifier().verifyAccess(token(request));
+    } catch (TokenException e) {
+      return refuse("unauthorized", 401, "unauthorized", e.getMessage());
+    }
+    if (!RoomName.validUserId(identity.userId())) {
+      return refuse("unauthorized", 401, "unauthorized", "sub is not a usable user id");
+    }
+    String origin = request.header("Origin");
+    if (origin != null && !originAllowed(origin, request)) {
+      return refuse("origin", 403, "origin_not_allowed", "origin " + origin + " is not allowed");
+    }
+    if (!isWebSocketUpgrade(request)) {
+      return refuse("not_websocket", 400, "bad_request", "not a WebSocket upgrade");
+    }
+    String ip = ClientAddress.of(request.peerAddress(), request.headers("X-Forwarded-For"), node.settings().trustedProxies());
+    if (!node.sockets().tryAcquireIp(ip, node.settings().maxConnectionsPerIp())) {
+      return tooMany("per_ip_limit", "at most " + node.settings().maxConnectionsPerIp() + " connections from one address");
+    }
+    Outbox outbox;
+    CompletableFuture<Boolean> admitted = new CompletableFuture<>();
+    ActorRef<Connection.Command> connection;
+    try {
+      outbox = newOutbox.get();
+      String connectionId = "c-" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);
+      connection = node.system().systemActorOf(
+          Connection.create(node, identity, connectionId, outbox, ip, admitted), connectionId, Props.empty());
+    } catch (RuntimeException e) {
+      node.sockets().releaseIp(ip);
+      throw e;
+    }
+    return admitted.handle((ok, failure) -> {
+      if (failure != null) {
+        node.metrics().handshakeRefused("unavailable");
+        return new Refused(503, error("unavailable", "the user registry did not answer in time"), 0);
+      }
+      if (!ok) {
+        return tooManyNow("per_user_limit", "at most " + node.settings().maxConnectionsPerUser() + " connections per user");
+      }
+      return new Admitted(connection, outbox);
+    });
+  }
+
+  /** From the Authorization header, then the cookie, then the {@code token} query parameter. */
+  private String token(Request request) {
+    String bearer = TokenVerifier.bearer(request.header("Authorization"));
+    if (bearer != null) {
+      return bearer;
+    }
+    String cookie = request.cookie(node.settings().cookieName());
+    return cookie != null ? cookie : request.query("token");
+  }
+
+  /** The allow-list; in demo mode the engine's own pages (same origin as the request) too. */
+  private boolean originAllowed(String origin, Request request) {
+    if (node.settings().originAllowed(origin)) {
+      return true;
+    }
+    String host = request.header("Host");
+    return node.isDemo() && host != null && (origin.equals("http://" + host) || origin.equals("https://" + host));
+  }
+
+  /**
+   * RFC 6455 §4.2.1, as pekko-http recognises an upgrade: {@code Upgrade: websocket}, {@code
+   * Connection: upgrade}, version 13 and a key of 16 bytes in base64.
+   */
+  static boolean isWebSocketUpgrade(Request request) {
+    String key = request.header("Sec-WebSocket-Key");
+    return hasToken(request.headers("Upgrade"), "websocket")
+        && hasToken(request.headers("Connection"), "upgrade")
+        && "13".equals(trim(request.header("Sec-WebSocket-Version")))
+        && key != null && decodesTo16Bytes(key.trim());
+  }
+
+  private static boolean hasToken(List<String> values, String token) {
+    for (String value : values) {
+      for (String part : value.split(",")) {
+        if (part.trim().toLowerCase(Locale.ROOT).equals(token)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private static boolean decodesTo16Bytes(String key) {
+    try {
+      return Base64.getDecoder().decode(key).length == 16;
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  private static String trim(String s) {
+    return s == null ? null : s.trim();
+  }
+
+  /** RFC 6455 §4.2.2: base64(SHA-1(key + GUID)). */
+  public static String accept(String key) {
+    try {
+      MessageDigest sha1 = MessageDigest.getInstance("SHA-1");
+      sha1.update(key.trim().getBytes(StandardCharsets.US_ASCII));
+      sha1.update(ACCEPT_GUID);
+      return Base64.getEncoder().encodeToString(sha1.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("no SHA-1 in this JVM", e);
+    }
+  }
+
+  private CompletionStage<Outcome> refuse(String reason, int status, String error, String message) {
+    node.metrics().handshakeRefused(reason);
+    return CompletableFuture.completedFuture(new Refused(status, error(error, message), 0));
+  }
+
+  private CompletionStage<Outcome> tooMany(String reason, String message) {
+    return CompletableFuture.completedFuture(tooManyNow(reason, message));
+  }
+
+  private Refused tooManyNow(String reason, String message) {
+    node.metrics().handshakeRefused(reason);
+    return new Refused(429, error("too_many_connections", message), node.settings().retryAfterSeconds());
+  }
+
+  private static String error(String error, String message) {
+    return Json.errorBody(error, message);
+  }
+}

@@ -1,0 +1,170 @@
+package lms.realtime.transport.netty;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.EventExecutor;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import lms.realtime.NodeContext;
+import lms.realtime.Settings;
+import lms.realtime.http.Routes;
+import lms.realtime.session.Handshake;
+import lms.realtime.transport.Transport;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.server.Directives;
+import org.apache.pekko.japi.function.Function;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.SystemMaterializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The netty transport ({@code lms.transport = netty}): Netty's event loops own the one public port.
+ * {@code GET /ws} is decided by the shared {@link Handshake} and upgraded with Netty's own WebSocket
+ * codec ({@link NettyHttp}); every socket is then written by the loop that owns its channel
+ * ({@link NettySocket}, {@link LoopDrainer}). Every other request goes to the same pekko-http routes
+ * as on the pekko-http transport, called as a function. The native epoll transport is used where it
+ * loads, NIO otherwise.
+ */
+public final class NettyTransport implements Transport {
+  private static final Logger log = LoggerFactory.getLogger(NettyTransport.class);
+
+  final NodeContext node;
+  final Settings settings;
+  final Handshake handshake;
+  final Function<HttpRequest, CompletionStage<HttpResponse>> routes;
+  final Materializer materializer;
+  final WebSocketDecoderConfig decoderConfig;
+  private final AtomicInteger connections = new AtomicInteger();
+  private final boolean epoll;
+  private final EventLoopGroup group;
+  private final Map<EventExecutor, LoopDrainer> drainers = new IdentityHashMap<>();
+
+  public NettyTransport(NodeContext node, AtomicBoolean ready) {
+    this.node = node;
+    this.settings = node.settings();
+    this.handshake = new Handshake(node);
+    // GET /ws never reaches the routes here (NettyHttp answers it); the route only keeps 405 for
+    // other methods on /ws, as on the pekko-http transport.
+    this.routes = new Routes(node, ready, Directives.complete(
+            lms.realtime.http.Responses.refused(new Handshake.Refused(400,
+                lms.realtime.protocol.Json.errorBody("bad_request", "not a WebSocket upgrade"), 0))))
+        .route().seal().handler(node.system());
+    this.materializer = SystemMaterializer.get(node.system()).materializer();
+    this.decoderConfig = WebSocketDecoderConfig.newBuilder()
+        .maxFramePayloadLength(settings.maxFrameBytes())
+        .expectMaskedFrames(true)
+        .allowMaskMismatch(false)
+        .allowExtensions(false)
+        .closeOnProtocolViolation(false) // the socket's Connection closes, with the code Netty found
+        .withUTF8Validator(true)
+        .build();
+    this.epoll = settings.nettyEpoll() && Epoll.isAvailable();
+    IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+    int threads = settings.nettyEventLoops() > 0 ? settings.nettyEventLoops() : Runtime.getRuntime().availableProcessors();
+    this.group = new MultiThreadIoEventLoopGroup(threads, io);
+    for (EventExecutor loop : group) {
+      drainers.put(loop, new LoopDrainer((EventLoop) loop, node.metrics()));
+    }
+    // a node that stops for any reason takes its loops with it
+    node.system().getWhenTerminated().thenRun(() -> group.shutdownGracefully(0, 1, TimeUnit.SECONDS));
+  }
+
+  LoopDrainer drainerOf(EventLoop loop) {
+    return drainers.get(loop);
+  }
+
+  @Override
+  public CompletionStage<Binding> bind() {
+    Class<? extends ServerChannel> channel = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+    ServerBootstrap bootstrap = new ServerBootstrap()
+        .group(group)
+        .channel(channel)
+        .option(ChannelOption.SO_BACKLOG, settings.httpBacklog())
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
+            new WriteBufferWaterMark(settings.nettyWriteBufferLow(), settings.nettyWriteBufferHigh()))
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            if (connections.incrementAndGet() > settings.maxConnections()) {
+              connections.decrementAndGet();
+              ch.close();
+              return;
+            }
+            ch.closeFuture().addListener(f -> connections.decrementAndGet());
+            ch.pipeline()
+                .addLast(NettyHttp.IDLE, new IdleStateHandler(0, 0, settings.httpIdleTimeout().toMillis(), TimeUnit.MILLISECONDS))
+                .addLast("http", new HttpServerCodec())
+                .addLast("body", new NettyHttp.BodyLimit(settings.maxBodyBytes()))
+                .addLast(NettyHttp.NAME, new NettyHttp(NettyTransport.this));
+          }
+        });
+    CompletableFuture<Binding> bound = new CompletableFuture<>();
+    bootstrap.bind(settings.httpHost(), settings.httpPort()).addListener(f -> {
+      if (f.isSuccess()) {
+        Channel server = ((io.netty.channel.ChannelFuture) f).channel();
+        log.info("netty transport on {} with {} {} event loops", server.localAddress(), drainers.size(), epoll ? "epoll" : "NIO");
+        bound.complete(new NettyBinding(server));
+      } else {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        bound.completeExceptionally(f.cause());
+      }
+    });
+    return bound;
+  }
+
+  private final class NettyBinding implements Binding {
+    private final Channel server;
+
+    NettyBinding(Channel server) {
+      this.server = server;
+    }
+
+    @Override
+    public InetSocketAddress localAddress() {
+      return (InetSocketAddress) server.localAddress();
+    }
+
+    @Override
+    public CompletionStage<Void> unbind() {
+      CompletableFuture<Void> done = new CompletableFuture<>();
+      server.close().addListener(f -> done.complete(null));
+      return done;
+    }
+
+    /** Shutting the loops down closes every channel still registered with them. */
+    @Override
+    public CompletionStage<Void> terminate(Duration deadline) {
+      CompletableFuture<Void> done = new CompletableFuture<>();
+      group.shutdownGracefully(0, Math.max(1, deadline.toMillis()), TimeUnit.MILLISECONDS).addListener(f -> done.complete(null));
+      return done;
+    }
+  }
+}
