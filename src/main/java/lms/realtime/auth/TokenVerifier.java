@@ -1,60 +1,48 @@
 package lms.realtime.auth;
 
-import io.jsonwebtoken.Claims;
-import io.jsonwebtoken.ExpiredJwtException;
-import io.jsonwebtoken.JwsHeader;
-import io.jsonwebtoken.JwtException;
-import io.jsonwebtoken.JwtParser;
-import io.jsonwebtoken.Jwts;
-import io.jsonwebtoken.LocatorAdapter;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.Key;
 import java.security.KeyFactory;
 import java.security.PublicKey;
 import java.security.interfaces.ECPublicKey;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.X509EncodedKeySpec;
+import java.time.Instant;
 import java.util.Base64;
-import java.util.Date;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import javax.crypto.SecretKey;
-import javax.crypto.spec.SecretKeySpec;
 import lms.realtime.Settings;
 
 /**
- * Verifies access tokens and room tokens with jjwt. Only the algorithms backed by a configured key
- * are accepted: HS256 with the shared secret, RS256 with an RSA public key, ES256 with an EC key.
- * {@code alg: none} and every other algorithm are refused before any signature work.
+ * Verifies access tokens and room tokens ({@link Jws}: HS256 with the shared secret, RS256 with an
+ * RSA public key, ES256 with an EC P-256 key; {@code alg: none} and every other algorithm are
+ * refused before any signature work), then checks the time claims with the clock skew and reads
+ * the claims of contract §1 and §4.
  */
 public final class TokenVerifier {
-  /** HS256 needs a key of at least 256 bits (RFC 7518 §3.2); jjwt enforces it too. */
+  /** HS256 needs a key of at least 256 bits (RFC 7518 §3.2). */
   public static final int MIN_SECRET_BYTES = 32;
+  /** RS256 needs an RSA key of at least 2048 bits (RFC 7518 §3.3). */
+  private static final int MIN_RSA_BITS = 2048;
 
-  private final SecretKey secret;
-  private final PublicKey publicKey;
-  private final String publicAlgorithm;
-  private final JwtParser parser;
+  private final Jws jws;
+  private final long clockSkewMillis;
 
   public TokenVerifier(String secret, PublicKey publicKey, long clockSkewSeconds) {
-    this.secret = secret == null || secret.isEmpty() ? null : hmacKey(secret);
-    this.publicKey = publicKey;
-    this.publicAlgorithm =
-        publicKey instanceof RSAPublicKey ? "RS256" : publicKey instanceof ECPublicKey ? "ES256" : null;
-    if (this.secret == null && this.publicKey == null) {
+    byte[] key = secret == null || secret.isEmpty() ? null : hmacKey(secret);
+    if (key == null && publicKey == null) {
       throw new IllegalArgumentException("no token key configured");
     }
-    this.parser =
-        Jwts.parser()
-            .keyLocator(new KeyForAlgorithm())
-            .clockSkewSeconds(clockSkewSeconds)
-            .build();
+    checkPublicKey(publicKey);
+    this.jws = new Jws(key, publicKey);
+    this.clockSkewMillis = clockSkewSeconds * 1000;
   }
 
   /** Builds the verifier from settings; an explicit secret (demo mode) takes the place of the configured one. */
@@ -64,13 +52,22 @@ public final class TokenVerifier {
     return new TokenVerifier(secret, key, settings.clockSkewSeconds());
   }
 
-  private static SecretKey hmacKey(String secret) {
+  private static byte[] hmacKey(String secret) {
     byte[] bytes = secret.getBytes(StandardCharsets.UTF_8);
     if (bytes.length < MIN_SECRET_BYTES) {
       throw new IllegalArgumentException(
           "LMS_JWT_SECRET must be at least " + MIN_SECRET_BYTES + " bytes for HS256 (RFC 7518 §3.2)");
     }
-    return new SecretKeySpec(bytes, "HmacSHA256");
+    return bytes;
+  }
+
+  private static void checkPublicKey(PublicKey key) {
+    if (key instanceof RSAPublicKey rsa && rsa.getModulus().bitLength() < MIN_RSA_BITS) {
+      throw new IllegalArgumentException("an RSA key for RS256 needs at least " + MIN_RSA_BITS + " bits (RFC 7518 §3.3)");
+    }
+    if (key instanceof ECPublicKey ec && ec.getParams().getCurve().getField().getFieldSize() != 256) {
+      throw new IllegalArgumentException("an EC key for ES256 must be on P-256 (RFC 7518 §3.4)");
+    }
   }
 
   /** Reads a PEM {@code PUBLIC KEY} (X.509 SubjectPublicKeyInfo), RSA or EC. */
@@ -91,26 +88,6 @@ public final class TokenVerifier {
     throw new IOException("not an RSA or EC public key in PEM format: " + file);
   }
 
-  private final class KeyForAlgorithm extends LocatorAdapter<Key> {
-    @Override
-    protected Key locate(JwsHeader header) {
-      String alg = header.getAlgorithm();
-      if ("HS256".equals(alg) && secret != null) {
-        return secret;
-      }
-      if (alg != null && alg.equals(publicAlgorithm)) {
-        return publicKey;
-      }
-      throw new RefusedAlgorithm(alg);
-    }
-  }
-
-  private static final class RefusedAlgorithm extends JwtException {
-    RefusedAlgorithm(String alg) {
-      super("algorithm not accepted: " + alg);
-    }
-  }
-
   /** The token of an {@code Authorization: Bearer …} header value (prefix case-insensitive), or null. */
   public static String bearer(String authorization) {
     if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
@@ -121,85 +98,106 @@ public final class TokenVerifier {
 
   /** Verifies an access token (contract §1). */
   public Identity verifyAccess(String token) throws TokenException {
-    Claims claims = verify(token);
-    String sub = claims.getSubject();
+    JsonNode claims = verify(token);
+    String sub = text(claims, "sub");
     if (sub == null || sub.isBlank()) {
       throw new TokenException("token has no sub");
     }
-    Object name = claims.get("name");
-    return new Identity(
-        sub,
-        name instanceof String s ? s : null,
-        roles(claims.get("roles")),
-        courses(claims.get("courses")),
-        claims.getExpiration().toInstant().getEpochSecond(),
-        issuedAt(claims));
+    return new Identity(sub, text(claims, "name"), roles(claims.get("roles")), courses(claims.get("courses")),
+        seconds(claims, "exp"), issuedAt(claims));
   }
 
   /** Verifies a room token (contract §4). */
   public RoomGrant verifyRoomToken(String token) throws TokenException {
-    Claims claims = verify(token);
-    Object room = claims.get("room");
-    Object role = claims.get("role");
-    if (claims.getSubject() == null || !(room instanceof String r) || !("student".equals(role) || "instructor".equals(role))) {
+    JsonNode claims = verify(token);
+    String sub = text(claims, "sub");
+    String room = text(claims, "room");
+    String role = text(claims, "role");
+    if (sub == null || room == null || !("student".equals(role) || "instructor".equals(role))) {
       throw new TokenException("room token needs sub, room and role (student or instructor)");
     }
-    return new RoomGrant(claims.getSubject(), r, (String) role, claims.getExpiration().toInstant().getEpochSecond(), issuedAt(claims));
+    return new RoomGrant(sub, room, role, seconds(claims, "exp"), issuedAt(claims));
   }
 
-  private Claims verify(String token) throws TokenException {
+  /** The claims of a token that is signed with a configured key and valid now (exp, nbf). */
+  private JsonNode verify(String token) throws TokenException {
     if (token == null || token.isBlank()) {
       throw new TokenException("no token");
     }
-    Claims claims;
-    try {
-      claims = parser.parseSignedClaims(token).getPayload();
-    } catch (ExpiredJwtException e) {
-      throw new TokenException("token expired");
-    } catch (JwtException | IllegalArgumentException e) {
-      throw new TokenException("invalid token: " + e.getMessage());
-    }
-    if (claims.getExpiration() == null) {
+    JsonNode claims = jws.verify(token);
+    long now = System.currentTimeMillis();
+    JsonNode exp = claims.get("exp");
+    if (exp == null) {
       throw new TokenException("token has no exp");
+    }
+    long expMillis = millis(exp, "exp");
+    if (now - clockSkewMillis > expMillis) {
+      throw new TokenException("token expired at " + Instant.ofEpochMilli(expMillis));
+    }
+    JsonNode nbf = claims.get("nbf");
+    if (nbf != null && now + clockSkewMillis < millis(nbf, "nbf")) {
+      throw new TokenException("token not valid before " + Instant.ofEpochMilli(millis(nbf, "nbf")));
+    }
+    if (claims.has("iat")) {
+      millis(claims.get("iat"), "iat"); // must be a NumericDate; it is not checked against the clock
     }
     return claims;
   }
 
-  private static Long issuedAt(Claims claims) {
-    Date iat = claims.getIssuedAt();
-    return iat == null ? null : iat.toInstant().getEpochSecond();
+  /** A NumericDate (seconds since the epoch, RFC 7519 §2) in milliseconds. */
+  private static long millis(JsonNode value, String claim) throws TokenException {
+    if (!value.isNumber()) {
+      throw new TokenException("claim " + claim + " must be a number of seconds since the epoch");
+    }
+    return (long) (value.asDouble() * 1000);
   }
 
-  private static Set<String> roles(Object claim) throws TokenException {
-    if (claim == null) {
+  private static long seconds(JsonNode claims, String claim) throws TokenException {
+    return millis(claims.get(claim), claim) / 1000;
+  }
+
+  private static Long issuedAt(JsonNode claims) throws TokenException {
+    JsonNode iat = claims.get("iat");
+    return iat == null ? null : millis(iat, "iat") / 1000;
+  }
+
+  /** A string claim, or null when absent or of another type. */
+  private static String text(JsonNode claims, String claim) {
+    JsonNode v = claims.get(claim);
+    return v != null && v.isTextual() ? v.asText() : null;
+  }
+
+  private static Set<String> roles(JsonNode claim) throws TokenException {
+    if (claim == null || claim.isNull()) {
       return Set.of();
     }
-    if (!(claim instanceof List<?> list)) {
+    if (!claim.isArray()) {
       throw new TokenException("claim roles must be an array of strings");
     }
     Set<String> roles = new HashSet<>();
-    for (Object r : list) {
-      if (!(r instanceof String s)) {
+    for (JsonNode r : claim) {
+      if (!r.isTextual()) {
         throw new TokenException("claim roles must be an array of strings");
       }
-      roles.add(s);
+      roles.add(r.asText());
     }
     return Set.copyOf(roles);
   }
 
-  private static Map<String, String> courses(Object claim) throws TokenException {
-    if (claim == null) {
+  private static Map<String, String> courses(JsonNode claim) throws TokenException {
+    if (claim == null || claim.isNull()) {
       return Map.of();
     }
-    if (!(claim instanceof Map<?, ?> map)) {
+    if (!claim.isObject()) {
       throw new TokenException("claim courses must be an object");
     }
     Map<String, String> courses = new HashMap<>();
-    for (Map.Entry<?, ?> e : map.entrySet()) {
-      if (!(e.getValue() instanceof String role)) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = claim.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      if (!e.getValue().isTextual()) {
         throw new TokenException("claim courses maps course ids to role strings");
       }
-      courses.put(String.valueOf(e.getKey()), role);
+      courses.put(e.getKey(), e.getValue().asText());
     }
     return Map.copyOf(courses);
   }

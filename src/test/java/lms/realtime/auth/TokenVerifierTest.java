@@ -79,6 +79,46 @@ class TokenVerifierTest {
     assertThrows(TokenException.class, () -> v.verifyRoomToken(Tokens.builder("u1").claim("room", "live:x").claim("role", "king").compact()));
   }
 
+  /** The verifier's own rules, with tokens built byte by byte. */
+  @Test
+  void compactSerializationRules() throws Exception {
+    TokenVerifier v = new TokenVerifier(Tokens.SECRET, null, 30);
+    long exp = Instant.now().plusSeconds(600).getEpochSecond();
+    String hs = "{\"alg\":\"HS256\"}";
+    assertEquals("u1", v.verifyAccess(Tokens.handMade(hs, "{\"sub\":\"u1\",\"exp\":" + exp + ".5}")).userId(), "a fractional NumericDate");
+    String ok = Tokens.handMade(hs, "{\"sub\":\"u1\",\"exp\":" + exp + "}");
+    assertEquals("u1", v.verifyAccess(ok).userId());
+    String[] parts = ok.split("\\.");
+    assertTrue(message(v, parts[0] + "." + parts[1] + "." + parts[2] + "=").contains("base64url"), "padding is not base64url");
+    assertTrue(message(v, parts[0] + "." + parts[1]).contains("not a JWT"));
+    assertTrue(message(v, parts[0] + "." + parts[1] + "." + parts[2] + ".x").contains("not a JWT"));
+    assertTrue(message(v, parts[0] + "." + parts[1] + "." + parts[2].substring(1)).contains("signature"));
+    assertTrue(message(v, Tokens.handMade("{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", "{\"sub\":\"u1\",\"exp\":" + exp + "}")).contains("crit"));
+    assertTrue(message(v, Tokens.handMade("{\"alg\":\"HS512\"}", "{\"sub\":\"u1\",\"exp\":" + exp + "}")).contains("algorithm"));
+    assertTrue(message(v, Tokens.handMade(hs, "[1]")).contains("object"));
+    assertTrue(message(v, Tokens.handMade(hs, "{\"sub\":\"u1\"}")).contains("no exp"));
+    assertTrue(message(v, Tokens.handMade(hs, "{\"sub\":\"u1\",\"exp\":\"" + exp + "\"}")).contains("number"));
+    assertTrue(message(v, Tokens.handMade(hs, "{\"sub\":\"u1\",\"exp\":" + (exp - 700) + "}")).contains("expired at"));
+    assertTrue(message(v, Tokens.handMade(hs, "{\"sub\":\"u1\",\"exp\":" + exp + ",\"nbf\":" + (exp - 60) + "}")).contains("not valid before"));
+    assertEquals("u1", v.verifyAccess(Tokens.handMade(hs, "{\"sub\":\"u1\",\"exp\":" + (exp - 620) + "}")).userId(),
+        "expired 20 s ago is within the 30 s skew");
+    assertTrue(message(v, Tokens.handMade(hs, "{\"sub\":\"u1\",\"exp\":" + exp + ",\"iat\":\"now\"}")).contains("iat"));
+  }
+
+  @Test
+  void weakPublicKeysAreRefusedAtStart() throws Exception {
+    KeyPairGenerator rsa = KeyPairGenerator.getInstance("RSA");
+    rsa.initialize(1024);
+    assertThrows(IllegalArgumentException.class, () -> new TokenVerifier(null, rsa.generateKeyPair().getPublic(), 30));
+    KeyPairGenerator ec = KeyPairGenerator.getInstance("EC");
+    ec.initialize(new ECGenParameterSpec("secp384r1"));
+    assertThrows(IllegalArgumentException.class, () -> new TokenVerifier(null, ec.generateKeyPair().getPublic(), 30));
+  }
+
+  private static String message(TokenVerifier v, String token) {
+    return assertThrows(TokenException.class, () -> v.verifyAccess(token)).getMessage();
+  }
+
   @Test
   void shortSecretsAreRefusedAtStart() {
     assertThrows(IllegalArgumentException.class, () -> new TokenVerifier("short", null, 30));
