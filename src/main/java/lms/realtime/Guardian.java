@@ -27,6 +27,7 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.cluster.typed.JoinSeedNodes;
@@ -63,6 +64,10 @@ public final class Guardian {
       }
       NodeContext node = new NodeContext(ctx.getSystem(), settings, verifier, new Json(settings), sockets,
           new Hubs(List.copyOf(hubs)), metrics, ClusterSharding.get(ctx.getSystem()), demo);
+      // The replicator the rooms' hand-off snapshots go through must run on every node from the
+      // start: it is started by its first use, and a node whose rooms had not used it yet dropped
+      // the others' writes and reads (a rolling restart then lost a room's epoch).
+      DistributedData.get(ctx.getSystem());
       Room.init(node);
       User.init(node);
 

@@ -35,6 +35,12 @@ public abstract class Outbox {
     send(Frame.text(text));
   }
 
+  /**
+   * The socket's first frame ({@code welcome}): it goes out ahead of every other frame, whenever
+   * those were sent. Given once, before the transport attaches the socket.
+   */
+  public abstract void welcome(Frame frame);
+
   /** Who writes this socket's frames; fan-out groups members by it. */
   public abstract Drainer drainer();
 

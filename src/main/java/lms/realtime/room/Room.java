@@ -15,6 +15,8 @@ import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.ClientFrame;
 import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.ServerFrames;
+import lms.realtime.user.User;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -53,8 +55,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
       String role,
       boolean seesPresence,
       Long tokenIssuedAt,
-      ClientFrame.Position since,
-      boolean automatic)
+      ClientFrame.Position since)
       implements Command {}
 
   /** A socket leaves; {@code silent} when the socket is closing and wants no {@code left}. */
@@ -97,9 +98,25 @@ public final class Room extends AbstractBehavior<Room.Command> {
    */
   public record Rejoin(ActorRef<Hub.Command> hub, List<Hub.MemberInfo> members, String epoch, long seq) implements Command {}
 
+  /** One of a user's sockets, as the user entity hands it to the user's own room. */
+  public record OwnRoomSocket(Hub.MemberInfo member, ActorRef<Hub.Command> hub, Long tokenIssuedAt) implements CborSerializable {}
+
+  /**
+   * From the user entity, to a {@code user:} room: sockets to take as members, silently (every socket
+   * is in its own room from the start, whether that room runs or not).
+   */
+  public record OwnRoomSockets(ActorRef<User.Command> user, List<OwnRoomSocket> sockets) implements Command {}
+
   private record MemberGone(ActorRef<Connection.Command> connection) implements Command {}
 
+  /** The user entity this {@code user:} room is attached to stopped (moved, or its node died). */
+  private record UserEntityGone(ActorRef<User.Command> user) implements Command {}
+
   private enum IdleCheck implements Command {
+    INSTANCE
+  }
+
+  private enum OwnerTimeout implements Command {
     INSTANCE
   }
 
@@ -172,7 +189,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
                   ctx.getLog().info("room {} taken over at {}/{}", name, snapshot.epoch(), snapshot.seq());
                 }
                 Room room = new Room(ctx, timers, replicator, name, shard, node, snapshot);
-                return stash.unstashAll(room);
+                return room.ownerId == null ? stash.unstashAll(room) : room.awaitingOwner(stash);
               })
               .onAnyMessage(m -> {
                 if (!stash.isFull()) {
@@ -182,6 +199,29 @@ public final class Room extends AbstractBehavior<Room.Command> {
               })
               .build();
         }))));
+  }
+
+  /**
+   * A {@code user:} room serves only once its user entity has handed it the user's sockets: they
+   * are members from the start (a device publishes into its own room without joining it). What
+   * comes meanwhile waits; if the user entity does not answer in time the room serves anyway.
+   */
+  private Behavior<Command> awaitingOwner(StashBuffer<Command> stash) {
+    timers.startSingleTimer(OwnerTimeout.INSTANCE, SNAPSHOT_READ_TIMEOUT);
+    return Behaviors.receive(Command.class)
+        .onMessage(OwnRoomSockets.class, sockets -> {
+          timers.cancel(OwnerTimeout.INSTANCE);
+          onOwnRoomSockets(sockets);
+          return stash.unstashAll(this);
+        })
+        .onMessageEquals(OwnerTimeout.INSTANCE, () -> stash.unstashAll(this))
+        .onAnyMessage(m -> {
+          if (!stash.isFull()) {
+            stash.stash(m);
+          }
+          return Behaviors.same();
+        })
+        .build();
   }
 
   private static int clusterSize(ActorContext<?> ctx) {
@@ -207,6 +247,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
   private final Map<String, Presence> presence = new LinkedHashMap<>();
   private final Map<ActorRef<Hub.Command>, Integer> hubs = new HashMap<>();
   private final Map<String, Long> removedAt = new HashMap<>();
+  /** For a {@code user:} room: the user entity that hands it the user's sockets (null until it answers). */
+  private final String ownerId;
+  private ActorRef<User.Command> owner;
   private boolean passivating;
 
   private Room(
@@ -239,6 +282,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
       this.epoch = UUID.randomUUID().toString().substring(0, 13);
     }
     node.metrics().roomStarted();
+    RoomName parsed = RoomName.parse(name);
+    this.ownerId = parsed != null && parsed.kind() == RoomName.Kind.USER ? parsed.key() : null;
+    attachToOwner();
     // A room started by a message that leaves nothing behind (a stray leave, a presence query)
     // goes again soon; one with history waits for it to expire (see onIdleCheck).
     scheduleIdleCheck(EMPTY_ROOM_GRACE.compareTo(node.settings().historyTtl()) < 0 ? EMPTY_ROOM_GRACE : node.settings().historyTtl());
@@ -249,7 +295,8 @@ public final class Room extends AbstractBehavior<Room.Command> {
     return newReceiveBuilder()
         .onMessageEquals(Stop.INSTANCE, this::onStop)
         .onMessage(SnapshotWritten.class, w -> this)
-        .onMessage(Command.class, c -> passivating && !(c instanceof MemberGone || c instanceof IdleCheck), this::forwardToNextIncarnation)
+        .onMessage(Command.class, c -> passivating && !(c instanceof MemberGone || c instanceof IdleCheck || c instanceof UserEntityGone),
+            this::forwardToNextIncarnation)
         .onMessage(Join.class, this::onJoin)
         .onMessage(Rejoin.class, this::onRejoin)
         .onMessage(Leave.class, this::onLeave)
@@ -258,7 +305,10 @@ public final class Room extends AbstractBehavior<Room.Command> {
         .onMessage(QueryPresence.class, this::onQueryPresence)
         .onMessage(RemoveUser.class, this::onRemoveUser)
         .onMessage(MemberGone.class, this::onMemberGone)
+        .onMessage(OwnRoomSockets.class, this::onOwnRoomSockets)
+        .onMessage(UserEntityGone.class, this::onUserEntityGone)
         .onMessageEquals(IdleCheck.INSTANCE, this::onIdleCheck)
+        .onMessageEquals(OwnerTimeout.INSTANCE, () -> this)
         .onSignal(PostStop.class, s -> {
           node.metrics().roomStopped();
           return this;
@@ -317,9 +367,45 @@ public final class Room extends AbstractBehavior<Room.Command> {
     if (!members.containsKey(join.connection())) {
       addMember(info, join.hub(), true);
     }
-    // The automatic join of a socket's own user room is silent: the first frame a client sees is welcome.
-    join.hub().tell(new Hub.AddMember(name, getContext().getSelf(), info,
-        join.automatic() ? null : joinedFrame(join.requestId(), join.since()), epoch, seq));
+    join.hub().tell(new Hub.AddMember(name, getContext().getSelf(), info, joinedFrame(join.requestId(), join.since()), epoch, seq));
+    return this;
+  }
+
+  /**
+   * A {@code user:} room asks its user entity for the user's sockets (and every new one). Not while
+   * this node shuts down: the room is about to be handed on itself, and its next incarnation
+   * attaches; a message now would only start a user entity in a region that is being stopped.
+   */
+  private void attachToOwner() {
+    if (ownerId != null && !passivating && CoordinatedShutdown.get(getContext().getSystem()).getShutdownReason().isEmpty()) {
+      node.sharding().entityRefFor(User.KEY, ownerId).tell(new User.AttachRoom(getContext().getSelf()));
+    }
+  }
+
+  private Behavior<Command> onOwnRoomSockets(OwnRoomSockets sockets) {
+    if (!sockets.user().equals(owner)) {
+      if (owner != null) {
+        getContext().unwatch(owner);
+      }
+      owner = sockets.user();
+      getContext().watchWith(owner, new UserEntityGone(owner));
+    }
+    for (OwnRoomSocket socket : sockets.sockets()) {
+      Hub.MemberInfo info = socket.member();
+      if (!members.containsKey(info.connection()) && !isRemoved(info.userId(), socket.tokenIssuedAt())) {
+        addMember(info, socket.hub(), false);
+        socket.hub().tell(new Hub.AddMember(name, getContext().getSelf(), info, null, epoch, seq));
+      }
+    }
+    return this;
+  }
+
+  /** The user entity moved or died: attach to its next incarnation, which the sockets re-register with. */
+  private Behavior<Command> onUserEntityGone(UserEntityGone gone) {
+    if (gone.user().equals(owner)) {
+      owner = null;
+      attachToOwner();
+    }
     return this;
   }
 

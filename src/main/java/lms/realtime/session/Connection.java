@@ -1,9 +1,7 @@
 package lms.realtime.session;
 
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import lms.realtime.CborSerializable;
@@ -13,23 +11,25 @@ import lms.realtime.auth.Membership;
 import lms.realtime.auth.RoomAccess;
 import lms.realtime.auth.RoomGrant;
 import lms.realtime.auth.TokenException;
+import lms.realtime.fanout.Frame;
+import lms.realtime.fanout.Hub;
 import lms.realtime.fanout.Outbox;
 import lms.realtime.protocol.ClientFrame;
 import lms.realtime.protocol.CloseCodes;
 import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.ServerFrames;
-import lms.realtime.fanout.Hub;
 import lms.realtime.room.Room;
 import lms.realtime.room.RoomName;
 import lms.realtime.user.User;
+import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.ExtensibleBehavior;
 import org.apache.pekko.actor.typed.PostStop;
-import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.Signal;
+import org.apache.pekko.actor.typed.TypedActorContext;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.javadsl.Receive;
-import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 
 /**
@@ -37,8 +37,13 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
  * deadlines. It registers with its user entity before the upgrade (the per-user limit), then turns
  * client frames into room commands. Rooms and the user entity watch it, so however it ends, it leaves
  * presence.
+ *
+ * <p>Lean by design, since there is one per socket: an {@link ExtensibleBehavior} whose messages are
+ * matched by type (no receive table built per instance), one timer at a time (the next deadline of
+ * the phase it is in), and its own {@code user:} room joined only in its own books: the user entity
+ * subscribes the socket when that room runs (see {@link User}), so most sockets never start it.
  */
-public final class Connection extends AbstractBehavior<Connection.Command> {
+public final class Connection extends ExtensibleBehavior<Connection.Command> {
 
   public sealed interface Command extends CborSerializable {}
 
@@ -50,7 +55,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
   /** The room dropped this socket (the backend removed its user); the hub has sent the {@code left}. */
   public record RoomLeft(String room) implements Command {}
 
-  /** Close the socket with this code (node shutdown, operator action). */
+  /** Close the socket with this code (node shutdown, operator action, broken framing). */
   public record Close(int code, String reason) implements Command {}
 
   // --- from the socket's transport (node-local, never serialized) ---
@@ -85,10 +90,13 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
   private record UserEntityGone(ActorRef<User.Command> entity) implements Command {}
 
   private enum Tick implements Command {
-    HEARTBEAT,
-    TOKEN_EXPIRED,
+    /** Attaching: the transport did not attach in time. */
     ATTACH_TIMEOUT,
+    /** Open: the next heartbeat or token deadline. */
+    DEADLINE,
+    /** Closing: the peer did not finish the close in time. */
     CLOSE_TIMEOUT,
+    /** The outbox closed the socket itself (a slow reader). */
     OUTBOX_CLOSED
   }
 
@@ -101,45 +109,46 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
 
   /** How long an admitted socket may take to be upgraded and attached. */
   private static final Duration ATTACH_TIMEOUT = Duration.ofSeconds(10);
+  /** The scheduler takes delays up to about 248 days; a longer-lived token is checked again daily. */
+  private static final long MAX_TIMER_NANOS = Duration.ofDays(1).toNanos();
 
   static Behavior<Command> create(
       NodeContext node, Identity identity, String connectionId, Outbox outbox, String ip, CompletableFuture<Boolean> admitted) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new Connection(ctx, timers, node, identity, connectionId, outbox, ip, admitted)));
+    return Behaviors.setup(ctx -> new Connection(ctx, node, identity, connectionId, outbox, ip, admitted));
   }
 
-  private final TimerScheduler<Command> timers;
+  private final ActorContext<Command> ctx;
   private final NodeContext node;
   private final Identity identity;
   private final String connectionId;
   private final Outbox outbox;
   private final String ip;
-  private final CompletableFuture<Boolean> admitted;
-  private final Map<String, Membership> rooms = new LinkedHashMap<>();
+  private CompletableFuture<Boolean> admitted;
+  private final Map<String, Membership> rooms = new HashMap<>(4);
+  private final String ownRoom;
   private final TokenBucket bucket;
   private final long heartbeatNanos;
   private Phase phase = Phase.ADMITTING;
   private long lastInboundNanos;
-  private final List<String> beforeWelcome = new ArrayList<>(0);
   private int rateStrikes;
+  private Cancellable timer;
 
   private Connection(
       ActorContext<Command> ctx,
-      TimerScheduler<Command> timers,
       NodeContext node,
       Identity identity,
       String connectionId,
       Outbox outbox,
       String ip,
       CompletableFuture<Boolean> admitted) {
-    super(ctx);
-    this.timers = timers;
+    this.ctx = ctx;
     this.node = node;
     this.identity = identity;
     this.connectionId = connectionId;
     this.outbox = outbox;
     this.ip = ip;
     this.admitted = admitted;
+    this.ownRoom = RoomName.user(identity.userId()).value();
     this.bucket = new TokenBucket(node.settings().ratePerSecond(), node.settings().rateBurst(), System.nanoTime());
     this.heartbeatNanos = Duration.ofSeconds(node.settings().heartbeatSeconds()).toNanos();
     ActorRef<Command> self = ctx.getSelf();
@@ -148,57 +157,82 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     register(node.settings().maxConnectionsPerUser());
   }
 
+  /** Registers with the user entity, with what it needs to subscribe this socket to its own room. */
   private void register(int limit) {
-    ActorRef<Command> self = getContext().getSelf();
-    getContext().ask(
+    ActorRef<Command> self = ctx.getSelf();
+    Hub.MemberInfo member = new Hub.MemberInfo(self, identity.userId(), identity.name(), null, true);
+    ActorRef<Hub.Command> hub = node.hubs().forRoom(ownRoom);
+    ctx.ask(
         User.Admission.class,
         userRef(),
         node.settings().askTimeout(),
-        replyTo -> new User.Register(self, limit, replyTo),
+        replyTo -> new User.Register(self, limit, replyTo, member, hub, identity.issuedAt()),
         AdmissionAnswer::new);
   }
 
   @Override
-  public Receive<Command> createReceive() {
-    return newReceiveBuilder()
-        .onMessage(AdmissionAnswer.class, this::onAdmission)
-        .onMessage(UserEntityGone.class, this::onUserEntityGone)
-        .onMessage(SocketOpened.class, this::onSocketOpened)
-        .onMessage(Inbound.class, this::onInbound)
-        .onMessage(Deliver.class, this::onDeliver)
-        .onMessage(JoinRefused.class, this::onJoinRefused)
-        .onMessage(RoomLeft.class, l -> {
-          rooms.remove(l.room());
-          return this;
-        })
-        .onMessage(Close.class, c -> closeWith(c.code(), c.reason()))
-        .onMessageEquals(Tick.HEARTBEAT, this::onHeartbeatDeadline)
-        .onMessageEquals(FrameTooLarge.INSTANCE, () -> closeWith(CloseCodes.TOO_LARGE, tooLargeReason()))
-        .onMessageEquals(Tick.TOKEN_EXPIRED, this::onTokenTimer)
-        .onMessageEquals(Tick.OUTBOX_CLOSED, () -> closeWith(outbox.closeCode(), "closed"))
-        .onMessageEquals(Tick.ATTACH_TIMEOUT, Behaviors::stopped)
-        .onMessageEquals(Tick.CLOSE_TIMEOUT, () -> {
-          outbox.abort();
-          return Behaviors.stopped();
-        })
-        .onMessageEquals(SocketClosed.INSTANCE, Behaviors::stopped)
-        .onSignal(PostStop.class, s -> onStop())
-        .build();
-  }
-
-  /**
-   * A notification can come from the user entity before its answer to our registration (that
-   * answer travels through the ask's own actor): it waits until {@code welcome} has gone first.
-   */
-  private Behavior<Command> onDeliver(Deliver d) {
-    if (phase == Phase.ADMITTING) {
-      if (beforeWelcome.size() < node.settings().outgoingBuffer()) {
-        beforeWelcome.add(d.frame());
+  public Behavior<Command> receive(TypedActorContext<Command> context, Command msg) {
+    if (msg instanceof Inbound inbound) {
+      return onInbound(inbound);
+    } else if (msg instanceof Deliver d) {
+      outbox.sendText(d.frame()); // queued behind welcome by the outbox, whenever it comes
+      return this;
+    } else if (msg instanceof Tick tick) {
+      return onTick(tick);
+    } else if (msg instanceof AdmissionAnswer answer) {
+      return onAdmission(answer);
+    } else if (msg instanceof SocketOpened opened) {
+      return onSocketOpened(opened);
+    } else if (msg instanceof SocketClosed) {
+      return Behaviors.stopped();
+    } else if (msg instanceof JoinRefused refused) {
+      rooms.remove(refused.room());
+      outbox.sendText(refused.errorFrame());
+      return this;
+    } else if (msg instanceof RoomLeft left) {
+      rooms.remove(left.room());
+      return this;
+    } else if (msg instanceof Close close) {
+      return closeWith(close.code(), close.reason());
+    } else if (msg instanceof FrameTooLarge) {
+      return closeWith(CloseCodes.TOO_LARGE, "frame larger than " + node.settings().maxFrameBytes() + " bytes");
+    } else if (msg instanceof UserEntityGone) {
+      if (phase != Phase.CLOSING) {
+        register(Integer.MAX_VALUE);
       }
       return this;
     }
-    outbox.sendText(d.frame());
+    return Behaviors.unhandled();
+  }
+
+  @Override
+  public Behavior<Command> receiveSignal(TypedActorContext<Command> context, Signal signal) {
+    if (signal instanceof PostStop) {
+      onStop();
+    }
     return this;
+  }
+
+  private Behavior<Command> onTick(Tick tick) {
+    return switch (tick) {
+      case ATTACH_TIMEOUT -> phase == Phase.ATTACHING ? Behaviors.stopped() : this;
+      case DEADLINE -> onDeadline();
+      case CLOSE_TIMEOUT -> {
+        if (phase != Phase.CLOSING) {
+          yield this;
+        }
+        outbox.abort();
+        yield Behaviors.stopped();
+      }
+      case OUTBOX_CLOSED -> closeWith(outbox.closeCode(), "closed");
+    };
+  }
+
+  private void startTimer(Duration delay, Tick tick) {
+    if (timer != null) {
+      timer.cancel();
+    }
+    timer = ctx.scheduleOnce(delay, ctx.getSelf(), tick);
   }
 
   // --- lifecycle ---
@@ -207,7 +241,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     if (phase != Phase.ADMITTING) {
       // a re-registration after the user entity moved: only the watch needs renewing
       if (answer.admission() != null && phase != Phase.CLOSING) {
-        getContext().watchWith(answer.admission().entity(), new UserEntityGone(answer.admission().entity()));
+        ctx.watchWith(answer.admission().entity(), new UserEntityGone(answer.admission().entity()));
       } else if (answer.failure() != null && phase != Phase.CLOSING) {
         register(Integer.MAX_VALUE);
       }
@@ -222,82 +256,57 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
       return Behaviors.stopped();
     }
     phase = Phase.ATTACHING;
-    getContext().watchWith(answer.admission().entity(), new UserEntityGone(answer.admission().entity()));
-    // Queued now, so nothing an entity sends once we are registered can go out before it.
-    outbox.sendText(ServerFrames.welcome(connectionId, identity.userId(), node.settings().heartbeatSeconds()));
-    for (String frame : beforeWelcome) {
-      outbox.sendText(frame);
-    }
-    beforeWelcome.clear();
-    timers.startSingleTimer(Tick.ATTACH_TIMEOUT, ATTACH_TIMEOUT);
+    ctx.watchWith(answer.admission().entity(), new UserEntityGone(answer.admission().entity()));
+    // ahead of anything an entity sends now that we are registered, whichever comes first
+    outbox.welcome(Frame.text(ServerFrames.welcome(connectionId, identity.userId(), node.settings().heartbeatSeconds())));
+    startTimer(ATTACH_TIMEOUT, Tick.ATTACH_TIMEOUT);
     admitted.complete(true);
+    admitted = null;
     return this;
   }
 
-  /**
-   * The user entity holds this socket's slot and routes its notifications; when it moves or dies,
-   * register again with its next incarnation (past the limit: this socket is already admitted).
-   */
-  private Behavior<Command> onUserEntityGone(UserEntityGone gone) {
-    if (phase != Phase.CLOSING) {
-      register(Integer.MAX_VALUE);
-    }
-    return this;
-  }
-
-  private Behavior<Command> onSocketOpened(SocketOpened started) {
-    timers.cancel(Tick.ATTACH_TIMEOUT);
-    started.ack().run();
+  private Behavior<Command> onSocketOpened(SocketOpened opened) {
+    opened.ack().run();
     if (phase != Phase.ATTACHING) {
       return this;
     }
     phase = Phase.OPEN;
-    autoJoinOwnRoom();
+    // its own user: room, in its own books only (the user entity subscribes it while that room runs)
+    rooms.put(ownRoom, RoomAccess.join(identity, RoomName.user(identity.userId()), null));
     lastInboundNanos = System.nanoTime();
-    timers.startSingleTimer(Tick.HEARTBEAT, Duration.ofNanos(2 * heartbeatNanos));
-    scheduleTokenExpiry();
+    armDeadline();
     return this;
   }
 
-  /** The scheduler takes delays up to about 248 days; a longer-lived token is checked again daily. */
-  private static final long MAX_TIMER_MILLIS = Duration.ofDays(1).toMillis();
-
-  private void scheduleTokenExpiry() {
-    long expiresInMillis = (identity.expiresAt() + node.settings().clockSkewSeconds()) * 1000 - System.currentTimeMillis();
-    timers.startSingleTimer(Tick.TOKEN_EXPIRED, Duration.ofMillis(Math.max(0, Math.min(expiresInMillis, MAX_TIMER_MILLIS))));
+  /** The next heartbeat or token deadline, whichever is first (a day at most: the scheduler's bound). */
+  private void armDeadline() {
+    long now = System.nanoTime();
+    long heartbeat = lastInboundNanos + 2 * heartbeatNanos - now;
+    long token = (tokenExpiresAtMillis() - System.currentTimeMillis()) * 1_000_000L;
+    startTimer(Duration.ofNanos(Math.max(0, Math.min(MAX_TIMER_NANOS, Math.min(heartbeat, token)))), Tick.DEADLINE);
   }
 
-  private Behavior<Command> onTokenTimer() {
-    long expiresAt = (identity.expiresAt() + node.settings().clockSkewSeconds()) * 1000;
-    if (System.currentTimeMillis() < expiresAt) {
-      scheduleTokenExpiry();
-      return this;
-    }
-    return closeWith(CloseCodes.TOKEN_EXPIRED, "token expired");
+  private long tokenExpiresAtMillis() {
+    return (identity.expiresAt() + node.settings().clockSkewSeconds()) * 1000;
   }
 
-  private void autoJoinOwnRoom() {
-    RoomName own = RoomName.user(identity.userId());
-    Membership m = RoomAccess.join(identity, own, null);
-    rooms.put(own.value(), m);
-    roomRef(own.value()).tell(joinCommand(own.value(), null, m, null, true, identity.issuedAt()));
-  }
-
-  private Behavior<Command> onHeartbeatDeadline() {
+  private Behavior<Command> onDeadline() {
     if (phase != Phase.OPEN) {
       return this;
     }
-    long idle = System.nanoTime() - lastInboundNanos;
-    if (idle >= 2 * heartbeatNanos) {
+    if (System.currentTimeMillis() >= tokenExpiresAtMillis()) {
+      return closeWith(CloseCodes.TOKEN_EXPIRED, "token expired");
+    }
+    if (System.nanoTime() - lastInboundNanos >= 2 * heartbeatNanos) {
       return closeWith(CloseCodes.HEARTBEAT_MISSED, "heartbeat missed");
     }
-    timers.startSingleTimer(Tick.HEARTBEAT, Duration.ofNanos(2 * heartbeatNanos - idle));
+    armDeadline();
     return this;
   }
 
   /**
    * Starts the close: the close frame goes out ahead of anything queued, the socket leaves its rooms
-   * and user at once (presence does not wait for the peer), and the stream gets a few seconds to end.
+   * and user at once (presence does not wait for the peer), and the peer has the close grace to end.
    */
   private Behavior<Command> closeWith(int code, String reason) {
     outbox.close(code, reason);
@@ -306,26 +315,28 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     }
     phase = Phase.CLOSING;
     for (String room : rooms.keySet()) {
-      roomRef(room).tell(new Room.Leave(getContext().getSelf(), null, true));
+      if (!room.equals(ownRoom)) { // that one watches its members, if it runs at all
+        roomRef(room).tell(new Room.Leave(ctx.getSelf(), null, true));
+      }
     }
     rooms.clear();
     // and, being CLOSING, no re-registration if the user entity moves: it may passivate now
-    userRef().tell(new User.Unregister(getContext().getSelf()));
-    timers.cancel(Tick.HEARTBEAT);
-    timers.cancel(Tick.TOKEN_EXPIRED);
+    userRef().tell(new User.Unregister(ctx.getSelf()));
     // A peer that takes not even the close frame (its TCP window is shut) is dropped after the grace.
-    timers.startSingleTimer(Tick.CLOSE_TIMEOUT, node.settings().closeGrace());
+    startTimer(node.settings().closeGrace(), Tick.CLOSE_TIMEOUT);
     return this;
   }
 
-  private Behavior<Command> onStop() {
-    if (!admitted.isDone()) {
+  private void onStop() {
+    if (admitted != null && !admitted.isDone()) {
       admitted.complete(false);
     }
-    node.sockets().unregister(getContext().getSelf());
+    if (timer != null) {
+      timer.cancel();
+    }
+    node.sockets().unregister(ctx.getSelf());
     node.sockets().releaseIp(ip);
     outbox.complete();
-    return this;
   }
 
   // --- frames from the client ---
@@ -336,8 +347,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
       return this;
     }
     node.metrics().frameIn();
-    Incoming incoming = inbound.incoming();
-    if (incoming instanceof Text t) {
+    if (inbound.incoming() instanceof Text t) {
       return onText(t.text());
     }
     return closeWith(CloseCodes.BINARY, "binary frames are not accepted");
@@ -348,10 +358,6 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     return rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate);
   }
 
-  private String tooLargeReason() {
-    return "frame larger than " + node.settings().maxFrameBytes() + " bytes";
-  }
-
   private Behavior<Command> onText(String text) {
     long now = System.nanoTime();
     lastInboundNanos = now;
@@ -359,9 +365,8 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
       if (++rateStrikes > node.settings().rateStrikesBeforeClose()) {
         return closeWith(CloseCodes.RATE_LIMITED, "rate limited");
       }
-      outbox.sendText(ServerFrames.error(null, ErrorCodes.RATE_LIMITED,
+      return reply(ServerFrames.error(null, ErrorCodes.RATE_LIMITED,
           "more than " + ratePerSecondText() + " frames per second"));
-      return this;
     }
     rateStrikes = 0;
     ClientFrame frame;
@@ -407,21 +412,13 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
           "at most " + node.settings().maxRoomsPerConnection() + " rooms per connection"));
     }
     rooms.put(room.value(), membership);
+    if (room.value().equals(ownRoom)) {
+      userRef().tell(new User.OwnRoom(ctx.getSelf(), true));
+    }
     // A removal bars credentials issued before it: for a live room that is the room token.
     Long issuedAt = grant != null ? grant.issuedAt() : identity.issuedAt();
-    roomRef(room.value()).tell(joinCommand(room.value(), join.id(), membership, join.since(), false, issuedAt));
-    return this;
-  }
-
-  private Room.Join joinCommand(
-      String room, String requestId, Membership m, ClientFrame.Position since, boolean automatic, Long issuedAt) {
-    return new Room.Join(getContext().getSelf(), node.hubs().forRoom(room), requestId, identity.userId(),
-        identity.name(), m.role(), m.canSeePresence(), issuedAt, since, automatic);
-  }
-
-  private Behavior<Command> onJoinRefused(JoinRefused refused) {
-    rooms.remove(refused.room());
-    outbox.sendText(refused.errorFrame());
+    roomRef(room.value()).tell(new Room.Join(ctx.getSelf(), node.hubs().forRoom(room.value()), join.id(), identity.userId(),
+        identity.name(), membership.role(), membership.canSeePresence(), issuedAt, join.since()));
     return this;
   }
 
@@ -430,7 +427,10 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
       return badRoom(leave.id(), leave.room());
     }
     rooms.remove(leave.room());
-    roomRef(leave.room()).tell(new Room.Leave(getContext().getSelf(), leave.id(), false));
+    if (leave.room().equals(ownRoom)) {
+      userRef().tell(new User.OwnRoom(ctx.getSelf(), false));
+    }
+    roomRef(leave.room()).tell(new Room.Leave(ctx.getSelf(), leave.id(), false));
     return this;
   }
 
@@ -445,7 +445,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
       return reply(ServerFrames.error(publish.id(), ErrorCodes.FORBIDDEN, "may not publish to " + publish.room()));
     }
     roomRef(publish.room()).tell(new Room.Publish(publish.event(), publish.data(), identity.userId(), null,
-        getContext().getSelf(), publish.id(), null));
+        ctx.getSelf(), publish.id(), null));
     return this;
   }
 
@@ -457,7 +457,7 @@ public final class Connection extends AbstractBehavior<Connection.Command> {
     if (!RoomAccess.canQueryPresence(identity, room, rooms.get(room.value()))) {
       return reply(ServerFrames.error(query.id(), ErrorCodes.FORBIDDEN, "may not see presence of " + room));
     }
-    roomRef(room.value()).tell(new Room.QueryPresence(getContext().getSelf(), query.id()));
+    roomRef(room.value()).tell(new Room.QueryPresence(ctx.getSelf(), query.id()));
     return this;
   }
 

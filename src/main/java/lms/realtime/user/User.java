@@ -1,17 +1,22 @@
 package lms.realtime.user;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import lms.realtime.CborSerializable;
 import lms.realtime.NodeContext;
+import lms.realtime.fanout.Hub;
+import lms.realtime.room.Room;
 import lms.realtime.session.Connection;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.ExtensibleBehavior;
 import org.apache.pekko.actor.typed.PostStop;
-import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.Signal;
+import org.apache.pekko.actor.typed.TypedActorContext;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
@@ -20,19 +25,35 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
  * One user (Cluster Sharding entity keyed by user id): their sockets on every node. It enforces the
  * per-user limit cluster-wide by construction, answers user presence and fans notifications out to
  * every device. It watches its sockets, so a socket that dies, or whose node dies, frees its slot.
- * With no socket left it passivates: it holds nothing else.
+ *
+ * <p>It is also the member list of the user's own {@code user:} room, so that room need not run for
+ * every socket: the room, when something starts it (an event, a join, a presence query), attaches
+ * here and is handed the user's sockets; while it runs, each new socket is joined to it at once.
+ * With no socket left and no room attached it passivates: it holds nothing else.
  */
-public final class User extends AbstractBehavior<User.Command> {
+public final class User extends ExtensibleBehavior<User.Command> {
   public static final EntityTypeKey<Command> KEY = EntityTypeKey.create(Command.class, "User");
 
   public sealed interface Command extends CborSerializable {}
 
-  public record Register(ActorRef<Connection.Command> connection, int limit, ActorRef<Admission> replyTo) implements Command {}
+  /**
+   * A socket asks for a slot. {@code member}, {@code hub} and {@code issuedAt} are what its own room
+   * needs to take it as a member (the hub of that room on the socket's node, the access token's iat).
+   */
+  public record Register(
+      ActorRef<Connection.Command> connection, int limit, ActorRef<Admission> replyTo,
+      Hub.MemberInfo member, ActorRef<Hub.Command> hub, Long issuedAt) implements Command {}
 
   /** {@code entity}: this user entity, which an admitted socket watches to re-register if it moves. */
   public record Admission(boolean admitted, int connections, ActorRef<Command> entity) implements CborSerializable {}
 
   public record Unregister(ActorRef<Connection.Command> connection) implements Command {}
+
+  /** A socket left its own room, or joined it again, itself. */
+  public record OwnRoom(ActorRef<Connection.Command> connection, boolean member) implements Command {}
+
+  /** The user's own room runs: it wants the user's sockets now, and each new one as it comes. */
+  public record AttachRoom(ActorRef<Room.Command> room) implements Command {}
 
   public record Notify(String frame, ActorRef<Delivered> replyTo) implements Command {}
 
@@ -44,8 +65,20 @@ public final class User extends AbstractBehavior<User.Command> {
 
   private record ConnectionGone(ActorRef<Connection.Command> connection) implements Command {}
 
+  private record RoomGone(ActorRef<Room.Command> room) implements Command {}
+
   private enum Stop implements Command {
     INSTANCE
+  }
+
+  /** What this entity keeps of one socket. */
+  private static final class Socket {
+    final Room.OwnRoomSocket asMember;
+    boolean inOwnRoom = true;
+
+    Socket(Room.OwnRoomSocket asMember) {
+      this.asMember = asMember;
+    }
   }
 
   public static void init(NodeContext node) {
@@ -54,65 +87,110 @@ public final class User extends AbstractBehavior<User.Command> {
             .withStopMessage(Stop.INSTANCE));
   }
 
+  private final ActorContext<Command> ctx;
   private final String userId;
   private final ActorRef<ClusterSharding.ShardCommand> shard;
   private final NodeContext node;
-  private final Map<ActorRef<Connection.Command>, Boolean> connections = new HashMap<>();
+  private final Map<ActorRef<Connection.Command>, Socket> connections = new HashMap<>(4);
+  /** The user's own room while it runs, else null. */
+  private ActorRef<Room.Command> ownRoom;
   private boolean passivating;
 
   private User(ActorContext<Command> ctx, String userId, ActorRef<ClusterSharding.ShardCommand> shard, NodeContext node) {
-    super(ctx);
+    this.ctx = ctx;
     this.userId = userId;
     this.shard = shard;
     this.node = node;
   }
 
   @Override
-  public Receive<Command> createReceive() {
-    return newReceiveBuilder()
-        .onMessageEquals(Stop.INSTANCE, Behaviors::stopped)
-        .onMessage(Command.class, c -> passivating && !(c instanceof ConnectionGone), this::forwardToNextIncarnation)
-        .onMessage(Register.class, this::onRegister)
-        .onMessage(Unregister.class, u -> remove(u.connection()))
-        .onMessage(ConnectionGone.class, g -> remove(g.connection()))
-        .onMessage(Notify.class, this::onNotify)
-        .onMessage(GetPresence.class, this::onGetPresence)
-        .onSignal(PostStop.class, s -> {
-          if (!connections.isEmpty()) {
-            node.metrics().userOffline();
-          }
-          return this;
-        })
-        .build();
+  public Behavior<Command> receive(TypedActorContext<Command> context, Command msg) {
+    if (msg == Stop.INSTANCE) {
+      return Behaviors.stopped();
+    }
+    if (passivating && !(msg instanceof ConnectionGone || msg instanceof RoomGone)) {
+      // See Room: between Passivate and Stop, messages go back through the shard's buffer.
+      ClusterSharding.get(ctx.getSystem()).entityRefFor(KEY, userId).tell(msg);
+      return this;
+    }
+    if (msg instanceof Register r) {
+      return onRegister(r);
+    } else if (msg instanceof Unregister u) {
+      return remove(u.connection());
+    } else if (msg instanceof ConnectionGone g) {
+      return remove(g.connection());
+    } else if (msg instanceof Notify n) {
+      return onNotify(n);
+    } else if (msg instanceof GetPresence g) {
+      g.replyTo().tell(new UserPresence(userId, !connections.isEmpty(), connections.size()));
+      return passivateIfIdle();
+    } else if (msg instanceof OwnRoom o) {
+      Socket s = connections.get(o.connection());
+      if (s != null) {
+        s.inOwnRoom = o.member();
+      }
+      return this;
+    } else if (msg instanceof AttachRoom a) {
+      return onAttachRoom(a);
+    } else if (msg instanceof RoomGone gone) {
+      if (gone.room().equals(ownRoom)) {
+        ownRoom = null;
+      }
+      return passivateIfIdle();
+    }
+    return Behaviors.unhandled();
   }
 
-  /** See Room: between Passivate and Stop, messages go back through the shard's buffer. */
-  private Behavior<Command> forwardToNextIncarnation(Command command) {
-    ClusterSharding.get(getContext().getSystem()).entityRefFor(KEY, userId).tell(command);
+  @Override
+  public Behavior<Command> receiveSignal(TypedActorContext<Command> context, Signal signal) {
+    if (signal instanceof PostStop && !connections.isEmpty()) {
+      node.metrics().userOffline();
+    }
     return this;
   }
 
   private Behavior<Command> onRegister(Register register) {
     if (connections.containsKey(register.connection())) {
-      register.replyTo().tell(new Admission(true, connections.size(), getContext().getSelf()));
+      register.replyTo().tell(new Admission(true, connections.size(), ctx.getSelf()));
       return this;
     }
     if (connections.size() >= register.limit()) {
-      register.replyTo().tell(new Admission(false, connections.size(), getContext().getSelf()));
+      register.replyTo().tell(new Admission(false, connections.size(), ctx.getSelf()));
       return passivateIfIdle();
     }
-    connections.put(register.connection(), Boolean.TRUE);
-    getContext().watchWith(register.connection(), new ConnectionGone(register.connection()));
+    Room.OwnRoomSocket asMember = new Room.OwnRoomSocket(register.member(), register.hub(), register.issuedAt());
+    connections.put(register.connection(), new Socket(asMember));
+    ctx.watchWith(register.connection(), new ConnectionGone(register.connection()));
     if (connections.size() == 1) {
       node.metrics().userOnline();
     }
-    register.replyTo().tell(new Admission(true, connections.size(), getContext().getSelf()));
+    register.replyTo().tell(new Admission(true, connections.size(), ctx.getSelf()));
+    if (ownRoom != null) {
+      ownRoom.tell(new Room.OwnRoomSockets(ctx.getSelf(), List.of(asMember)));
+    }
+    return this;
+  }
+
+  /** The own room started (or moved): it gets every socket that has not left it. */
+  private Behavior<Command> onAttachRoom(AttachRoom attach) {
+    if (ownRoom != null && !ownRoom.equals(attach.room())) {
+      ctx.unwatch(ownRoom);
+    }
+    ownRoom = attach.room();
+    ctx.watchWith(ownRoom, new RoomGone(ownRoom));
+    List<Room.OwnRoomSocket> members = new ArrayList<>(connections.size());
+    for (Socket s : connections.values()) {
+      if (s.inOwnRoom) {
+        members.add(s.asMember);
+      }
+    }
+    ownRoom.tell(new Room.OwnRoomSockets(ctx.getSelf(), members));
     return this;
   }
 
   private Behavior<Command> remove(ActorRef<Connection.Command> connection) {
     if (connections.remove(connection) != null) {
-      getContext().unwatch(connection);
+      ctx.unwatch(connection);
       if (connections.isEmpty()) {
         node.metrics().userOffline();
       }
@@ -128,15 +206,11 @@ public final class User extends AbstractBehavior<User.Command> {
     return passivateIfIdle();
   }
 
-  private Behavior<Command> onGetPresence(GetPresence get) {
-    get.replyTo().tell(new UserPresence(userId, !connections.isEmpty(), connections.size()));
-    return passivateIfIdle();
-  }
-
+  /** Nothing to hold: no socket, and no own room that counts on this entity for its members. */
   private Behavior<Command> passivateIfIdle() {
-    if (connections.isEmpty() && !passivating) {
+    if (connections.isEmpty() && ownRoom == null && !passivating) {
       passivating = true;
-      shard.tell(new ClusterSharding.Passivate<>(getContext().getSelf()));
+      shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
     }
     return this;
   }

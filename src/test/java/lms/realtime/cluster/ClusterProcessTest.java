@@ -39,7 +39,9 @@ class ClusterProcessTest {
 
   Process start(int i) throws Exception {
     String javaBin = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
+    // the engine's own logging (LMS_LOG_LEVEL below), not the tests' logback-test.xml (WARN)
     ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx256m", "-Djava.util.concurrent.ForkJoinPool.common.parallelism=4",
+        "-Dlogback.configurationFile=logback.xml",
         "-cp", System.getProperty("java.class.path"), Main.class.getName())
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(new File("target/cluster-process-node-" + i + ".log")));

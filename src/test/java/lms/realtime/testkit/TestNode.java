@@ -43,20 +43,40 @@ public final class TestNode implements AutoCloseable {
     }
   }
 
-  /** A cluster of {@code n} nodes on loopback, on free ports, the first one the seed. */
+  /**
+   * A cluster of {@code n} nodes on loopback, on free ports, the first one the seed. A port found
+   * free can be taken before its node binds it (another node's ephemeral HTTP port): then the
+   * cluster is started again on other ports, up to three times.
+   */
   public static java.util.List<TestNode> cluster(int n, Map<String, Object> overrides) {
-    int[] ports = new int[n];
-    for (int i = 0; i < n; i++) {
-      ports[i] = freePort();
+    for (int attempt = 1; ; attempt++) {
+      int[] ports = new int[n];
+      for (int i = 0; i < n; i++) {
+        ports[i] = freePort();
+      }
+      java.util.List<TestNode> nodes = new java.util.ArrayList<>();
+      try {
+        for (int i = 0; i < n; i++) {
+          Map<String, Object> o = new java.util.HashMap<>(overrides);
+          o.put("lms.cluster.port", ports[i]);
+          o.put("lms.cluster.seed-nodes", "127.0.0.1:" + ports[0]);
+          nodes.add(start(o));
+        }
+        return nodes;
+      } catch (IllegalStateException e) {
+        nodes.forEach(TestNode::close);
+        if (attempt == 3 || !String.valueOf(rootCause(e).getMessage()).contains("Address already in use")) {
+          throw e;
+        }
+      }
     }
-    java.util.List<TestNode> nodes = new java.util.ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      Map<String, Object> o = new java.util.HashMap<>(overrides);
-      o.put("lms.cluster.port", ports[i]);
-      o.put("lms.cluster.seed-nodes", "127.0.0.1:" + ports[0]);
-      nodes.add(start(o));
+  }
+
+  private static Throwable rootCause(Throwable t) {
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
     }
-    return nodes;
+    return t;
   }
 
   public static int freePort() {

@@ -70,6 +70,7 @@ final class NettySocket extends Outbox {
   private boolean inputDone;
   /** Something was written since the last keep-alive check. */
   private boolean wrote;
+  private Frame first;
   private Frame pendingClose;
   private ArrayDeque<Frame> backlog;
   private ScheduledFuture<?> timer;
@@ -119,8 +120,18 @@ final class NettySocket extends Outbox {
       writeClose();
       return;
     }
+    if (first != null) {
+      channel.write(Unpooled.wrappedBuffer(first.wire()), channel.voidPromise());
+      first = null;
+    }
     drainBacklog();
+    channel.flush();
     scheduleKeepAlive();
+  }
+
+  @Override
+  public void welcome(Frame frame) {
+    onLoop(() -> first = frame);
   }
 
   // ------------------------------------------------------------------ out

@@ -22,6 +22,7 @@ final class StageOutbox extends Outbox {
   /** True while the stage will look at the queue without being told (busy, or not started yet). */
   private final AtomicBoolean awake = new AtomicBoolean(true);
   private volatile Runnable wake;
+  private volatile ByteString first;
   private volatile ByteString closeFrame;
   private volatile boolean aborted;
   private volatile boolean finished;
@@ -45,6 +46,12 @@ final class StageOutbox extends Outbox {
     if (!awake.get() && awake.compareAndSet(false, true)) {
       wake.run();
     }
+  }
+
+  @Override
+  public void welcome(Frame frame) {
+    first = ByteString.fromArrayUnsafe(frame.wire());
+    poke();
   }
 
   @Override
@@ -98,14 +105,16 @@ final class StageOutbox extends Outbox {
     return finished;
   }
 
-  /** The queued frames as one chunk of at most about {@code maxBytes}, or null when none are. */
+  /** The queued frames (welcome first) as one chunk of at most about {@code maxBytes}, or null when none are. */
   ByteString drain(int maxBytes) {
-    ByteString first = queue.poll();
-    if (first == null) {
-      return null;
+    ByteString head = first;
+    first = null;
+    ByteString next0 = queue.poll();
+    if (next0 == null) {
+      return head;
     }
     int taken = 1;
-    ByteString chunk = first;
+    ByteString chunk = head == null ? next0 : head.concat(next0);
     while (chunk.size() < maxBytes) {
       ByteString next = queue.poll();
       if (next == null) {
@@ -124,7 +133,7 @@ final class StageOutbox extends Outbox {
    */
   boolean sleep() {
     awake.set(false);
-    return !queue.isEmpty() && awake.compareAndSet(false, true);
+    return (!queue.isEmpty() || first != null) && awake.compareAndSet(false, true);
   }
 
   /** Forgets what is still queued: after the close frame nothing more goes out. */
