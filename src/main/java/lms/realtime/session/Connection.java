@@ -112,9 +112,9 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
   /** The scheduler takes delays up to about 248 days; a longer-lived token is checked again daily. */
   private static final long MAX_TIMER_NANOS = Duration.ofDays(1).toNanos();
 
-  static Behavior<Command> create(
-      NodeContext node, Identity identity, String connectionId, Outbox outbox, String ip, CompletableFuture<Boolean> admitted) {
-    return Behaviors.setup(ctx -> new Connection(ctx, node, identity, connectionId, outbox, ip, admitted));
+  static Behavior<Command> create(NodeContext node, Identity identity, String connectionId, Outbox outbox, Gate gate,
+      String ip, CompletableFuture<Boolean> admitted) {
+    return Behaviors.setup(ctx -> new Connection(ctx, node, identity, connectionId, outbox, gate, ip, admitted));
   }
 
   private final ActorContext<Command> ctx;
@@ -126,11 +126,9 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
   private CompletableFuture<Boolean> admitted;
   private final Map<String, Membership> rooms = new HashMap<>(4);
   private final String ownRoom;
-  private final TokenBucket bucket;
+  private final Gate gate;
   private final long heartbeatNanos;
   private Phase phase = Phase.ADMITTING;
-  private long lastInboundNanos;
-  private int rateStrikes;
   private Cancellable timer;
 
   private Connection(
@@ -139,9 +137,11 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
       Identity identity,
       String connectionId,
       Outbox outbox,
+      Gate gate,
       String ip,
       CompletableFuture<Boolean> admitted) {
     this.ctx = ctx;
+    this.gate = gate;
     this.node = node;
     this.identity = identity;
     this.connectionId = connectionId;
@@ -149,7 +149,6 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     this.ip = ip;
     this.admitted = admitted;
     this.ownRoom = RoomName.user(identity.userId()).value();
-    this.bucket = new TokenBucket(node.settings().ratePerSecond(), node.settings().rateBurst(), System.nanoTime());
     this.heartbeatNanos = Duration.ofSeconds(node.settings().heartbeatSeconds()).toNanos();
     ActorRef<Command> self = ctx.getSelf();
     node.sockets().register(self, outbox);
@@ -273,7 +272,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     phase = Phase.OPEN;
     // its own user: room, in its own books only (the user entity subscribes it while that room runs)
     rooms.put(ownRoom, RoomAccess.join(identity, RoomName.user(identity.userId()), null));
-    lastInboundNanos = System.nanoTime();
+    gate.opened(System.nanoTime());
     armDeadline();
     return this;
   }
@@ -281,7 +280,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
   /** The next heartbeat or token deadline, whichever is first (a day at most: the scheduler's bound). */
   private void armDeadline() {
     long now = System.nanoTime();
-    long heartbeat = lastInboundNanos + 2 * heartbeatNanos - now;
+    long heartbeat = gate.lastTextNanos() + 2 * heartbeatNanos - now;
     long token = (tokenExpiresAtMillis() - System.currentTimeMillis()) * 1_000_000L;
     startTimer(Duration.ofNanos(Math.max(0, Math.min(MAX_TIMER_NANOS, Math.min(heartbeat, token)))), Tick.DEADLINE);
   }
@@ -297,7 +296,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     if (System.currentTimeMillis() >= tokenExpiresAtMillis()) {
       return closeWith(CloseCodes.TOKEN_EXPIRED, "token expired");
     }
-    if (System.nanoTime() - lastInboundNanos >= 2 * heartbeatNanos) {
+    if (System.nanoTime() - gate.lastTextNanos() >= 2 * heartbeatNanos) {
       return closeWith(CloseCodes.HEARTBEAT_MISSED, "heartbeat missed");
     }
     armDeadline();
@@ -353,22 +352,18 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     return closeWith(CloseCodes.BINARY, "binary frames are not accepted");
   }
 
-  private String ratePerSecondText() {
-    double rate = node.settings().ratePerSecond();
-    return rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate);
-  }
-
   private Behavior<Command> onText(String text) {
-    long now = System.nanoTime();
-    lastInboundNanos = now;
-    if (!bucket.tryTake(now)) {
-      if (++rateStrikes > node.settings().rateStrikesBeforeClose()) {
+    switch (gate.admit(System.nanoTime())) {
+      case CLOSE -> {
         return closeWith(CloseCodes.RATE_LIMITED, "rate limited");
       }
-      return reply(ServerFrames.error(null, ErrorCodes.RATE_LIMITED,
-          "more than " + ratePerSecondText() + " frames per second"));
+      case LIMITED -> {
+        return reply(gate.limitedFrame());
+      }
+      default -> {
+        // read it
+      }
     }
-    rateStrikes = 0;
     ClientFrame frame;
     try {
       frame = ClientFrame.parse(node.json(), text);

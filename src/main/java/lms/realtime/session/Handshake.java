@@ -53,8 +53,11 @@ public final class Handshake {
   /** Refused before any upgrade: the HTTP status, its JSON body, and {@code Retry-After} seconds (0: none). */
   public record Refused(int status, String body, int retryAfterSeconds) implements Outcome {}
 
-  /** Admitted by the user entity: the transport answers 101 and attaches the socket. */
-  public record Admitted(ActorRef<Connection.Command> connection, Outbox outbox) implements Outcome {}
+  /**
+   * Admitted by the user entity: the transport answers 101 and attaches the socket; it passes the
+   * pings it answers itself through {@code gate}.
+   */
+  public record Admitted(ActorRef<Connection.Command> connection, Outbox outbox, Gate gate) implements Outcome {}
 
   private final NodeContext node;
 
@@ -88,13 +91,14 @@ public final class Handshake {
       return tooMany("per_ip_limit", "at most " + node.settings().maxConnectionsPerIp() + " connections from one address");
     }
     Outbox outbox;
+    Gate gate = new Gate(node.settings(), System.nanoTime());
     CompletableFuture<Boolean> admitted = new CompletableFuture<>();
     ActorRef<Connection.Command> connection;
     try {
       outbox = newOutbox.get();
       String connectionId = "c-" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);
       connection = node.system().systemActorOf(
-          Connection.create(node, identity, connectionId, outbox, ip, admitted), connectionId, Props.empty());
+          Connection.create(node, identity, connectionId, outbox, gate, ip, admitted), connectionId, Props.empty());
     } catch (RuntimeException e) {
       node.sockets().releaseIp(ip);
       throw e;
@@ -107,7 +111,7 @@ public final class Handshake {
       if (!ok) {
         return tooManyNow("per_user_limit", "at most " + node.settings().maxConnectionsPerUser() + " connections per user");
       }
-      return new Admitted(connection, outbox);
+      return new Admitted(connection, outbox, gate);
     });
   }
 

@@ -1,6 +1,6 @@
 package lms.realtime.session;
 
-/** A token bucket: {@code ratePerSecond} refill, {@code burst} capacity. Not thread-safe (one per socket actor). */
+/** A token bucket: {@code ratePerSecond} refill, {@code burst} capacity. Not thread-safe: one per socket, behind its {@link Gate}. */
 final class TokenBucket {
   private final double ratePerNano;
   private final double capacity;

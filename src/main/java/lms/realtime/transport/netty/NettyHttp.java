@@ -196,7 +196,7 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
     }
     Handshake.Admitted admitted = (Handshake.Admitted) outcome;
     NettySocket socket = (NettySocket) admitted.outbox();
-    socket.bind(admitted.connection());
+    socket.bind(admitted.connection(), admitted.gate());
     if (!ctx.channel().isActive()) {
       request.release();
       return; // gone while the user entity decided; the socket has told its connection

@@ -26,6 +26,7 @@ import lms.realtime.fanout.Frame;
 import lms.realtime.fanout.Outbox;
 import lms.realtime.protocol.CloseCodes;
 import lms.realtime.session.Connection;
+import lms.realtime.session.Gate;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -41,7 +42,8 @@ import org.apache.pekko.actor.typed.ActorRef;
  *
  * <p><b>In</b>: Netty's decoder, UTF-8 validator and aggregator turn bytes into messages (1002,
  * 1007 and 1009 come from them); a text message goes to the {@link Connection} actor, and reading
- * stops while the actor has a few messages it has not taken yet. Pings are answered with pongs.
+ * stops while the actor has a few messages it has not taken yet. The client's {@code ping} frames
+ * (its heartbeat) are answered here, through the socket's {@link Gate}; WebSocket pings get pongs.
  */
 final class NettySocket extends Outbox {
   static final String NAME = "socket";
@@ -56,6 +58,7 @@ final class NettySocket extends Outbox {
   private final long closeTimeoutNanos;
   private final int maxUnacked;
   private volatile ActorRef<Connection.Command> connection;
+  private Gate gate;
 
   // --- the loop's own state ---
   private boolean upgraded;
@@ -100,8 +103,9 @@ final class NettySocket extends Outbox {
   }
 
   /** The admitted socket's actor; it hears when the channel is gone, whenever that happens. On the loop. */
-  void bind(ActorRef<Connection.Command> connection) {
+  void bind(ActorRef<Connection.Command> connection, Gate gate) {
     this.connection = connection;
+    this.gate = gate;
     channel.closeFuture().addListener(f -> {
       gone = true;
       cancelTimer();
@@ -354,9 +358,12 @@ final class NettySocket extends Outbox {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       try {
-        if (msg instanceof TextWebSocketFrame text) {
-          if (!inputDone) {
-            deliver(new Connection.Text(text.text()));
+        if (msg instanceof TextWebSocketFrame frame) {
+          if (!inputDone && !isClosing()) {
+            String text = frame.text();
+            if (!gate.answerPing(text, NettySocket.this, connection, metrics)) {
+              deliver(new Connection.Text(text));
+            }
           }
         } else if (msg instanceof BinaryWebSocketFrame) {
           if (!inputDone) {

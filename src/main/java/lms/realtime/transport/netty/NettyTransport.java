@@ -19,6 +19,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ResourceLeakDetector;
 import io.netty.util.concurrent.EventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -64,6 +65,15 @@ public final class NettyTransport implements Transport {
   private final boolean epoll;
   private final EventLoopGroup group;
   private final Map<EventExecutor, LoopDrainer> drainers = new IdentityHashMap<>();
+
+  static {
+    // Netty samples one buffer in 128 with a stack trace to find leaks: a real cost on every
+    // socket's writes (seen in the idle profile). Off unless asked for (-Dio.netty.leakDetection.level,
+    // as the tests do).
+    if (System.getProperty("io.netty.leakDetection.level") == null) {
+      ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
+    }
+  }
 
   public NettyTransport(NodeContext node, AtomicBoolean ready) {
     this.node = node;

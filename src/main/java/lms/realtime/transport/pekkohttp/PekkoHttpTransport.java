@@ -30,9 +30,6 @@ import org.apache.pekko.stream.scaladsl.Flow;
  * {@code Connection} actor and drains its {@link StageOutbox}.
  */
 public final class PekkoHttpTransport extends AllDirectives implements Transport {
-  /** How long the stage waits for the client's close frame after sending ours. */
-  private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(3);
-
   private final NodeContext node;
   private final Handshake handshake;
   private final Routes routes;
@@ -58,8 +55,8 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
             return Responses.refused(r);
           }
           Handshake.Admitted a = (Handshake.Admitted) outcome;
-          SocketStage stage = new SocketStage(a.connection(), (StageOutbox) a.outbox(),
-              node.settings().maxFrameBytes(), node.settings().keepAliveIdle(), CLOSE_TIMEOUT);
+          SocketStage stage = new SocketStage(a.connection(), (StageOutbox) a.outbox(), a.gate(), node.metrics(),
+              node.settings().maxFrameBytes(), node.settings().keepAliveIdle(), node.settings().closeHandshakeTimeout());
           return WebSocketStack.upgrade(request, Flow.fromGraph(stage));
         });
   }

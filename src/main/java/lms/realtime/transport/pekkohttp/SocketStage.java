@@ -7,7 +7,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import lms.realtime.fanout.Frame;
 import lms.realtime.protocol.CloseCodes;
+import lms.realtime.metrics.Metrics;
 import lms.realtime.session.Connection;
+import lms.realtime.session.Gate;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.FlowShape;
@@ -52,13 +54,18 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
   private final FlowShape<ByteString, ByteString> shape = FlowShape.of(in, out);
   private final ActorRef<Connection.Command> connection;
   private final StageOutbox outbox;
+  private final Gate gate;
+  private final Metrics metrics;
   private final int maxMessageBytes;
   private final Duration keepAliveIdle;
   private final Duration closeTimeout;
 
-  SocketStage(ActorRef<Connection.Command> connection, StageOutbox outbox, int maxMessageBytes, Duration keepAliveIdle, Duration closeTimeout) {
+  SocketStage(ActorRef<Connection.Command> connection, StageOutbox outbox, Gate gate, Metrics metrics,
+      int maxMessageBytes, Duration keepAliveIdle, Duration closeTimeout) {
     this.connection = connection;
     this.outbox = outbox;
+    this.gate = gate;
+    this.metrics = metrics;
     this.maxMessageBytes = maxMessageBytes;
     this.keepAliveIdle = keepAliveIdle;
     this.closeTimeout = closeTimeout;
@@ -405,7 +412,9 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
         protocolError(CloseCodes.INVALID_PAYLOAD, "text message is not UTF-8");
         return;
       }
-      deliver(new Connection.Text(text));
+      if (!gate.answerPing(text, outbox, connection, metrics)) {
+        deliver(new Connection.Text(text));
+      }
     }
 
     /** The bytes as text, or null when they are not well-formed UTF-8. */
