@@ -333,7 +333,15 @@ final class NettySocket extends Outbox {
       channel.close();
       return;
     }
-    pendingClose = close.content().readableBytes() == 0 ? EMPTY_CLOSE : Frame.close(close.statusCode(), "");
+    if (close.content().readableBytes() == 0) {
+      pendingClose = EMPTY_CLOSE;
+    } else if (close.statusCode() > 4999) {
+      // Netty's decoder takes any code from 3000 up; RFC 6455 §7.4.2 defines none above 4999
+      pendingClose = Frame.close(CloseCodes.PROTOCOL_ERROR, "bad close code");
+      endAfterClose = true;
+    } else {
+      pendingClose = Frame.close(close.statusCode(), "");
+    }
     writeClose();
   }
 
