@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeoutException;
 import lms.realtime.CborSerializable;
 import lms.realtime.NodeContext;
 import lms.realtime.auth.Identity;
@@ -84,12 +85,19 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     INSTANCE
   }
 
-  private record AdmissionAnswer(User.Admission admission, Throwable failure) implements Command {}
+  /**
+   * The user entity's answer to {@link User.Register}, sent straight to this socket's actor (no
+   * ask): admitted or over the per-user limit; {@code entity} is the user entity, watched so that
+   * the socket registers again with its next incarnation.
+   */
+  public record Admission(boolean admitted, int connections, ActorRef<User.Command> entity) implements Command {}
 
   /** The user entity this socket is registered with stopped (moved to another node, or its node died). */
   private record UserEntityGone(ActorRef<User.Command> entity) implements Command {}
 
   private enum Tick implements Command {
+    /** Admitting: the user entity did not answer in time (503). */
+    ADMIT_TIMEOUT,
     /** Attaching: the transport did not attach in time. */
     ATTACH_TIMEOUT,
     /** Open: the next heartbeat or token deadline. */
@@ -129,6 +137,8 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
   private final Gate gate;
   private final long heartbeatNanos;
   private Phase phase = Phase.ADMITTING;
+  /** Registering again with a user entity that moved, not answered yet (retried at each deadline). */
+  private boolean reregistering;
   private Cancellable timer;
 
   private Connection(
@@ -154,19 +164,17 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     node.sockets().register(self, outbox);
     outbox.onOverflow(() -> self.tell(Tick.OUTBOX_CLOSED));
     register(node.settings().maxConnectionsPerUser());
+    startTimer(node.settings().askTimeout(), Tick.ADMIT_TIMEOUT);
   }
 
-  /** Registers with the user entity, with what it needs to subscribe this socket to its own room. */
+  /**
+   * Registers with the user entity, with what it needs to subscribe this socket to its own room;
+   * the {@link Admission} comes back to this actor.
+   */
   private void register(int limit) {
     ActorRef<Command> self = ctx.getSelf();
     Hub.MemberInfo member = new Hub.MemberInfo(self, identity.userId(), identity.name(), null, true);
-    ActorRef<Hub.Command> hub = node.hubs().forRoom(ownRoom);
-    ctx.ask(
-        User.Admission.class,
-        userRef(),
-        node.settings().askTimeout(),
-        replyTo -> new User.Register(self, limit, replyTo, member, hub, identity.issuedAt()),
-        AdmissionAnswer::new);
+    userRef().tell(new User.Register(self, limit, member, node.hubs().forRoom(ownRoom), identity.issuedAt()));
   }
 
   @Override
@@ -178,8 +186,8 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
       return this;
     } else if (msg instanceof Tick tick) {
       return onTick(tick);
-    } else if (msg instanceof AdmissionAnswer answer) {
-      return onAdmission(answer);
+    } else if (msg instanceof Admission admission) {
+      return onAdmission(admission);
     } else if (msg instanceof SocketOpened opened) {
       return onSocketOpened(opened);
     } else if (msg instanceof SocketClosed) {
@@ -197,6 +205,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
       return closeWith(CloseCodes.TOO_LARGE, "frame larger than " + node.settings().maxFrameBytes() + " bytes");
     } else if (msg instanceof UserEntityGone) {
       if (phase != Phase.CLOSING) {
+        reregistering = true;
         register(Integer.MAX_VALUE);
       }
       return this;
@@ -214,6 +223,13 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
 
   private Behavior<Command> onTick(Tick tick) {
     return switch (tick) {
+      case ADMIT_TIMEOUT -> {
+        if (phase != Phase.ADMITTING) {
+          yield this;
+        }
+        admitted.completeExceptionally(new TimeoutException("the user entity did not answer"));
+        yield Behaviors.stopped();
+      }
       case ATTACH_TIMEOUT -> phase == Phase.ATTACHING ? Behaviors.stopped() : this;
       case DEADLINE -> onDeadline();
       case CLOSE_TIMEOUT -> {
@@ -236,26 +252,21 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
 
   // --- lifecycle ---
 
-  private Behavior<Command> onAdmission(AdmissionAnswer answer) {
+  private Behavior<Command> onAdmission(Admission admission) {
     if (phase != Phase.ADMITTING) {
       // a re-registration after the user entity moved: only the watch needs renewing
-      if (answer.admission() != null && phase != Phase.CLOSING) {
-        ctx.watchWith(answer.admission().entity(), new UserEntityGone(answer.admission().entity()));
-      } else if (answer.failure() != null && phase != Phase.CLOSING) {
-        register(Integer.MAX_VALUE);
+      if (phase != Phase.CLOSING) {
+        reregistering = false;
+        ctx.watchWith(admission.entity(), new UserEntityGone(admission.entity()));
       }
       return this;
     }
-    if (answer.failure() != null) {
-      admitted.completeExceptionally(answer.failure());
-      return Behaviors.stopped();
-    }
-    if (!answer.admission().admitted()) {
+    if (!admission.admitted()) {
       admitted.complete(false);
       return Behaviors.stopped();
     }
     phase = Phase.ATTACHING;
-    ctx.watchWith(answer.admission().entity(), new UserEntityGone(answer.admission().entity()));
+    ctx.watchWith(admission.entity(), new UserEntityGone(admission.entity()));
     // ahead of anything an entity sends now that we are registered, whichever comes first
     outbox.welcome(Frame.text(ServerFrames.welcome(connectionId, identity.userId(), node.settings().heartbeatSeconds())));
     startTimer(ATTACH_TIMEOUT, Tick.ATTACH_TIMEOUT);
@@ -298,6 +309,9 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     }
     if (System.nanoTime() - gate.lastTextNanos() >= 2 * heartbeatNanos) {
       return closeWith(CloseCodes.HEARTBEAT_MISSED, "heartbeat missed");
+    }
+    if (reregistering) {
+      register(Integer.MAX_VALUE); // no answer yet from the user entity's next incarnation: again
     }
     armDeadline();
     return this;

@@ -3,12 +3,13 @@ package lms.realtime.session;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import lms.realtime.NodeContext;
 import lms.realtime.auth.Identity;
@@ -59,6 +60,13 @@ public final class Handshake {
    */
   public record Admitted(ActorRef<Connection.Command> connection, Outbox outbox, Gate gate) implements Outcome {}
 
+  /**
+   * Connection ids: a random prefix per process and a counter, unique on this node (actor names) and
+   * across nodes in practice; cheaper than a random UUID per socket.
+   */
+  private static final String NODE_PREFIX = Long.toHexString(new SecureRandom().nextLong() & 0xFFFFFFFFFFFFL) + "-";
+  private static final AtomicLong COUNTER = new AtomicLong();
+
   private final NodeContext node;
 
   public Handshake(NodeContext node) {
@@ -96,7 +104,7 @@ public final class Handshake {
     ActorRef<Connection.Command> connection;
     try {
       outbox = newOutbox.get();
-      String connectionId = "c-" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);
+      String connectionId = "c-" + NODE_PREFIX + Long.toHexString(COUNTER.incrementAndGet());
       connection = node.system().systemActorOf(
           Connection.create(node, identity, connectionId, outbox, gate, ip, admitted), connectionId, Props.empty());
     } catch (RuntimeException e) {

@@ -37,15 +37,12 @@ public final class User extends ExtensibleBehavior<User.Command> {
   public sealed interface Command extends CborSerializable {}
 
   /**
-   * A socket asks for a slot. {@code member}, {@code hub} and {@code issuedAt} are what its own room
+   * A socket asks for a slot (answered with a {@link Connection.Admission}). {@code member}, {@code hub} and {@code issuedAt} are what its own room
    * needs to take it as a member (the hub of that room on the socket's node, the access token's iat).
    */
   public record Register(
-      ActorRef<Connection.Command> connection, int limit, ActorRef<Admission> replyTo,
-      Hub.MemberInfo member, ActorRef<Hub.Command> hub, Long issuedAt) implements Command {}
-
-  /** {@code entity}: this user entity, which an admitted socket watches to re-register if it moves. */
-  public record Admission(boolean admitted, int connections, ActorRef<Command> entity) implements CborSerializable {}
+      ActorRef<Connection.Command> connection, int limit, Hub.MemberInfo member, ActorRef<Hub.Command> hub, Long issuedAt)
+      implements Command {}
 
   public record Unregister(ActorRef<Connection.Command> connection) implements Command {}
 
@@ -151,11 +148,11 @@ public final class User extends ExtensibleBehavior<User.Command> {
 
   private Behavior<Command> onRegister(Register register) {
     if (connections.containsKey(register.connection())) {
-      register.replyTo().tell(new Admission(true, connections.size(), ctx.getSelf()));
+      register.connection().tell(new Connection.Admission(true, connections.size(), ctx.getSelf()));
       return this;
     }
     if (connections.size() >= register.limit()) {
-      register.replyTo().tell(new Admission(false, connections.size(), ctx.getSelf()));
+      register.connection().tell(new Connection.Admission(false, connections.size(), ctx.getSelf()));
       return passivateIfIdle();
     }
     Room.OwnRoomSocket asMember = new Room.OwnRoomSocket(register.member(), register.hub(), register.issuedAt());
@@ -164,7 +161,7 @@ public final class User extends ExtensibleBehavior<User.Command> {
     if (connections.size() == 1) {
       node.metrics().userOnline();
     }
-    register.replyTo().tell(new Admission(true, connections.size(), ctx.getSelf()));
+    register.connection().tell(new Connection.Admission(true, connections.size(), ctx.getSelf()));
     if (ownRoom != null) {
       ownRoom.tell(new Room.OwnRoomSockets(ctx.getSelf(), List.of(asMember)));
     }
