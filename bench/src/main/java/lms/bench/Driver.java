@@ -88,6 +88,8 @@ public final class Driver {
   enum Proto { LMS, SOCKETIO, PLAIN }
 
   static final int MAX_SOCKETS_PER_PROCESS = 19_000;
+  /** Files the driver keeps open besides its sockets (jars, selectors, publish connections, jcmd pipes). */
+  static final int FD_MARGIN = 500;
   static final long HIGHEST_US = TimeUnit.SECONDS.toMicros(120);
   static final long NO_T = Long.MIN_VALUE;
 
@@ -122,8 +124,16 @@ public final class Driver {
   int holdSeconds = 30;
   int holdWarmup = 1000;
   int settleSeconds = 5;
+  int idleCpuSeconds = 30;      // the idle window at N sockets: server CPU while they only keep their heartbeat
+  int idleBaselineSeconds = 5;  // the same at 0 sockets, after the baseline sample (0: not measured)
   // handshake storm (Handshake.java)
   int rounds = 2;
+  // capacity step-up (Capacity.java): offered deliveries/s per step (members x events/s), the bound
+  List<Long> steps = new ArrayList<>(List.of(20_000L, 40_000L, 60_000L, 80_000L, 100_000L, 120_000L, 140_000L,
+      160_000L, 180_000L, 200_000L));
+  double p99BoundMs = 50;
+  double lossTolerance = 0.001; // a step falls behind when received < (1 - this) x expected
+  int firstStepWarmup = 5;      // the first step's warm-up (the server's publish and fan-out code still cold)
 
   // ---- run state
   volatile long measureStart = Long.MAX_VALUE;
@@ -164,6 +174,17 @@ public final class Driver {
       into.measured += measured;
       into.clamped += clamped;
     }
+
+    /** Back to zero (capacity: between steps); on the loop's own thread. */
+    void reset() {
+      latencyUs.reset();
+      handshakeUs.reset();
+      total = 0;
+      windowReceived = 0;
+      windowBytes = 0;
+      measured = 0;
+      clamped = 0;
+    }
   }
 
   public static void main(String[] args) throws Exception {
@@ -181,12 +202,13 @@ public final class Driver {
     System.exit(switch (d.scenario) {
       case "hold" -> new Hold(d).run();
       case "handshake" -> new Handshake(d).run();
+      case "capacity" -> new Capacity(d).run();
       default -> d.run();
     });
   }
 
   static final String USAGE = """
-      usage: java -cp lms-bench.jar lms.bench.Driver [--scenario fanout|hold|handshake]
+      usage: java -cp lms-bench.jar lms.bench.Driver [--scenario fanout|hold|handshake|capacity]
                --server lms|socketio|plain --url http://127.0.0.1:PORT[,http://127.0.0.1:PORT2,...]
                [--members 1000] [--rate 20] [--seconds 10] [--warmup 5] [--payload-bytes 128]
                [--secret S (lms)] [--room course:1|r|none] [--publish-url URL] [--server-pid PID[,PID2,...]]
@@ -195,7 +217,11 @@ public final class Driver {
                [--connect-retries 5 (fan-out, hold), 0 (handshake)]
                [--sources N (127.0.0.1..127.0.0.N) | --source-addrs 127.0.0.2,127.0.0.3] [--sockets-per-source N]
              hold:      --members N [--hold-seconds 30] [--hold-warmup 1000] [--settle-seconds 5]
-             handshake: --members M [--connect-concurrency K] [--rounds 2]""";
+                        [--idle-cpu-seconds 30] [--idle-baseline-seconds 5]
+             handshake: --members M [--connect-concurrency K] [--rounds 2]
+             capacity:  --members M [--steps 20000,40000,...,200000 (deliveries/s)] [--warmup 3 (per step)]
+                        [--seconds 10 (per step)] [--first-step-warmup 5] [--drain 5] [--p99-bound-ms 50]
+                        [--loss-tolerance 0.001]""";
 
   void parse(String[] a) {
     for (int i = 0; i < a.length; i++) {
@@ -212,8 +238,8 @@ public final class Driver {
           default -> throw new IllegalArgumentException("unknown --server " + v);
         };
         case "--scenario" -> scenario = switch (v) {
-          case "fanout", "hold", "handshake" -> v;
-          default -> throw new IllegalArgumentException("unknown --scenario " + v + " (fanout, hold, handshake)");
+          case "fanout", "hold", "handshake", "capacity" -> v;
+          default -> throw new IllegalArgumentException("unknown --scenario " + v + " (fanout, hold, handshake, capacity)");
         };
         case "--label" -> label = v;
         case "--url" -> {
@@ -250,6 +276,22 @@ public final class Driver {
         case "--hold-warmup" -> holdWarmup = Integer.parseInt(v);
         case "--settle-seconds" -> settleSeconds = Integer.parseInt(v);
         case "--rounds" -> rounds = Integer.parseInt(v);
+        case "--idle-cpu-seconds" -> idleCpuSeconds = Integer.parseInt(v);
+        case "--idle-baseline-seconds" -> idleBaselineSeconds = Integer.parseInt(v);
+        case "--steps" -> {
+          steps.clear();
+          for (String x : v.split("[,\\s]+")) {
+            if (!x.isBlank()) {
+              steps.add(Long.parseLong(x.trim()));
+            }
+          }
+          if (steps.isEmpty() || steps.stream().anyMatch(x -> x < 1)) {
+            throw new IllegalArgumentException("--steps needs deliveries/s >= 1");
+          }
+        }
+        case "--p99-bound-ms" -> p99BoundMs = Double.parseDouble(v);
+        case "--loss-tolerance" -> lossTolerance = Double.parseDouble(v);
+        case "--first-step-warmup" -> firstStepWarmup = Integer.parseInt(v);
         case "--connect-retries" -> connectRetries = Integer.parseInt(v);
         case "--sources" -> {
           int n = Integer.parseInt(v);
@@ -295,6 +337,11 @@ public final class Driver {
       throw new IllegalArgumentException("at most " + MAX_SOCKETS_PER_PROCESS + " sockets per driver process"
           + " (the fd limit is 20,000); more members need several driver processes, not implemented yet");
     }
+    long fdLimit = maxFileDescriptors();
+    if (fdLimit > 0 && members + FD_MARGIN > fdLimit) {
+      throw new IllegalArgumentException(members + " sockets need about " + (members + FD_MARGIN)
+          + " open files in the driver, its limit is " + fdLimit + " (ulimit -n; run.sh raises it to the hard limit)");
+    }
     if (!sources.isEmpty() && socketsPerSource > 0 && (long) sources.size() * socketsPerSource < members) {
       throw new IllegalArgumentException("--source-addrs x --sockets-per-source < --members");
     }
@@ -317,8 +364,8 @@ public final class Driver {
     }
     if (room.equals("none")) {
       room = null; // lms: the member is ready at welcome; socket.io: the peer still puts it in its room r
-      if (scenario.equals("fanout")) {
-        throw new IllegalArgumentException("--room none makes no sense for fan-out");
+      if (scenario.equals("fanout") || scenario.equals("capacity")) {
+        throw new IllegalArgumentException("--room none makes no sense for " + scenario);
       }
     }
     if (publishUrl == null && room != null) {
@@ -988,6 +1035,7 @@ public final class Driver {
     final List<Thread> workers = new ArrayList<>();
     final int connections;
     volatile int bodyBytes;
+    long periodNanos; // 0: 1 s / --rate; capacity sets its step's period (events/s need not be whole)
 
     Publisher(int connections) {
       this.connections = connections;
@@ -1045,7 +1093,7 @@ public final class Driver {
 
     @Override
     public void run() {
-      long period = 1_000_000_000L / rate;
+      long period = periodNanos > 0 ? periodNanos : 1_000_000_000L / rate;
       try {
         for (long n = 0; ; n++) {
           long due = start + n * period;
@@ -1263,6 +1311,15 @@ public final class Driver {
     String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
     // after "pid (comm) ": state is field 3, utime field 14, stime field 15 (1-based, man 5 proc)
     return Long.parseLong(f[14 - 3]) + Long.parseLong(f[15 - 3]);
+  }
+
+  /** The process's open-file limit (the soft one, which the JVM raises to the hard one by default), or -1. */
+  static long maxFileDescriptors() {
+    if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.UnixOperatingSystemMXBean u) {
+      return u.getMaxFileDescriptorCount();
+    }
+    return -1;
   }
 
   static double clockTicks() {

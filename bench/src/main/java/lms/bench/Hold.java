@@ -33,7 +33,13 @@ import java.util.regex.Pattern;
  *       of N members; {@code --room none} keeps them room-less). Each then sends {@code {"type":"ping"}}
  *       every {@code --ping-seconds} (20), the engine's heartbeat rule; socket.io answers the server's
  *       pings.
- *   <li>{@code --settle-seconds}, then {@code --hold-seconds} of holding.
+ *   <li>{@code --settle-seconds}, then {@code --hold-seconds} of holding, of which the last
+ *       {@code --idle-cpu-seconds} (30; the hold lasts at least that long) are the <b>idle window</b>
+ *       (issue 11): the server's utime+stime over it, as percent of one core ({@code idle_cpu_pct}),
+ *       while the N joined sockets only keep their heartbeat. The same is measured at 0 sockets over
+ *       {@code --idle-baseline-seconds} (5) after the baseline sample ({@code idle_cpu_pct_at_0}), and
+ *       {@code idle_cpu_pct_5000_sockets} is what 5,000 such sockets cost: the figure itself at
+ *       N = 5,000, else at 0 + (at N - at 0) x 5,000 / N.
  *   <li>{@code at_n}: memory at N sockets.
  *   <li>Check: lms: one more ping on every socket, {@code sockets_held} = pongs back within 15 s; the
  *       peers: the smaller of the driver's open channels and the server's own count ({@code /health}).
@@ -79,6 +85,8 @@ final class Hold {
     r.put("ping_seconds", d.pingSeconds);
     r.put("hold_seconds", d.holdSeconds);
     r.put("hold_warmup", d.holdWarmup);
+    r.put("idle_cpu_window_s", d.idleCpuSeconds);
+    r.put("idle_baseline_s", d.idleBaselineSeconds);
     try {
       Map<String, Object> fresh = sample(pid);
       System.out.println("driver: hold: fresh " + fresh);
@@ -110,6 +118,14 @@ final class Hold {
       System.out.println("driver: hold: baseline " + baseline);
       r.put("baseline", baseline);
       Map<String, long[]> histoBefore = classHistogram(pid);
+      double ticks = Driver.clockTicks();
+      if (d.idleBaselineSeconds > 0) {
+        Thread.sleep(1000); // the sample's full GCs and the histogram are over
+        Map<String, Object> idle0 = idleCpu(pid, d.idleBaselineSeconds, ticks, false);
+        System.out.println("driver: hold: idle CPU at 0 sockets " + idle0);
+        r.put("idle_at_0", idle0);
+        r.put("idle_cpu_pct_at_0", idle0.get("server_cpu_pct"));
+      }
 
       // ramp
       long t0 = System.nanoTime();
@@ -129,11 +145,41 @@ final class Hold {
         return 2;
       }
       Thread.sleep(TimeUnit.SECONDS.toMillis(d.settleSeconds));
-      long holdEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(d.holdSeconds);
-      while (System.nanoTime() < holdEnd) {
-        Thread.sleep(Math.min(10_000, Math.max(1, (holdEnd - System.nanoTime()) / 1_000_000)));
-        System.out.printf("driver: hold: %d sockets open, %d unexpected closes%n", d.joined.get(),
-            d.unexpectedCloses.get());
+      // hold: first whatever --hold-seconds asks beyond the idle window, then the idle window (the last
+      // --idle-cpu-seconds of the hold, when the ramp's garbage and compilation are furthest behind)
+      holdFor(Math.max(0, d.holdSeconds - d.idleCpuSeconds));
+      if (d.idleCpuSeconds > 0) {
+        int before = d.joined.get();
+        int closesBefore = d.unexpectedCloses.get();
+        Map<String, Object> idle = idleCpu(pid, d.idleCpuSeconds, ticks, true);
+        idle.put("sockets_at_start", before);
+        idle.put("sockets_at_end", d.joined.get());
+        idle.put("unexpected_closes", d.unexpectedCloses.get() - closesBefore);
+        System.out.println("driver: hold: idle CPU at " + before + " sockets " + idle);
+        r.put("idle_at_n", idle);
+        r.put("idle_cpu_sockets", before);
+        Object pct = idle.get("server_cpu_pct");
+        r.put("idle_cpu_pct", pct);
+        if (pct instanceof Double atN && before > 0) {
+          // issue 11: what 5,000 idle joined sockets cost the whole server. At N = 5,000 the figure itself;
+          // otherwise the cost at 0 sockets plus the per-socket rest scaled to 5,000 (linear in N), or,
+          // without a figure at 0 sockets, the whole figure scaled (5,000 / N)
+          Object at0 = r.get("idle_cpu_pct_at_0");
+          double est;
+          String how;
+          if (before == IDLE_GOAL_SOCKETS) {
+            est = atN;
+            how = "measured at 5,000 sockets";
+          } else if (at0 instanceof Double z) {
+            est = z + (atN - z) * IDLE_GOAL_SOCKETS / before;
+            how = "at 0 sockets + (at " + before + " - at 0) x 5,000 / " + before;
+          } else {
+            est = atN * IDLE_GOAL_SOCKETS / before;
+            how = "at " + before + " sockets x 5,000 / " + before;
+          }
+          r.put("idle_cpu_pct_5000_sockets", Driver.round(Math.max(0, est), 2));
+          r.put("idle_cpu_5000_method", how);
+        }
       }
 
       int openAtSample = d.joined.get();
@@ -192,6 +238,47 @@ final class Hold {
     } finally {
       d.stopClient();
     }
+  }
+
+  static final int IDLE_GOAL_SOCKETS = 5000;
+
+  void holdFor(int seconds) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (System.nanoTime() < end) {
+      Thread.sleep(Math.min(10_000, Math.max(1, (end - System.nanoTime()) / 1_000_000)));
+      System.out.printf("driver: hold: %d sockets open, %d unexpected closes%n", d.joined.get(),
+          d.unexpectedCloses.get());
+    }
+  }
+
+  /**
+   * The server's CPU (utime+stime, /proc/PID/stat) over the next {@code seconds}, as percent of one core,
+   * while the sockets only keep their heartbeat; with the driver's and the whole box's beside it.
+   */
+  Map<String, Object> idleCpu(long pid, int seconds, double ticks, boolean report) throws InterruptedException {
+    Map<String, Object> m = new LinkedHashMap<>();
+    long t0 = System.nanoTime();
+    long[] a = d.cpuSample();
+    long end = t0 + TimeUnit.SECONDS.toNanos(seconds);
+    while (System.nanoTime() < end) {
+      Thread.sleep(Math.min(10_000, Math.max(1, (end - System.nanoTime()) / 1_000_000)));
+      if (report) {
+        System.out.printf("driver: hold: idle window: %d sockets open, %d unexpected closes%n", d.joined.get(),
+            d.unexpectedCloses.get());
+      }
+    }
+    long[] b = d.cpuSample();
+    double wall = (System.nanoTime() - t0) / 1e9;
+    m.put("seconds", Driver.round(wall, 2));
+    if (a != null && b != null && a[0] >= 0 && b[0] >= 0) {
+      m.put("server_cpu_s", Driver.round((b[0] - a[0]) / ticks, 2));
+      m.put("server_cpu_pct", Driver.round(100 * (b[0] - a[0]) / ticks / wall, 2));
+      m.put("driver_cpu_pct", Driver.round(100 * (b[1] - a[1]) / ticks / wall, 2));
+      m.put("box_cpu_busy_pct", b[3] == a[3] ? null : Driver.round(100.0 * (b[2] - a[2]) / (b[3] - a[3]), 1));
+    } else {
+      m.put("error", "no CPU sample of pid " + pid);
+    }
+    return m;
   }
 
   static double num(Map<String, Object> m, String k) {
