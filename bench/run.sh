@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
-# The side-by-side benchmarks of issue 7: lms-realtime, Socket.IO 4.8 and a raw Netty broadcast server
-# (the ceiling), each started fresh for each run on its own loopback port, driven by the same Netty load
-# driver (bench/src/main/java/lms/bench/Driver.java). Writes bench/results/<date>.md,
+# The side-by-side benchmarks of issues 7 and 11: lms-realtime on its two transports (netty, the default,
+# and pekko-http), Socket.IO 4.8 and a raw Netty broadcast server (the ceiling), each started fresh for
+# each run on its own loopback port, driven by the same Netty load driver
+# (bench/src/main/java/lms/bench/Driver.java). Writes bench/results/<date>.md,
 # bench/results/latest.json and the plots in bench/results/plots/; per-run files and server logs go to
-# bench/results/tmp/<date>/ (git-ignored). Scenarios, in this order:
+# bench/results/tmp/<date>/ (git-ignored). Servers: lms (lms-realtime, LMS_TRANSPORT=netty),
+# lms-pekko (lms-realtime-pekko-http: the same jar with LMS_TRANSPORT=pekko-http), socketio, plain.
+# Scenarios, in this order:
 #   fanout     one room, events at a fixed rate, publish-to-delivery latency, server CPU per delivery
-#   hold       N idle sockets held; server memory per socket (heap after GC + native RSS)
+#   hold       N idle sockets held; server memory per socket (heap after GC + native RSS); server CPU
+#              over 30 s while they only keep their heartbeat (idle CPU)
 #   handshake  M sockets from zero, K in flight, one JWT each (lms): handshakes/s, latency, CPU
+#   capacity   one room; offered deliveries/s raised step by step (one server process per server and
+#              room size) until p99 > 50 ms or deliveries fall behind: the last step that held
 #   cluster    the fan-out on three lms-realtime nodes forming one cluster on loopback
 #
-#   bench/run.sh --quick     fan-out 1,000 members (5 s + 20 s), hold 5,000, storm 5,000, cluster 1,000; once (~8.5 min)
-#   bench/run.sh             fan-out and cluster 1,000 / 5,000 / 10,000 (10 s + 30 s, 3 repeats), hold 15,000
-#                            (once), storm 15,000 (3 repeats): well over an hour
+#   bench/run.sh --quick     fan-out 1,000 members (5 s + 20 s), hold 5,000 (30 s idle window), storm 5,000,
+#                            capacity 1,000 (steps of 2 s + 6 s), cluster 1,000; once (about 14 min, an estimate)
+#   bench/run.sh             fan-out and cluster 1,000 / 5,000 / 10,000 (10 s + 30 s, 3 repeats), hold 19,000
+#                            (once), storm 15,000 (3 repeats), capacity 1,000 / 10,000 (steps of 3 s + 10 s,
+#                            once): well over an hour
 #
-# Options (after the mode): --scenarios "fanout hold handshake cluster", --servers "lms socketio plain",
+# Options (after the mode): --scenarios "fanout hold handshake capacity cluster",
+# --servers "lms lms-pekko socketio plain",
 # fan-out: --rate N (events/s; default: --load / members, at least 1), --load D (20000 deliveries/s), --seconds N, --warmup N, --payload-bytes N (128), --repeats N,
-# --members "1000 5000"; cluster: --cluster-members "1000"; hold: --hold-sockets N, --hold-seconds N;
-# handshake: --handshakes M, --in-flight K (256); --sources N (127.0.0.1..N for hold and handshake, 4);
+# --members "1000 5000"; cluster: --cluster-members "1000"; hold: --hold-sockets N, --hold-seconds N,
+# --idle-cpu-seconds N (30: the hold's last N seconds), --idle-baseline-seconds N (5, at 0 sockets);
+# handshake: --handshakes M, --in-flight K (256);
+# capacity: --capacity-members "1000 10000", --capacity-steps "20000 40000 ..." (deliveries/s; 20k to 200k
+# by 20k), --capacity-warmup N (2 quick, 3 full; the first step at least 5), --capacity-seconds N (6 quick,
+# 10 full); --sources N (127.0.0.1..N for hold, handshake and capacity, 4);
 # --engine-jar PATH (default target/lms-realtime.jar, built when missing);
 # --no-build (use bench/target/lms-bench.jar as it is).
 # Environment: ENGINE_JAVA_OPTS, HOLD_JAVA_OPTS (hold: engine and ceiling), CLUSTER_JAVA_OPTS (each node),
@@ -37,17 +50,25 @@ PAYLOAD=128
 REPEATS=
 SIZES=
 CLUSTER_SIZES=
-SERVERS="lms socketio plain"
-SCENARIOS="fanout hold handshake cluster"
+SERVERS="lms lms-pekko socketio plain"
+SCENARIOS="fanout hold handshake capacity cluster"
 HOLD_N=
 HOLD_SECONDS=
+IDLE_CPU_SECONDS=30
+IDLE_BASELINE_SECONDS=5
+CAP_SIZES=
+CAP_STEPS="20000 40000 60000 80000 100000 120000 140000 160000 180000 200000"
+CAP_WARMUP=
+CAP_SECONDS=
+CAP_FIRST_WARMUP=5
+CAP_DRAIN=5
 STORM_N=
 IN_FLIGHT=256
 SOURCES=4
 BUILD=1
 ENGINE_JAR="${ENGINE_JAR:-}"
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -65,6 +86,12 @@ while [ $# -gt 0 ]; do
     --scenarios) SCENARIOS="${2//,/ }"; shift ;;
     --hold-sockets) HOLD_N="$2"; shift ;;
     --hold-seconds) HOLD_SECONDS="$2"; shift ;;
+    --idle-cpu-seconds) IDLE_CPU_SECONDS="$2"; shift ;;
+    --idle-baseline-seconds) IDLE_BASELINE_SECONDS="$2"; shift ;;
+    --capacity-members) CAP_SIZES="${2//,/ }"; shift ;;
+    --capacity-steps) CAP_STEPS="${2//,/ }"; shift ;;
+    --capacity-warmup) CAP_WARMUP="$2"; shift ;;
+    --capacity-seconds) CAP_SECONDS="$2"; shift ;;
     --handshakes) STORM_N="$2"; shift ;;
     --in-flight) IN_FLIGHT="$2"; shift ;;
     --sources) SOURCES="$2"; shift ;;
@@ -78,11 +105,15 @@ done
 
 if [ "$MODE" = quick ]; then
   SIZES="${SIZES:-1000}"; MEASURE="${MEASURE:-20}"; WARMUP="${WARMUP:-5}"; REPEATS="${REPEATS:-1}"
-  HOLD_N="${HOLD_N:-5000}"; HOLD_SECONDS="${HOLD_SECONDS:-25}"; STORM_N="${STORM_N:-5000}"
+  HOLD_N="${HOLD_N:-5000}"; HOLD_SECONDS="${HOLD_SECONDS:-30}"; STORM_N="${STORM_N:-5000}"
+  CAP_SIZES="${CAP_SIZES:-1000}"; CAP_WARMUP="${CAP_WARMUP:-2}"; CAP_SECONDS="${CAP_SECONDS:-6}"
 else
   SIZES="${SIZES:-1000 5000 10000}"; MEASURE="${MEASURE:-30}"; WARMUP="${WARMUP:-10}"; REPEATS="${REPEATS:-3}"
-  HOLD_N="${HOLD_N:-15000}"; HOLD_SECONDS="${HOLD_SECONDS:-60}"; STORM_N="${STORM_N:-15000}"
+  HOLD_N="${HOLD_N:-19000}"; HOLD_SECONDS="${HOLD_SECONDS:-60}"; STORM_N="${STORM_N:-15000}"
+  CAP_SIZES="${CAP_SIZES:-1000 10000}"; CAP_WARMUP="${CAP_WARMUP:-3}"; CAP_SECONDS="${CAP_SECONDS:-10}"
 fi
+# the hold lasts at least its idle window
+[ "$HOLD_SECONDS" -lt "$IDLE_CPU_SECONDS" ] && HOLD_SECONDS="$IDLE_CPU_SECONDS"
 CLUSTER_SIZES="${CLUSTER_SIZES:-$SIZES}"
 ENGINE_JAVA_OPTS="${ENGINE_JAVA_OPTS:--Djava.util.concurrent.ForkJoinPool.common.parallelism=4}"
 # hold: a fixed, pre-touched heap, so that RSS grows by native memory only (see README)
@@ -95,12 +126,31 @@ DRIVER_THREADS="${DRIVER_THREADS:-2}"
 CEILING_THREADS="${CEILING_THREADS:-$(nproc)}"
 
 for s in $SERVERS; do
-  case "$s" in lms|socketio|plain) ;; *) echo "run.sh: unknown server $s (lms, socketio, plain)" >&2; exit 64 ;; esac
+  case "$s" in lms|lms-pekko|socketio|plain) ;; *) echo "run.sh: unknown server $s (lms, lms-pekko, socketio, plain)" >&2; exit 64 ;; esac
 done
 for s in $SCENARIOS; do
-  case "$s" in fanout|hold|handshake|cluster) ;; *) echo "run.sh: unknown scenario $s (fanout, hold, handshake, cluster)" >&2; exit 64 ;; esac
+  case "$s" in fanout|hold|handshake|capacity|cluster) ;; *) echo "run.sh: unknown scenario $s (fanout, hold, handshake, capacity, cluster)" >&2; exit 64 ;; esac
 done
 has() { case " $1 " in *" $2 "*) return 0 ;; *) return 1 ;; esac; }
+has_lms() { has "$SERVERS" lms || has "$SERVERS" lms-pekko; }
+
+# open files: every socket is one in the driver and one in the server (both children of this shell). Raise
+# the soft limit to the hard one (20,000 on this box) and check that the largest run fits, with room for
+# each process's other files (jars, selectors, the cluster's connections, the publish connections)
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+FD_LIMIT="$(ulimit -n)"
+MOST=0
+COUNTS=""
+has "$SCENARIOS" fanout && COUNTS="$COUNTS $SIZES"
+has "$SCENARIOS" hold && COUNTS="$COUNTS $HOLD_N"
+has "$SCENARIOS" handshake && COUNTS="$COUNTS $STORM_N"
+has "$SCENARIOS" capacity && COUNTS="$COUNTS $CAP_SIZES"
+has "$SCENARIOS" cluster && COUNTS="$COUNTS $CLUSTER_SIZES"
+for n in $COUNTS; do [ "$n" -gt "$MOST" ] && MOST="$n"; done
+if [ "$FD_LIMIT" != unlimited ] && [ $((MOST + 1000)) -gt "$FD_LIMIT" ]; then
+  echo "run.sh: $MOST sockets need about $((MOST + 1000)) open files per process, the limit is $FD_LIMIT (ulimit -n)" >&2
+  exit 64
+fi
 
 STAMP="$(date -u +%Y-%m-%d-%H%M%S)"
 WORK="$BENCH/results/tmp/$STAMP"
@@ -163,14 +213,14 @@ fi
 [ -f "$BUILT_JAR" ] || { log "missing $BUILT_JAR (run without --no-build)"; exit 1; }
 cp "$BUILT_JAR" "$JAR"
 
-if has "$SERVERS" socketio && { has "$SCENARIOS" fanout || has "$SCENARIOS" hold || has "$SCENARIOS" handshake; }; then
+if has "$SERVERS" socketio && { has "$SCENARIOS" fanout || has "$SCENARIOS" hold || has "$SCENARIOS" handshake || has "$SCENARIOS" capacity; }; then
   if [ ! -d "$BENCH/peers/socketio/node_modules/socket.io" ]; then
     log "installing the Socket.IO peer (npm ci)"
     (cd "$BENCH/peers/socketio" && npm ci --no-audit --no-fund --loglevel=error) || { log "npm ci failed"; exit 1; }
   fi
 fi
 
-if has "$SERVERS" lms || has "$SCENARIOS" cluster; then
+if has_lms || has "$SCENARIOS" cluster; then
   if [ -z "$ENGINE_JAR" ]; then
     ENGINE_JAR="$ROOT/target/lms-realtime.jar"
     if [ ! -f "$ENGINE_JAR" ]; then # a clean clone: build the engine once (tests skipped)
@@ -188,15 +238,17 @@ SECRET="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" # 48 characters, new for
 {
   echo "date (UTC):     $(date -u '+%Y-%m-%d %H:%M:%S')"
   echo "mode:           $MODE; scenarios: $SCENARIOS; servers: $SERVERS"
+  echo "transports:     lms = lms-realtime with LMS_TRANSPORT=netty (the engine's default); lms-pekko = lms-realtime-pekko-http, the same jar with LMS_TRANSPORT=pekko-http"
   echo "fan-out:        members: $SIZES; rate: ${RATE:-$LOAD deliveries/s offered, i.e. $LOAD/members} events/s; warm-up ${WARMUP}s; measured ${MEASURE}s; payload ${PAYLOAD} B; repeats: $REPEATS"
-  echo "cluster:        members: $CLUSTER_SIZES; 3 nodes; otherwise as fan-out"
-  echo "hold:           $HOLD_N sockets, held ${HOLD_SECONDS}s, over $SOURCES source addresses"
+  echo "cluster:        members: $CLUSTER_SIZES; 3 nodes (LMS_TRANSPORT=netty); otherwise as fan-out"
+  echo "hold:           $HOLD_N sockets, held ${HOLD_SECONDS}s (idle CPU over the last ${IDLE_CPU_SECONDS}s; at 0 sockets over ${IDLE_BASELINE_SECONDS}s), over $SOURCES source addresses"
   echo "handshake:      $STORM_N sockets, $IN_FLIGHT in flight, over $SOURCES source addresses, 2 rounds (cold, warm)"
+  echo "capacity:       members: $CAP_SIZES; steps (deliveries/s): $CAP_STEPS; each ${CAP_WARMUP}s warm-up (the first at least ${CAP_FIRST_WARMUP}s) + ${CAP_SECONDS}s measured + at most ${CAP_DRAIN}s drain; one server process per server and size; bound p99 <= 50 ms, received >= 99.9 % of expected"
   echo "nproc:          $(nproc)"
   echo "cpu:            $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo "memory:         $(grep MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2/1048576}')"
   echo "kernel:         $(uname -sr)"
-  echo "fd limit:       $(ulimit -n)"
+  echo "fd limit:       $(ulimit -n) (hard $(ulimit -Hn)); largest run $MOST sockets"
   echo "load at start:  $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "java -version:"; java -version 2>&1 | sed 's/^/    /'
   echo "node --version: $(node --version 2>/dev/null || echo 'not installed')"
@@ -242,12 +294,14 @@ SERVER_PORT=
 start_server() { # name run-id [hold]: sets SERVER_PID and SERVER_PORT; 0 when ready
   local name="$1" id="$2" variant="${3:-}" logf="$WORK/server-$2.log" ready cport opts
   case "$name" in
-    lms)
+    lms|lms-pekko) # the same jar; only the transport differs
+      local transport=netty
+      [ "$name" = lms-pekko ] && transport=pekko-http
       SERVER_PORT="$(free_port 18281)"; cport="$(free_port 17381)"
       opts="$ENGINE_JAVA_OPTS"
       [ "$variant" = hold ] && opts="$HOLD_JAVA_OPTS $ENGINE_JAVA_OPTS"
-      echo "LMS_JWT_SECRET=\$SECRET LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT=$SERVER_PORT LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT=$cport java $opts -jar lms-realtime.jar" >> "$COMMANDS"
-      LMS_JWT_SECRET="$SECRET" LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 \
+      echo "LMS_TRANSPORT=$transport LMS_JWT_SECRET=\$SECRET LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT=$SERVER_PORT LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT=$cport java $opts -jar lms-realtime.jar" >> "$COMMANDS"
+      LMS_TRANSPORT="$transport" LMS_JWT_SECRET="$SECRET" LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 \
         LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT="$SERVER_PORT" LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT="$cport" \
         java $opts -jar "$WORK/lms-realtime.jar" > "$logf" 2>&1 &
       SERVER_PID=$!
@@ -270,7 +324,29 @@ start_server() { # name run-id [hold]: sets SERVER_PID and SERVER_PORT; 0 when r
       ready="/health" ;;
   esac
   CURRENT_PIDS="$SERVER_PID"
-  wait_ready "$SERVER_PID" "http://127.0.0.1:$SERVER_PORT$ready" "$logf" "$name"
+  wait_ready "$SERVER_PID" "http://127.0.0.1:$SERVER_PORT$ready" "$logf" "$name" || return 1
+  check_transport "$name" "$logf"
+  return 0
+}
+
+# the engine logs "netty transport on ..." when the netty transport carries the sockets, nothing of the
+# kind on pekko-http: note once per server (and every time it is not what was asked) in the machine file
+TRANSPORT_NOTED=""
+check_transport() { # name logfile
+  local name="$1" logf="$2" line seen=no
+  case "$name" in lms|lms-pekko) ;; *) return 0 ;; esac
+  line="$(grep -m1 -o 'netty transport on .*' "$logf" 2>/dev/null)" && seen=yes
+  if { [ "$name" = lms ] && [ "$seen" = no ]; } || { [ "$name" = lms-pekko ] && [ "$seen" = yes ]; }; then
+    log "WARNING: $(label_of "$name") does not run the transport it was started with (log: $logf)"
+    echo "transport:      WARNING $(basename "$logf"): $name, netty transport line: ${line:-none}" >> "$MACHINE"
+  elif ! has "$TRANSPORT_NOTED" "$name"; then
+    TRANSPORT_NOTED="$TRANSPORT_NOTED $name"
+    if [ "$name" = lms ]; then
+      echo "transport:      $(label_of lms): its log says \"$line\"" >> "$MACHINE"
+    else
+      echo "transport:      $(label_of lms-pekko): no netty transport line in its log (pekko-http's server)" >> "$MACHINE"
+    fi
+  fi
 }
 
 CLUSTER_PIDS=
@@ -287,8 +363,8 @@ start_cluster() { # run-id: three lms-realtime nodes, one cluster; sets CLUSTER_
   CURRENT_PIDS=""
   for n in 0 1 2; do
     logf="$WORK/server-$id-node$((n + 1)).log"
-    echo "LMS_JWT_SECRET=\$SECRET LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT=${hps[$n]} LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT=${cps[$n]} LMS_SEED_NODES=$seeds java $CLUSTER_JAVA_OPTS -jar lms-realtime.jar" >> "$COMMANDS"
-    LMS_JWT_SECRET="$SECRET" LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 \
+    echo "LMS_TRANSPORT=netty LMS_JWT_SECRET=\$SECRET LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT=${hps[$n]} LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT=${cps[$n]} LMS_SEED_NODES=$seeds java $CLUSTER_JAVA_OPTS -jar lms-realtime.jar" >> "$COMMANDS"
+    LMS_TRANSPORT=netty LMS_JWT_SECRET="$SECRET" LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 \
       LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT="${hps[$n]}" LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT="${cps[$n]}" \
       LMS_SEED_NODES="$seeds" java $CLUSTER_JAVA_OPTS -jar "$WORK/lms-realtime.jar" > "$logf" 2>&1 &
     pids+=("$!")
@@ -306,7 +382,9 @@ start_cluster() { # run-id: three lms-realtime nodes, one cluster; sets CLUSTER_
 # events/s for a room of $1 members: --rate, else the same offered load (LOAD deliveries/s) for every size
 rate_for() { if [ -n "$RATE" ]; then echo "$RATE"; else echo $(( LOAD / $1 > 0 ? LOAD / $1 : 1 )); fi; }
 
-label_of() { case "$1" in lms) echo lms-realtime ;; socketio) echo socket.io ;; plain) echo netty-ceiling ;; lms3) echo lms-realtime-3-nodes ;; esac; }
+label_of() { case "$1" in lms) echo lms-realtime ;; lms-pekko) echo lms-realtime-pekko-http ;; socketio) echo socket.io ;; plain) echo netty-ceiling ;; lms3) echo lms-realtime-3-nodes ;; esac; }
+proto_of() { case "$1" in lms|lms-pekko|lms3) echo lms ;; *) echo "$1" ;; esac; } # the driver's --server
+is_lms() { case "$1" in lms|lms-pekko|lms3) return 0 ;; *) return 1 ;; esac; }
 
 error_result() { # file scenario server members message
   printf '{"scenario":"%s","server":"%s","members":%s,"rate":%s,"payload_bytes":%s,"seconds":%s,"error":"%s"}\n' \
@@ -319,9 +397,9 @@ run_driver() {
   shift 7
   local args=("$@" --out "$out")
   shown="${args[*]/#$WORK\//}"
-  [ "$s" = lms ] || [ "$s" = lms3 ] && shown="$shown --secret \$SECRET"
+  is_lms "$s" && shown="$shown --secret \$SECRET"
   echo "java $DRIVER_JAVA_OPTS -cp bench/target/lms-bench.jar lms.bench.Driver $shown" >> "$COMMANDS"
-  { [ "$s" = lms ] || [ "$s" = lms3 ]; } && args+=(--secret "$SECRET")
+  is_lms "$s" && args+=(--secret "$SECRET")
   timeout "$tmo" java $DRIVER_JAVA_OPTS -cp "$JAR" lms.bench.Driver "${args[@]}" 2>&1 | tee "$WORK/driver-$id.log" | sed 's/^/    /'
   rc=${PIPESTATUS[0]}
   for p in ${pids//,/ }; do kill -0 "$p" 2>/dev/null || alive=0; done
@@ -341,6 +419,7 @@ TOTAL=0
 has "$SCENARIOS" fanout && TOTAL=$((TOTAL + REPEATS * $(count_words $SIZES) * $(count_words $SERVERS)))
 has "$SCENARIOS" hold && TOTAL=$((TOTAL + $(count_words $SERVERS)))
 has "$SCENARIOS" handshake && TOTAL=$((TOTAL + REPEATS * $(count_words $SERVERS)))
+has "$SCENARIOS" capacity && TOTAL=$((TOTAL + $(count_words $CAP_SIZES) * $(count_words $SERVERS)))
 has "$SCENARIOS" cluster && TOTAL=$((TOTAL + REPEATS * $(count_words $CLUSTER_SIZES)))
 N=0
 log "$MODE: $TOTAL runs (scenarios: $SCENARIOS; servers: $SERVERS); work dir $WORK"
@@ -356,7 +435,7 @@ one_run() {
     return 0
   fi
   run_driver "$scenario" "$s" "$m" "$id" "$out" "$timeout" "$SERVER_PID" \
-    "$@" --server "$s" --url "http://127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID"
+    "$@" --server "$(proto_of "$s")" --label "$(label_of "$s")" --url "http://127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID"
   stop_current
   sleep 2
 }
@@ -387,9 +466,10 @@ if has "$SCENARIOS" hold; then
     id="hold-$s"
     out="$WORK/hold-$s.json"
     log "run $N/$TOTAL: hold, $(label_of "$s"), $HOLD_N sockets"
-    one_run hold "$s" "$HOLD_N" "$id" "$out" $(( HOLD_SECONDS + 600 )) hold \
+    one_run hold "$s" "$HOLD_N" "$id" "$out" $(( HOLD_SECONDS + IDLE_BASELINE_SECONDS + 900 )) hold \
       --scenario hold --members "$HOLD_N" \
-      --hold-seconds "$HOLD_SECONDS" --sources "$SOURCES" --threads "$DRIVER_THREADS" --join-timeout 300
+      --hold-seconds "$HOLD_SECONDS" --idle-cpu-seconds "$IDLE_CPU_SECONDS" --idle-baseline-seconds "$IDLE_BASELINE_SECONDS" \
+      --sources "$SOURCES" --threads "$DRIVER_THREADS" --join-timeout 300
   done
 fi
 
@@ -405,6 +485,25 @@ if has "$SCENARIOS" handshake; then
       one_run handshake "$s" "$STORM_N" "$id" "$out" 600 "" \
         --scenario handshake --members "$STORM_N" \
         --connect-concurrency "$IN_FLIGHT" --sources "$SOURCES" --threads "$DRIVER_THREADS" --join-timeout 120
+    done
+  done
+fi
+
+# ---------------------------------------------------------------- capacity step-up
+if has "$SCENARIOS" capacity; then
+  log "capacity: members $CAP_SIZES; steps $CAP_STEPS deliveries/s; ${CAP_WARMUP}s + ${CAP_SECONDS}s per step"
+  STEPS_CSV="$(echo $CAP_STEPS | tr ' ' ',')"
+  CAP_TIMEOUT=$(( $(count_words $CAP_STEPS) * (CAP_WARMUP + CAP_SECONDS + CAP_DRAIN + 30) + CAP_FIRST_WARMUP + 600 ))
+  for m in $CAP_SIZES; do
+    for s in $SERVERS; do # one server process per server and size, kept running across its steps
+      N=$((N + 1))
+      id="capacity-$(printf '%05d' "$m")-$s"
+      out="$WORK/capacity-$(printf '%05d' "$m")-$s.json"
+      log "run $N/$TOTAL: capacity, $(label_of "$s"), $m members"
+      one_run capacity "$s" "$m" "$id" "$out" "$CAP_TIMEOUT" "" \
+        --scenario capacity --members "$m" --steps "$STEPS_CSV" --warmup "$CAP_WARMUP" --seconds "$CAP_SECONDS" \
+        --first-step-warmup "$CAP_FIRST_WARMUP" --drain "$CAP_DRAIN" --payload-bytes "$PAYLOAD" \
+        --sources "$SOURCES" --threads "$DRIVER_THREADS" --join-timeout 300
     done
   done
 fi
