@@ -15,11 +15,16 @@ import org.knowm.xchart.BitmapEncoder.BitmapFormat;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.CategorySeries;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler.LegendPosition;
+import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * The report's PNG plots (XChart), from the summarised rows of one run: fan-out latency percentiles,
- * deliveries/s and server CPU per delivery, per server and room size; bytes per idle socket; handshakes/s.
+ * deliveries/s and server CPU per delivery, per server and room size; bytes per idle socket; handshakes/s;
+ * capacity at p99 <= 50 ms per server and room size, and p99 against the offered load of every step.
  * Each server has the same colour in every plot. A plot with nothing to show is not written (an old
  * file of that name is removed, so the directory shows the last run only).
  */
@@ -27,17 +32,18 @@ final class Plots {
 
   static final Map<String, Color> COLOURS = Map.of(
       "lms-realtime", new Color(31, 119, 180),
+      "lms-realtime-pekko-http", new Color(44, 160, 44),
       "lms-realtime-3-nodes", new Color(120, 180, 230),
       "socket.io", new Color(255, 127, 14),
       "netty-ceiling", new Color(110, 110, 110));
   static final List<String> FILES = List.of("latency.png", "throughput.png", "cpu-per-delivery.png",
-      "bytes-per-socket.png", "handshakes.png");
+      "bytes-per-socket.png", "handshakes.png", "capacity.png", "capacity-steps.png");
 
   private Plots() { }
 
   /** Writes the plots into dir; returns the file names written, in the order to show them. */
-  static List<String> write(Path dir, List<ObjectNode> fanout, List<ObjectNode> hold, List<ObjectNode> storm)
-      throws IOException {
+  static List<String> write(Path dir, List<ObjectNode> fanout, List<ObjectNode> hold, List<ObjectNode> storm,
+                            List<ObjectNode> capacity, List<JsonNode> capacityRuns) throws IOException {
     System.setProperty("java.awt.headless", "true");
     Files.createDirectories(dir);
     for (String f : FILES) {
@@ -103,6 +109,15 @@ final class Plots {
           save(c, dir, "handshakes.png", written);
         }
       }
+      if (!capacity.isEmpty()) {
+        save(bySize(capacity, "deliveries_per_s", "capacity at p99 <= 50 ms (higher is better)", "deliveries/s"), dir,
+            "capacity.png", written);
+        List<XYChart> steps = capacitySteps(capacityRuns);
+        if (!steps.isEmpty()) {
+          BitmapEncoder.saveBitmap(steps, 1, steps.size(), dir.resolve("capacity-steps.png").toString(), BitmapFormat.PNG);
+          written.add("capacity-steps.png");
+        }
+      }
     } catch (RuntimeException | Error e) { // no fonts, no AWT: the report goes on without plots
       System.err.println("report: plots failed: " + e);
     }
@@ -143,6 +158,55 @@ final class Plots {
       }
     }
     return c;
+  }
+
+  /** Per room size: p99 (log scale) against each step's offered deliveries/s, one line per server, and the bound. */
+  static List<XYChart> capacitySteps(List<JsonNode> runs) {
+    TreeSet<Integer> sizes = new TreeSet<>();
+    runs.stream().filter(r -> !r.has("error") && r.path("steps").size() > 0).forEach(r -> sizes.add(r.path("members").asInt()));
+    List<XYChart> charts = new ArrayList<>();
+    for (int size : sizes) {
+      XYChart c = new XYChartBuilder().width(640).height(480).title("p99 per step, " + size + " members")
+          .xAxisTitle("offered deliveries/s").yAxisTitle("p99 ms (log scale)").build();
+      c.getStyler().setLegendPosition(LegendPosition.OutsideS);
+      c.getStyler().setLegendLayout(org.knowm.xchart.style.Styler.LegendLayout.Horizontal);
+      c.getStyler().setChartBackgroundColor(Color.WHITE);
+      c.getStyler().setYAxisLogarithmic(true);
+      double maxX = 0;
+      double minX = Double.MAX_VALUE;
+      List<JsonNode> these = new ArrayList<>(runs.stream().filter(r -> !r.has("error") && r.path("members").asInt() == size).toList());
+      these.sort((a, b) -> Integer.compare(Report.rank(a.path("server").asText()), Report.rank(b.path("server").asText())));
+      for (JsonNode r : these) {
+        List<Double> x = new ArrayList<>();
+        List<Double> y = new ArrayList<>();
+        r.path("steps").forEach(st -> {
+          if (st.path("p99_ms").isNumber() && st.path("p99_ms").asDouble() > 0) {
+            x.add(st.path("offered_deliveries_per_s").asDouble());
+            y.add(st.path("p99_ms").asDouble());
+          }
+        });
+        if (x.isEmpty()) {
+          continue;
+        }
+        maxX = Math.max(maxX, x.stream().mapToDouble(Double::doubleValue).max().orElse(0));
+        minX = Math.min(minX, x.stream().mapToDouble(Double::doubleValue).min().orElse(0));
+        XYSeries s = c.addSeries(r.path("server").asText(), x, y);
+        s.setMarker(SeriesMarkers.CIRCLE);
+        Color col = COLOURS.get(r.path("server").asText());
+        if (col != null) {
+          s.setLineColor(col);
+          s.setMarkerColor(col);
+        }
+      }
+      if (c.getSeriesMap().isEmpty()) {
+        continue;
+      }
+      XYSeries bound = c.addSeries("p99 bound 50 ms", List.of(minX, maxX), List.of(50.0, 50.0));
+      bound.setMarker(SeriesMarkers.NONE);
+      bound.setLineColor(Color.RED);
+      charts.add(c);
+    }
+    return charts;
   }
 
   /** A logarithmic y axis when every bar is above 0 (bars start at the axis minimum, a power of 10 below). */

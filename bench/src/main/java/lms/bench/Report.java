@@ -15,10 +15,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
+import lms.bench.Goals.Goal;
 
 /**
  * Merges the driver's per-run JSON files of one {@code bench/run.sh} run ({@code run-*.json}: fan-out,
- * one node or a cluster; {@code hold-*.json}; {@code handshake-*.json}) into
+ * one node or a cluster; {@code hold-*.json}; {@code handshake-*.json}; {@code capacity-*.json}) into
  * {@code bench/results/latest.json}, {@code bench/results/<date>.md} and, with {@code --plots DIR}, PNG
  * plots (XChart). Repeated runs of the same server and size are summarised by the median of each figure.
  *
@@ -27,10 +28,17 @@ import java.util.stream.Stream;
  */
 public final class Report {
 
-  static final List<String> SERVERS = List.of("lms-realtime", "lms-realtime-3-nodes", "socket.io", "netty-ceiling");
+  static final String LMS = "lms-realtime";             // the engine on its default transport, netty
+  static final String PEKKO = "lms-realtime-pekko-http"; // the same engine with LMS_TRANSPORT=pekko-http
+  static final String SIO = "socket.io";
+  static final String CEILING = "netty-ceiling";
+  static final List<String> SERVERS = List.of(LMS, PEKKO, "lms-realtime-3-nodes", SIO, CEILING);
   static final List<String> HOLD_FIELDS = List.of("sockets_held", "sockets_at_sample", "bytes_per_socket",
       "heap_bytes_per_socket", "native_bytes_per_socket", "rss_bytes_per_socket", "bytes_per_socket_from_fresh",
-      "kernel_tcp_bytes_per_socket_both_ends", "ramp_seconds", "unexpected_closes");
+      "kernel_tcp_bytes_per_socket_both_ends", "ramp_seconds", "unexpected_closes", "idle_cpu_pct",
+      "idle_cpu_pct_at_0", "idle_cpu_pct_5000_sockets", "idle_cpu_sockets");
+  static final List<String> CAPACITY_FIELDS = List.of("deliveries_per_s", "p99_ms", "measured_deliveries_per_s",
+      "server_cpu_pct", "server_cpu_us_per_delivery", "steps_held", "steps_tried", "members_joined", "join_seconds");
   static final List<String> HANDSHAKE_FIELDS = List.of("handshakes_per_s", "handshakes", "failed", "seconds", "p50_ms",
       "p99_ms", "max_ms", "server_cpu_us_per_handshake", "server_cpu_pct", "driver_cpu_pct", "box_cpu_busy_pct",
       "cold_handshakes_per_s", "cold_p99_ms");
@@ -38,7 +46,7 @@ public final class Report {
       "avg_frame_bytes", "members_joined", "sockets_held", "sockets_at_sample", "bytes_per_socket",
       "heap_bytes_per_socket", "native_bytes_per_socket", "rss_bytes_per_socket", "bytes_per_socket_from_fresh",
       "kernel_tcp_bytes_per_socket_both_ends", "unexpected_closes", "handshakes_per_s", "handshakes", "failed",
-      "cold_handshakes_per_s");
+      "cold_handshakes_per_s", "measured_deliveries_per_s", "steps_held", "steps_tried", "idle_cpu_sockets");
   static final List<String> MEDIAN_FIELDS = List.of("deliveries_per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms",
       "server_cpu_us_per_delivery", "server_cpu_pct", "server_idle_cpu_pct", "driver_cpu_pct", "box_cpu_busy_pct", "expected", "received",
       "lost", "avg_frame_bytes", "publish_rtt_p99_ms", "members_joined", "join_seconds");
@@ -52,14 +60,16 @@ public final class Report {
     List<JsonNode> runs = new ArrayList<>();      // fan-out, one node or several
     List<JsonNode> holds = new ArrayList<>();
     List<JsonNode> storms = new ArrayList<>();
+    List<JsonNode> caps = new ArrayList<>();
     List<String> broken = new ArrayList<>();
     try (Stream<Path> files = Files.list(Path.of(o.get("--runs")))) {
-      for (Path p : files.filter(p -> p.getFileName().toString().matches("(run|hold|handshake)-.*\\.json")).sorted().toList()) {
+      for (Path p : files.filter(p -> p.getFileName().toString().matches("(run|hold|handshake|capacity)-.*\\.json")).sorted().toList()) {
         try {
           JsonNode n = json.readTree(p.toFile());
           switch (n.path("scenario").asText("fanout")) {
             case "hold" -> holds.add(n);
             case "handshake" -> storms.add(n);
+            case "capacity" -> caps.add(n);
             default -> runs.add(n);
           }
         } catch (IOException e) {
@@ -81,8 +91,21 @@ public final class Report {
     ObjectNode latest = json.createObjectNode();
     List<ObjectNode> holdRows = summarise(json, holds, HOLD_FIELDS, "members");
     List<ObjectNode> stormRows = summarise(json, storms, HANDSHAKE_FIELDS, "members", "in_flight");
-    ObjectNode lmsHold = holdRows.stream().filter(r -> r.path("server").asText().equals("lms-realtime")).findFirst().orElse(null);
-    ObjectNode lmsStorm = stormRows.stream().filter(r -> r.path("server").asText().equals("lms-realtime")).findFirst().orElse(null);
+    List<ObjectNode> capRows = summarise(json, caps, CAPACITY_FIELDS, "members");
+    for (ObjectNode c : capRows) { // from the first run of that server and size that could measure
+      caps.stream().filter(r -> !r.has("error") && r.path("server").asText().equals(c.path("server").asText())
+          && r.path("members").asInt() == c.path("members").asInt()).findFirst().ifPresent(r -> {
+            c.put("at_top_step", r.path("at_top_step").asBoolean());
+            if (r.has("first_failed_step")) {
+              c.set("first_failed_step", r.get("first_failed_step").deepCopy());
+            }
+            c.put("offered_steps", r.path("steps_planned").size());
+          });
+    }
+    capRows.sort(Comparator.comparingInt((ObjectNode r) -> r.path("members").asInt())
+        .thenComparingInt(r -> rank(r.path("server").asText())));
+    ObjectNode lmsHold = row(holdRows, LMS);
+    ObjectNode lmsStorm = row(stormRows, LMS);
     copyOrNull(latest, "sockets_held", lmsHold, "sockets_held");
     copyOrNull(latest, "bytes_per_socket", lmsHold, "bytes_per_socket");
     copyOrNull(latest, "handshakes_per_s", lmsStorm, "handshakes_per_s");
@@ -117,8 +140,18 @@ public final class Report {
     }
     latest.putArray("hold").addAll(holdRows);
     latest.putArray("handshake").addAll(stormRows);
+    latest.putArray("capacity").addAll(capRows);
+    Map<String, Map<String, ObjectNode>> bySize = new LinkedHashMap<>();
+    for (ObjectNode r : rows) {
+      bySize.computeIfAbsent(r.get("members").asInt() + "|" + r.get("rate").asInt(), k -> new LinkedHashMap<>())
+          .put(r.get("server").asText(), r);
+    }
+    List<Goal> goals = Goals.of(mode, bySize, capRows, holdRows, stormRows);
+    ArrayNode goalsJson = latest.putArray("issue_11_goals");
+    goals.forEach(g -> goalsJson.add(g.json(json)));
     Files.writeString(Path.of(o.get("--json")), json.writeValueAsString(latest) + "\n");
-    List<String> plots = o.containsKey("--plots") ? Plots.write(Path.of(o.get("--plots")), rows, holdRows, stormRows)
+    List<String> plots = o.containsKey("--plots")
+        ? Plots.write(Path.of(o.get("--plots")), rows, holdRows, stormRows, capRows, caps)
         : List.of();
     String plotPrefix = o.containsKey("--plots")
         ? relative(Path.of(o.get("--md")).toAbsolutePath().getParent(), Path.of(o.get("--plots")).toAbsolutePath()) : "";
@@ -130,15 +163,27 @@ public final class Report {
         .append("This is a shared 2-core box: the driver runs on the same cores as the server, and other work ")
         .append("may have been running (see `box busy`); absolute figures move from run to run, compare ")
         .append("servers within one run.\n\n");
+    md.append("`lms-realtime` is the engine on its default transport, **netty** (started with `LMS_TRANSPORT=netty`); ")
+        .append("`lms-realtime-pekko-http` is the same jar with `LMS_TRANSPORT=pekko-http` (pekko-http's server), ")
+        .append("everything else the same.\n\n");
 
-    // ---- the goals of issue 7, as measured by this run
-    md.append("## Issue 7's goals, as measured in this run\n\n");
-    md.append("| goal | measured | met? |\n| --- | --- | --- |\n");
-    Map<String, Map<String, ObjectNode>> bySize = new LinkedHashMap<>();
-    for (ObjectNode r : rows) {
-      bySize.computeIfAbsent(r.get("members").asInt() + "|" + r.get("rate").asInt(), k -> new LinkedHashMap<>())
-          .put(r.get("server").asText(), r);
+    // ---- the goals of issue 11, as measured by this run
+    md.append("## Issue 11's goals, as measured in this run\n\n");
+    md.append("Each goal as a ratio of lms-realtime (netty) to the peer it names, measured in this run, and whether it ")
+        .append("is met; the last column gives the same ratio for lms-realtime-pekko-http, which has no goal (reported as ")
+        .append("it is). CPU per delivery is from `fanout` (lower is better: the goal is a ratio at most 1.25); capacity from ")
+        .append("`capacity` (the last step that held p99 <= 50 ms with deliveries keeping up); memory and idle CPU from `hold`; ")
+        .append("handshakes from `handshake` (the warm round). The idle-CPU figure is for 5,000 joined sockets: measured ")
+        .append("when the hold had 5,000, otherwise the cost at 0 sockets plus the rest scaled linearly to 5,000 (`hold` section).\n\n");
+    md.append("| goal | lms-realtime (netty) | met? | lms-realtime-pekko-http (no goal) |\n| --- | --- | --- | --- |\n");
+    for (Goal g : goals) {
+      md.append("| ").append(g.text()).append(" | ").append(g.lmsCell()).append(" | ")
+          .append(g.met() == null ? "-" : g.met() ? "yes" : "**no**").append(" | ").append(g.pekkoCell()).append(" |\n");
     }
+
+    // ---- the goals of issue 7, kept for comparison
+    md.append("\n## Issue 7's goals (the earlier issue's, kept for comparison)\n\n");
+    md.append("| goal | measured | met? |\n| --- | --- | --- |\n");
     bySize.forEach((k, m) -> {
       String size = k.split("\\|")[0] + " members";
       Double lms = cpu(m.get("lms-realtime"));
@@ -194,20 +239,23 @@ public final class Report {
       md.append("\n### Ratios (server CPU per delivery: the fair comparison at a fixed rate)\n\n");
       md.append("At a fixed publish rate below saturation every server delivers about rate x members per second, so ")
           .append("deliveries/s alone does not rank them; CPU per delivery does (lower is better). ")
-          .append("`x cheaper than socket.io` = socket.io's CPU/delivery / lms-realtime's (issue 7 wants >= 2); ")
-          .append("`share of the ceiling` = netty-ceiling's CPU/delivery / lms-realtime's (issue 7 wants >= 0.5).\n\n");
-      md.append("| members | rate /s | lms-realtime µs | 3 nodes µs | socket.io µs | netty-ceiling µs | x cheaper than socket.io | share of the ceiling | lms p99 ms | 3 nodes p99 ms |\n");
-      md.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+          .append("`lms / ceiling` = lms-realtime's CPU/delivery / netty-ceiling's (issue 11 wants <= 1.25), `pekko-http / ceiling` ")
+          .append("the same for the pekko-http transport; ")
+          .append("`x cheaper than socket.io` = socket.io's CPU/delivery / lms-realtime's (issue 7 wanted >= 2); ")
+          .append("`share of the ceiling` = netty-ceiling's CPU/delivery / lms-realtime's (issue 7 wanted >= 0.5).\n\n");
+      md.append("| members | rate /s | lms-realtime µs | pekko-http µs | 3 nodes µs | socket.io µs | netty-ceiling µs | lms / ceiling | pekko-http / ceiling | x cheaper than socket.io | share of the ceiling | lms p99 ms | pekko-http p99 ms | 3 nodes p99 ms |\n");
+      md.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
       bySize.forEach((k, m) -> {
         String[] mr = k.split("\\|");
-        Double lms = cpu(m.get("lms-realtime"));
-        Double sio = cpu(m.get("socket.io"));
-        Double ceil = cpu(m.get("netty-ceiling"));
-        md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mr[0], mr[1], fmt(lms),
-            fmt(cpu(m.get("lms-realtime-3-nodes"))), fmt(sio),
-            fmt(ceil), lms != null && sio != null && lms > 0 ? fmt(sio / lms) : "-",
-            lms != null && ceil != null && lms > 0 ? fmt(ceil / lms) : "-",
-            m.containsKey("lms-realtime") ? num(m.get("lms-realtime"), "p99_ms") : "-",
+        Double lms = cpu(m.get(LMS));
+        Double pekko = cpu(m.get(PEKKO));
+        Double sio = cpu(m.get(SIO));
+        Double ceil = cpu(m.get(CEILING));
+        md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mr[0], mr[1],
+            fmt(lms), fmt(pekko), fmt(cpu(m.get("lms-realtime-3-nodes"))), fmt(sio), fmt(ceil),
+            ratio(lms, ceil), ratio(pekko, ceil), ratio(sio, lms), ratio(ceil, lms),
+            m.containsKey(LMS) ? num(m.get(LMS), "p99_ms") : "-",
+            m.containsKey(PEKKO) ? num(m.get(PEKKO), "p99_ms") : "-",
             m.containsKey("lms-realtime-3-nodes") ? num(m.get("lms-realtime-3-nodes"), "p99_ms") : "-"));
       });
     }
@@ -222,13 +270,22 @@ public final class Report {
           .append("answered a last ping (lms) or that both ends still count open (peers). Kernel socket buffers are not in ")
           .append("any process's RSS; `kernel TCP B` is `/proc/net/sockstat`'s TCP memory, box-wide and both ends, per ")
           .append("socket (noisy on a shared box).\n\n");
-      md.append("| server | sockets | held | bytes/socket | heap B | native B | ΔRSS B | from fresh B | kernel TCP B | ramp s | unexpected closes | runs |\n");
-      md.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+      int idleWindow = holds.stream().mapToInt(h -> h.path("idle_cpu_window_s").asInt()).max().orElse(0);
+      int idleBase = holds.stream().mapToInt(h -> h.path("idle_baseline_s").asInt()).max().orElse(0);
+      md.append("**Idle CPU** (issue 11): the server's utime+stime (`/proc/PID/stat`) over the last ").append(idleWindow)
+          .append(" s of the hold, as percent of one core, while the joined sockets only keep their heartbeat (lms: a `ping` ")
+          .append("every 20 s from each; Socket.IO: its own ping/pong every 25 s), after the ramp and before the memory sample; ")
+          .append("`at 0` is the same over ").append(idleBase).append(" s at 0 sockets (after the warm-up batch was closed and the ")
+          .append("baseline sample taken: the server's fixed idle cost). `5,000 est.` is what 5,000 idle joined sockets cost the ")
+          .append("server: the figure itself when N = 5,000, otherwise at 0 + (at N − at 0) × 5,000 / N (linear in N).\n\n");
+      md.append("| server | sockets | held | bytes/socket | heap B | native B | ΔRSS B | from fresh B | kernel TCP B | idle CPU % | idle CPU % at 0 | 5,000 est. % | ramp s | unexpected closes | runs |\n");
+      md.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
       for (ObjectNode r : holdRows) {
-        md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d%s |\n",
+        md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d%s |\n",
             r.get("server").asText(), num(r, "members"), num(r, "sockets_held"), num(r, "bytes_per_socket"),
             num(r, "heap_bytes_per_socket"), num(r, "native_bytes_per_socket"), num(r, "rss_bytes_per_socket"),
             num(r, "bytes_per_socket_from_fresh"), num(r, "kernel_tcp_bytes_per_socket_both_ends"),
+            num(r, "idle_cpu_pct"), num(r, "idle_cpu_pct_at_0"), num(r, "idle_cpu_pct_5000_sockets"),
             num(r, "ramp_seconds"), num(r, "unexpected_closes"), r.get("runs").asInt(),
             r.has("failed_runs") ? " (+" + r.get("failed_runs").asInt() + " failed)" : ""));
       }
@@ -260,6 +317,11 @@ public final class Report {
       }
     }
 
+    // ---- capacity
+    if (!capRows.isEmpty()) {
+      appendCapacity(md, capRows, caps);
+    }
+
     // ---- plots
     if (!plots.isEmpty()) {
       md.append("\n## Plots\n\n");
@@ -269,14 +331,14 @@ public final class Report {
     }
 
     md.append("\n## Not measured yet\n\n")
-        .append("Capacity at the 50 ms p99 bound (stepping the rate up) and profiles of the engine under fan-out ")
-        .append("are not part of the harness yet (see `bench/README.md`).\n");
+        .append("Profiles of the engine under fan-out (async-profiler, JFR) are not part of the harness yet ")
+        .append("(see `bench/README.md`).\n");
     if (!broken.isEmpty()) {
       md.append("\n## Unreadable run files\n\n");
       broken.forEach(b -> md.append("- ").append(b).append('\n'));
     }
     List<JsonNode> failed = new ArrayList<>();
-    Stream.of(runs, holds, storms).flatMap(List::stream).filter(r -> r.has("error")).forEach(failed::add);
+    Stream.of(runs, holds, storms, caps).flatMap(List::stream).filter(r -> r.has("error")).forEach(failed::add);
     if (!failed.isEmpty()) {
       md.append("\n## Failed runs\n\n");
       failed.forEach(r -> md.append("- ").append(r.path("scenario").asText("fanout")).append(", ")
@@ -342,7 +404,88 @@ public final class Report {
     appendFile(md, "Commands", o.get("--commands"));
     Files.writeString(Path.of(o.get("--md")), md.toString());
     System.out.println("report: " + o.get("--md") + ", " + o.get("--json") + " (" + runs.size() + " fan-out runs, "
-        + holds.size() + " hold, " + storms.size() + " handshake" + (plots.isEmpty() ? "" : "; plots " + plots) + ")");
+        + holds.size() + " hold, " + storms.size() + " handshake, " + caps.size() + " capacity"
+        + (plots.isEmpty() ? "" : "; plots " + plots) + ")");
+  }
+
+  /** The capacity section: the capacity per server and size, the ratios, then every step. */
+  static void appendCapacity(StringBuilder md, List<ObjectNode> capRows, List<JsonNode> caps) {
+    JsonNode any = caps.stream().filter(r -> !r.has("error")).findFirst().orElse(null);
+    md.append("\n## Capacity: the highest offered load held at p99 <= 50 ms\n\n");
+    md.append("One room, one server process per server and room size, kept running across its steps; the members join ")
+        .append("once. Each step offers `step` deliveries/s (events/s = step / members)");
+    if (any != null) {
+      md.append(String.format(Locale.ROOT, ": %d s warm-up (the first step %d s), %d s measured, at most %d s drain",
+          any.path("warmup_s").asInt(), any.path("first_step_warmup_s").asInt(), any.path("seconds").asInt(),
+          any.path("drain_s").asInt()));
+    }
+    md.append(". A step **holds** when p99 publish-to-delivery of the events published in its window is at most 50 ms, ")
+        .append("received >= 99.9 % of expected (events published in the window x members), no publish was skipped or ")
+        .append("failed and no member was closed. The steps go up until one does not hold; the **capacity** is the offered ")
+        .append("load of the last step that held (0: not even the first). Its resolution is the step size. `≥`: every ")
+        .append("step held (the capacity is at least the top step). The driver shares the 2 cores (about 10 µs of its CPU per ")
+        .append("delivery read), so every server's capacity here is the box's as much as the server's; compare within the run.\n\n");
+    md.append("| members | server | capacity deliveries/s | p99 ms there | measured deliveries/s | server CPU % there | server µs/delivery there | steps held / tried | first step not held | runs |\n");
+    md.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |\n");
+    for (ObjectNode r : capRows) {
+      JsonNode f = r.get("first_failed_step");
+      md.append(String.format(Locale.ROOT, "| %s | %s | %s%s | %s | %s | %s | %s | %s / %s | %s | %d%s |\n",
+          num(r, "members"), r.path("server").asText(), r.path("at_top_step").asBoolean() ? "≥ " : "",
+          num(r, "deliveries_per_s"), num(r, "p99_ms"), num(r, "measured_deliveries_per_s"), num(r, "server_cpu_pct"),
+          num(r, "server_cpu_us_per_delivery"), num(r, "steps_held"), num(r, "steps_tried"),
+          f == null ? r.has("error") ? r.path("error").asText() : "-"
+              : f.path("offered_deliveries_per_s").asLong() + "/s: " + f.path("why").asText(),
+          r.path("runs").asInt(), r.has("failed_runs") ? " (+" + r.get("failed_runs").asInt() + " failed)" : ""));
+    }
+    md.append("\nRatios of capacity (issue 11 wants lms-realtime >= 1.25x socket.io's and >= 0.85x the ceiling's):\n\n");
+    md.append("| members | lms-realtime /s | pekko-http /s | socket.io /s | netty-ceiling /s | lms / socket.io | lms / ceiling | pekko-http / socket.io | pekko-http / ceiling |\n");
+    md.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    new java.util.TreeSet<>(capRows.stream().map(r -> r.path("members").asInt()).toList()).forEach(m -> {
+      Double l = capacity(capRows, LMS, m);
+      Double p = capacity(capRows, PEKKO, m);
+      Double so = capacity(capRows, SIO, m);
+      Double c = capacity(capRows, CEILING, m);
+      md.append(String.format(Locale.ROOT, "| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", m, fmtInt(l), fmtInt(p),
+          fmtInt(so), fmtInt(c), ratio(l, so), ratio(l, c), ratio(p, so), ratio(p, c)));
+    });
+    md.append("\nEvery step (also in each run's `capacity-*.json`, `steps`):\n\n");
+    md.append("| members | server | step | offered /s | events/s | received /s | p50 ms | p99 ms | p99.9 ms | max ms | received / expected | server CPU % | server µs/delivery | driver CPU % | box busy % | held |\n");
+    md.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |\n");
+    caps.stream().filter(r -> !r.has("error"))
+        .sorted(Comparator.comparingInt((JsonNode r) -> r.path("members").asInt()).thenComparingInt(r -> rank(r.path("server").asText())))
+        .forEach(r -> r.path("steps").forEach(x -> md.append(String.format(Locale.ROOT,
+            "| %d | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s |\n",
+            r.path("members").asInt(), r.path("server").asText(), x.path("step").asInt(),
+            x.path("offered_deliveries_per_s").asLong(), fmt(x.path("events_per_s").asDouble()), jnum(x, "deliveries_per_s"),
+            jnum(x, "p50_ms"), jnum(x, "p99_ms"), jnum(x, "p999_ms"), jnum(x, "max_ms"), jnum(x, "received"),
+            jnum(x, "expected"), jnum(x, "server_cpu_pct"), jnum(x, "server_cpu_us_per_delivery"), jnum(x, "driver_cpu_pct"),
+            jnum(x, "box_cpu_busy_pct"), x.path("held").asBoolean() ? "yes" : "**no**: " + x.path("why").asText()))));
+  }
+
+  static Double capacity(List<ObjectNode> capRows, String server, int members) {
+    return capRows.stream().filter(r -> r.path("server").asText().equals(server) && r.path("members").asInt() == members
+        && r.hasNonNull("deliveries_per_s")).map(r -> r.get("deliveries_per_s").asDouble()).findFirst().orElse(null);
+  }
+
+  static ObjectNode row(List<ObjectNode> rows, String server) {
+    return rows.stream().filter(r -> r.path("server").asText().equals(server)).findFirst().orElse(null);
+  }
+
+  /** a / b as "1.23x", or "-" when either is missing or b is 0. */
+  static String ratio(Double a, Double b) {
+    return a == null || b == null || b == 0 ? "-" : fmt(a / b) + "x";
+  }
+
+  static String fmtInt(Double v) {
+    return v == null ? "-" : String.format(Locale.ROOT, "%,d", Math.round(v));
+  }
+
+  static String jnum(JsonNode r, String f) {
+    JsonNode n = r.get(f);
+    if (n == null || n.isNull()) {
+      return "-";
+    }
+    return n.isIntegralNumber() ? String.valueOf(n.asLong()) : fmt(n.asDouble());
   }
 
   /** One row per server (and the given size fields): the median of each field over its runs without error. */
