@@ -16,7 +16,7 @@
 #   cluster    the fan-out on three lms-realtime nodes forming one cluster on loopback
 #
 #   bench/run.sh --quick     fan-out 1,000 members (5 s + 20 s), hold 5,000 (30 s idle window), storm 5,000,
-#                            capacity 1,000 (steps of 2 s + 6 s), cluster 1,000; once (about 14 min, an estimate)
+#                            capacity 1,000 (steps of 2 s + 5 s), cluster 1,000; once (about 13-14 min, an estimate)
 #   bench/run.sh             fan-out and cluster 1,000 / 5,000 / 10,000 (10 s + 30 s, 3 repeats), hold 19,000
 #                            (once), storm 15,000 (3 repeats), capacity 1,000 / 10,000 (steps of 3 s + 10 s,
 #                            once): well over an hour
@@ -28,7 +28,7 @@
 # --idle-cpu-seconds N (30: the hold's last N seconds), --idle-baseline-seconds N (5, at 0 sockets);
 # handshake: --handshakes M, --in-flight K (256);
 # capacity: --capacity-members "1000 10000", --capacity-steps "20000 40000 ..." (deliveries/s; 20k to 200k
-# by 20k), --capacity-warmup N (2 quick, 3 full; the first step at least 5), --capacity-seconds N (6 quick,
+# by 20k), --capacity-warmup N (2 quick, 3 full; the first step at least 5), --capacity-seconds N (5 quick,
 # 10 full); --sources N (127.0.0.1..N for hold, handshake and capacity, 4);
 # --engine-jar PATH (default target/lms-realtime.jar, built when missing);
 # --no-build (use bench/target/lms-bench.jar as it is).
@@ -106,7 +106,7 @@ done
 if [ "$MODE" = quick ]; then
   SIZES="${SIZES:-1000}"; MEASURE="${MEASURE:-20}"; WARMUP="${WARMUP:-5}"; REPEATS="${REPEATS:-1}"
   HOLD_N="${HOLD_N:-5000}"; HOLD_SECONDS="${HOLD_SECONDS:-30}"; STORM_N="${STORM_N:-5000}"
-  CAP_SIZES="${CAP_SIZES:-1000}"; CAP_WARMUP="${CAP_WARMUP:-2}"; CAP_SECONDS="${CAP_SECONDS:-6}"
+  CAP_SIZES="${CAP_SIZES:-1000}"; CAP_WARMUP="${CAP_WARMUP:-2}"; CAP_SECONDS="${CAP_SECONDS:-5}"
 else
   SIZES="${SIZES:-1000 5000 10000}"; MEASURE="${MEASURE:-30}"; WARMUP="${WARMUP:-10}"; REPEATS="${REPEATS:-3}"
   HOLD_N="${HOLD_N:-19000}"; HOLD_SECONDS="${HOLD_SECONDS:-60}"; STORM_N="${STORM_N:-15000}"

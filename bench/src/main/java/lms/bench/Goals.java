@@ -177,11 +177,16 @@ final class Goals {
     double ov = o.get("deliveries_per_s").asDouble();
     String peerName = peer.equals(Report.SIO) ? "socket.io" : "the ceiling";
     String bound = top(l) && !top(o) ? "≥ " : top(o) && !top(l) ? "≤ " : "";
-    if (ov <= 0) {
-      return new Goal(text, target, size, null, lv > 0 ? Boolean.TRUE : null,
-          lv > 0 ? String.format(Locale.ROOT, "%s held no step; lms-realtime %,d deliveries/s", peerName, Math.round(lv))
-              : "neither held the first step",
-          null, p == null ? "-" : String.format(Locale.ROOT, "%,d /s", Math.round(p.get("deliveries_per_s").asDouble())));
+    if (ov <= 0) { // the peer held not even the first step: no ratio
+      String cell = lv > 0
+          ? String.format(Locale.ROOT, "%s held no step (%s); lms-realtime %,d deliveries/s", peerName, firstFailed(o),
+              Math.round(lv))
+          : String.format(Locale.ROOT, "neither held the first step (lms-realtime %s; %s %s)", firstFailed(l), peerName,
+              firstFailed(o));
+      return new Goal(text, target, size, null, lv > 0 ? Boolean.TRUE : null, cell, null,
+          p == null ? "-" : p.get("deliveries_per_s").asDouble() > 0
+              ? String.format(Locale.ROOT, "%,d /s", Math.round(p.get("deliveries_per_s").asDouble()))
+              : "held no step (" + firstFailed(p) + ")");
     }
     Double pr = p == null ? null : p.get("deliveries_per_s").asDouble() / ov;
     String pbound = p == null ? "" : top(p) && !top(o) ? "≥ " : top(o) && !top(p) ? "≤ " : "";
@@ -189,6 +194,16 @@ final class Goals {
         String.format(Locale.ROOT, "%s%s (%,d vs %,d deliveries/s)", bound, x(lv / ov), Math.round(lv), Math.round(ov)),
         pr, pr == null ? "-" : String.format(Locale.ROOT, "%s%s (%,d /s)", pbound, x(pr),
             Math.round(p.get("deliveries_per_s").asDouble())));
+  }
+
+  /** "p99 351 ms at 20,000/s": the first step that did not hold, from a capacity row. */
+  static String firstFailed(ObjectNode capRow) {
+    JsonNode f = capRow.get("first_failed_step");
+    if (f == null) {
+      return "no step failed";
+    }
+    return (f.path("p99_ms").isNumber() ? "p99 " + Report.fmt(f.path("p99_ms").asDouble()) + " ms" : f.path("why").asText())
+        + String.format(Locale.ROOT, " at %,d/s", f.path("offered_deliveries_per_s").asLong());
   }
 
   static ObjectNode capRow(List<ObjectNode> rows, String server, int members) {

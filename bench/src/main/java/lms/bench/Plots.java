@@ -201,6 +201,13 @@ final class Plots {
       if (c.getSeriesMap().isEmpty()) {
         continue;
       }
+      if (minX >= maxX) { // one step only: a visible line all the same
+        minX = maxX * 0.5;
+        maxX = maxX * 1.5;
+      }
+      double minY = c.getSeriesMap().values().stream().flatMap(se -> java.util.Arrays.stream(se.getYData()).boxed())
+          .mapToDouble(Double::doubleValue).min().orElse(50);
+      c.getStyler().setYAxisMin(Math.min(minY, 50) * 0.8); // the bound always in view
       XYSeries bound = c.addSeries("p99 bound 50 ms", List.of(minX, maxX), List.of(50.0, 50.0));
       bound.setMarker(SeriesMarkers.NONE);
       bound.setLineColor(Color.RED);
