@@ -16,7 +16,7 @@
 #   cluster    the fan-out on three lms-realtime nodes forming one cluster on loopback
 #
 #   bench/run.sh --quick     fan-out 1,000 members (5 s + 20 s), hold 5,000 (30 s idle window), storm 5,000,
-#                            capacity 1,000 (steps of 2 s + 5 s), cluster 1,000; once (about 13-14 min, an estimate)
+#                            capacity 1,000 (steps of 2 s + 5 s), cluster 1,000; once (about 14 min, an estimate)
 #   bench/run.sh             fan-out and cluster 1,000 / 5,000 / 10,000 (10 s + 30 s, 3 repeats), hold 19,000
 #                            (once), storm 15,000 (3 repeats), capacity 1,000 / 10,000 (steps of 3 s + 10 s,
 #                            once): well over an hour
