@@ -68,7 +68,7 @@ SOURCES=4
 BUILD=1
 ENGINE_JAR="${ENGINE_JAR:-}"
 
-usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
