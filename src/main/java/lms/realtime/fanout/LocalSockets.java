@@ -2,8 +2,8 @@ package lms.realtime.fanout;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import lms.realtime.session.Connection;
+import lms.realtime.PerAddress;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -12,7 +12,7 @@ import org.apache.pekko.actor.typed.ActorRef;
  */
 public final class LocalSockets {
   private final Map<ActorRef<Connection.Command>, Outbox> outboxes = new ConcurrentHashMap<>();
-  private final Map<String, AtomicInteger> perIp = new ConcurrentHashMap<>();
+  private final PerAddress perIp = new PerAddress();
 
   public void register(ActorRef<Connection.Command> connection, Outbox outbox) {
     outboxes.put(connection, outbox);
@@ -33,16 +33,11 @@ public final class LocalSockets {
 
   /** Takes a slot of this IP's allowance; false (and nothing taken) when it is used up. */
   public boolean tryAcquireIp(String ip, int max) {
-    AtomicInteger count = perIp.computeIfAbsent(ip, k -> new AtomicInteger());
-    if (count.incrementAndGet() > max) {
-      releaseIp(ip);
-      return false;
-    }
-    return true;
+    return perIp.tryAcquire(ip, max);
   }
 
   public void releaseIp(String ip) {
-    perIp.computeIfPresent(ip, (k, count) -> count.decrementAndGet() <= 0 ? null : count);
+    perIp.release(ip);
   }
 
   /**

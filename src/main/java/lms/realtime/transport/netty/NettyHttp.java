@@ -63,25 +63,40 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
   private static final long STRICT_TIMEOUT_MILLIS = 10_000;
 
   private final NettyTransport transport;
+  private final HeaderDeadline deadline;
   private final ArrayDeque<FullHttpRequest> pending = new ArrayDeque<>(1);
   private boolean busy;
 
-  NettyHttp(NettyTransport transport) {
+  NettyHttp(NettyTransport transport, HeaderDeadline deadline) {
     this.transport = transport;
+    this.deadline = deadline;
   }
 
-  /** The body bound: over {@code lms.http.max-body-bytes}, the contract's 400 {@code too_large}, then close. */
+  /**
+   * The body bound: over {@code lms.http.max-body-bytes}, the contract's 400 {@code too_large}. The
+   * rest of the body is read and dropped (closing while the client still sends would reset the
+   * connection and lose the answer), and the connection goes on when the request keeps it alive.
+   */
   static final class BodyLimit extends HttpObjectAggregator {
-    BodyLimit(int maxBytes) {
+    private final HeaderDeadline deadline;
+
+    BodyLimit(int maxBytes, HeaderDeadline deadline) {
       super(maxBytes);
+      this.deadline = deadline;
     }
 
     @Override
     protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+      deadline.requestIn();
       FullHttpResponse response = json(HttpResponseStatus.BAD_REQUEST,
           Json.errorBody("too_large", "body larger than " + maxContentLength() + " bytes"));
-      response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-      ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+      boolean keepAlive = HttpUtil.isKeepAlive(oversized) && !(oversized instanceof FullHttpRequest);
+      HttpUtil.setKeepAlive(response, keepAlive);
+      if (keepAlive) {
+        ctx.writeAndFlush(response, ctx.voidPromise());
+      } else {
+        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+      }
     }
   }
 
@@ -91,6 +106,7 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
       io.netty.util.ReferenceCountUtil.release(msg);
       return;
     }
+    deadline.requestIn();
     pending.add(request);
     if (!busy) {
       next(ctx);
@@ -212,6 +228,7 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
         }
         ChannelPipeline p = ctx.pipeline();
         p.remove(IDLE);
+        p.remove(HeaderDeadline.NAME);
         // Netty's codec: the frame decoder (1002, 1009 at the header), UTF-8 validation across
         // fragments (1007), fragments joined into messages up to the same bound (1009)
         p.addAfter("wsdecoder", "utf8", new Utf8FrameValidator(false));

@@ -31,6 +31,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import lms.realtime.NodeContext;
+import lms.realtime.PerAddress;
 import lms.realtime.Settings;
 import lms.realtime.http.Routes;
 import lms.realtime.session.Handshake;
@@ -54,6 +55,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class NettyTransport implements Transport {
   private static final Logger log = LoggerFactory.getLogger(NettyTransport.class);
+  /**
+   * Bounds of the HTTP decoder: a request line long enough for a query token of
+   * lms.jwt.max-token-bytes (the handshake refuses a longer one with 401, not 414), headers of 8 KiB.
+   */
+  private static final int MAX_REQUEST_LINE = 16 * 1024;
+  private static final int MAX_HEADERS = 8 * 1024;
+  private static final int MAX_CHUNK = 8 * 1024;
 
   final NodeContext node;
   final Settings settings;
@@ -62,6 +70,7 @@ public final class NettyTransport implements Transport {
   final Materializer materializer;
   final WebSocketDecoderConfig decoderConfig;
   private final AtomicInteger connections = new AtomicInteger();
+  private final PerAddress unfinished = new PerAddress();
   private final boolean epoll;
   private final EventLoopGroup group;
   private final Map<EventExecutor, LoopDrainer> drainers = new IdentityHashMap<>();
@@ -129,11 +138,13 @@ public final class NettyTransport implements Transport {
               return;
             }
             ch.closeFuture().addListener(f -> connections.decrementAndGet());
+            HeaderDeadline deadline = new HeaderDeadline(settings.headerTimeout().toNanos(), unfinished, settings.maxUnfinishedPerIp());
             ch.pipeline()
+                .addLast(HeaderDeadline.NAME, deadline)
                 .addLast(NettyHttp.IDLE, new IdleStateHandler(0, 0, settings.httpIdleTimeout().toMillis(), TimeUnit.MILLISECONDS))
-                .addLast("http", new HttpServerCodec())
-                .addLast("body", new NettyHttp.BodyLimit(settings.maxBodyBytes()))
-                .addLast(NettyHttp.NAME, new NettyHttp(NettyTransport.this));
+                .addLast("http", new HttpServerCodec(MAX_REQUEST_LINE, MAX_HEADERS, MAX_CHUNK))
+                .addLast("body", new NettyHttp.BodyLimit(settings.maxBodyBytes(), deadline))
+                .addLast(NettyHttp.NAME, new NettyHttp(NettyTransport.this, deadline));
           }
         });
     CompletableFuture<Binding> bound = new CompletableFuture<>();

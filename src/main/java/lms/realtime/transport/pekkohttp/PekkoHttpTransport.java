@@ -4,15 +4,21 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import lms.realtime.NodeContext;
+import lms.realtime.PerAddress;
+import lms.realtime.Settings;
 import lms.realtime.http.Responses;
 import lms.realtime.http.Routes;
 import lms.realtime.session.Handshake;
 import lms.realtime.transport.Transport;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.model.AttributeKeys;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
@@ -21,8 +27,18 @@ import org.apache.pekko.http.javadsl.model.RemoteAddress;
 import org.apache.pekko.http.javadsl.model.headers.Cookie;
 import org.apache.pekko.http.javadsl.model.headers.HttpCookiePair;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
-import org.apache.pekko.http.javadsl.server.Route;
-import org.apache.pekko.stream.scaladsl.Flow;
+import org.apache.pekko.http.javadsl.settings.ServerSettings;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.SharedKillSwitch;
+import org.apache.pekko.stream.SystemMaterializer;
+import org.apache.pekko.stream.javadsl.BidiFlow;
+import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.javadsl.TLSPlacebo;
+import org.apache.pekko.stream.javadsl.Tcp;
+import org.apache.pekko.util.ByteString;
 
 /**
  * The all-Pekko transport ({@code lms.transport = pekko-http}): pekko-http's server carries every
@@ -40,12 +56,48 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
     this.routes = new Routes(node, ready, extractRequest(request -> completeWithFuture(open(request))));
   }
 
+  /**
+   * pekko-http's server layer on connections of our own, as pekko-http's bind builds them, so that
+   * each connection's bytes pass a {@link HeaderGuard} first and the connections can be counted
+   * ({@code lms.http.max-connections}) and ended together ({@link Binding#terminate}).
+   */
   @Override
+  @SuppressWarnings({"unchecked", "rawtypes"})
   public CompletionStage<Binding> bind() {
-    return Http.get(node.system())
-        .newServerAt(node.settings().httpHost(), node.settings().httpPort())
-        .bind(routes.route())
-        .thenApply(PekkoBinding::new);
+    ActorSystem classic = node.system().classicSystem();
+    ServerSettings serverSettings = ServerSettings.create(classic);
+    Flow<HttpRequest, HttpResponse, NotUsed> handler = routes.route().flow(classic);
+    Materializer materializer = SystemMaterializer.get(classic).materializer();
+    SharedKillSwitch connections = KillSwitches.shared("lms-connections");
+    AtomicInteger open = new AtomicInteger();
+    PerAddress unfinished = new PerAddress();
+    Settings settings = node.settings();
+    return Tcp.get(classic)
+        .bind(settings.httpHost(), settings.httpPort(), settings.httpBacklog(), List.of(), false,
+            Optional.of(settings.httpIdleTimeout()))
+        .to(Sink.foreach(incoming -> {
+          if (open.incrementAndGet() > settings.maxConnections()) {
+            open.decrementAndGet();
+            incoming.handleWith(Flow.fromSinkAndSource(Sink.cancelled(), Source.empty()), materializer);
+            return;
+          }
+          InetSocketAddress peer = incoming.remoteAddress();
+          BidiFlow layer = Http.get(classic).serverLayer(serverSettings, Optional.of(peer), classic.log())
+              .atop((BidiFlow) TLSPlacebo.getInstance());
+          Flow<ByteString, ByteString, NotUsed> http = ((BidiFlow<HttpResponse, ByteString, ByteString, HttpRequest, NotUsed>) layer)
+              .reversed().join(handler);
+          Flow<ByteString, ByteString, NotUsed> guarded = Flow.of(ByteString.class)
+              .via(new HeaderGuard(peer.getAddress().getHostAddress(), unfinished, settings.maxUnfinishedPerIp(), settings.headerTimeout()))
+              .via(http)
+              .via(connections.flow())
+              .watchTermination((mat, done) -> {
+                done.whenComplete((d, failure) -> open.decrementAndGet());
+                return mat;
+              });
+          incoming.handleWith(guarded, materializer);
+        }))
+        .run(materializer)
+        .thenApply(binding -> new PekkoBinding(binding, connections));
   }
 
   private CompletionStage<HttpResponse> open(HttpRequest request) {
@@ -57,7 +109,7 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
           Handshake.Admitted a = (Handshake.Admitted) outcome;
           SocketStage stage = new SocketStage(a.connection(), (StageOutbox) a.outbox(), a.gate(), node.metrics(),
               node.settings().maxFrameBytes(), node.settings().keepAliveIdle(), node.settings().closeHandshakeTimeout());
-          return WebSocketStack.upgrade(request, Flow.fromGraph(stage));
+          return WebSocketStack.upgrade(request, org.apache.pekko.stream.scaladsl.Flow.fromGraph(stage));
         });
   }
 
@@ -104,7 +156,7 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
     }
   }
 
-  private record PekkoBinding(ServerBinding binding) implements Binding {
+  private record PekkoBinding(Tcp.ServerBinding binding, SharedKillSwitch connections) implements Binding {
     @Override
     public InetSocketAddress localAddress() {
       return binding.localAddress();
@@ -115,9 +167,11 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
       return binding.unbind().thenApply(done -> null);
     }
 
+    /** Connections still open are ended (after the node has closed its sockets with 1012). */
     @Override
     public CompletionStage<Void> terminate(Duration deadline) {
-      return binding.terminate(deadline).thenApply(done -> null);
+      connections.shutdown();
+      return CompletableFuture.completedFuture(null);
     }
   }
 }
