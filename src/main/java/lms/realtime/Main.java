@@ -35,12 +35,11 @@ public final class Main {
     Settings settings = node.context().settings();
     if (demo) {
       String banner = "=".repeat(78);
-      String secret = settings.jwtSecret().isEmpty()
-          ? "a secret it just made up" : "the configured LMS_JWT_SECRET";
-      log.warn("\n{}\n DEMO MODE: this node mints tokens itself, signed with {}.\n"
+      log.warn("\n{}\n DEMO MODE: this node mints tokens itself, signed with a secret it just made up\n"
+              + " (never with LMS_JWT_SECRET: no other engine or service accepts them).\n"
               + " Anyone who can reach it can mint tokens at /demo/token. Never run --demo in production.\n"
               + " Open http://localhost:{}/ to try the live classroom.\n{}",
-          banner, secret, node.httpPort(), banner);
+          banner, node.httpPort(), banner);
     }
     log.info("lms-realtime listening on {}:{} (cluster {}:{}, seeds {})", settings.httpHost(), node.httpPort(),
         settings.clusterHost(), settings.clusterPort(), settings.seedNodes().isEmpty() ? "none: cluster of one" : settings.seedNodes());

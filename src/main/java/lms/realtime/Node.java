@@ -47,24 +47,24 @@ public final class Node {
   public static CompletionStage<Node> start(Config config, boolean demo) {
     Settings settings = Settings.from(config);
     NodeContext.Demo demoMode = null;
-    String secretOverride = null;
+    String demoSecret = null;
     if (settings.jwtSecret().isEmpty() && settings.jwtPublicKeyFile().isEmpty() && !demo) {
       throw new IllegalStateException(
           "No token key configured: set LMS_JWT_SECRET (HS256) or LMS_JWT_PUBLIC_KEY_FILE (RS256/ES256),"
               + " or start with --demo to try the engine with a self-made secret.");
     }
-    if (demo && settings.jwtSecret().isEmpty()) {
-      // Demo tokens are HS256; with only a public key configured, the demo secret is added beside it.
+    if (demo) {
+      // Demo tokens are always signed with a secret made up here, never with a configured one: a
+      // demo node must not mint tokens (service tokens above all) that other engines or services
+      // sharing LMS_JWT_SECRET would accept. This node accepts both.
       byte[] bytes = new byte[48];
       new SecureRandom().nextBytes(bytes);
-      secretOverride = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
-    }
-    if (demo) {
-      demoMode = new NodeContext.Demo(secretOverride != null ? secretOverride : settings.jwtSecret());
+      demoSecret = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+      demoMode = new NodeContext.Demo(demoSecret);
     }
     TokenVerifier verifier;
     try {
-      verifier = TokenVerifier.fromSettings(settings, secretOverride);
+      verifier = TokenVerifier.fromSettings(settings, demoSecret);
     } catch (Exception e) {
       throw new IllegalStateException("Cannot read the token key: " + e.getMessage(), e);
     }

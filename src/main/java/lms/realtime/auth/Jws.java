@@ -11,7 +11,9 @@ import java.security.PublicKey;
 import java.security.Signature;
 import java.security.interfaces.ECPublicKey;
 import java.security.interfaces.RSAPublicKey;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.List;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
@@ -31,26 +33,31 @@ final class Jws {
       .build());
   private static final Base64.Decoder BASE64URL = Base64.getUrlDecoder();
 
-  private final SecretKeySpec secret;
+  private final List<SecretKeySpec> secrets;
   private final PublicKey publicKey;
   /** RS256 or ES256 when a public key is configured, else null. */
   private final String publicAlgorithm;
-  private final ThreadLocal<Mac> mac;
+  private final List<ThreadLocal<Mac>> macs = new ArrayList<>(2);
   private final ThreadLocal<Signature> signature;
 
-  Jws(byte[] secret, PublicKey publicKey) {
-    this.secret = secret == null ? null : new SecretKeySpec(secret, "HmacSHA256");
+  /** {@code secrets}: the HS256 secrets accepted (none, the configured one, and a demo node's own). */
+  Jws(List<byte[]> secrets, PublicKey publicKey) {
+    this.secrets = new ArrayList<>(secrets.size());
+    for (byte[] s : secrets) {
+      SecretKeySpec key = new SecretKeySpec(s, "HmacSHA256");
+      this.secrets.add(key);
+      macs.add(ThreadLocal.withInitial(() -> {
+        try {
+          Mac m = Mac.getInstance("HmacSHA256");
+          m.init(key);
+          return m;
+        } catch (GeneralSecurityException e) {
+          throw new IllegalStateException("no HmacSHA256 in this JVM", e);
+        }
+      }));
+    }
     this.publicKey = publicKey;
     this.publicAlgorithm = publicKey instanceof RSAPublicKey ? "RS256" : publicKey instanceof ECPublicKey ? "ES256" : null;
-    this.mac = ThreadLocal.withInitial(() -> {
-      try {
-        Mac m = Mac.getInstance("HmacSHA256");
-        m.init(this.secret);
-        return m;
-      } catch (GeneralSecurityException e) {
-        throw new IllegalStateException("no HmacSHA256 in this JVM", e);
-      }
-    });
     this.signature = ThreadLocal.withInitial(() -> {
       try {
         // ES256 signatures are R || S, 32 bytes each (RFC 7518 §3.4): the JDK's P1363 format
@@ -79,8 +86,8 @@ final class Jws {
     byte[] signed = token.substring(0, second).getBytes(StandardCharsets.US_ASCII);
     byte[] sig = base64url(token, second + 1, token.length(), "signature");
     String algorithm = alg.asText();
-    if ("HS256".equals(algorithm) && secret != null) {
-      if (!MessageDigest.isEqual(mac.get().doFinal(signed), sig)) {
+    if ("HS256".equals(algorithm) && !macs.isEmpty()) {
+      if (!signedWithASecret(signed, sig)) {
         throw new TokenException("bad signature");
       }
     } else if (algorithm.equals(publicAlgorithm)) {
@@ -91,6 +98,15 @@ final class Jws {
       throw new TokenException("algorithm not accepted: " + algorithm);
     }
     return json(token, first + 1, second, "claims");
+  }
+
+  private boolean signedWithASecret(byte[] signed, byte[] sig) {
+    for (ThreadLocal<Mac> mac : macs) {
+      if (MessageDigest.isEqual(mac.get().doFinal(signed), sig)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private boolean verifiesWithPublicKey(byte[] signed, byte[] sig) {

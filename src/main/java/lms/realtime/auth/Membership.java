@@ -1,4 +1,8 @@
 package lms.realtime.auth;
 
-/** What one socket may do in one joined room, decided once at join time. */
-public record Membership(String room, String role, boolean canPublish, boolean canSeePresence) {}
+/**
+ * What one socket may do in one joined room, decided once at join time; {@code issuedAt} is when
+ * the credential that gave it was issued (the access token, or a live room's room token), which a
+ * removal from the room compares with.
+ */
+public record Membership(String room, String role, boolean canPublish, boolean canSeePresence, Long issuedAt) {}

@@ -18,15 +18,15 @@ public final class RoomAccess {
         String role = who.courseRole(room.key());
         yield role == null
             ? null
-            : new Membership(room.value(), role, INSTRUCTOR.equals(role), INSTRUCTOR.equals(role) || who.isAdmin());
+            : new Membership(room.value(), role, INSTRUCTOR.equals(role), INSTRUCTOR.equals(role) || who.isAdmin(), who.issuedAt());
       }
       case LIVE -> {
         if (grant == null || !grant.userId().equals(who.userId()) || !grant.room().equals(room.value())) {
           yield null;
         }
-        yield new Membership(room.value(), grant.role(), true, INSTRUCTOR.equals(grant.role()) || who.isAdmin());
+        yield new Membership(room.value(), grant.role(), true, INSTRUCTOR.equals(grant.role()) || who.isAdmin(), grant.issuedAt());
       }
-      case USER -> room.key().equals(who.userId()) ? new Membership(room.value(), null, true, true) : null;
+      case USER -> room.key().equals(who.userId()) ? new Membership(room.value(), null, true, true, who.issuedAt()) : null;
     };
   }
 

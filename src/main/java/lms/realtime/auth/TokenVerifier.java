@@ -11,6 +11,7 @@ import java.security.interfaces.ECPublicKey;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.X509EncodedKeySpec;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -36,20 +37,29 @@ public final class TokenVerifier {
   private final long clockSkewMillis;
 
   public TokenVerifier(String secret, PublicKey publicKey, long clockSkewSeconds) {
-    byte[] key = secret == null || secret.isEmpty() ? null : hmacKey(secret);
-    if (key == null && publicKey == null) {
+    this(secret, null, publicKey, clockSkewSeconds);
+  }
+
+  /** {@code demoSecret}: a second HS256 secret accepted beside the configured one (demo mode), or null. */
+  public TokenVerifier(String secret, String demoSecret, PublicKey publicKey, long clockSkewSeconds) {
+    List<byte[]> secrets = new ArrayList<>(2);
+    for (String s : new String[] {secret, demoSecret}) {
+      if (s != null && !s.isEmpty()) {
+        secrets.add(hmacKey(s));
+      }
+    }
+    if (secrets.isEmpty() && publicKey == null) {
       throw new IllegalArgumentException("no token key configured");
     }
     checkPublicKey(publicKey);
-    this.jws = new Jws(key, publicKey);
+    this.jws = new Jws(secrets, publicKey);
     this.clockSkewMillis = clockSkewSeconds * 1000;
   }
 
-  /** Builds the verifier from settings; an explicit secret (demo mode) takes the place of the configured one. */
-  public static TokenVerifier fromSettings(Settings settings, String secretOverride) throws IOException {
-    String secret = secretOverride != null ? secretOverride : settings.jwtSecret();
+  /** Builds the verifier from settings; {@code demoSecret} (demo mode) is accepted beside the configured keys. */
+  public static TokenVerifier fromSettings(Settings settings, String demoSecret) throws IOException {
     PublicKey key = settings.jwtPublicKeyFile().isEmpty() ? null : readPublicKey(Path.of(settings.jwtPublicKeyFile()));
-    return new TokenVerifier(secret, key, settings.clockSkewSeconds());
+    return new TokenVerifier(settings.jwtSecret(), demoSecret, key, settings.clockSkewSeconds());
   }
 
   private static byte[] hmacKey(String secret) {
@@ -96,9 +106,15 @@ public final class TokenVerifier {
     return authorization.substring(7).trim();
   }
 
-  /** Verifies an access token (contract §1). */
+  /**
+   * Verifies an access token (contract §1). A token with a {@code room} claim is a room token (§4)
+   * and is refused here: the two kinds are not interchangeable (contract §9).
+   */
   public Identity verifyAccess(String token) throws TokenException {
     JsonNode claims = verify(token);
+    if (claims.has("room")) {
+      throw new TokenException("a room token is not an access token");
+    }
     String sub = text(claims, "sub");
     if (sub == null || sub.isBlank()) {
       throw new TokenException("token has no sub");

@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
@@ -80,7 +81,7 @@ public final class Handshake {
   public CompletionStage<Outcome> open(Request request, Supplier<Outbox> newOutbox) {
     Identity identity;
     try {
-      identity = node.verifier().verifyAccess(token(request));
+      identity = identity(request);
     } catch (TokenException e) {
       return refuse("unauthorized", 401, "unauthorized", e.getMessage());
     }
@@ -123,14 +124,45 @@ public final class Handshake {
     });
   }
 
-  /** From the Authorization header, then the cookie, then the {@code token} query parameter. */
-  private String token(Request request) {
+  /**
+   * The first valid token of: the Authorization header, the cookie, the {@code token} query
+   * parameter. A bad one does not hide a good one behind it (an expired cookie and a fresh query
+   * token: the query token); when none is valid, the first one's reason is the answer. The cookie is
+   * not read at all when any origin may open a socket ({@code *}): a cookie-borne token would let
+   * any site open sockets as the user (cross-site WebSocket hijacking).
+   */
+  private Identity identity(Request request) throws TokenException {
+    TokenException first = null;
+    for (String token : tokens(request)) {
+      try {
+        if (token.length() > node.settings().maxTokenBytes()) {
+          throw new TokenException("token longer than " + node.settings().maxTokenBytes() + " bytes");
+        }
+        return node.verifier().verifyAccess(token);
+      } catch (TokenException e) {
+        first = first == null ? e : first;
+      }
+    }
+    throw first != null ? first : new TokenException("no token");
+  }
+
+  private List<String> tokens(Request request) {
+    List<String> tokens = new ArrayList<>(1);
     String bearer = TokenVerifier.bearer(request.header("Authorization"));
     if (bearer != null) {
-      return bearer;
+      tokens.add(bearer);
     }
-    String cookie = request.cookie(node.settings().cookieName());
-    return cookie != null ? cookie : request.query("token");
+    if (!node.settings().allowedOrigins().contains("*")) {
+      String cookie = request.cookie(node.settings().cookieName());
+      if (cookie != null) {
+        tokens.add(cookie);
+      }
+    }
+    String query = request.query("token");
+    if (query != null) {
+      tokens.add(query);
+    }
+    return tokens;
   }
 
   /** The allow-list; in demo mode the engine's own pages (same origin as the request) too. */

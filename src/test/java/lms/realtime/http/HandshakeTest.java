@@ -69,6 +69,26 @@ class HandshakeTest {
     }
   }
 
+  /** Issue 12: a bad token in one place does not hide a good one in the next (an expired cookie, a valid query token). */
+  @Test
+  void anExpiredCookieDoesNotShadowAValidQueryToken() {
+    String url = node.wsUrl() + "?token=" + Tokens.student("fresh");
+    try (WsClient ws = WsClient.connect(url, Map.of("Cookie", "access_token=" + Tokens.timed("stale", -3600, 7200)))) {
+      assertEquals("fresh", ws.expect("welcome").get("userId").asText());
+    }
+  }
+
+  /** Issue 12: a query token over the length bound is a 401 with a message, not the HTTP layer's 414. */
+  @Test
+  void aVeryLongQueryTokenIs401() throws Exception {
+    String long3k = "eyJ" + "A".repeat(1500) + ".eyJ" + "B".repeat(1500) + ".sig";
+    assertUnauthorized(refused(node.wsUrl() + "?token=" + long3k, Map.of()));
+    String huge = "eyJ" + "A".repeat(4500) + ".eyJ" + "B".repeat(4500) + ".sig";
+    HandshakeRefused r = refused(node.wsUrl() + "?token=" + huge, Map.of());
+    assertUnauthorized(r);
+    assertTrue(r.body.contains("longer than"), r.body);
+  }
+
   @Test
   void headerWinsOverQuery() {
     String url = node.wsUrl() + "?token=" + Tokens.student("from-query");
