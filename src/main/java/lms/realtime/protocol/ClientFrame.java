@@ -36,6 +36,19 @@ public sealed interface ClientFrame {
   int MAX_EVENT_NAME = 128;
   int MAX_ID = 128;
 
+  /**
+   * The request id of a frame that is refused without being read (over the rate limit), so that
+   * the refusal can say which request it refuses; null when the frame has no readable id.
+   */
+  static String peekId(Json json, String text) {
+    try {
+      JsonNode id = json.parse(text).get("id");
+      return id != null && id.isTextual() && id.asText().length() <= MAX_ID ? id.asText() : null;
+    } catch (JsonProcessingException e) {
+      return null;
+    }
+  }
+
   /** Reads one text frame into a request, or throws {@link Invalid} with the error to answer. */
   static ClientFrame parse(Json json, String text) throws Invalid {
     JsonNode node;

@@ -3,6 +3,7 @@ package lms.realtime.protocol;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -29,16 +30,37 @@ public final class Json {
                     .maxDocumentLength(settings.maxFrameBytes() * 4L)
                     .build())
             .build();
-    this.reader = new ObjectMapper(factory);
+    this.reader = new ObjectMapper(factory).enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   }
 
-  /** Parses one JSON document; throws {@link JsonProcessingException} on anything malformed. */
+  /**
+   * Parses one JSON document; throws {@link JsonProcessingException} on anything malformed, on text
+   * after the document, and on a number no JSON writer can carry back (such as {@code 1e400}, which
+   * reads as infinity).
+   */
   public JsonNode parse(String text) throws JsonProcessingException {
     JsonNode node = reader.readTree(text);
     if (node == null || node.isMissingNode()) {
       throw new IllegalJson("empty document");
     }
+    if (!finite(node)) {
+      throw new IllegalJson("a number out of range");
+    }
     return node;
+  }
+
+  private static boolean finite(JsonNode node) {
+    if (node.isFloatingPointNumber()) {
+      return Double.isFinite(node.doubleValue());
+    }
+    if (node.isContainerNode()) {
+      for (JsonNode child : node) {
+        if (!finite(child)) {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   public static ObjectNode object() {

@@ -6,10 +6,13 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import lms.realtime.protocol.Json;
 
 /**
- * A room's recent events, bounded by count and age: what a reconnecting client can recover, and the
- * window in which a backend event id is remembered for de-duplication.
+ * A room's recent events, bounded by count, age and bytes (UTF-8 of their frames): what a
+ * reconnecting client can recover, and the window in which a backend event id is remembered for
+ * de-duplication. The byte bound is what keeps a recovery (every missed event in one {@code joined}
+ * frame) and a hand-off snapshot small, whatever size the events are.
  */
 final class History {
   /** One stored event; public so a room snapshot can carry it between nodes. */
@@ -17,12 +20,15 @@ final class History {
 
   private final int maxSize;
   private final long ttlMillis;
+  private final long maxBytes;
+  private long bytes;
   private final ArrayDeque<Entry> entries = new ArrayDeque<>();
   private final Map<String, Long> seqById = new HashMap<>();
 
-  History(int maxSize, long ttlMillis) {
+  History(int maxSize, long ttlMillis, long maxBytes) {
     this.maxSize = maxSize;
     this.ttlMillis = ttlMillis;
+    this.maxBytes = maxBytes;
   }
 
   void add(Entry entry, long nowMillis) {
@@ -30,10 +36,11 @@ final class History {
       return;
     }
     entries.addLast(entry);
+    bytes += Json.utf8Length(entry.frame());
     if (entry.id() != null) {
       seqById.put(entry.id(), entry.seq());
     }
-    while (entries.size() > maxSize) {
+    while (entries.size() > maxSize || (bytes > maxBytes && !entries.isEmpty())) {
       evict();
     }
     expire(nowMillis);
@@ -67,15 +74,15 @@ final class History {
     return missed;
   }
 
-  /** The newest entries whose frames add up to at most {@code maxBytes} characters, oldest first. */
-  List<Entry> newest(long nowMillis, int maxChars) {
+  /** The newest entries whose frames add up to at most {@code maxBytes} bytes, oldest first. */
+  List<Entry> newest(long nowMillis, long maxBytes) {
     expire(nowMillis);
     List<Entry> out = new ArrayList<>();
     long total = 0;
     for (Iterator<Entry> it = entries.descendingIterator(); it.hasNext(); ) {
       Entry e = it.next();
-      total += e.frame().length();
-      if (total > maxChars) {
+      total += Json.utf8Length(e.frame());
+      if (total > maxBytes) {
         break;
       }
       out.add(0, e);
@@ -110,6 +117,7 @@ final class History {
 
   private void evict() {
     Entry gone = entries.removeFirst();
+    bytes -= Json.utf8Length(gone.frame());
     if (gone.id() != null) {
       seqById.remove(gone.id(), gone.seq());
     }

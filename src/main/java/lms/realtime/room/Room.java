@@ -14,6 +14,7 @@ import lms.realtime.fanout.Hub;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.ClientFrame;
 import lms.realtime.protocol.ErrorCodes;
+import lms.realtime.protocol.Json;
 import lms.realtime.protocol.ServerFrames;
 import lms.realtime.user.User;
 import org.apache.pekko.actor.CoordinatedShutdown;
@@ -80,8 +81,14 @@ public final class Room extends AbstractBehavior<Room.Command> {
 
   public record GetPresence(ActorRef<PresenceList> replyTo) implements Command {}
 
-  /** A socket's {@code presence} request, answered straight to it. */
-  public record QueryPresence(ActorRef<Connection.Command> connection, String requestId) implements Command {}
+  /**
+   * A socket's {@code presence} request, answered straight to it. The room decides: a member that
+   * sees presence, or a socket whose identity alone allows it ({@code byIdentity}: admins, a course's
+   * instructors), and never one whose credential ({@code tokenIssuedAt}) a removal bars.
+   */
+  public record QueryPresence(
+      ActorRef<Connection.Command> connection, String requestId, String userId, Long tokenIssuedAt, boolean byIdentity)
+      implements Command {}
 
   public record PresenceList(String room, List<PresenceUser> users) implements CborSerializable {}
 
@@ -96,7 +103,11 @@ public final class Room extends AbstractBehavior<Room.Command> {
    * A hub brings its members back after this room's previous incarnation stopped; {@code epoch} and
    * {@code seq} are the last position it delivered to them.
    */
-  public record Rejoin(ActorRef<Hub.Command> hub, List<Hub.MemberInfo> members, String epoch, long seq) implements Command {}
+  public record Rejoin(ActorRef<Hub.Command> hub, List<Hub.MemberInfo> members, String epoch, long seq, boolean last)
+      implements Command {}
+
+  /** A hub found a gap in this room's events after {@code seq}: it gets what it missed, from the history. */
+  public record Recover(ActorRef<Hub.Command> hub, String epoch, long seq) implements Command {}
 
   /** One of a user's sockets, as the user entity hands it to the user's own room. */
   public record OwnRoomSocket(Hub.MemberInfo member, ActorRef<Hub.Command> hub, Long tokenIssuedAt) implements CborSerializable {}
@@ -175,10 +186,13 @@ public final class Room extends AbstractBehavior<Room.Command> {
           return Behaviors.receive(Command.class)
               .onMessage(SnapshotRead.class, read -> {
                 RoomSnapshots.Snapshot snapshot = null;
+                RoomSnapshots.Snapshot removals = null;
                 if (read.response() instanceof Replicator.GetSuccess<LWWMap<String, RoomSnapshots.Snapshot>> ok) {
-                  snapshot = ok.get(RoomSnapshots.keyFor(name)).getEntries().get(name);
+                  var entries = ok.get(RoomSnapshots.keyFor(name)).getEntries();
+                  snapshot = entries.get(name);
+                  removals = entries.get(RoomSnapshots.removalsEntry(name));
                 }
-                if (snapshot == null && !askedMajority[0] && clusterSize(ctx) > 1) {
+                if (snapshot == null && removals == null && !askedMajority[0] && clusterSize(ctx) > 1) {
                   askedMajority[0] = true;
                   replicator.askGet(
                       replyTo -> new Replicator.Get<>(RoomSnapshots.keyFor(name), new Replicator.ReadMajority(SNAPSHOT_READ_TIMEOUT), replyTo),
@@ -188,7 +202,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
                 if (snapshot != null) {
                   ctx.getLog().info("room {} taken over at {}/{}", name, snapshot.epoch(), snapshot.seq());
                 }
-                Room room = new Room(ctx, timers, replicator, name, shard, node, snapshot);
+                Room room = new Room(ctx, timers, replicator, name, shard, node, snapshot, removals);
                 return room.ownerId == null ? stash.unstashAll(room) : room.awaitingOwner(stash);
               })
               .onAnyMessage(m -> {
@@ -259,7 +273,8 @@ public final class Room extends AbstractBehavior<Room.Command> {
       String name,
       ActorRef<ClusterSharding.ShardCommand> shard,
       NodeContext node,
-      RoomSnapshots.Snapshot snapshot) {
+      RoomSnapshots.Snapshot snapshot,
+      RoomSnapshots.Snapshot removals) {
     super(ctx);
     this.timers = timers;
     this.replicator = replicator;
@@ -267,7 +282,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
     this.name = name;
     this.shard = shard;
     this.node = node;
-    this.history = new History(node.settings().historySize(), node.settings().historyTtl().toMillis());
+    this.history = new History(node.settings().historySize(), node.settings().historyTtl().toMillis(), node.settings().historyMaxBytes());
     if (snapshot != null) {
       this.epoch = snapshot.epoch();
       this.seq = snapshot.seq();
@@ -280,6 +295,10 @@ public final class Room extends AbstractBehavior<Room.Command> {
           SnapshotWritten::new);
     } else {
       this.epoch = UUID.randomUUID().toString().substring(0, 13);
+    }
+    if (removals != null) {
+      // what the room's removals were when the last one was made: they outlive a crash of its node
+      removals.removedAt().forEach((user, at) -> this.removedAt.merge(user, at, Math::max));
     }
     node.metrics().roomStarted();
     RoomName parsed = RoomName.parse(name);
@@ -299,6 +318,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
             this::forwardToNextIncarnation)
         .onMessage(Join.class, this::onJoin)
         .onMessage(Rejoin.class, this::onRejoin)
+        .onMessage(Recover.class, this::onRecover)
         .onMessage(Leave.class, this::onLeave)
         .onMessage(Publish.class, this::onPublish)
         .onMessage(GetPresence.class, this::onGetPresence)
@@ -335,7 +355,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
       return Behaviors.stopped();
     }
     RoomSnapshots.Snapshot snapshot = new RoomSnapshots.Snapshot(epoch, seq,
-        history.newest(now, RoomSnapshots.MAX_HISTORY_CHARS), Map.copyOf(removedAt));
+        history.newest(now, RoomSnapshots.MAX_HISTORY_BYTES), Map.copyOf(removedAt));
     replicator.askUpdate(
         replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
             new Replicator.WriteMajority(SNAPSHOT_TIMEOUT), replyTo, map -> map.put(selfAddress, name, snapshot)),
@@ -429,14 +449,26 @@ public final class Room extends AbstractBehavior<Room.Command> {
         addMember(info, rejoin.hub(), false);
       }
     }
-    List<String> frames = rejoin.epoch() != null && rejoin.epoch().equals(epoch)
-        ? history.since(rejoin.seq(), seq, System.currentTimeMillis())
-        : null;
-    if (frames == null) {
-      frames = List.of(ServerFrames.joined(null, name, epoch, seq, false, null));
+    if (rejoin.last()) {
+      rejoin.hub().tell(new Hub.Rejoined(name, getContext().getSelf(), catchUp(rejoin.epoch(), rejoin.seq()), epoch, seq));
     }
-    rejoin.hub().tell(new Hub.Rejoined(name, getContext().getSelf(), frames, epoch, seq));
     return this;
+  }
+
+  private Behavior<Command> onRecover(Recover recover) {
+    recover.hub().tell(new Hub.Recovered(name, catchUp(recover.epoch(), recover.seq()), epoch, seq));
+    return this;
+  }
+
+  /**
+   * What a hub's members missed since a position: the events from the history, or, when it cannot
+   * cover them (another epoch, too old), a {@code joined} with {@code recovered:false}: reload.
+   */
+  private List<String> catchUp(String sinceEpoch, long sinceSeq) {
+    List<String> frames = sinceEpoch != null && sinceEpoch.equals(epoch)
+        ? history.since(sinceSeq, seq, System.currentTimeMillis())
+        : null;
+    return frames != null ? frames : List.of(ServerFrames.joined(null, name, epoch, seq, false, null));
   }
 
   private String joinedFrame(String requestId, ClientFrame.Position since) {
@@ -547,14 +579,28 @@ public final class Room extends AbstractBehavior<Room.Command> {
   }
 
   private Behavior<Command> onQueryPresence(QueryPresence query) {
+    Member member = members.get(query.connection());
+    boolean allowed = (member != null && member.info().seesPresence()) || query.byIdentity();
+    if (!allowed || isRemoved(query.userId(), query.tokenIssuedAt())) {
+      query.connection().tell(new Connection.Deliver(
+          ServerFrames.error(query.requestId(), ErrorCodes.FORBIDDEN, "may not see presence of " + name)));
+      return this;
+    }
     List<String> users = new ArrayList<>(presence.size());
     presence.forEach((userId, p) -> users.add(presenceJson(userId, p)));
-    query.connection().tell(new Connection.Deliver(ServerFrames.presence(query.requestId(), name, users)));
+    String frame = ServerFrames.presence(query.requestId(), name, users);
+    if (Json.utf8Length(frame) > node.settings().outgoingBytes()) {
+      // larger than a socket may have queued: it would be closed as a slow reader (4008) for asking
+      frame = ServerFrames.error(query.requestId(), ErrorCodes.TOO_LARGE, "the presence of " + users.size()
+          + " users is larger than a socket's budget; the backend API has it (GET /api/v1/rooms/{room}/presence)");
+    }
+    query.connection().tell(new Connection.Deliver(frame));
     return this;
   }
 
   private Behavior<Command> onRemoveUser(RemoveUser remove) {
     removedAt.put(remove.userId(), nowSeconds());
+    writeRemovals();
     String leftFrame = ServerFrames.left(null, name, "removed");
     List<ActorRef<Connection.Command>> sockets = new ArrayList<>();
     members.forEach((conn, m) -> {
@@ -570,9 +616,26 @@ public final class Room extends AbstractBehavior<Room.Command> {
     return this;
   }
 
+  /**
+   * The room's removals, written to a majority of nodes as they change (beside the hand-off
+   * snapshot, in an entry of their own that is not taken away on a take-over): a removal is part of
+   * what the room keeps, and must outlive a crash of the room's node, not only a hand-off.
+   */
+  private void writeRemovals() {
+    Map<String, Long> now = Map.copyOf(removedAt);
+    String entry = RoomSnapshots.removalsEntry(name);
+    replicator.askUpdate(
+        replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
+            new Replicator.WriteMajority(SNAPSHOT_TIMEOUT), replyTo,
+            map -> now.isEmpty() ? map.remove(selfAddress, entry) : map.put(selfAddress, entry, RoomSnapshots.removals(now))),
+        SnapshotWritten::new);
+  }
+
   private Behavior<Command> onIdleCheck() {
     long now = System.currentTimeMillis();
-    removedAt.values().removeIf(at -> at + node.settings().removalRetention().getSeconds() < now / 1000);
+    if (removedAt.values().removeIf(at -> at + node.settings().removalRetention().getSeconds() < now / 1000)) {
+      writeRemovals();
+    }
     if (!members.isEmpty() || passivating) {
       return this;
     }

@@ -10,15 +10,20 @@ import org.apache.pekko.cluster.ddata.LWWMapKey;
 /**
  * Where a room leaves its state when it is handed to another node (rolling restart, rebalance):
  * Distributed Data, written to a majority of nodes before the room stops, read (locally, then from a
- * majority) and deleted by the room's next incarnation. A room that dies with its node leaves nothing, so its next incarnation
+ * majority) and deleted by the room's next incarnation. A room's removals have an entry of their own
+ * in the same map, written whenever they change and kept across take-overs, so they outlive a crash. A room that dies with its node leaves nothing, so its next incarnation
  * starts a new epoch: clients are told to reload rather than handed a history with a hole in it.
  */
 public final class RoomSnapshots {
   /** Snapshots are spread over this many map keys by room name. */
   static final int KEYS = 16;
 
-  /** Bound on the history a snapshot carries (characters of event frames), newest kept first. */
-  static final int MAX_HISTORY_CHARS = 256 * 1024;
+  /**
+   * Bound on the history a snapshot carries (bytes of event frames), newest kept first: under the
+   * 4 MiB Artery frame that Distributed Data's replicator writes it in (application.conf,
+   * large-message-destinations); the history's own budget (lms.history.max-bytes) is normally lower.
+   */
+  static final long MAX_HISTORY_BYTES = 2L << 20;
 
   public record Snapshot(String epoch, long seq, List<History.Entry> history, Map<String, Long> removedAt)
       implements CborSerializable {}
@@ -27,6 +32,16 @@ public final class RoomSnapshots {
 
   static Key<LWWMap<String, Snapshot>> keyFor(String room) {
     return LWWMapKey.create("lms-room-snapshots-" + Math.floorMod(room.hashCode(), KEYS));
+  }
+
+  /** The entry a room's removals are kept under, in the same map as its snapshot (one read gets both). */
+  static String removalsEntry(String room) {
+    return room + "#removals";
+  }
+
+  /** A room's removals alone (no epoch, no history). */
+  static Snapshot removals(Map<String, Long> removedAt) {
+    return new Snapshot(null, 0, List.of(), removedAt);
   }
 
   static LWWMap<String, Snapshot> empty() {

@@ -139,6 +139,8 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
   private Phase phase = Phase.ADMITTING;
   /** Registering again with a user entity that moved, not answered yet (retried at each deadline). */
   private boolean reregistering;
+  /** The socket has joined its own room explicitly (once, for recovery; it is a member from the start). */
+  private boolean ownRoomJoined;
   private Cancellable timer;
 
   private Connection(
@@ -354,16 +356,23 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
 
   // --- frames from the client ---
 
+  /**
+   * A client frame. The ack goes once the frame is handled and its own answers are queued: a ping
+   * the transport answers itself while no frame is with the actor can then never overtake them.
+   */
   private Behavior<Command> onInbound(Inbound inbound) {
-    inbound.ack().run();
-    if (phase != Phase.OPEN) {
-      return this;
+    try {
+      if (phase != Phase.OPEN) {
+        return this;
+      }
+      node.metrics().frameIn();
+      if (inbound.incoming() instanceof Text t) {
+        return onText(t.text());
+      }
+      return closeWith(CloseCodes.BINARY, "binary frames are not accepted");
+    } finally {
+      inbound.ack().run();
     }
-    node.metrics().frameIn();
-    if (inbound.incoming() instanceof Text t) {
-      return onText(t.text());
-    }
-    return closeWith(CloseCodes.BINARY, "binary frames are not accepted");
   }
 
   private Behavior<Command> onText(String text) {
@@ -372,7 +381,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
         return closeWith(CloseCodes.RATE_LIMITED, "rate limited");
       }
       case LIMITED -> {
-        return reply(gate.limitedFrame());
+        return reply(gate.limited(ClientFrame.peekId(node.json(), text)));
       }
       default -> {
         // read it
@@ -416,18 +425,24 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     if (membership == null) {
       return reply(ServerFrames.error(join.id(), ErrorCodes.FORBIDDEN, "may not join " + room));
     }
+    boolean own = room.value().equals(ownRoom);
+    if (rooms.containsKey(room.value()) && (!own || ownRoomJoined)) {
+      // A joined room's events already come; a second join would only build another joined frame
+      // (with everything missed: issue 12's memory attack). The own room may be joined once, for recovery.
+      return reply(ServerFrames.error(join.id(), ErrorCodes.BAD_REQUEST, "already joined to " + room));
+    }
     if (!rooms.containsKey(room.value()) && rooms.size() >= node.settings().maxRoomsPerConnection()) {
       return reply(ServerFrames.error(join.id(), ErrorCodes.BAD_REQUEST,
           "at most " + node.settings().maxRoomsPerConnection() + " rooms per connection"));
     }
     rooms.put(room.value(), membership);
-    if (room.value().equals(ownRoom)) {
+    if (own) {
+      ownRoomJoined = true;
       userRef().tell(new User.OwnRoom(ctx.getSelf(), true));
     }
-    // A removal bars credentials issued before it: for a live room that is the room token.
-    Long issuedAt = grant != null ? grant.issuedAt() : identity.issuedAt();
+    // A removal bars credentials issued before it (for a live room that is the room token).
     roomRef(room.value()).tell(new Room.Join(ctx.getSelf(), node.hubs().forRoom(room.value()), join.id(), identity.userId(),
-        identity.name(), membership.role(), membership.canSeePresence(), issuedAt, join.since()));
+        identity.name(), membership.role(), membership.canSeePresence(), membership.issuedAt(), join.since()));
     return this;
   }
 
@@ -435,8 +450,13 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     if (RoomName.parse(leave.room()) == null) {
       return badRoom(leave.id(), leave.room());
     }
-    rooms.remove(leave.room());
+    if (rooms.remove(leave.room()) == null) {
+      // not joined: answered here, without starting the room's entity (issue 12: a flood of leaves
+      // with random names used to start one entity each)
+      return reply(ServerFrames.left(leave.id(), leave.room(), null));
+    }
     if (leave.room().equals(ownRoom)) {
+      ownRoomJoined = false;
       userRef().tell(new User.OwnRoom(ctx.getSelf(), false));
     }
     roomRef(leave.room()).tell(new Room.Leave(ctx.getSelf(), leave.id(), false));
@@ -446,9 +466,15 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
   private Behavior<Command> onPublish(ClientFrame.Publish publish) {
     Membership m = rooms.get(publish.room());
     if (m == null) {
-      return RoomName.parse(publish.room()) == null
-          ? badRoom(publish.id(), publish.room())
-          : reply(ServerFrames.error(publish.id(), ErrorCodes.NOT_JOINED, "not joined to " + publish.room()));
+      RoomName room = RoomName.parse(publish.room());
+      if (room == null) {
+        return badRoom(publish.id(), publish.room());
+      }
+      // a room this token could never join (another user's, a course it does not hold) is forbidden;
+      // one it could join (a live room needs its room token) is just not joined yet
+      return room.kind() != RoomName.Kind.LIVE && RoomAccess.join(identity, room, null) == null
+          ? reply(ServerFrames.error(publish.id(), ErrorCodes.FORBIDDEN, "may not publish to " + room))
+          : reply(ServerFrames.error(publish.id(), ErrorCodes.NOT_JOINED, "not joined to " + room));
     }
     if (!m.canPublish()) {
       return reply(ServerFrames.error(publish.id(), ErrorCodes.FORBIDDEN, "may not publish to " + publish.room()));
@@ -466,7 +492,11 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     if (!RoomAccess.canQueryPresence(identity, room, rooms.get(room.value()))) {
       return reply(ServerFrames.error(query.id(), ErrorCodes.FORBIDDEN, "may not see presence of " + room));
     }
-    roomRef(room.value()).tell(new Room.QueryPresence(ctx.getSelf(), query.id()));
+    // The room decides for good: it knows whether the join went through, and its removals.
+    Membership m = rooms.get(room.value());
+    Long issuedAt = m != null ? m.issuedAt() : identity.issuedAt();
+    roomRef(room.value()).tell(new Room.QueryPresence(ctx.getSelf(), query.id(), identity.userId(), issuedAt,
+        RoomAccess.canQueryPresence(identity, room, null)));
     return this;
   }
 

@@ -20,7 +20,7 @@ public final class Gate {
   /** What the gate says of a frame. */
   public enum Verdict {
     PASS,
-    /** Over the rate: answered with {@link #limitedFrame}, nothing else happens. */
+    /** Over the rate: answered with {@link #limited}, nothing else happens. */
     LIMITED,
     /** Over the rate for too many frames in a row: the socket closes with 4029. */
     CLOSE
@@ -32,7 +32,7 @@ public final class Gate {
 
   private final TokenBucket bucket;
   private final int strikesBeforeClose;
-  private final String limitedFrame;
+  private final String limitedMessage;
   private int strikes;
   private long lastTextNanos;
 
@@ -41,7 +41,7 @@ public final class Gate {
     this.strikesBeforeClose = settings.rateStrikesBeforeClose();
     double rate = settings.ratePerSecond();
     String perSecond = rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate);
-    this.limitedFrame = ServerFrames.error(null, ErrorCodes.RATE_LIMITED, "more than " + perSecond + " frames per second");
+    this.limitedMessage = "more than " + perSecond + " frames per second";
     this.lastTextNanos = nowNanos;
   }
 
@@ -72,32 +72,31 @@ public final class Gate {
    * the gate itself. Each frame passes the gate once.
    */
   public boolean answerPing(String text, Outbox outbox, ActorRef<Connection.Command> connection, Metrics metrics) {
-    String pong = pong(text);
-    if (pong == null) {
+    String id = pingId(text);
+    if (id == null) {
       return false;
     }
     metrics.frameIn();
     switch (admit(System.nanoTime())) {
-      case PASS -> outbox.sendText(pong);
-      case LIMITED -> outbox.sendText(limitedFrame);
+      case PASS -> outbox.sendText(id.isEmpty() ? PONG : ServerFrames.pong(id));
+      case LIMITED -> outbox.sendText(limited(id.isEmpty() ? null : id));
       case CLOSE -> connection.tell(new Connection.Close(CloseCodes.RATE_LIMITED, "rate limited"));
     }
     return true;
   }
 
-  /** The error frame of a frame over the rate (it has no id: the frame was not read). */
-  public String limitedFrame() {
-    return limitedFrame;
+  /** The error frame of a frame over the rate, with the request's id when it has one (null: none). */
+  public String limited(String id) {
+    return ServerFrames.error(id, ErrorCodes.RATE_LIMITED, limitedMessage);
   }
 
   /**
-   * The pong for a ping in the forms clients send ({@code {"type":"ping"}}, or with a plain string
-   * {@code id}); null for any other frame, which the actor reads in full. The caller still passes the
-   * frame through {@link #admit}.
+   * The id of a ping in the forms clients send ({@code {"type":"ping"}}: the empty string; or with a
+   * plain string {@code id}); null for any other frame, which the actor reads in full.
    */
-  public static String pong(String text) {
+  static String pingId(String text) {
     if (text.equals(PING)) {
-      return PONG;
+      return "";
     }
     int n = text.length();
     if (n > PING_WITH_ID.length() + 2 && text.startsWith(PING_WITH_ID) && text.endsWith("\"}")) {
@@ -112,7 +111,7 @@ public final class Gate {
           return null; // anything that could need JSON escaping goes the long way
         }
       }
-      return ServerFrames.pong(text.substring(from, to));
+      return text.substring(from, to);
     }
     return null;
   }

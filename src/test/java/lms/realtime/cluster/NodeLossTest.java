@@ -83,6 +83,8 @@ class NodeLossTest {
       WsClient a = member(nodes.get(0), "mv-a", room);
       WsClient b = member(nodes.get(1), "mv-b", room);
       WsClient c = member(nodes.get(2), "mv-c", room);
+      String kickedToken = Tokens.student("mv-kicked", room.substring("course:".length()));
+      assertEquals(200, nodes.get(0).delete("/api/v1/rooms/" + room + "/members/mv-kicked", SERVICE).statusCode());
       String epoch = null;
       long seqBefore = 0;
       for (int i = 1; i <= 5; i++) {
@@ -123,6 +125,7 @@ class NodeLossTest {
       // presence is whole again
       JsonNode users = WsClient.JSON.readTree(nodes.get(0).get("/api/v1/rooms/" + room + "/presence", SERVICE).body()).get("users");
       assertEquals(3, users.size(), users.toString());
+      assertRemoved(nodes.get(1), kickedToken, room); // the removal moved with the room
       a.close();
       b.close();
       back.close();
@@ -149,6 +152,8 @@ class NodeLossTest {
         ws.join(safeRoom);
         ws.join(lostRoom);
       }
+      String kickedToken = Tokens.student("cr-kicked", c2);
+      assertEquals(200, nodes.get(0).delete("/api/v1/rooms/" + lostRoom + "/members/cr-kicked", SERVICE).statusCode());
       String lostEpoch = publish(nodes.get(0), lostRoom, 1).get("epoch").asText();
       survivor.await("event");
       teacher.await("event");
@@ -196,6 +201,8 @@ class NodeLossTest {
       }
       JsonNode users = getJson(nodes.get(1), "/api/v1/rooms/" + lostRoom + "/presence").get("users");
       assertEquals(2, users.size(), users.toString());
+      // the history died with the node, the removal did not: the old token still cannot join
+      assertRemoved(nodes.get(1), kickedToken, lostRoom);
       teacher.close();
       survivor.close();
       victim.close();
@@ -203,6 +210,16 @@ class NodeLossTest {
       nodes.get(1).close();
       nodes.get(0).close();
     }
+  }
+
+  /** A token issued before the user's removal from the room is refused there. */
+  static void assertRemoved(TestNode node, String token, String room) {
+    WsClient ws = node.connect(token);
+    ws.expect("welcome");
+    ws.send("{\"type\":\"join\",\"id\":\"r\",\"room\":\"" + room + "\"}");
+    JsonNode refused = ws.expect("error");
+    assertEquals("forbidden", refused.get("code").asText(), refused.toString());
+    ws.close();
   }
 
   /** Nodes whose actor system can be terminated without the coordinated shutdown (no leave, no hand-off). */

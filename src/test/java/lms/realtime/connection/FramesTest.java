@@ -173,7 +173,7 @@ class FramesTest {
       stranger.send("{\"type\":\"join\",\"room\":\"user:dev\"}");
       error(stranger, "forbidden");
       stranger.send("{\"type\":\"publish\",\"room\":\"user:dev\",\"event\":\"x\",\"data\":1}");
-      error(stranger, "not_joined");
+      error(stranger, "forbidden"); // another user's own room (issue 12: was not_joined)
       stranger.expectNothing(QUIET);
       // joining the own user room explicitly answers joined with the position
       JsonNode joined = laptop.join("user:dev");

@@ -76,6 +76,7 @@ final class NettySocket extends Outbox {
   private Frame first;
   private Frame pendingClose;
   private ArrayDeque<Frame> backlog;
+  private long backlogBytes;
   private ScheduledFuture<?> timer;
 
   // --- back-pressure on reading: messages handed to the actor and not yet taken ---
@@ -158,7 +159,7 @@ final class NettySocket extends Outbox {
       return;
     }
     metrics.framesOut(1);
-    if (mustQueue()) {
+    if (mustQueue() || frame.size() > settings.outgoingBytes()) {
       queue(frame);
       return;
     }
@@ -171,7 +172,7 @@ final class NettySocket extends Outbox {
     if (!open()) {
       return;
     }
-    if (mustQueue()) {
+    if (mustQueue() || frame.size() > settings.outgoingBytes()) {
       queue(frame);
       return;
     }
@@ -187,15 +188,19 @@ final class NettySocket extends Outbox {
     return !upgraded || backlog != null || !channel.isWritable();
   }
 
+  /** Into the backlog, within its bounds in frames and in bytes; past them the socket is a slow reader. */
   private void queue(Frame frame) {
     if (backlog == null) {
       backlog = new ArrayDeque<>();
     }
-    if (backlog.size() >= settings.outgoingBuffer()) {
+    if (backlog.size() >= settings.outgoingBuffer() || backlogBytes + frame.size() > settings.outgoingBytes()) {
+      backlog = null;
+      backlogBytes = 0;
       overflow();
       return;
     }
     backlog.add(frame);
+    backlogBytes += frame.size();
   }
 
   private void drainBacklog() {
@@ -204,11 +209,14 @@ final class NettySocket extends Outbox {
     }
     boolean any = false;
     while (!backlog.isEmpty() && channel.isWritable()) {
-      channel.write(Unpooled.wrappedBuffer(backlog.poll().wire()), channel.voidPromise());
+      Frame next = backlog.poll();
+      backlogBytes -= next.size();
+      channel.write(Unpooled.wrappedBuffer(next.wire()), channel.voidPromise());
       any = true;
     }
     if (backlog.isEmpty()) {
       backlog = null;
+      backlogBytes = 0;
     }
     if (any) {
       wrote = true;
@@ -221,6 +229,7 @@ final class NettySocket extends Outbox {
     onLoop(() -> {
       pendingClose = closeFrame;
       backlog = null;
+      backlogBytes = 0;
       if (upgraded) {
         writeClose();
       }
@@ -369,7 +378,8 @@ final class NettySocket extends Outbox {
         if (msg instanceof TextWebSocketFrame frame) {
           if (!inputDone && !isClosing()) {
             String text = frame.text();
-            if (!gate.answerPing(text, NettySocket.this, connection, metrics)) {
+            // a ping is answered here only while no frame is with the actor (its answers go first)
+            if (unacked.get() > 0 || !gate.answerPing(text, NettySocket.this, connection, metrics)) {
               deliver(new Connection.Text(text));
             }
           }

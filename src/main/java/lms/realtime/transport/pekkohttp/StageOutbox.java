@@ -3,6 +3,7 @@ package lms.realtime.transport.pekkohttp;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import lms.realtime.Settings;
 import lms.realtime.fanout.Drainer;
 import lms.realtime.fanout.Frame;
@@ -11,7 +12,7 @@ import lms.realtime.metrics.Metrics;
 import org.apache.pekko.util.ByteString;
 
 /**
- * The pekko-http transport's outbox: a bounded lock-free queue of wire bytes that the socket's
+ * The pekko-http transport's outbox: a lock-free queue of wire bytes, bounded in frames and bytes, that the socket's
  * {@link SocketStage} drains. A sender wakes the stage only when the stage has said it is waiting
  * ({@link #sleep}): while the stage is busy writing (or the peer's TCP window is shut) frames just
  * pile up, and the stage's next write takes them all at once.
@@ -19,6 +20,7 @@ import org.apache.pekko.util.ByteString;
 final class StageOutbox extends Outbox {
   private final ConcurrentLinkedQueue<ByteString> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger size = new AtomicInteger();
+  private final AtomicLong bytes = new AtomicLong();
   /** True while the stage will look at the queue without being told (busy, or not started yet). */
   private final AtomicBoolean awake = new AtomicBoolean(true);
   private volatile Runnable wake;
@@ -36,8 +38,10 @@ final class StageOutbox extends Outbox {
     if (isClosing() || finished) {
       return;
     }
-    if (size.incrementAndGet() > settings.outgoingBuffer()) {
+    int n = frame.size();
+    if (size.incrementAndGet() > settings.outgoingBuffer() | bytes.addAndGet(n) > settings.outgoingBytes()) {
       size.decrementAndGet();
+      bytes.addAndGet(-n);
       overflow();
       return;
     }
@@ -114,6 +118,7 @@ final class StageOutbox extends Outbox {
       return head;
     }
     int taken = 1;
+    long takenBytes = next0.size();
     ByteString chunk = head == null ? next0 : head.concat(next0);
     while (chunk.size() < maxBytes) {
       ByteString next = queue.poll();
@@ -122,8 +127,10 @@ final class StageOutbox extends Outbox {
       }
       chunk = chunk.concat(next);
       taken++;
+      takenBytes += next.size();
     }
     size.addAndGet(-taken);
+    bytes.addAndGet(-takenBytes);
     return chunk;
   }
 
@@ -139,9 +146,13 @@ final class StageOutbox extends Outbox {
   /** Forgets what is still queued: after the close frame nothing more goes out. */
   void discard() {
     int n = 0;
-    while (queue.poll() != null) {
+    long b = 0;
+    ByteString dropped;
+    while ((dropped = queue.poll()) != null) {
       n++;
+      b += dropped.size();
     }
     size.addAndGet(-n);
+    bytes.addAndGet(-b);
   }
 }
