@@ -69,12 +69,25 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
   public record Rejoined(String room, ActorRef<Room.Command> roomActor, List<String> frames, String epoch, long seq)
       implements Command {}
 
+  /**
+   * The room's answer to a gap this hub found in its events ({@link Room.Recover}): the events it
+   * missed, or a {@code joined} with {@code recovered:false} when the room's history cannot cover
+   * them; then the room's position.
+   */
+  public record Recovered(String room, List<String> frames, String epoch, long seq) implements Command {}
+
   private record ConnectionGone(ActorRef<Connection.Command> connection) implements Command {}
 
   private record RoomActorGone(String room, ActorRef<Room.Command> roomActor) implements Command {}
 
   /** No answer to a re-join yet: sent to a node that died before sharding moved the room? Again. */
   private record RejoinTimeout(String room) implements Command {}
+
+  /** No answer to a gap's recovery yet: again. */
+  private record RecoverTimeout(String room) implements Command {}
+
+  /** Members per {@link Room.Rejoin} message: a room's re-join stays well under Artery's large frame. */
+  private static final int REJOIN_BATCH = 2000;
 
   private static final java.time.Duration REJOIN_RETRY = java.time.Duration.ofSeconds(3);
 
@@ -93,6 +106,8 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     final Map<ActorRef<Connection.Command>, Member> members = new HashMap<>();
     /** The members a re-join is under way for (null: none): they, and only they, get the catch-up. */
     Set<ActorRef<Connection.Command>> rejoining;
+    /** A gap in the events was found and its recovery asked of the room: events wait for the answer. */
+    boolean recovering;
     /** Members by drainer, for events and for presence watchers; null until needed after a change. */
     private Group[] everyone;
     private Group[] watchers;
@@ -176,6 +191,8 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
         .onMessage(ConnectionGone.class, this::onConnectionGone)
         .onMessage(RoomActorGone.class, this::onRoomActorGone)
         .onMessage(RejoinTimeout.class, this::onRejoinTimeout)
+        .onMessage(Recovered.class, this::onRecovered)
+        .onMessage(RecoverTimeout.class, this::onRecoverTimeout)
         .build();
   }
 
@@ -256,6 +273,9 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     if (sub == null) {
       return this;
     }
+    if (msg.seq() > 0 && gap(sub, msg)) {
+      return this; // the room's answer to the recovery carries this event too
+    }
     Frame frame = Frame.text(msg.frame());
     for (Group group : sub.groups(msg.presenceWatchersOnly())) {
       group.drainer().deliver(frame, group.outboxes(), group.outboxes().length);
@@ -304,15 +324,71 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     return this;
   }
 
+  /** The members go in batches; the room answers the last one. */
   private void sendRejoin(String room, Subscription sub) {
-    List<MemberInfo> members = new ArrayList<>(sub.members.size());
+    var roomRef = ClusterSharding.get(getContext().getSystem()).entityRefFor(Room.KEY, room);
+    List<MemberInfo> batch = new ArrayList<>(Math.min(REJOIN_BATCH, sub.members.size()));
+    int left = sub.members.size();
     for (Member m : sub.members.values()) {
-      members.add(m.info());
+      batch.add(m.info());
+      left--;
+      if (batch.size() == REJOIN_BATCH || left == 0) {
+        roomRef.tell(new Room.Rejoin(getContext().getSelf(), List.copyOf(batch), sub.epoch, sub.seq, left == 0));
+        batch.clear();
+      }
     }
-    ClusterSharding.get(getContext().getSystem())
-        .entityRefFor(Room.KEY, room)
-        .tell(new Room.Rejoin(getContext().getSelf(), members, sub.epoch, sub.seq));
     timers.startSingleTimer(new RejoinTimeout(room), REJOIN_RETRY);
+  }
+
+  /**
+   * Events of one room come in {@code seq} order; one that skips a number means some were lost on
+   * the way (issue 12: messages dropped between nodes used to go unnoticed). The hub asks the room
+   * for what it missed, holds the room's events until the answer (which carries them), and asks
+   * again if no answer comes.
+   */
+  private boolean gap(Subscription sub, Broadcast msg) {
+    if (sub.recovering) {
+      return true;
+    }
+    if (sub.roomActor == null || sub.epoch == null || !sub.epoch.equals(msg.epoch()) || msg.seq() <= sub.seq + 1) {
+      return false;
+    }
+    sub.recovering = true;
+    getContext().getLog().info("room {}: events {}..{} missing on this node; recovering them", msg.room(), sub.seq + 1, msg.seq() - 1);
+    metrics.gapFound();
+    askRecovery(msg.room(), sub);
+    return true;
+  }
+
+  private void askRecovery(String room, Subscription sub) {
+    sub.roomActor.tell(new Room.Recover(getContext().getSelf(), sub.epoch, sub.seq));
+    timers.startSingleTimer(new RecoverTimeout(room), REJOIN_RETRY);
+  }
+
+  private Behavior<Command> onRecoverTimeout(RecoverTimeout msg) {
+    Subscription sub = rooms.get(msg.room());
+    if (sub != null && sub.recovering && sub.roomActor != null) {
+      askRecovery(msg.room(), sub);
+    }
+    return this;
+  }
+
+  private Behavior<Command> onRecovered(Recovered msg) {
+    Subscription sub = rooms.get(msg.room());
+    if (sub == null || !sub.recovering) {
+      return this;
+    }
+    timers.cancel(new RecoverTimeout(msg.room()));
+    sub.recovering = false;
+    sub.epoch = msg.epoch();
+    sub.seq = msg.seq();
+    for (String text : msg.frames()) {
+      Frame frame = Frame.text(text);
+      for (Group group : sub.groups(false)) {
+        group.drainer().deliver(frame, group.outboxes(), group.outboxes().length);
+      }
+    }
+    return this;
   }
 
   private Behavior<Command> onRejoinTimeout(RejoinTimeout msg) {

@@ -20,6 +20,7 @@ public final class Metrics {
   private final Counter eventsPublished = Counter.builder("lms_events_published").description("Room events numbered and stored").register(registry);
   private final Counter notifications = Counter.builder("lms_notifications").description("User notifications sent").register(registry);
   private final Counter queueDrops = Counter.builder("lms_queue_drops").description("Frames refused by a full outgoing queue").register(registry);
+  private final Counter gaps = Counter.builder("lms_event_gaps").description("Gaps a hub found in a room's events (recovered from the room)").register(registry);
   private final Timer publishToEnqueue =
       Timer.builder("lms_publish_to_enqueue")
           .description("From a room numbering an event to its frame queued on every local socket")
@@ -56,6 +57,10 @@ public final class Metrics {
 
   public void queueDrop() {
     queueDrops.increment();
+  }
+
+  public void gapFound() {
+    gaps.increment();
   }
 
   public void closed(int code) {

@@ -213,6 +213,90 @@ class ClusterProcessTest {
     watcher.ws.close();
   }
 
+  /**
+   * Issue 12: a node frozen for 15 s (SIGSTOP) under a steady publisher, then thawed, leaves no
+   * silent gap on a client of another node: within one epoch, every event it sees follows the one
+   * before, unless a joined with recovered:false (a reset) came between.
+   */
+  @Test
+  void aNodeFrozenFor15SecondsLeavesNoSilentGap() throws Exception {
+    for (int i = 0; i < 3; i++) {
+      start(i);
+    }
+    for (int i = 0; i < 3; i++) {
+      awaitReady(i);
+    }
+    String room = "course:77";
+    WsClient client = connect(2, Tokens.student("p-frozen", "77"));
+    client.join(room);
+    AtomicBoolean publishing = new AtomicBoolean(true);
+    java.util.concurrent.atomic.AtomicInteger published = new java.util.concurrent.atomic.AtomicInteger();
+    Thread publisher = new Thread(() -> {
+      int n = 0;
+      while (publishing.get()) {
+        HttpResponse<String> r = call(n % 2 == 0 ? 0 : 2, "POST", "/api/v1/rooms/" + room + "/events", "{\"event\":\"tick\",\"id\":\"f" + n + "\"}");
+        if (r != null && r.statusCode() == 202) {
+          published.incrementAndGet();
+          n++;
+        }
+        try {
+          Thread.sleep(20);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    });
+    publisher.start();
+    Thread.sleep(2000);
+    new ProcessBuilder("kill", "-STOP", Long.toString(processes[1].pid())).start().waitFor();
+    List<String> frames = new ArrayList<>();
+    long thaw = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+    while (System.nanoTime() < thaw) {
+      String raw = client.nextRaw(Duration.ofMillis(200));
+      if (raw != null) {
+        frames.add(raw);
+      }
+    }
+    new ProcessBuilder("kill", "-CONT", Long.toString(processes[1].pid())).start().waitFor();
+    long end = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+    while (System.nanoTime() < end) {
+      String raw = client.nextRaw(Duration.ofMillis(200));
+      if (raw != null) {
+        frames.add(raw);
+      }
+    }
+    publishing.set(false);
+    publisher.join(30_000);
+    frames.addAll(client.drain());
+    String epoch = null;
+    long last = -1;
+    int events = 0;
+    int resets = 0;
+    List<String> silentGaps = new ArrayList<>();
+    for (String raw : frames) {
+      JsonNode f = WsClient.JSON.readTree(raw);
+      String type = f.path("type").asText();
+      if ("joined".equals(type)) {
+        resets++;
+        epoch = f.get("epoch").asText();
+        last = f.get("seq").asLong();
+      } else if ("event".equals(type)) {
+        events++;
+        long seq = f.get("seq").asLong();
+        if (f.get("epoch").asText().equals(epoch) && seq != last + 1) {
+          silentGaps.add(last + " -> " + seq);
+        }
+        epoch = f.get("epoch").asText();
+        last = seq;
+      }
+    }
+    System.out.printf("node frozen 15 s: %d events published, %d received by a client of another node, %d resets,"
+        + " silent gaps %s%n", published.get(), events, resets, silentGaps);
+    assertTrue(silentGaps.isEmpty(), "silent gaps: " + silentGaps);
+    assertTrue(events > 0, "the client received events");
+    client.close();
+  }
+
   /** A client that follows one room across reconnects, joining with since and keeping every seq seen. */
   final class RecoveringClient {
     final String room;
