@@ -28,6 +28,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
+import org.apache.pekko.cluster.sharding.typed.HashCodeMessageExtractor;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.cluster.typed.JoinSeedNodes;
@@ -112,11 +113,19 @@ public final class Guardian {
     }
   }
 
-  /** Ready once a message has made the round trip through sharding to an entity and back. */
+  /**
+   * Ready once a message has made the round trip through sharding to an entity of every user shard
+   * and back. One probe was not enough (issue 12): on a fresh cluster the first handshakes each
+   * placed a shard, one coordinator write at a time, and the first ones waited past the ask timeout
+   * (10 of a burst of 1,500 got 503). Placing them all before ready costs a second at start.
+   */
   private static void probeSharding(NodeContext node, CompletableFuture<Started> started, AtomicBoolean ready) {
-    node.sharding()
-        .entityRefFor(User.KEY, "__readiness-probe")
-        .<User.UserPresence>ask(User.GetPresence::new, Duration.ofSeconds(3))
+    List<CompletableFuture<User.UserPresence>> probes = new ArrayList<>();
+    for (String entity : oneEntityPerShard(node.system().settings().config().getInt("pekko.cluster.sharding.number-of-shards"))) {
+      probes.add(node.sharding().entityRefFor(User.KEY, entity)
+          .<User.UserPresence>ask(User.GetPresence::new, Duration.ofSeconds(3)).toCompletableFuture());
+    }
+    CompletableFuture.allOf(probes.toArray(CompletableFuture[]::new))
         .thenCombine(started, (p, s) -> p)
         .whenComplete((p, failure) -> {
           if (failure == null) {
@@ -128,12 +137,32 @@ public final class Guardian {
         });
   }
 
+  /** Entity ids, one in each shard of sharding's default extractor. */
+  static List<String> oneEntityPerShard(int shards) {
+    HashCodeMessageExtractor<Object> extractor = new HashCodeMessageExtractor<>(shards);
+    String[] byShard = new String[shards];
+    int found = 0;
+    for (int k = 0; found < shards; k++) {
+      String id = "__readiness-probe-" + k;
+      int shard = Integer.parseInt(extractor.shardId(id));
+      if (byShard[shard] == null) {
+        byShard[shard] = id;
+        found++;
+      }
+    }
+    return List.of(byShard);
+  }
+
   /**
    * SIGTERM (or any CoordinatedShutdown): stop being ready, stop accepting, close every socket with
-   * 1012 and its retry advice, give them a moment to go, then let sharding hand the rooms over.
+   * 1012 and its retry advice, and let sharding hand the rooms over at once: the hand-off does not
+   * wait for slow closes (issue 12), only a moment for the close frames to leave. Sockets that have
+   * not finished their close by then are dropped later, when the close grace is up or the cluster
+   * has been left, whichever is later.
    */
   private static void addShutdownTasks(NodeContext node, Transport.Binding binding, AtomicBoolean ready) {
     CoordinatedShutdown cs = CoordinatedShutdown.get(node.system());
+    long[] closeDeadline = {0};
     cs.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "lms-not-ready", () -> {
       ready.set(false);
       return CompletableFuture.completedFuture(Done.getInstance());
@@ -141,11 +170,18 @@ public final class Guardian {
     cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "lms-unbind", () -> binding.unbind().thenApply(x -> Done.getInstance()));
     cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "lms-close-sockets", () -> {
       node.sockets().closeAll(CloseCodes.RESTARTING, "engine restarting");
-      return waitForSockets(node, System.nanoTime() + node.settings().shutdownCloseGrace().toNanos())
-          .thenCompose(d -> binding.terminate(Duration.ofSeconds(1)))
-          .thenApply(x -> Done.getInstance());
+      long now = System.nanoTime();
+      closeDeadline[0] = now + node.settings().shutdownCloseGrace().toNanos();
+      return waitForSockets(node, Math.min(closeDeadline[0], now + CLOSE_FRAMES_LEAVE.toNanos()));
     });
+    cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "lms-drop-sockets", () ->
+        waitForSockets(node, closeDeadline[0])
+            .thenCompose(d -> binding.terminate(Duration.ofSeconds(1)))
+            .thenApply(x -> Done.getInstance()));
   }
+
+  /** How long the hand-off waits for sockets to take their 1012 (most answer within milliseconds). */
+  private static final Duration CLOSE_FRAMES_LEAVE = Duration.ofMillis(200);
 
   private static CompletionStage<Done> waitForSockets(NodeContext node, long deadlineNanos) {
     if (node.sockets().open() == 0 || System.nanoTime() > deadlineNanos) {

@@ -76,6 +76,12 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
    */
   public record Recovered(String room, List<String> frames, String epoch, long seq) implements Command {}
 
+  /**
+   * A room's next incarnation took over from a hand-off: the members go to it now. (The death watch
+   * of the previous incarnation says the same, but seconds later from a node that is leaving.)
+   */
+  public record RoomMoved(String room, ActorRef<Room.Command> roomActor) implements Command {}
+
   private record ConnectionGone(ActorRef<Connection.Command> connection) implements Command {}
 
   private record RoomActorGone(String room, ActorRef<Room.Command> roomActor) implements Command {}
@@ -188,6 +194,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
         .onMessage(Broadcast.class, this::onBroadcast)
         .onMessage(ToMember.class, this::onToMember)
         .onMessage(Rejoined.class, this::onRejoined)
+        .onMessage(RoomMoved.class, this::onRoomMoved)
         .onMessage(ConnectionGone.class, this::onConnectionGone)
         .onMessage(RoomActorGone.class, this::onRoomActorGone)
         .onMessage(RejoinTimeout.class, this::onRejoinTimeout)
@@ -318,10 +325,26 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     if (sub == null || !msg.roomActor().equals(sub.roomActor) || sub.members.isEmpty()) {
       return this;
     }
+    rejoinNextIncarnation(msg.room(), sub);
+    return this;
+  }
+
+  private Behavior<Command> onRoomMoved(RoomMoved msg) {
+    Subscription sub = rooms.get(msg.room());
+    if (sub == null || sub.members.isEmpty() || msg.roomActor().equals(sub.roomActor) || sub.rejoining != null) {
+      return this; // nobody here, already following it, or a re-join already under way
+    }
+    rejoinNextIncarnation(msg.room(), sub);
+    return this;
+  }
+
+  private void rejoinNextIncarnation(String room, Subscription sub) {
+    if (sub.roomActor != null) {
+      getContext().unwatch(sub.roomActor);
+    }
     sub.roomActor = null;
     sub.rejoining = new HashSet<>(sub.members.keySet());
-    sendRejoin(msg.room(), sub);
-    return this;
+    sendRejoin(room, sub);
   }
 
   /** The members go in batches; the room answers the last one. */

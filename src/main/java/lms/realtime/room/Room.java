@@ -127,6 +127,11 @@ public final class Room extends AbstractBehavior<Room.Command> {
     INSTANCE
   }
 
+  /** The end of the first moments in which requests of unknown sockets are held (see {@link HeldForMembers}). */
+  private enum ReleaseHeld implements Command {
+    INSTANCE
+  }
+
   private enum OwnerTimeout implements Command {
     INSTANCE
   }
@@ -167,6 +172,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
    */
   private static final Duration SNAPSHOT_READ_TIMEOUT = Duration.ofSeconds(2);
   private static final int STASH = 100_000;
+  /** How long a new incarnation holds requests of sockets whose hubs have not re-joined them yet. */
+  private static final long REJOIN_GRACE_MILLIS = 1500;
+  private static final int HELD_MAX = 10_000;
 
   public static void init(NodeContext node) {
     ClusterSharding.get(node.system())
@@ -265,6 +273,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
   private final String ownerId;
   private ActorRef<User.Command> owner;
   private boolean passivating;
+  private final HeldForMembers heldForMembers = new HeldForMembers(System.currentTimeMillis(), REJOIN_GRACE_MILLIS, HELD_MAX);
 
   private Room(
       ActorContext<Command> ctx,
@@ -288,6 +297,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
       this.seq = snapshot.seq();
       this.history.restore(snapshot.history(), System.currentTimeMillis());
       this.removedAt.putAll(snapshot.removedAt());
+      if (snapshot.hubs() != null) {
+        snapshot.hubs().forEach(hub -> hub.tell(new Hub.RoomMoved(name, ctx.getSelf())));
+      }
       // Taken: a later crash must not bring this history back with a hole after it.
       replicator.askUpdate(
           replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
@@ -328,6 +340,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
         .onMessage(OwnRoomSockets.class, this::onOwnRoomSockets)
         .onMessage(UserEntityGone.class, this::onUserEntityGone)
         .onMessageEquals(IdleCheck.INSTANCE, this::onIdleCheck)
+        .onMessageEquals(ReleaseHeld.INSTANCE, this::releaseHeld)
         .onMessageEquals(OwnerTimeout.INSTANCE, () -> this)
         .onSignal(PostStop.class, s -> {
           node.metrics().roomStopped();
@@ -355,7 +368,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
       return Behaviors.stopped();
     }
     RoomSnapshots.Snapshot snapshot = new RoomSnapshots.Snapshot(epoch, seq,
-        history.newest(now, RoomSnapshots.MAX_HISTORY_BYTES), Map.copyOf(removedAt));
+        history.newest(now, RoomSnapshots.MAX_HISTORY_BYTES), Map.copyOf(removedAt), List.copyOf(hubs.keySet()));
     replicator.askUpdate(
         replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
             new Replicator.WriteMajority(SNAPSHOT_TIMEOUT), replyTo, map -> map.put(selfAddress, name, snapshot)),
@@ -452,6 +465,31 @@ public final class Room extends AbstractBehavior<Room.Command> {
     if (rejoin.last()) {
       rejoin.hub().tell(new Hub.Rejoined(name, getContext().getSelf(), catchUp(rejoin.epoch(), rejoin.seq()), epoch, seq));
     }
+    return releaseHeld();
+  }
+
+  /** A request of a socket this room does not know yet, held while re-joins may be on the way. */
+  private boolean heldForRejoin(Command request) {
+    long now = System.currentTimeMillis();
+    boolean first = heldForMembers.isEmpty();
+    if (!heldForMembers.hold(request, now)) {
+      return false;
+    }
+    if (first) {
+      timers.startSingleTimer(ReleaseHeld.INSTANCE, ReleaseHeld.INSTANCE, Duration.ofMillis(heldForMembers.untilMillis() - now + 1));
+    }
+    return true;
+  }
+
+  /** Handles the held requests again, in order: those still from unknown sockets are held again until the grace ends. */
+  private Behavior<Command> releaseHeld() {
+    for (Command request : heldForMembers.release()) {
+      if (request instanceof Publish publish) {
+        onPublish(publish);
+      } else if (request instanceof QueryPresence query) {
+        onQueryPresence(query);
+      }
+    }
     return this;
   }
 
@@ -538,6 +576,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
     Member publisher = null;
     if (publish.connection() != null) {
       publisher = members.get(publish.connection());
+      if (publisher == null && heldForRejoin(publish)) {
+        return this;
+      }
       if (publisher == null) {
         publish.connection().tell(new Connection.Deliver(
             ServerFrames.error(publish.requestId(), ErrorCodes.NOT_JOINED, "not joined to " + name)));
@@ -580,6 +621,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
 
   private Behavior<Command> onQueryPresence(QueryPresence query) {
     Member member = members.get(query.connection());
+    if (member == null && !query.byIdentity() && heldForRejoin(query)) {
+      return this;
+    }
     boolean allowed = (member != null && member.info().seesPresence()) || query.byIdentity();
     if (!allowed || isRemoved(query.userId(), query.tokenIssuedAt())) {
       query.connection().tell(new Connection.Deliver(

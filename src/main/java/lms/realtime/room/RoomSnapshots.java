@@ -3,6 +3,8 @@ package lms.realtime.room;
 import java.util.List;
 import java.util.Map;
 import lms.realtime.CborSerializable;
+import lms.realtime.fanout.Hub;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.cluster.ddata.Key;
 import org.apache.pekko.cluster.ddata.LWWMap;
 import org.apache.pekko.cluster.ddata.LWWMapKey;
@@ -25,8 +27,13 @@ public final class RoomSnapshots {
    */
   static final long MAX_HISTORY_BYTES = 2L << 20;
 
-  public record Snapshot(String epoch, long seq, List<History.Entry> history, Map<String, Long> removedAt)
-      implements CborSerializable {}
+  /**
+   * What a room hands on. {@code hubs}: the hubs its members were on, which the next incarnation
+   * tells it has taken over, so that they re-join their members at once instead of waiting for the
+   * death watch of the previous one (seconds on a node that is leaving).
+   */
+  public record Snapshot(String epoch, long seq, List<History.Entry> history, Map<String, Long> removedAt,
+      List<ActorRef<Hub.Command>> hubs) implements CborSerializable {}
 
   private RoomSnapshots() {}
 
@@ -41,7 +48,7 @@ public final class RoomSnapshots {
 
   /** A room's removals alone (no epoch, no history). */
   static Snapshot removals(Map<String, Long> removedAt) {
-    return new Snapshot(null, 0, List.of(), removedAt);
+    return new Snapshot(null, 0, List.of(), removedAt, List.of());
   }
 
   static LWWMap<String, Snapshot> empty() {

@@ -5,20 +5,31 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayOutputStream;
 import java.io.File;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import lms.realtime.Main;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
@@ -211,6 +222,78 @@ class ClusterProcessTest {
     assertTrue(lost.isEmpty(), "lost events: " + lost);
     assertEquals(watcher.connects - 1, watcher.recovered, "every reconnect recovered");
     watcher.ws.close();
+  }
+
+  /**
+   * Issue 12, item 10: a fresh three-node cluster, its processes started together as a deploy
+   * does, whose nodes all report ready, takes a burst of 1,500 handshakes (500 per node, 48 at a
+   * time, from 127.0.0.2..9) without a 503.
+   */
+  @Test
+  void aFreshClusterThatReportsReadyTakesABurstOf1500HandshakesWithoutA503() throws Exception {
+    for (int i = 0; i < 3; i++) {
+      start(i);
+    }
+    for (int i = 0; i < 3; i++) {
+      awaitReady(i);
+    }
+    List<String> tokens = new ArrayList<>();
+    for (int i = 0; i < 1500; i++) {
+      tokens.add(Tokens.student("burst-" + i, "1"));
+    }
+    Map<Integer, AtomicInteger> statuses = new ConcurrentHashMap<>();
+    ConcurrentLinkedQueue<Socket> held = new ConcurrentLinkedQueue<>();
+    ExecutorService pool = Executors.newFixedThreadPool(48);
+    try {
+      long started = System.nanoTime();
+      for (int i = 0; i < tokens.size(); i++) {
+        int n = i;
+        pool.execute(() -> {
+          int status;
+          try {
+            Socket s = new Socket();
+            s.bind(new InetSocketAddress("127.0.0." + (2 + n % 8), 0));
+            s.connect(new InetSocketAddress("127.0.0.1", httpPorts[n % 3]), 5000);
+            s.setSoTimeout(15_000);
+            status = handshakeStatus(s, tokens.get(n));
+            held.add(s);
+          } catch (Exception e) {
+            status = -1;
+          }
+          statuses.computeIfAbsent(status, k -> new AtomicInteger()).incrementAndGet();
+        });
+      }
+      pool.shutdown();
+      assertTrue(pool.awaitTermination(120, TimeUnit.SECONDS), "the burst did not finish in 120 s");
+      Map<Integer, Integer> counts = new TreeMap<>();
+      statuses.forEach((k, v) -> counts.put(k, v.get()));
+      System.out.printf("ready burst: %d handshakes to a fresh 3-node cluster in %.1f s: status counts %s%n",
+          tokens.size(), (System.nanoTime() - started) / 1e9, counts);
+      assertEquals(Map.of(101, tokens.size()), counts, "every handshake of the burst switched protocols");
+    } finally {
+      pool.shutdownNow();
+      for (Socket s : held) {
+        s.close();
+      }
+    }
+  }
+
+  /** Sends an upgrade request and returns the status code of the answer. */
+  static int handshakeStatus(Socket s, String token) throws Exception {
+    s.getOutputStream().write(("GET /ws?token=" + token + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        .getBytes(StandardCharsets.US_ASCII));
+    InputStream in = s.getInputStream();
+    ByteArrayOutputStream head = new ByteArrayOutputStream();
+    while (!head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) {
+        break;
+      }
+      head.write(b);
+    }
+    String line = head.toString(StandardCharsets.US_ASCII);
+    return line.startsWith("HTTP/1.1 ") ? Integer.parseInt(line.substring(9, 12)) : -1;
   }
 
   /**

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import lms.realtime.room.Room;
 import lms.realtime.testkit.TestNode;
@@ -30,18 +29,25 @@ class NodeLossTest {
     for (int k = from; k < from + 200; k++) {
       String room = "course:" + k;
       publish(nodes.get(0), room, 0); // retries while a just-formed cluster settles
+      if (hosts(nodes.get(target), room)) {
+        return room;
+      }
+    }
+    throw new AssertionError("no room landed on node " + target);
+  }
+
+  /** Whether the room's entity lives on this node now. */
+  static boolean hosts(TestNode node, String room) {
+    var system = node.node.system();
+    try {
       ShardRegion.CurrentShardRegionState state = AskPattern.<org.apache.pekko.cluster.sharding.typed.ClusterShardingQuery, ShardRegion.CurrentShardRegionState>ask(
               ClusterSharding.get(system).shardState(),
               replyTo -> new GetShardRegionState(Room.KEY, replyTo), Duration.ofSeconds(5), system.scheduler())
           .toCompletableFuture().get(10, TimeUnit.SECONDS);
-      for (ShardRegion.ShardState shard : state.getShards()) {
-        Set<String> ids = shard.getEntityIds();
-        if (ids.contains(room)) {
-          return room;
-        }
-      }
+      return state.getShards().stream().anyMatch(shard -> shard.getEntityIds().contains(room));
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
     }
-    throw new AssertionError("no room landed on node " + target);
   }
 
   static WsClient member(TestNode node, String user, String room) {
