@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import lms.realtime.NodeContext;
 import lms.realtime.auth.Identity;
@@ -23,12 +25,15 @@ import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The platform's calls into the engine (contract §6), authorised by a token with the {@code service}
  * role. Every body is checked whole before anything happens: a bad one is a 400 and changes nothing.
  */
 final class BackendApi extends AllDirectives {
+  private static final Logger LOG = LoggerFactory.getLogger(BackendApi.class);
   private final NodeContext node;
 
   BackendApi(NodeContext node) {
@@ -119,7 +124,7 @@ final class BackendApi extends AllDirectives {
             node.settings().askTimeout())
         .thenApply(p -> Responses.json(StatusCodes.ACCEPTED,
             "{\"room\":" + Json.quote(p.room()) + ",\"seq\":" + p.seq() + ",\"epoch\":" + Json.quote(p.epoch()) + "}"))
-        .exceptionally(this::unavailable);
+        .exceptionally(this::failed);
   }
 
   private CompletionStage<HttpResponse> notifyUser(String userId, String body) {
@@ -137,7 +142,7 @@ final class BackendApi extends AllDirectives {
           node.metrics().notificationSent();
           return Responses.json(StatusCodes.ACCEPTED, "{\"delivered\":" + d.delivered() + "}");
         })
-        .exceptionally(this::unavailable);
+        .exceptionally(this::failed);
   }
 
   private CompletionStage<HttpResponse> roomPresence(String room) {
@@ -154,7 +159,7 @@ final class BackendApi extends AllDirectives {
           return Responses.json(StatusCodes.OK,
               "{\"room\":" + Json.quote(list.room()) + ",\"users\":[" + String.join(",", users) + "]}");
         })
-        .exceptionally(this::unavailable);
+        .exceptionally(this::failed);
   }
 
   private CompletionStage<HttpResponse> userPresence(String userId) {
@@ -165,7 +170,7 @@ final class BackendApi extends AllDirectives {
         .<User.UserPresence>ask(User.GetPresence::new, node.settings().askTimeout())
         .thenApply(p -> Responses.json(StatusCodes.OK, "{\"userId\":" + Json.quote(p.userId())
             + ",\"online\":" + p.online() + ",\"connections\":" + p.connections() + "}"))
-        .exceptionally(this::unavailable);
+        .exceptionally(this::failed);
   }
 
   private CompletionStage<HttpResponse> removeMember(String room, String userId) {
@@ -175,11 +180,23 @@ final class BackendApi extends AllDirectives {
     return node.sharding().entityRefFor(Room.KEY, room)
         .<Room.Removed>ask(replyTo -> new Room.RemoveUser(userId, replyTo), node.settings().askTimeout())
         .thenApply(r -> Responses.json(StatusCodes.OK, "{\"removed\":" + r.removed() + "}"))
-        .exceptionally(this::unavailable);
+        .exceptionally(this::failed);
   }
 
-  private HttpResponse unavailable(Throwable failure) {
-    return Responses.unavailable("the engine did not answer in time; retry");
+  /**
+   * A request whose answer failed. Only a timeout (an entity that did not answer: moving, starting,
+   * overloaded) is a 503 the caller should retry; anything else is a bug, answered 500 and logged
+   * with its cause. Both are counted (lms_http_failures_total{reason}).
+   */
+  HttpResponse failed(Throwable failure) {
+    Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+    if (cause instanceof TimeoutException) {
+      node.metrics().httpFailed("timeout");
+      return Responses.unavailable("the engine did not answer in time; retry");
+    }
+    node.metrics().httpFailed("internal");
+    LOG.error("backend request failed", cause);
+    return Responses.error(StatusCodes.INTERNAL_SERVER_ERROR, "internal", "the request failed: " + cause.getClass().getSimpleName());
   }
 
   private static CompletionStage<HttpResponse> done(HttpResponse response) {

@@ -10,6 +10,7 @@ import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.Route;
 
 /**
@@ -55,6 +56,8 @@ public final class Routes extends AllDirectives {
         // The client is an ES module: pages on other origins import it, which needs CORS.
         pathPrefix("sdk", () -> respondWithHeader(RawHeader.create("Access-Control-Allow-Origin", "*"),
             () -> getFromResourceDirectory("web/sdk"))));
-    return demo == null ? core : concat(core, demo.route());
+    Route all = demo == null ? core : concat(core, demo.route());
+    // a route that throws is a bug: answered 500 like BackendApi's failures, logged, counted
+    return handleExceptions(ExceptionHandler.newBuilder().matchAny(e -> complete(backendApi.failed(e))).build(), () -> all);
   }
 }

@@ -30,6 +30,9 @@ public final class Metrics {
           .register(registry);
   private final Map<Integer, Counter> closedByCode = new ConcurrentHashMap<>();
   private final Map<String, Counter> refusedByReason = new ConcurrentHashMap<>();
+  private final Map<String, Counter> httpFailures = new ConcurrentHashMap<>();
+  private final Counter stashDrops = Counter.builder("lms_room_stash_drops")
+      .description("Messages a starting room dropped because what it held was full").register(registry);
   private final AtomicInteger rooms = new AtomicInteger();
   private final AtomicInteger usersOnline = new AtomicInteger();
 
@@ -67,6 +70,19 @@ public final class Metrics {
     closedByCode
         .computeIfAbsent(code, c -> Counter.builder("lms_sockets_closed").tag("code", Integer.toString(c)).description("Sockets the engine closed, by close code").register(registry))
         .increment();
+  }
+
+  /** A backend request that failed: {@code timeout} (503) or {@code internal} (500, a bug). */
+  public void httpFailed(String reason) {
+    httpFailures
+        .computeIfAbsent(reason, r -> Counter.builder("lms_http_failures").tag("reason", r).description("Backend requests that failed, by reason").register(registry))
+        .increment();
+  }
+
+  /** Counts a message dropped by a starting room; returns the count so far (the log names the first and every 10,000th). */
+  public long stashDropped() {
+    stashDrops.increment();
+    return (long) stashDrops.count();
   }
 
   public void handshakeRefused(String reason) {

@@ -171,7 +171,6 @@ public final class Room extends AbstractBehavior<Room.Command> {
    * timeout. A read that times out starts a new epoch: clients reload, nothing wrong is claimed.
    */
   private static final Duration SNAPSHOT_READ_TIMEOUT = Duration.ofSeconds(2);
-  private static final int STASH = 100_000;
   /** How long a new incarnation holds requests of sockets whose hubs have not re-joined them yet. */
   private static final long REJOIN_GRACE_MILLIS = 1500;
   private static final int HELD_MAX = 10_000;
@@ -183,7 +182,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
 
   /** First takes back a snapshot its previous incarnation may have left, then serves. */
   static Behavior<Command> create(String name, ActorRef<ClusterSharding.ShardCommand> shard, NodeContext node) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(STASH, stash ->
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(node.settings().roomStartingStash(), stash ->
         DistributedData.<Command, LWWMap<String, RoomSnapshots.Snapshot>>withReplicatorMessageAdapter(replicator -> {
           // Local first (most rooms were never handed off); then a majority, which overlaps the
           // majority the previous incarnation wrote to.
@@ -214,9 +213,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
                 return room.ownerId == null ? stash.unstashAll(room) : room.awaitingOwner(stash);
               })
               .onAnyMessage(m -> {
-                if (!stash.isFull()) {
-                  stash.stash(m);
-                }
+                stashOrDrop(ctx, stash, m, name, node);
                 return Behaviors.same();
               })
               .build();
@@ -238,12 +235,23 @@ public final class Room extends AbstractBehavior<Room.Command> {
         })
         .onMessageEquals(OwnerTimeout.INSTANCE, () -> stash.unstashAll(this))
         .onAnyMessage(m -> {
-          if (!stash.isFull()) {
-            stash.stash(m);
-          }
+          stashOrDrop(getContext(), stash, m, name, node);
           return Behaviors.same();
         })
         .build();
+  }
+
+  /** Holds a message of a starting room; past the bound it is dropped, logged and counted. */
+  private static void stashOrDrop(ActorContext<Command> ctx, StashBuffer<Command> stash, Command m, String name, NodeContext node) {
+    if (!stash.isFull()) {
+      stash.stash(m);
+      return;
+    }
+    long dropped = node.metrics().stashDropped();
+    if (dropped == 1 || dropped % 10_000 == 0) {
+      ctx.getLog().warn("room {} is starting and holds {} messages already: dropped a {} ({} dropped on this node so far)",
+          name, stash.size(), m.getClass().getSimpleName(), dropped);
+    }
   }
 
   private static int clusterSize(ActorContext<?> ctx) {

@@ -166,6 +166,10 @@ class NodeLossTest {
 
       long crashedAt = System.nanoTime();
       crash(nodes.get(2));
+      // until the others give the node up, its rooms do not answer: a 503 to retry, counted as a timeout
+      var lost = nodes.get(0).post("/api/v1/rooms/" + lostRoom + "/events", SERVICE, "{\"event\":\"e\",\"data\":{}}");
+      assertEquals(503, lost.statusCode(), lost.body());
+      assertTrue(nodes.get(0).get("/metrics", null).body().contains("lms_http_failures_total{reason=\"timeout\"} 1.0"));
 
       // 1. in a room on a surviving node, the dead node's user leaves presence (membership + downing)
       JsonNode diff;

@@ -49,6 +49,8 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.RemoteAddress;
 import org.apache.pekko.http.javadsl.model.Uri;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One HTTP connection on the netty transport, until it becomes a WebSocket (if it does). Requests
@@ -62,6 +64,8 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
   /** How long a route may take to hand over its whole response body. */
   private static final long STRICT_TIMEOUT_MILLIS = 10_000;
 
+  private static final Logger LOG = LoggerFactory.getLogger(NettyHttp.class);
+
   private final NettyTransport transport;
   private final HeaderDeadline deadline;
   private final ArrayDeque<FullHttpRequest> pending = new ArrayDeque<>(1);
@@ -70,6 +74,12 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
   NettyHttp(NettyTransport transport, HeaderDeadline deadline) {
     this.transport = transport;
     this.deadline = deadline;
+  }
+
+  /** A failure that is not the client's: logged with its cause, counted, answered 500. */
+  private void internalError(String what, Throwable failure) {
+    transport.node.metrics().httpFailed("internal");
+    LOG.error("{} failed", what, failure);
   }
 
   /**
@@ -190,6 +200,7 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
     } catch (RuntimeException e) {
       boolean keepAlive = HttpUtil.isKeepAlive(request);
       request.release();
+      internalError("handshake", e);
       answer(ctx, keepAlive, json(HttpResponseStatus.INTERNAL_SERVER_ERROR, Json.errorBody("internal", "handshake failed")));
       return;
     }
@@ -298,13 +309,20 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
     try {
       response = transport.routes.apply(pekko);
     } catch (Exception e) {
+      internalError(request.uri(), e);
       answer(ctx, keepAlive, json(HttpResponseStatus.INTERNAL_SERVER_ERROR, Json.errorBody("internal", "the request failed")));
       return;
     }
+    String uri = request.uri();
     response
         .thenCompose(r -> r.entity().toStrict(STRICT_TIMEOUT_MILLIS, transport.materializer).thenApply(body -> toNetty(r, body)))
-        .whenComplete((r, failure) -> ctx.executor().execute(() -> answer(ctx, keepAlive && failure == null && !closes(r),
-            failure == null ? r : json(HttpResponseStatus.INTERNAL_SERVER_ERROR, Json.errorBody("internal", "the request failed")))));
+        .whenComplete((r, failure) -> {
+          if (failure != null) {
+            internalError(uri, failure);
+          }
+          ctx.executor().execute(() -> answer(ctx, keepAlive && failure == null && !closes(r),
+              failure == null ? r : json(HttpResponseStatus.INTERNAL_SERVER_ERROR, Json.errorBody("internal", "the request failed"))));
+        });
   }
 
   private static boolean closes(FullHttpResponse response) {

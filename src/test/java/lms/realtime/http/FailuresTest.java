@@ -1,0 +1,79 @@
+package lms.realtime.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import lms.realtime.room.Room;
+import lms.realtime.testkit.TestNode;
+import lms.realtime.testkit.Tokens;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.junit.jupiter.api.Test;
+
+/** Issue 12, item 11: failures that used to be silent are logged and counted in /metrics. */
+class FailuresTest {
+  static final String SERVICE = Tokens.service();
+
+  static double metric(TestNode node, String series) {
+    String text = node.get("/metrics", null).body();
+    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " ([0-9.eE+-]+)$").matcher(text);
+    return m.find() ? Double.parseDouble(m.group(1)) : 0;
+  }
+
+  @Test
+  void aStartingRoomPastItsBoundDropsAndCountsAndAnswersTheRest() throws Exception {
+    TestNode node = TestNode.start(Map.of("lms.rooms.starting-stash", 10));
+    try {
+      var system = node.node.system();
+      AtomicInteger answered = new AtomicInteger();
+      ActorRef<Room.Published> counter = system.systemActorOf(Behaviors.receive(Room.Published.class)
+          .onAnyMessage(p -> {
+            answered.incrementAndGet();
+            return Behaviors.same();
+          }).build(), "published-counter", Props.empty());
+      int sent = 0;
+      // a burst into rooms that do not exist yet: each starts (reads its snapshot) under it
+      for (int r = 0; r < 20 && metric(node, "lms_room_stash_drops_total") == 0; r++) {
+        var room = ClusterSharding.get(system).entityRefFor(Room.KEY, "course:99" + r);
+        for (int i = 0; i < 500; i++) {
+          room.tell(new Room.Publish("e", "{}", "svc", null, null, null, counter));
+          sent++;
+        }
+        Thread.sleep(300);
+      }
+      double dropped = metric(node, "lms_room_stash_drops_total");
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      while (answered.get() + dropped < sent && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      System.out.printf("starting rooms holding 10: %d sent, %d answered, %.0f dropped and counted%n", sent, answered.get(), dropped);
+      assertTrue(dropped > 0, "no drop past a bound of 10 in " + sent + " messages");
+      assertEquals(sent, answered.get() + (long) dropped, "every message is either answered or counted as dropped");
+    } finally {
+      node.close();
+    }
+  }
+
+  /** The timeout half (503, counted) is in NodeLossTest: a publish into a room on a node that just died. */
+  @Test
+  void aBugIs500LoggedAndCountedNotA503ToRetry() throws Exception {
+    TestNode node = TestNode.start();
+    try {
+      // what a bug in a route's answer path would throw
+      HttpResponse bug = new BackendApi(node.node.context()).failed(new CompletionException(new NullPointerException("a bug")));
+      assertEquals(500, bug.status().intValue());
+      assertEquals(1.0, metric(node, "lms_http_failures_total{reason=\"internal\"}"));
+      assertEquals(0.0, metric(node, "lms_http_failures_total{reason=\"timeout\"}"));
+    } finally {
+      node.close();
+    }
+  }
+}
