@@ -3,6 +3,9 @@ package lms.realtime.metrics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
@@ -40,6 +43,10 @@ public final class Metrics {
     Gauge.builder("lms_sockets_open", openSockets).description("Open WebSocket connections on this node").register(registry);
     Gauge.builder("lms_rooms_active", rooms, AtomicInteger::get).description("Room entities running on this node").register(registry);
     Gauge.builder("lms_users_online", usersOnline, AtomicInteger::get).description("User entities on this node with at least one socket").register(registry);
+    // what a flood costs shows here: heap and direct buffers, open files (sockets), threads
+    new JvmMemoryMetrics().bindTo(registry);
+    new FileDescriptorMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
   }
 
   public void frameIn() {
