@@ -22,9 +22,29 @@ export interface RealtimeClientOptions {
     maxMs?: number;
     /** A connection that got `welcome` and stayed up this long resets n to 0. Default 2000. */
     resetAfterMs?: number;
+    /**
+     * The first reconnect after a connection that was up ends like a crash (close 1006, 1011, 1012,
+     * 1013, or a socket the client gave up: no pong, a `seq` gap) waits at least this, jittered
+     * upward to twice this, whatever `initialMs` says. Default 1000; 0 turns the floor off.
+     */
+    minCrashRetryMs?: number;
   };
   /** A socket without `welcome` after this long is given up and retried. Default 15000. */
   connectTimeoutMs?: number;
+  /**
+   * A request (`join`, `leave`, `publish`, `presence`) sent and not answered within this rejects
+   * with an {@link ErrorFrame} of code `'timeout'` (a `join` is retried instead, a `leave` resolves);
+   * an answer that comes later is ignored. Counted from the send, not while a request waits for its
+   * room. Default 10000.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Joins sent at once after `welcome` (the re-joins of a reconnect, and joins made meanwhile);
+   * the others follow at `rejoinPerSecond`. Default 20, half the engine's default burst (40).
+   */
+  rejoinBurst?: number;
+  /** Joins per second after the burst. Default 10, half the engine's default rate (20 frames a second). */
+  rejoinPerSecond?: number;
 }
 
 /** The part of the WebSocket interface the client uses. */
@@ -105,22 +125,35 @@ export interface NotificationFrame<D = unknown> {
   event: string;
   data: D;
   ts: number;
+  /** Durable notifications (contract 1.1) are numbered in the `user:` room. */
+  seq?: number;
+  epoch?: string;
 }
 
 /**
  * An `error` frame of the engine (`bad_request`, `forbidden`, `not_joined`, `rate_limited`,
  * `too_large`, `unknown_type`, `unavailable`...) or one the client makes itself with the same shape:
- * `disconnected` (the connection dropped before the answer), `closed` (`close()` was called),
- * `left`/`not_joined` (the room was left), `removed`, `queue_full`, `token_error`,
- * `connect_failed`, `handler_error`, `bad_frame`, `send_failed`, `unexpected_answer`.
+ * `disconnected` (the connection dropped before the answer), `timeout` (no answer within
+ * `requestTimeoutMs`), `closed` (`close()` was called), `left`/`not_joined` (the room was left),
+ * `removed`, `queue_full`, `token_error`, `connect_failed`, `handler_error`, `bad_frame`,
+ * `send_failed`, `unexpected_answer`, `seq_gap` (events of a room were lost on the way: the client
+ * reconnects to recover them).
  */
 export interface ErrorFrame {
   type: 'error';
+  /** The request's id, on its answer and on `disconnected` and `timeout`. */
   id?: string;
   code: string;
   message: string;
   /** The room concerned, on errors about a room. */
   room?: string;
+  /** The engine's advice (for instance on `rate_limited`): wait this long; no reconnect comes sooner. */
+  retryAfterMs?: number;
+  /** On `timeout`: the `requestTimeoutMs` that passed. */
+  timeoutMs?: number;
+  /** On `seq_gap`: the last `seq` seen before the gap (the re-join's `since`), and the one that came. */
+  seq?: number;
+  got?: number;
   /** The WebSocket close code, on `disconnected` and `connect_failed`. */
   closeCode?: number;
   /** The exception behind `handler_error`, `token_error`, `connect_failed`. */
@@ -144,18 +177,22 @@ export interface JoinOptions {
 
 export interface Room {
   readonly name: string;
-  /** Resolves with the first `joined`; rejects with the `error` frame if that join fails. */
+  /**
+   * Resolves with the first `joined`. Rejects with the `error` frame if that join is refused for
+   * good (`forbidden`, `bad_request`...), with `left` after `leave()` and `closed` after `close()`.
+   * A join that times out or is refused with `rate_limited`/`unavailable` is retried: `ready` waits.
+   */
   readonly ready: Promise<JoinedFrame>;
   /** Last position seen (from `joined` and every event); null before the first `joined`. */
   readonly epoch: string | null;
   readonly seq: number | null;
   /** True while joined on the current connection. */
   readonly joined: boolean;
-  /** Sent once the room is joined. Resolves with the `ack`, rejects with the `error` frame. */
+  /** Sent once the room is joined. Resolves with the `ack`; rejects with the `error` frame, `disconnected` or `timeout`. */
   publish(event: string, data?: unknown): Promise<AckFrame>;
   /** The room's users (instructors of courses, instructors of live rooms, the user of a `user:` room, admins). */
   presence(): Promise<PresenceUser[]>;
-  /** Leaves for good. Never rejects. */
+  /** Leaves for good. Never rejects (no answer within `requestTimeoutMs`: resolves with a local `left`). */
   leave(): Promise<LeftFrame | ErrorFrame>;
 }
 

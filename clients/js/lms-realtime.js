@@ -28,10 +28,31 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 15000;
 const VISIBLE_PROBE_MS = 5000;
 /** Heartbeat timers are never shorter than this (a socket that cannot send must not spin them). */
 const MIN_HEARTBEAT_DELAY_MS = 20;
+/** Nor is the timer of the join pacing. */
+const MIN_PACING_DELAY_MS = 20;
 /** Requests waiting for their room to be joined, per room; more are refused at once. */
 const MAX_QUEUED_PER_ROOM = 100;
 /** Error codes after which re-joining a room would fail again: the room is given up. */
 const PERMANENT_JOIN_ERRORS = new Set(['forbidden', 'bad_request', 'unknown_type', 'too_large']);
+/** Join errors retried on the same connection even before the first `joined` (`ready` stays pending). */
+const RETRIED_JOIN_ERRORS = new Set(['timeout', 'rate_limited', 'unavailable']);
+/** A request without an answer after this long rejects with `timeout`. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 10000;
+/** The longest delay `setTimeout` takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2147483647;
+/**
+ * Joins sent at once after `welcome`, then per second. The engine allows 20 frames a second per
+ * socket with a burst of 40 (`lms.limits.rate-per-second`, `rate-burst`); the joins take half of
+ * each, which leaves room for pings, publishes and the requests that waited for their room.
+ */
+const DEFAULT_REJOIN_BURST = 20;
+const DEFAULT_REJOIN_PER_SECOND = 10;
+/** A join refused with `rate_limited` and no `retryAfterMs` waits this long (the bucket refills meanwhile). */
+const DEFAULT_RATE_LIMITED_RETRY_MS = 1000;
+/** The first reconnect after a crash-like close waits between this and twice this. */
+const DEFAULT_MIN_CRASH_RETRY_MS = 1000;
+/** Close codes of a crash: no close frame (1006), internal error, restarting, try again later. */
+const CRASH_CLOSE_CODES = new Set([1006, 1011, 1012, 1013]);
 const SOCKET_OPEN = 1;
 
 const noop = () => {};
@@ -90,6 +111,20 @@ function positiveNumber(v, fallback) {
   return v !== undefined && v !== null && Number.isFinite(n) && n > 0 ? n : fallback;
 }
 
+function nonNegativeNumber(v, fallback) {
+  return v === 0 ? 0 : positiveNumber(v, fallback);
+}
+
+/** The engine's `retryAfterMs` advice on an error frame, or 0. */
+function frameRetryAfterMs(frame) {
+  return positiveNumber(frame.retryAfterMs, 0);
+}
+
+/** True for a close that looks like a crash of the engine or the network (`null`: we gave up the socket). */
+function crashClose(code) {
+  return code === null || CRASH_CLOSE_CODES.has(code);
+}
+
 /**
  * A connection to the engine that keeps itself alive: heartbeat, reconnect with backoff and full
  * jitter, re-join with recovery. It starts connecting right after construction (in a microtask, so
@@ -106,8 +141,14 @@ export class RealtimeClient {
    * @param {typeof WebSocket} [options.WebSocket] WebSocket class; default `globalThis.WebSocket`.
    * @param {number} [options.heartbeatSeconds] heartbeat interval to use when it is shorter than
    *   the one of `welcome` (or when `welcome` has none); default: the engine's.
-   * @param {{initialMs?: number, maxMs?: number, resetAfterMs?: number}} [options.backoff]
+   * @param {{initialMs?: number, maxMs?: number, resetAfterMs?: number, minCrashRetryMs?: number}} [options.backoff]
+   *   `minCrashRetryMs`: the first reconnect after a crash-like close (1006, 1011, 1012, 1013, or a
+   *   socket given up) waits between this and twice this; default 1000, 0 turns it off.
    * @param {number} [options.connectTimeoutMs] give up a socket without `welcome` after this.
+   * @param {number} [options.requestTimeoutMs] a request (join, leave, publish, presence) without an
+   *   answer after this rejects with `{code:'timeout'}`; default 10000.
+   * @param {number} [options.rejoinBurst] joins sent at once after `welcome`; default 20.
+   * @param {number} [options.rejoinPerSecond] then joins per second; default 10.
    */
   constructor(options) {
     options = options || /** @type {any} */ ({});
@@ -133,15 +174,26 @@ export class RealtimeClient {
     this._initialMs = positiveNumber(backoff.initialMs, DEFAULT_INITIAL_BACKOFF_MS);
     this._maxMs = positiveNumber(backoff.maxMs, DEFAULT_MAX_BACKOFF_MS);
     this._resetAfterMs = positiveNumber(backoff.resetAfterMs, DEFAULT_RESET_AFTER_MS);
+    this._minCrashRetryMs = nonNegativeNumber(backoff.minCrashRetryMs, DEFAULT_MIN_CRASH_RETRY_MS);
     this._connectTimeoutMs = positiveNumber(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
+    this._requestTimeoutMs = Math.min(MAX_TIMER_MS, positiveNumber(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS));
+    this._rejoinBurst = Math.max(1, Math.floor(positiveNumber(options.rejoinBurst, DEFAULT_REJOIN_BURST)));
+    this._rejoinPerSecond = positiveNumber(options.rejoinPerSecond, DEFAULT_REJOIN_PER_SECOND);
 
     /** @type {'connecting'|'connected'|'disconnected'|'closed'} */
     this._state = 'connecting';
     this._listeners = new Map();
     /** @type {Map<string, Room>} rooms the app joined and has not left */
     this._rooms = new Map();
-    /** @type {Map<string, {onAnswer: Function, onDrop: Function}>} requests sent, by id */
+    /** @type {Map<string, {onAnswer: Function, onDrop: Function, timer: any}>} requests sent, by id */
     this._pending = new Map();
+    /** @type {Set<Room>} rooms waiting for their turn to send `join` (see {@link RealtimeClient#_pumpJoins}) */
+    this._joinQueue = new Set();
+    this._joinTokens = 0;
+    this._joinRefilledAt = 0;
+    this._joinTimer = null;
+    /** No reconnect before this time (the engine's `retryAfterMs`), whatever asks for one. */
+    this._retryNotBefore = 0;
     this._nextId = 0;
     this._failures = 0; // backoff exponent: attempts since the last stable connection
     this._generation = 0; // bumped on every attempt; stale sockets and callbacks compare against it
@@ -161,12 +213,12 @@ export class RealtimeClient {
     this._connectTimer = null;
 
     this._onOnline = () => {
-      // The browser says the network is back: skip the rest of the backoff wait.
+      // The browser says the network is back: skip the rest of the backoff wait (not the engine's
+      // retryAfterMs: _reconnectNow waits for it).
       if (this._reconnectTimer !== null && !this._closed) {
         clearTimeout(this._reconnectTimer);
         this._reconnectTimer = null;
-        this.reconnectAttempts++;
-        this._connect();
+        this._reconnectNow();
       }
     };
     if (typeof globalThis.addEventListener === 'function') globalThis.addEventListener('online', this._onOnline);
@@ -230,7 +282,7 @@ export class RealtimeClient {
     if (existing) return existing;
     const r = new Room(this, room, options || {});
     this._rooms.set(room, r);
-    if (this._isConnected()) r._join();
+    if (this._isConnected()) this._queueJoin(r);
     return r;
   }
 
@@ -267,7 +319,7 @@ export class RealtimeClient {
       if (gen !== this._generation || this._closed) return;
       this._emitError('token_error', 'the token function failed: ' + messageOf(err), { cause: err });
       this._setState('disconnected');
-      this._scheduleReconnect(null, '');
+      this._scheduleReconnect('', false);
       return;
     }
     if (gen !== this._generation || this._closed) return;
@@ -278,7 +330,7 @@ export class RealtimeClient {
     } catch (err) {
       this._emitError('connect_failed', 'could not open a WebSocket: ' + messageOf(err), { cause: err });
       this._setState('disconnected');
-      this._scheduleReconnect(null, '');
+      this._scheduleReconnect('', false);
       return;
     }
     this._ws = ws;
@@ -296,7 +348,7 @@ export class RealtimeClient {
 
   /** Closes a socket we gave up on (heartbeat or connect timeout) and reconnects without waiting for its close. */
   _abandon(ws, why) {
-    if (ws !== this._ws) return;
+    if (ws === null || ws !== this._ws) return;
     this._socketGone(ws, null, '', why);
     closeQuietly(ws, 4000, why);
   }
@@ -315,30 +367,62 @@ export class RealtimeClient {
     this._setState('disconnected');
     if (welcomedAt === null) this._emitError('connect_failed', 'no connection: ' + detail, code === null ? undefined : { closeCode: code });
     if (welcomedAt !== null && now() - welcomedAt >= this._resetAfterMs) this._failures = 0;
-    this._scheduleReconnect(code, reason);
+    this._scheduleReconnect(reason, welcomedAt !== null && crashClose(code));
   }
 
-  /** Full jitter: attempt n waits random(0, min(maxMs, initialMs * 2^n)), and at least the engine's retryAfterMs. */
-  _scheduleReconnect(code, reason) {
+  /**
+   * Full jitter: attempt n waits random(0, min(maxMs, initialMs * 2^n)); after a crash of a
+   * connection that was up, at least minCrashRetryMs jittered upward (so a crashed node's sockets do
+   * not all come back in the same instant); never before the engine's retryAfterMs.
+   * @param {string} reason the close reason, which may carry `{"retryAfterMs": N}`
+   * @param {boolean} crashed the connection had `welcome` and ended like a crash
+   */
+  _scheduleReconnect(reason, crashed) {
     if (this._closed || this._reconnectTimer !== null) return;
+    this._noteRetryAfter(retryAfterMs(reason));
     const cap = Math.min(this._maxMs, this._initialMs * 2 ** this._failures);
     this._failures = Math.min(this._failures + 1, 30);
-    const delay = Math.max(Math.random() * cap, retryAfterMs(reason));
+    let delay = Math.random() * cap;
+    if (crashed) delay = Math.max(delay, this._minCrashRetryMs * (1 + Math.random()));
+    this._armReconnect(delay);
+  }
+
+  /** Arms the reconnect timer for `delay` ms, or later if the engine asked to wait longer. */
+  _armReconnect(delay) {
+    delay = Math.min(MAX_TIMER_MS, Math.max(delay, this._retryNotBefore - now()));
     this._reconnectTimer = setTimeout(() => {
       this._reconnectTimer = null;
-      this.reconnectAttempts++;
-      this._connect();
+      this._reconnectNow();
     }, delay);
+  }
+
+  /** Every reconnect goes through here: at once, unless the engine's retryAfterMs has not passed yet. */
+  _reconnectNow() {
+    if (this._closed) return;
+    if (now() < this._retryNotBefore) {
+      this._armReconnect(0);
+      return;
+    }
+    this.reconnectAttempts++;
+    this._connect();
+  }
+
+  /** The engine asked to wait `ms` before coming back (close reason or error frame). */
+  _noteRetryAfter(ms) {
+    if (ms > 0) this._retryNotBefore = Math.max(this._retryNotBefore, now() + ms);
   }
 
   _clearTimers() {
     if (this._heartbeatTimer !== null) clearTimeout(this._heartbeatTimer);
     if (this._probeTimer !== null) clearTimeout(this._probeTimer);
     if (this._connectTimer !== null) clearTimeout(this._connectTimer);
+    if (this._joinTimer !== null) clearTimeout(this._joinTimer);
     this._heartbeatTimer = null;
     this._heartbeatChained = false;
     this._probeTimer = null;
     this._connectTimer = null;
+    this._joinTimer = null;
+    this._joinQueue.clear();
   }
 
   _isConnected() {
@@ -446,23 +530,38 @@ export class RealtimeClient {
 
   /**
    * Sends a request with a fresh id. `onAnswer` gets the answer frame carrying that id, `onDrop`
-   * an error frame if the connection ends first (or cannot send).
+   * an error frame if the connection ends first (or cannot send), or `timeout` when no answer came
+   * within requestTimeoutMs (an answer after that is ignored).
    */
   _request(frame, onAnswer, onDrop) {
     const id = 'r' + ++this._nextId;
     const out = Object.assign({ id }, frame);
-    this._pending.set(id, { onAnswer, onDrop });
+    const entry = { onAnswer, onDrop, timer: null };
+    this._pending.set(id, entry);
     if (!this._send(out)) {
       this._pending.delete(id);
       onDrop(errorFrame('disconnected', 'not connected', { id }));
+      return id;
     }
+    entry.timer = setTimeout(() => this._timeOut(id), this._requestTimeoutMs);
     return id;
+  }
+
+  _timeOut(id) {
+    const p = this._pending.get(id);
+    if (!p) return;
+    this._pending.delete(id);
+    const ms = this._requestTimeoutMs;
+    this._guard(() => p.onDrop(errorFrame('timeout', 'no answer within ' + ms + ' ms', { id, timeoutMs: ms })));
   }
 
   _dropPending(err) {
     const entries = [...this._pending.entries()];
     this._pending.clear();
-    for (const [id, p] of entries) this._guard(() => p.onDrop(Object.assign({}, err, { id })));
+    for (const [id, p] of entries) {
+      clearTimeout(p.timer);
+      this._guard(() => p.onDrop(Object.assign({}, err, { id })));
+    }
   }
 
   _onMessage(data) {
@@ -485,10 +584,12 @@ export class RealtimeClient {
   }
 
   _dispatch(frame) {
+    if (frame.type === 'error') this._noteRetryAfter(frameRetryAfterMs(frame));
     if (typeof frame.id === 'string' && frame.type !== 'welcome') {
       const p = this._pending.get(frame.id);
       if (p) {
         this._pending.delete(frame.id);
+        clearTimeout(p.timer);
         p.onAnswer(frame);
         return;
       }
@@ -514,10 +615,12 @@ export class RealtimeClient {
         if (room && frame.id === undefined && frame.recovered === false && room.joined) room._onResetByEngine(frame);
         break;
       case 'notification':
+        // A durable notification (contract 1.1) takes a seq of the user's room: not a gap there.
+        if (typeof frame.seq === 'number' && this.userId !== null) this._rooms.get('user:' + this.userId)?._passSeq(frame);
         this._emit('notification', frame);
         break;
       case 'error':
-        // An error with an id answers a request given up already (its connection dropped).
+        // An error with an id answers a request given up already (dropped or timed out).
         if (frame.id === undefined) this._emit('error', frame);
         break;
       default:
@@ -540,7 +643,51 @@ export class RealtimeClient {
     this._startHeartbeat(this.heartbeatSeconds);
     this._setState('connected');
     this._emit('welcome', frame);
-    for (const r of [...this._rooms.values()]) r._join();
+    this._joinTokens = this._rejoinBurst;
+    this._joinRefilledAt = now();
+    for (const r of [...this._rooms.values()]) this._joinQueue.add(r);
+    this._pumpJoins();
+  }
+
+  // ---------------------------------------------------------------- join pacing
+
+  /** Queues a room's `join` behind the others; it goes out when the pacing allows. */
+  _queueJoin(room) {
+    if (!this._isConnected()) return; // every room is queued again at the next welcome
+    this._joinQueue.add(room);
+    this._pumpJoins();
+  }
+
+  /**
+   * Sends the queued joins the bucket allows (rejoinBurst at once, refilled at rejoinPerSecond) and
+   * arms a timer for the rest. Also run on every join answer, a network task, so the timer chain
+   * stays short in a hidden tab (see {@link RealtimeClient#_startHeartbeat}).
+   */
+  _pumpJoins() {
+    if (this._joinTimer !== null) clearTimeout(this._joinTimer);
+    this._joinTimer = null;
+    if (this._closed || !this._isConnected()) return;
+    this._refillJoinTokens();
+    for (const r of this._joinQueue) {
+      if (this._joinTokens < 1) break;
+      this._joinQueue.delete(r);
+      if (!r._needsJoin()) continue;
+      this._joinTokens--;
+      r._join();
+    }
+    if (this._joinQueue.size === 0) return;
+    const wait = Math.ceil(((1 - this._joinTokens) * 1000) / this._rejoinPerSecond);
+    this._joinTimer = setTimeout(() => {
+      this._joinTimer = null;
+      this._pumpJoins();
+    }, Math.max(MIN_PACING_DELAY_MS, wait));
+  }
+
+  _refillJoinTokens() {
+    const t = now();
+    const earned = ((t - this._joinRefilledAt) / 1000) * this._rejoinPerSecond;
+    this._joinTokens = Math.min(this._rejoinBurst, this._joinTokens + earned);
+    this._joinRefilledAt = t;
   }
 
   // ---------------------------------------------------------------- listeners
@@ -595,6 +742,7 @@ class Room {
     this._options = options;
     this._token = options.token;
     this._joiningGen = 0; // connection generation a join was started on
+    this._sentGen = 0; // connection generation a join frame was last sent on (answered or not)
     this._joinedGen = 0; // connection generation the room is joined on
     this._buffer = null; // live events that came before this connection's `joined`
     this._queue = []; // requests waiting until the room is joined
@@ -602,7 +750,10 @@ class Room {
     this._retries = 0;
     this._gone = false;
     this._readySettled = false;
-    /** Resolves with the first `joined` frame; rejects with the `error` frame if the join fails. */
+    /**
+     * Resolves with the first `joined` frame; rejects with the `error` frame if the join is refused
+     * for good, or on leave/close. Timeouts, `rate_limited` and `unavailable` are retried: it waits.
+     */
     this.ready = new Promise((resolve, reject) => {
       this._resolveReady = resolve;
       this._rejectReady = reject;
@@ -642,8 +793,9 @@ class Room {
   leave() {
     if (this._gone) return Promise.resolve({ type: 'left', room: this.name });
     const client = this._client;
+    // A join sent on this connection may have been applied even if its answer timed out: leave then too.
     const wasOnServer = client._isConnected()
-      && (this._joinedGen === client._generation || this._joiningGen === client._generation);
+      && (this._sentGen === client._generation || this._joiningGen === client._generation);
     this._terminate(errorFrame('left', 'the room was left'));
     if (!wasOnServer) return Promise.resolve({ type: 'left', room: this.name });
     return new Promise((resolve) => {
@@ -653,10 +805,17 @@ class Room {
 
   // ---------------------------------------------------------------- internals
 
+  /** True when this connection still needs a `join` of the room (not left, not sent, not joined). */
+  _needsJoin() {
+    const gen = this._client._generation;
+    return !this._gone && this._client._isConnected() && this._joiningGen !== gen && this._joinedGen !== gen;
+  }
+
+  /** Sends `join` (with `since` when a position is known). Called by the client's join pacing only. */
   async _join() {
     const client = this._client;
     const gen = client._generation;
-    if (this._gone || !client._isConnected() || this._joiningGen === gen || this._joinedGen === gen) return;
+    if (!this._needsJoin()) return;
     this._joiningGen = gen;
     if (this._buffer === null) this._buffer = [];
     let token;
@@ -674,11 +833,16 @@ class Room {
     const since = this.epoch !== null && this.seq !== null ? { epoch: this.epoch, seq: this.seq } : null;
     if (since) frame.since = since;
     if (token !== undefined && token !== null && token !== '') frame.token = String(token);
+    this._sentGen = gen;
     client._request(frame, (answer) => {
+      client._pumpJoins();
       if (this._gone || gen !== client._generation) return;
       if (answer.type === 'joined') this._onJoined(answer, since !== null);
       else this._onJoinError(answer);
-    }, noop); // a dropped join is made again after the reconnect
+    }, (err) => {
+      // A dropped join is made again after the reconnect; one that timed out, on this connection.
+      if (err.code === 'timeout' && !this._gone && gen === client._generation) this._onJoinError(err);
+    });
   }
 
   _onJoined(frame, sentSince) {
@@ -688,6 +852,21 @@ class Room {
     this._retries = 0;
     const early = this._buffer || [];
     this._buffer = null;
+    this._applyJoined(frame, sentSince);
+    if (!this._deliverLive(bySeq(early))) return; // a gap: the socket is given up, re-joined later
+    if (!this._readySettled) {
+      this._readySettled = true;
+      this._resolveReady(frame);
+    }
+    client._guard(() => call(this._options.onJoined, frame), 'onJoined');
+    const queued = this._queue;
+    this._queue = [];
+    for (const job of queued) this._sendJob(job);
+  }
+
+  /** Takes the position of a `joined` answer: the missed events when recovered, else onReset (if it was a re-join). */
+  _applyJoined(frame, sentSince) {
+    const client = this._client;
     if (sentSince && frame.recovered === true) {
       for (const evt of bySeq(frame.missed || [])) this._deliver(evt);
       if (frame.epoch !== undefined && frame.epoch !== this.epoch) {
@@ -701,15 +880,6 @@ class Room {
       this.seq = typeof frame.seq === 'number' ? frame.seq : 0;
       if (sentSince) client._guard(() => call(this._options.onReset, frame), 'onReset');
     }
-    for (const evt of bySeq(early)) this._deliver(evt);
-    if (!this._readySettled) {
-      this._readySettled = true;
-      this._resolveReady(frame);
-    }
-    client._guard(() => call(this._options.onJoined, frame), 'onJoined');
-    const queued = this._queue;
-    this._queue = [];
-    for (const job of queued) this._sendJob(job);
   }
 
   _onResetByEngine(frame) {
@@ -718,31 +888,82 @@ class Room {
     this._client._guard(() => call(this._options.onReset, frame), 'onReset');
   }
 
+  /**
+   * A join answered with an error, or timed out. Timeouts, `rate_limited` and `unavailable` are
+   * retried on this connection, also for the first join. Any other error ends a first join (`ready`
+   * rejects); after that, permanent ones end the room and are emitted, the others are retried.
+   */
   _onJoinError(frame) {
     const client = this._client;
     this._joiningGen = 0;
     this._buffer = null;
     const err = Object.assign({}, frame, { room: this.name });
-    if (!this._readySettled) {
+    const retried = RETRIED_JOIN_ERRORS.has(frame.code);
+    if (!retried && (!this._readySettled || PERMANENT_JOIN_ERRORS.has(frame.code))) {
+      const wasReady = this._readySettled;
       this._terminate(err);
+      if (wasReady) client._emit('error', err);
       return;
     }
-    if (PERMANENT_JOIN_ERRORS.has(frame.code)) {
-      this._terminate(err);
-      client._emit('error', err);
-      return;
-    }
-    // Transient (rate_limited, unavailable...): try again on this connection, backing off.
+    this._retryJoin(frame);
+  }
+
+  /**
+   * Joins again on this connection after a jittered backoff, and for `rate_limited` not before the
+   * engine's `retryAfterMs` (1 s when it gives none), jittered upward by up to a quarter; the join
+   * then waits its turn in the client's pacing.
+   */
+  _retryJoin(frame) {
+    const client = this._client;
     const cap = Math.min(client._maxMs, client._initialMs * 2 ** Math.min(this._retries++, 30));
+    let delay = Math.max(50, Math.random() * cap);
+    if (frame.code === 'rate_limited') {
+      const after = frameRetryAfterMs(frame) || DEFAULT_RATE_LIMITED_RETRY_MS;
+      delay = Math.max(delay, after * (1 + Math.random() / 4));
+    }
     this._retryTimer = setTimeout(() => {
       this._retryTimer = null;
-      this._join();
-    }, Math.max(50, Math.random() * cap));
+      client._queueJoin(this);
+    }, Math.min(MAX_TIMER_MS, delay));
   }
 
   _onLiveEvent(evt) {
-    if (this.joined) this._deliver(evt);
+    if (this.joined) this._deliverLive([evt]);
     else if (this._buffer !== null) this._buffer.push(evt);
+  }
+
+  /**
+   * Delivers live events (in order). One past the next `seq` of the same epoch means events were
+   * lost on the way: the socket is given up like a drop, and the re-join's `since` (the last event
+   * before the gap) lets recovery fill it. Returns false then.
+   */
+  _deliverLive(events) {
+    for (const evt of events) {
+      if (this._isGap(evt)) {
+        this._onGap(evt);
+        return false;
+      }
+      this._deliver(evt);
+    }
+    return true;
+  }
+
+  _isGap(evt) {
+    const epoch = evt.epoch ?? this.epoch;
+    return epoch === this.epoch && this.seq !== null && Number(evt.seq) > this.seq + 1;
+  }
+
+  _onGap(evt) {
+    const client = this._client;
+    const why = 'seq gap in ' + this.name + ': event ' + evt.seq + ' after ' + this.seq;
+    client._abandon(client._ws, why);
+    client._emitError('seq_gap', why + '; reconnecting to recover', { room: this.name, seq: this.seq, got: Number(evt.seq) });
+  }
+
+  /** A frame numbered in the room but not an `event` (a durable notification): the position moves past it. */
+  _passSeq(frame) {
+    if (!this.joined || (frame.epoch ?? this.epoch) !== this.epoch || frame.seq <= this.seq) return;
+    if (frame.seq === this.seq + 1) this.seq = frame.seq;
   }
 
   /** Hands one event to onEvent unless it was seen already (same epoch, seq not past the last). */
@@ -767,6 +988,7 @@ class Room {
 
   _onDisconnected() {
     this._joiningGen = 0;
+    this._joinedGen = 0;
     this._buffer = null;
     if (this._retryTimer !== null) clearTimeout(this._retryTimer);
     this._retryTimer = null;

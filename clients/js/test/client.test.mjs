@@ -10,7 +10,19 @@ async function until(cond, ms = 3000, what = 'condition') {
   while (Date.now() < end) { if (cond()) return; await sleep(10); }
   throw new Error('timed out waiting for ' + what);
 }
-const fast = { initialMs: 20, maxMs: 100 };
+// Small backoff windows, and a crash floor low enough to keep the tests fast (the default is 1000 ms).
+const fast = { initialMs: 20, maxMs: 100, minCrashRetryMs: 20 };
+const joinsOf = (engine, ws) => engine.received.filter((r) => r.frame.type === 'join' && (!ws || r.ws === ws));
+/** A stand-in for the browser's window events (the client looks `addEventListener` up when constructed). */
+function fakeWindow() {
+  const win = new EventTarget();
+  globalThis.addEventListener = win.addEventListener.bind(win);
+  globalThis.removeEventListener = win.removeEventListener.bind(win);
+  return {
+    online: () => win.dispatchEvent(new Event('online')),
+    restore: () => { delete globalThis.addEventListener; delete globalThis.removeEventListener; },
+  };
+}
 
 test('connects with the token in the query and reports state', async () => {
   const engine = await startEngine();
@@ -411,4 +423,324 @@ test('heartbeat timers do not form long chains (what Chrome throttles to once a 
     if (client) client.close();
     await engine.stop();
   }
+});
+
+// ---------------------------------------------------------------- request timeouts
+
+test('requests without an answer reject with timeout after requestTimeoutMs; a late answer is ignored; leave resolves', async () => {
+  const engine = await startEngine();
+  let held = null;
+  engine.frameHook = (frame) => {
+    if (frame.type === 'presence' || frame.type === 'leave') return 'skip';
+    if (frame.type === 'publish' && frame.event === 'hang') { held = frame; }
+    return null;
+  };
+  const errors = [];
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, requestTimeoutMs: 200 });
+  client.on('error', (e) => errors.push(e));
+  const room = client.join('course:1');
+  await room.ready;
+  const t0 = Date.now();
+  const pub = room.publish('hang', {});
+  const pres = room.presence();
+  await assert.rejects(pub, (e) => e.type === 'error' && e.code === 'timeout' && e.timeoutMs === 200 && e.id === held.id);
+  assert.ok(Date.now() - t0 >= 190, 'rejected after ' + (Date.now() - t0) + ' ms');
+  await assert.rejects(pres, (e) => e.code === 'timeout');
+  // The answers come late: nothing resolves twice, nothing is reported.
+  const [ws] = engine.sockets;
+  ws.send(JSON.stringify({ type: 'ack', id: held.id, seq: 9 }));
+  ws.send(JSON.stringify({ type: 'error', id: held.id, code: 'forbidden', message: 'late' }));
+  const ack = await room.publish('fine', {}); // the connection is still good
+  assert.equal(ack.type, 'ack');
+  assert.deepEqual(errors, []);
+  assert.equal(client._pending.size, 0);
+  // leave never rejects: an unanswered one resolves with a local left after the timeout.
+  const left = await room.leave();
+  assert.equal(left.type, 'left');
+  assert.equal(client.reconnectAttempts, 0);
+  client.close();
+  await engine.stop();
+});
+
+test('a join whose answer times out is retried on the same socket; ready resolves with the retry, the late answer is ignored', async () => {
+  const engine = await startEngine();
+  let first = null;
+  engine.joinHook = (frame) => {
+    if (!first) { first = frame; return 'skip'; }
+    return null;
+  };
+  const joins = [];
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: fast, requestTimeoutMs: 150 });
+  const room = client.join('course:1', { onJoined: (j) => joins.push(j) });
+  const joined = await room.ready;
+  assert.notEqual(joined.id, first.id);
+  const sent = joinsOf(engine);
+  assert.equal(sent.length, 2);
+  assert.equal(sent[0].ws, sent[1].ws, 'the retry went on the same socket');
+  assert.ok(sent[1].at - sent[0].at >= 140, 'retried after the timeout');
+  const [ws] = engine.sockets;
+  ws.send(JSON.stringify({ type: 'joined', id: first.id, room: 'course:1', epoch: 'e1', seq: 0 }));
+  await sleep(50);
+  assert.equal(joins.length, 1, 'the late joined is not taken as another one');
+  assert.equal(client.reconnectAttempts, 0);
+  client.close();
+  await engine.stop();
+});
+
+test('a join that is never answered keeps ready pending (still retried) until leave rejects it with left', async () => {
+  const engine = await startEngine();
+  engine.joinHook = () => 'skip';
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: fast, requestTimeoutMs: 100 });
+  const room = client.join('course:1');
+  let settled = null;
+  room.ready.then(() => { settled = 'resolved'; }, (e) => { settled = e; });
+  await until(() => joinsOf(engine).length >= 3, 3000, 'three join attempts');
+  assert.equal(settled, null, 'ready still pending');
+  await room.leave();
+  await until(() => settled !== null);
+  assert.equal(settled.code, 'left');
+  await until(() => engine.received.some((r) => r.frame.type === 'leave'), 1000, 'a leave for the joins that may have been applied');
+  const n = joinsOf(engine).length;
+  await sleep(300);
+  assert.equal(joinsOf(engine).length, n, 'no join after leave');
+  client.close();
+  await engine.stop();
+});
+
+// ---------------------------------------------------------------- rate_limited
+
+test('rate_limited with an id rejects exactly that request; a rate-limited join is retried after retryAfterMs', async () => {
+  const engine = await startEngine();
+  let refusedJoinAt = null;
+  engine.frameHook = (frame, ws, reply) => {
+    if (frame.type === 'join' && refusedJoinAt === null) {
+      refusedJoinAt = Date.now();
+      reply({ type: 'error', code: 'rate_limited', message: 'slow down', retryAfterMs: 400 });
+      return 'skip';
+    }
+    if (frame.type === 'publish' && frame.event === 'limited') {
+      reply({ type: 'error', code: 'rate_limited', message: 'slow down' });
+      return 'skip';
+    }
+    return null;
+  };
+  const errors = [];
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: fast });
+  client.on('error', (e) => errors.push(e));
+  const room = client.join('course:1');
+  await room.ready; // the first join was refused: ready waits for the retry
+  const joins = joinsOf(engine);
+  assert.equal(joins.length, 2);
+  const waited = joins[1].at - refusedJoinAt;
+  assert.ok(waited >= 390 && waited < 1000, 'join retried after ' + waited + ' ms');
+  const limited = room.publish('limited', {});
+  const other = room.publish('other', {});
+  await assert.rejects(limited, (e) => e.code === 'rate_limited' && typeof e.id === 'string');
+  assert.equal((await other).type, 'ack', 'only the refused request rejects');
+  assert.deepEqual(errors, [], 'an error with an id goes to its request only');
+  client.close();
+  await engine.stop();
+});
+
+// ---------------------------------------------------------------- join pacing
+
+test('after a reconnect 150 rooms are re-joined paced: at most rejoinBurst at once, never a rate_limited', async () => {
+  // The engine's limit, scaled up so the test is quick: 100 frames a second, burst 40.
+  const engine = await startEngine({ rate: { perSecond: 100, burst: 40 } });
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: fast, rejoinPerSecond: 80 });
+  const rooms = [];
+  for (let i = 0; i < 150; i++) rooms.push(client.join('course:' + i));
+  await Promise.all(rooms.map((r) => r.ready));
+  for (let i = 0; i < 150; i += 10) engine.publish('course:' + i, 'x');
+  await until(() => rooms.every((r, i) => i % 10 !== 0 || r.seq === 1), 3000, 'events');
+  const [first] = engine.sockets;
+  engine.dropAll();
+  await until(() => engine.sockets.size === 1 && ![...engine.sockets].includes(first), 3000, 'reconnect');
+  const [second] = engine.sockets;
+  await until(() => joinsOf(engine, second).length === 150 && rooms.every((r) => r.joined), 6000, 'all 150 re-joined');
+  const rejoins = joinsOf(engine, second);
+  assert.equal(new Set(rejoins.map((r) => r.frame.room)).size, 150);
+  assert.ok(rejoins.every((r) => r.frame.since && r.frame.since.epoch === 'e1'), 'every re-join carries since');
+  const t0 = rejoins[0].at;
+  const atOnce = rejoins.filter((r) => r.at - t0 < 10).length;
+  assert.ok(atOnce <= 20, atOnce + ' joins in the first instant (10 ms)');
+  // In any window of w ms: at most the burst plus what w ms earn at 80 a second (and a little slack
+  // for frames the engine happens to read together).
+  for (const r of rejoins) {
+    for (const w of [100, 500, 1000]) {
+      const n = rejoins.filter((x) => x.at >= r.at && x.at < r.at + w).length;
+      assert.ok(n <= 20 + Math.ceil((80 * w) / 1000) + 3, n + ' joins within ' + w + ' ms');
+    }
+  }
+  const took = rejoins.at(-1).at - t0;
+  assert.ok(took >= 1300, 'paced over ' + took + ' ms (130 at 80 a second)');
+  assert.equal(engine.limited.length, 0, 'the engine never refused a frame');
+  client.close();
+  await engine.stop();
+});
+
+test('with the default pacing 45 rooms stay within the engine default rate (20 a second, burst 40)', async () => {
+  const engine = await startEngine({ rate: { perSecond: 20, burst: 40 } });
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: fast });
+  const rooms = [];
+  for (let i = 0; i < 45; i++) rooms.push(client.join('course:' + i));
+  await Promise.all(rooms.map((r) => r.ready));
+  const [first] = engine.sockets;
+  const joins = joinsOf(engine, first);
+  const atOnce = joins.filter((r) => r.at - joins[0].at < 50).length;
+  assert.ok(atOnce <= 20, atOnce + ' joins at once: a burst of at most 20, then 10 a second');
+  assert.ok(joins.at(-1).at - joins[0].at >= 2000, 'the 25 others took at least 2 s');
+  engine.dropAll();
+  await until(() => engine.sockets.size === 1 && ![...engine.sockets].includes(first), 3000, 'reconnect');
+  await until(() => rooms.every((r) => r.joined), 6000, 'all re-joined');
+  assert.equal(engine.limited.length, 0, 'the engine never refused a frame');
+  client.close();
+  await engine.stop();
+});
+
+// ---------------------------------------------------------------- crash floor
+
+test('the first reconnect after a crash (no close frame) waits at least 1 s by default, jittered up to 2 s', async () => {
+  const engine = await startEngine();
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: { initialMs: 20, maxMs: 100 } });
+  await until(() => client.state === 'connected');
+  await sleep(50);
+  let t0 = Date.now();
+  engine.dropAll();
+  await until(() => engine.handshakes.length === 2, 3000, 'reconnect');
+  const waited = engine.handshakes[1].at - t0;
+  assert.ok(waited >= 990 && waited <= 3000, 'first retry after ' + waited + ' ms (1000..2000 plus timer lateness)');
+  // A close the engine meant (4001: token expired) is followed by the ordinary backoff.
+  await until(() => client.state === 'connected');
+  t0 = Date.now();
+  engine.closeAll(4001, 'token expired');
+  await until(() => engine.handshakes.length === 3, 3000, 'reconnect after 4001');
+  assert.ok(engine.handshakes[2].at - t0 < 900, 'after 4001: ' + (engine.handshakes[2].at - t0) + ' ms');
+  client.close();
+  await engine.stop();
+});
+
+// ---------------------------------------------------------------- online vs retryAfterMs
+
+test("the browser's online event cuts the backoff short but never the engine's retryAfterMs", async () => {
+  const win = fakeWindow();
+  const engine = await startEngine();
+  // A long crash floor: only the online event can make the reconnect quick.
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: { ...fast, minCrashRetryMs: 5000 } });
+  try {
+    await until(() => client.state === 'connected');
+    // (a) a plain drop: online reconnects at once.
+    let t0 = Date.now();
+    engine.dropAll();
+    await until(() => client.state === 'disconnected');
+    win.online();
+    await until(() => engine.handshakes.length === 2, 1000, 'online reconnect');
+    assert.ok(engine.handshakes[1].at - t0 < 500);
+    await until(() => client.state === 'connected');
+
+    // (b) 1013 with retryAfterMs in the close reason: online does not come back sooner.
+    t0 = Date.now();
+    engine.closeAll(1013, JSON.stringify({ retryAfterMs: 800 }));
+    await until(() => client.state === 'disconnected');
+    await sleep(100);
+    win.online();
+    await until(() => engine.handshakes.length === 3, 3000, 'reconnect after 1013');
+    let waited = engine.handshakes[2].at - t0;
+    assert.ok(waited >= 790, 'came back ' + waited + ' ms after a retryAfterMs of 800');
+    await until(() => client.state === 'connected');
+
+    // (c) retryAfterMs on an error frame, then a drop: the same.
+    const [ws] = engine.sockets;
+    ws.send(JSON.stringify({ type: 'error', code: 'overloaded', message: 'later', retryAfterMs: 700 }));
+    await sleep(30);
+    t0 = Date.now();
+    engine.dropAll();
+    await until(() => client.state === 'disconnected');
+    win.online();
+    await sleep(100);
+    win.online();
+    await until(() => engine.handshakes.length === 4, 3000, 'reconnect after the error advice');
+    waited = engine.handshakes[3].at - t0;
+    assert.ok(waited >= 640, 'came back ' + waited + ' ms after a retryAfterMs of 700');
+    assert.ok(waited < 2000, 'online still cut the 5 s floor short: ' + waited);
+  } finally {
+    client.close();
+    win.restore();
+    await engine.stop();
+  }
+});
+
+// ---------------------------------------------------------------- seq gaps
+
+test('a gap in seq (1, 2, 5) is a drop: the socket is given up and the re-join with since 2 recovers 3 and 4', async () => {
+  const engine = await startEngine();
+  const events = [];
+  const errors = [];
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: fast });
+  client.on('error', (e) => errors.push(e));
+  const room = client.join('course:1', { onEvent: (e) => events.push(e.seq) });
+  await room.ready;
+  const [first] = engine.sockets;
+  const closed = new Promise((r) => first.on('close', (code) => r(code)));
+  engine.publish('course:1', 'a');
+  engine.publish('course:1', 'b');
+  await until(() => events.length === 2);
+  engine.publish('course:1', 'c', null, 'backend', false); // numbered, never sent: lost on the way
+  engine.publish('course:1', 'd', null, 'backend', false);
+  engine.publish('course:1', 'e');
+  assert.equal(await closed, 4000, 'the client closed the socket');
+  await until(() => events.length === 5, 3000, 'recovery');
+  assert.deepEqual(events, [1, 2, 3, 4, 5]);
+  assert.equal(client.reconnectAttempts, 1);
+  const rejoin = joinsOf(engine).at(-1).frame;
+  assert.deepEqual(rejoin.since, { epoch: 'e1', seq: 2 });
+  assert.equal(errors.filter((e) => e.code === 'seq_gap').length, 1);
+  assert.equal(errors[0].room, 'course:1');
+  // Duplicates are still dropped silently.
+  const [second] = engine.sockets;
+  second.send(JSON.stringify(engine.rooms.get('course:1').history[3]));
+  engine.publish('course:1', 'f');
+  await until(() => events.length === 6);
+  await sleep(50);
+  assert.deepEqual(events, [1, 2, 3, 4, 5, 6]);
+  assert.equal(client.reconnectAttempts, 1);
+  client.close();
+  await engine.stop();
+});
+
+test('a durable notification numbered in the user room (contract 1.1) is not taken for a gap', async () => {
+  const engine = await startEngine();
+  const events = [];
+  const notes = [];
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: fast });
+  client.on('notification', (n) => notes.push(n.seq));
+  const me = client.join('user:u1', { onEvent: (e) => events.push(e.seq) });
+  await me.ready;
+  engine.publish('user:u1', 'progress', { percent: 10 });
+  await until(() => events.length === 1);
+  const [ws] = engine.sockets;
+  const r = engine.rooms.get('user:u1');
+  ws.send(JSON.stringify({ type: 'notification', event: 'grade', data: {}, ts: 1, seq: ++r.seq, epoch: 'e1' }));
+  engine.publish('user:u1', 'progress', { percent: 20 });
+  await until(() => events.length === 2);
+  assert.deepEqual(events, [1, 3]);
+  assert.deepEqual(notes, [2]);
+  assert.equal(client.reconnectAttempts, 0);
+  client.close();
+  await engine.stop();
+});
+
+test('requests made between a drop and the re-join wait for it instead of failing', async () => {
+  const engine = await startEngine();
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: { ...fast, minCrashRetryMs: 200 } });
+  const room = client.join('course:1');
+  await room.ready;
+  engine.dropAll();
+  await until(() => client.state === 'disconnected');
+  assert.equal(room.joined, false);
+  const ack = await room.publish('after', {});
+  assert.equal(ack.type, 'ack');
+  assert.equal(client.reconnectAttempts, 1);
+  client.close();
+  await engine.stop();
 });

@@ -14,6 +14,12 @@ export async function startEngine(opts = {}) {
     handshakes: [], // {url, at}
     historyFrom: 0, // events with seq <= this are "lost" (forces recovered:false)
     joinHook: null, // (frame, ws) => frame-to-send | null
+    frameHook: null, // (frame, ws, reply) => 'skip' (stay silent: the hook answered, or never will) | null
+    // A token bucket per socket like the engine's (lms.limits): every frame over it is answered
+    // rate_limited with the request's id (and retryAfterMs when rateRetryAfterMs is set).
+    rate: opts.rate ?? null, // {perSecond, burst} | null (no limit)
+    rateRetryAfterMs: null,
+    limited: [], // frames refused for the rate: {ws, frame, at}
   };
   const server = http.createServer((req, res) => { res.writeHead(404); res.end(); });
   const wss = new WebSocketServer({ noServer: true });
@@ -32,13 +38,24 @@ export async function startEngine(opts = {}) {
     if (!engine.rooms.has(name)) engine.rooms.set(name, { seq: 0, history: [], members: new Set() });
     return engine.rooms.get(name);
   }
-  engine.publish = (name, event, data, from = 'backend') => {
+  // deliver = false: numbered and kept in the history, but not sent to the members (a lost frame).
+  engine.publish = (name, event, data, from = 'backend', deliver = true) => {
     const r = room(name);
     const frame = { type: 'event', room: name, seq: ++r.seq, epoch: engine.epoch, event, data, from, ts: Date.now() };
     r.history.push(frame);
-    for (const m of r.members) if (m.readyState === 1) m.send(JSON.stringify(frame));
+    if (deliver) for (const m of r.members) if (m.readyState === 1) m.send(JSON.stringify(frame));
     return frame;
   };
+  function overRate(ws) {
+    if (!engine.rate) return false;
+    const t = Date.now();
+    const b = ws.bucket || (ws.bucket = { tokens: engine.rate.burst, at: t });
+    b.tokens = Math.min(engine.rate.burst, b.tokens + ((t - b.at) / 1000) * engine.rate.perSecond);
+    b.at = t;
+    if (b.tokens < 1) return true;
+    b.tokens--;
+    return false;
+  }
   engine.resetHistory = (newEpoch) => {
     engine.epoch = newEpoch;
     for (const r of engine.rooms.values()) { r.seq = 0; r.history = []; }
@@ -52,8 +69,15 @@ export async function startEngine(opts = {}) {
     room('user:' + ws.userId).members.add(ws);
     ws.on('message', (buf) => {
       const frame = JSON.parse(buf.toString());
-      engine.received.push({ ws, frame });
+      engine.received.push({ ws, frame, at: Date.now() });
       const reply = (f) => ws.send(JSON.stringify(frame.id ? { ...f, id: frame.id } : f));
+      if (overRate(ws)) {
+        engine.limited.push({ ws, frame, at: Date.now() });
+        const retry = engine.rateRetryAfterMs ? { retryAfterMs: engine.rateRetryAfterMs } : {};
+        reply({ type: 'error', code: 'rate_limited', message: 'more than ' + engine.rate.perSecond + ' frames per second', ...retry });
+        return;
+      }
+      if (engine.frameHook && engine.frameHook(frame, ws, reply) === 'skip') return;
       switch (frame.type) {
         case 'ping':
           if (engine.answerPings) reply({ type: 'pong' });
