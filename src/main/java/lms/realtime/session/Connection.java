@@ -96,7 +96,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
   private record UserEntityGone(ActorRef<User.Command> entity) implements Command {}
 
   private enum Tick implements Command {
-    /** Admitting: the user entity did not answer in time (503). */
+    /** Admitting: ask the user entity again, or, past the ask timeout, give up (503). */
     ADMIT_TIMEOUT,
     /** Attaching: the transport did not attach in time. */
     ATTACH_TIMEOUT,
@@ -117,6 +117,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
 
   /** How long an admitted socket may take to be upgraded and attached. */
   private static final Duration ATTACH_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration ADMIT_RETRY = Duration.ofSeconds(1);
   /** The scheduler takes delays up to about 248 days; a longer-lived token is checked again daily. */
   private static final long MAX_TIMER_NANOS = Duration.ofDays(1).toNanos();
 
@@ -137,6 +138,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
   private final Gate gate;
   private final long heartbeatNanos;
   private Phase phase = Phase.ADMITTING;
+  private long admitDeadline;
   /** Registering again with a user entity that moved, not answered yet (retried at each deadline). */
   private boolean reregistering;
   /** The socket has joined its own room explicitly (once, for recovery; it is a member from the start). */
@@ -166,7 +168,19 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     node.sockets().register(self, outbox);
     outbox.onOverflow(() -> self.tell(Tick.OUTBOX_CLOSED));
     register(node.settings().maxConnectionsPerUser());
-    startTimer(node.settings().askTimeout(), Tick.ADMIT_TIMEOUT);
+    admitDeadline = System.nanoTime() + node.settings().askTimeout().toNanos();
+    startTimer(nextAdmitTick(), Tick.ADMIT_TIMEOUT);
+  }
+
+  /**
+   * The admission is asked again every {@link #ADMIT_RETRY} until the ask timeout: a shard region
+   * drops what it buffered for a shard that starts a hand-off (Pekko: "Dropping buffered messages
+   * ... to avoid re-ordering"), so a registration sent while the user's shard moved (a rolling
+   * restart, a rebalance) was lost and the handshake got 503 after 5 s. Registering is idempotent.
+   */
+  private Duration nextAdmitTick() {
+    long left = admitDeadline - System.nanoTime();
+    return Duration.ofNanos(Math.max(0, Math.min(left, ADMIT_RETRY.toNanos())));
   }
 
   /**
@@ -227,6 +241,11 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     return switch (tick) {
       case ADMIT_TIMEOUT -> {
         if (phase != Phase.ADMITTING) {
+          yield this;
+        }
+        if (System.nanoTime() < admitDeadline) {
+          register(node.settings().maxConnectionsPerUser());
+          startTimer(nextAdmitTick(), Tick.ADMIT_TIMEOUT);
           yield this;
         }
         admitted.completeExceptionally(new TimeoutException("the user entity did not answer"));
