@@ -56,7 +56,8 @@ public final class Room extends AbstractBehavior<Room.Command> {
       String role,
       boolean seesPresence,
       Long tokenIssuedAt,
-      ClientFrame.Position since)
+      ClientFrame.Position since,
+      boolean again)
       implements Command {}
 
   /** A socket leaves; {@code silent} when the socket is closing and wants no {@code left}. */
@@ -402,6 +403,14 @@ public final class Room extends AbstractBehavior<Room.Command> {
     if (isRemoved(join.userId(), join.tokenIssuedAt())) {
       join.connection().tell(new Connection.JoinRefused(name,
           ServerFrames.error(join.requestId(), ErrorCodes.FORBIDDEN, "removed from " + name + "; a newer token is needed")));
+      return this;
+    }
+    if (join.again() && members.containsKey(join.connection())) {
+      // the socket is a member: its events already come, and a second joined frame (with everything
+      // missed) would only cost memory (issue 12). Not a member: its first join was lost on the way
+      // (a region drops what it buffered when a hand-off starts), so this one is served in full.
+      join.connection().tell(new Connection.Deliver(
+          ServerFrames.error(join.requestId(), ErrorCodes.BAD_REQUEST, "already joined to " + name)));
       return this;
     }
     Hub.MemberInfo info = new Hub.MemberInfo(join.connection(), join.userId(), join.name(), join.role(), join.seesPresence());

@@ -445,23 +445,25 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
       return reply(ServerFrames.error(join.id(), ErrorCodes.FORBIDDEN, "may not join " + room));
     }
     boolean own = room.value().equals(ownRoom);
-    if (rooms.containsKey(room.value()) && (!own || ownRoomJoined)) {
-      // A joined room's events already come; a second join would only build another joined frame
-      // (with everything missed: issue 12's memory attack). The own room may be joined once, for recovery.
-      return reply(ServerFrames.error(join.id(), ErrorCodes.BAD_REQUEST, "already joined to " + room));
-    }
-    if (!rooms.containsKey(room.value()) && rooms.size() >= node.settings().maxRoomsPerConnection()) {
+    // A join of a room this socket has joined already goes to the room marked "again": the room
+    // answers bad_request when the socket is its member (a second joined frame with everything missed
+    // was issue 12's memory attack) and serves it in full when the first join never arrived. The own
+    // room may be joined explicitly once, for recovery.
+    boolean again = rooms.containsKey(room.value()) && (!own || ownRoomJoined);
+    if (!again && !rooms.containsKey(room.value()) && rooms.size() >= node.settings().maxRoomsPerConnection()) {
       return reply(ServerFrames.error(join.id(), ErrorCodes.BAD_REQUEST,
           "at most " + node.settings().maxRoomsPerConnection() + " rooms per connection"));
     }
-    rooms.put(room.value(), membership);
-    if (own) {
+    if (!again) {
+      rooms.put(room.value(), membership);
+    }
+    if (own && !again) {
       ownRoomJoined = true;
       userRef().tell(new User.OwnRoom(ctx.getSelf(), true));
     }
     // A removal bars credentials issued before it (for a live room that is the room token).
     roomRef(room.value()).tell(new Room.Join(ctx.getSelf(), node.hubs().forRoom(room.value()), join.id(), identity.userId(),
-        identity.name(), membership.role(), membership.canSeePresence(), membership.issuedAt(), join.since()));
+        identity.name(), membership.role(), membership.canSeePresence(), membership.issuedAt(), join.since(), again));
     return this;
   }
 

@@ -99,7 +99,7 @@ class LargeMessagesTest {
     int n = 4000;
     for (int i = 0; i < n; i++) {
       var conn = system.systemActorOf(Behaviors.<Connection.Command>ignore(), "large-test-" + i, Props.empty());
-      ref.tell(new Room.Join(conn, hub, null, "student-with-a-longish-id-" + i, "Student " + i, "student", false, null, null));
+      ref.tell(new Room.Join(conn, hub, null, "student-with-a-longish-id-" + i, "Student " + i, "student", false, null, null, false));
     }
     JsonNode users = null;
     long deadline = System.nanoTime() + 20_000_000_000L;
