@@ -29,12 +29,13 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
 import org.apache.pekko.cluster.sharding.typed.HashCodeMessageExtractor;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.cluster.typed.JoinSeedNodes;
 import org.apache.pekko.cluster.typed.SelfUp;
 import org.apache.pekko.cluster.typed.Subscribe;
-import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.management.javadsl.PekkoManagement;
 import org.apache.pekko.pattern.Patterns;
 
 /**
@@ -61,7 +62,7 @@ public final class Guardian {
       for (int i = 0; i < settings.hubShards(); i++) {
         // Resume, not stop: a hub's subscriptions are its whole value, and a failure in one
         // delivery must not end fan-out for its slice of the node's rooms.
-        hubs.add(ctx.spawn(Behaviors.supervise(Hub.create(sockets, metrics)).onFailure(SupervisorStrategy.resume()), "hub-" + i));
+        hubs.add(ctx.spawn(Behaviors.supervise(Hub.create(sockets, metrics, settings.internals().rejoinBatch(), settings.internals().rejoinRetry())).onFailure(SupervisorStrategy.resume()), "hub-" + i));
       }
       NodeContext node = new NodeContext(ctx.getSystem(), settings, verifier, new Json(settings), sockets,
           new Hubs(List.copyOf(hubs)), metrics, ClusterSharding.get(ctx.getSystem()), demo);
@@ -100,7 +101,7 @@ public final class Guardian {
   private static void joinCluster(ActorContext<Object> ctx, Settings settings) {
     Cluster cluster = Cluster.get(ctx.getSystem());
     if (settings.managementPort() > 0) {
-      org.apache.pekko.management.javadsl.PekkoManagement.get(ctx.getSystem().classicSystem()).start();
+      PekkoManagement.get(ctx.getSystem().classicSystem()).start();
     }
     if (settings.seedNodes().isEmpty()) {
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
@@ -123,7 +124,7 @@ public final class Guardian {
     List<CompletableFuture<User.UserPresence>> probes = new ArrayList<>();
     for (String entity : oneEntityPerShard(node.system().settings().config().getInt("pekko.cluster.sharding.number-of-shards"))) {
       probes.add(node.sharding().entityRefFor(User.KEY, entity)
-          .<User.UserPresence>ask(User.GetPresence::new, Duration.ofSeconds(3)).toCompletableFuture());
+          .<User.UserPresence>ask(User.GetPresence::new, node.settings().internals().readinessProbeTimeout()).toCompletableFuture());
     }
     CompletableFuture.allOf(probes.toArray(CompletableFuture[]::new))
         .thenCombine(started, (p, s) -> p)
@@ -131,7 +132,7 @@ public final class Guardian {
           if (failure == null) {
             ready.set(true);
           } else {
-            node.system().scheduler().scheduleOnce(Duration.ofMillis(500),
+            node.system().scheduler().scheduleOnce(node.settings().internals().readinessProbeRetry(),
                 () -> probeSharding(node, started, ready), node.system().executionContext());
           }
         });
@@ -172,16 +173,13 @@ public final class Guardian {
       node.sockets().closeAll(CloseCodes.RESTARTING, "engine restarting");
       long now = System.nanoTime();
       closeDeadline[0] = now + node.settings().shutdownCloseGrace().toNanos();
-      return waitForSockets(node, Math.min(closeDeadline[0], now + CLOSE_FRAMES_LEAVE.toNanos()));
+      return waitForSockets(node, Math.min(closeDeadline[0], now + node.settings().internals().shutdownCloseWait().toNanos()));
     });
     cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "lms-drop-sockets", () ->
         waitForSockets(node, closeDeadline[0])
             .thenCompose(d -> binding.terminate(Duration.ofSeconds(1)))
             .thenApply(x -> Done.getInstance()));
   }
-
-  /** How long the hand-off waits for sockets to take their 1012 (most answer within milliseconds). */
-  private static final Duration CLOSE_FRAMES_LEAVE = Duration.ofMillis(200);
 
   private static CompletionStage<Done> waitForSockets(NodeContext node, long deadlineNanos) {
     if (node.sockets().open() == 0 || System.nanoTime() > deadlineNanos) {

@@ -60,7 +60,44 @@ public record Settings(
     int managementPort,
     int hubShards,
     Duration shutdownCloseGrace,
-    Duration keepAliveIdle) {
+    Duration keepAliveIdle,
+    Internals internals) {
+
+  /** The {@code lms.internals} block: inner timings and sizes, set in the file only. */
+  public record Internals(
+      Duration emptyRoomGrace,
+      Duration snapshotWriteTimeout,
+      Duration snapshotReadTimeout,
+      long snapshotMaxHistoryBytes,
+      Duration rejoinGrace,
+      int rejoinHeldMax,
+      int rejoinBatch,
+      Duration rejoinRetry,
+      Duration attachTimeout,
+      Duration admitRetry,
+      Duration shutdownCloseWait,
+      Duration readinessProbeTimeout,
+      Duration readinessProbeRetry,
+      Duration routeResponseTimeout) {
+
+    static Internals from(Config c) {
+      return new Internals(
+          c.getDuration("empty-room-grace"),
+          c.getDuration("snapshot-write-timeout"),
+          c.getDuration("snapshot-read-timeout"),
+          c.getBytes("snapshot-max-history-bytes"),
+          c.getDuration("rejoin-grace"),
+          c.getInt("rejoin-held-max"),
+          c.getInt("rejoin-batch"),
+          c.getDuration("rejoin-retry"),
+          c.getDuration("attach-timeout"),
+          c.getDuration("admit-retry"),
+          c.getDuration("shutdown-close-wait"),
+          c.getDuration("readiness-probe-timeout"),
+          c.getDuration("readiness-probe-retry"),
+          c.getDuration("route-response-timeout"));
+    }
+  }
 
   public static final String NETTY = "netty";
   public static final String PEKKO_HTTP = "pekko-http";
@@ -123,7 +160,8 @@ public record Settings(
         c.getInt("cluster.management-port"),
         c.getInt("cluster.hub-shards"),
         c.getDuration("shutdown-close-grace"),
-        c.getDuration("keep-alive-idle"));
+        c.getDuration("keep-alive-idle"),
+        Internals.from(c.getConfig("internals")));
   }
 
   static List<String> csv(String value) {

@@ -1,5 +1,6 @@
 package lms.realtime.fanout;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -17,6 +18,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 
 /**
@@ -92,11 +94,6 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
   /** No answer to a gap's recovery yet: again. */
   private record RecoverTimeout(String room) implements Command {}
 
-  /** Members per {@link Room.Rejoin} message: a room's re-join stays well under Artery's large frame. */
-  private static final int REJOIN_BATCH = 2000;
-
-  private static final java.time.Duration REJOIN_RETRY = java.time.Duration.ofSeconds(3);
-
   private record Member(Outbox outbox, MemberInfo info) {}
 
   /** Members that one drainer writes to; the array is never changed once built. */
@@ -167,23 +164,31 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     }
   }
 
-  public static Behavior<Command> create(LocalSockets sockets, Metrics metrics) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Hub(ctx, timers, sockets, metrics)));
+  /**
+   * {@code rejoinBatch}: members per {@link Room.Rejoin} message (a re-join stays under Artery's large
+   * frame); {@code rejoinRetry}: how often a re-join or a recovery without an answer is tried again.
+   */
+  public static Behavior<Command> create(LocalSockets sockets, Metrics metrics, int rejoinBatch, Duration rejoinRetry) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Hub(ctx, timers, sockets, metrics, rejoinBatch, rejoinRetry)));
   }
 
-  private final org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers;
+  private final TimerScheduler<Command> timers;
 
   private final LocalSockets sockets;
   private final Metrics metrics;
+  private final int rejoinBatch;
+  private final Duration rejoinRetry;
   private final Map<String, Subscription> rooms = new HashMap<>();
   private final Map<ActorRef<Connection.Command>, Set<String>> roomsOf = new HashMap<>();
 
-  private Hub(ActorContext<Command> ctx, org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers,
-      LocalSockets sockets, Metrics metrics) {
+  private Hub(ActorContext<Command> ctx, TimerScheduler<Command> timers,
+      LocalSockets sockets, Metrics metrics, int rejoinBatch, Duration rejoinRetry) {
     super(ctx);
     this.timers = timers;
     this.sockets = sockets;
     this.metrics = metrics;
+    this.rejoinBatch = rejoinBatch;
+    this.rejoinRetry = rejoinRetry;
   }
 
   @Override
@@ -304,16 +309,10 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
   }
 
   private Behavior<Command> onConnectionGone(ConnectionGone msg) {
-    Set<String> joined = roomsOf.remove(msg.connection());
+    Set<String> joined = roomsOf.get(msg.connection());
     if (joined != null) {
       for (String room : List.copyOf(joined)) {
-        Subscription sub = rooms.get(room);
-        if (sub != null) {
-          sub.remove(msg.connection());
-          if (sub.members.isEmpty()) {
-            drop(room, sub);
-          }
-        }
+        unsubscribe(room, msg.connection());
       }
     }
     return this;
@@ -350,17 +349,17 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
   /** The members go in batches; the room answers the last one. */
   private void sendRejoin(String room, Subscription sub) {
     var roomRef = ClusterSharding.get(getContext().getSystem()).entityRefFor(Room.KEY, room);
-    List<MemberInfo> batch = new ArrayList<>(Math.min(REJOIN_BATCH, sub.members.size()));
+    List<MemberInfo> batch = new ArrayList<>(Math.min(rejoinBatch, sub.members.size()));
     int left = sub.members.size();
     for (Member m : sub.members.values()) {
       batch.add(m.info());
       left--;
-      if (batch.size() == REJOIN_BATCH || left == 0) {
+      if (batch.size() == rejoinBatch || left == 0) {
         roomRef.tell(new Room.Rejoin(getContext().getSelf(), List.copyOf(batch), sub.epoch, sub.seq, left == 0));
         batch.clear();
       }
     }
-    timers.startSingleTimer(new RejoinTimeout(room), REJOIN_RETRY);
+    timers.startSingleTimer(new RejoinTimeout(room), rejoinRetry);
   }
 
   /**
@@ -385,7 +384,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
 
   private void askRecovery(String room, Subscription sub) {
     sub.roomActor.tell(new Room.Recover(getContext().getSelf(), sub.epoch, sub.seq));
-    timers.startSingleTimer(new RecoverTimeout(room), REJOIN_RETRY);
+    timers.startSingleTimer(new RecoverTimeout(room), rejoinRetry);
   }
 
   private Behavior<Command> onRecoverTimeout(RecoverTimeout msg) {

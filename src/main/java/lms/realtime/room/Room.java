@@ -9,13 +9,14 @@ import java.util.Map;
 import java.util.UUID;
 import lms.realtime.CborSerializable;
 import lms.realtime.NodeContext;
-import lms.realtime.session.Connection;
 import lms.realtime.fanout.Hub;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.ClientFrame;
 import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.Json;
+import lms.realtime.protocol.RoomName;
 import lms.realtime.protocol.ServerFrames;
+import lms.realtime.session.Connection;
 import lms.realtime.user.User;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -27,6 +28,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.ddata.LWWMap;
 import org.apache.pekko.cluster.ddata.SelfUniqueAddress;
 import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
@@ -35,12 +37,16 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
+import org.apache.pekko.cluster.typed.Cluster;
 
 /**
  * One room (Cluster Sharding entity keyed by room name): the single writer of its members, presence,
- * numbering, epoch and recent history, so these can never disagree. It speaks to its members only
- * through their nodes' hubs, once per node per event. Handed to another node, it takes its epoch and
- * history along (see {@link RoomSnapshots}); its members' hubs bring the members back.
+ * numbering, epoch and recent history, so these can never disagree. Events and everything ordered
+ * with them go to its members through their nodes' hubs, once per node per event; answers meant for
+ * one socket alone (a refused join or publish, a presence reply) go to that socket directly, so they
+ * are not ordered with the room's stream (docs/protocol.md §13). Handed to another node, it takes its
+ * epoch, history, removals and the list of its hubs along (see {@link RoomSnapshots}); the hubs bring
+ * the members back.
  */
 public final class Room extends AbstractBehavior<Room.Command> {
   public static final EntityTypeKey<Command> KEY = EntityTypeKey.create(Command.class, "Room");
@@ -159,23 +165,6 @@ public final class Room extends AbstractBehavior<Room.Command> {
     }
   }
 
-  private static final Duration EMPTY_ROOM_GRACE = Duration.ofSeconds(30);
-  /**
-   * A hand-off writes to a majority and a starting room reads from one, so the two always meet
-   * (WriteAll was tried: during a rolling restart some node often never acknowledged). Within the
-   * shard region's shutdown phase (see application.conf).
-   */
-  private static final Duration SNAPSHOT_TIMEOUT = Duration.ofSeconds(8);
-
-  /**
-   * A starting room holds its first messages while it reads; well under the HTTP layer's ask
-   * timeout. A read that times out starts a new epoch: clients reload, nothing wrong is claimed.
-   */
-  private static final Duration SNAPSHOT_READ_TIMEOUT = Duration.ofSeconds(2);
-  /** How long a new incarnation holds requests of sockets whose hubs have not re-joined them yet. */
-  private static final long REJOIN_GRACE_MILLIS = 1500;
-  private static final int HELD_MAX = 10_000;
-
   public static void init(NodeContext node) {
     ClusterSharding.get(node.system())
         .init(Entity.of(KEY, ctx -> create(ctx.getEntityId(), ctx.getShard(), node)).withStopMessage(Stop.INSTANCE));
@@ -203,7 +192,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
                 if (snapshot == null && removals == null && !askedMajority[0] && clusterSize(ctx) > 1) {
                   askedMajority[0] = true;
                   replicator.askGet(
-                      replyTo -> new Replicator.Get<>(RoomSnapshots.keyFor(name), new Replicator.ReadMajority(SNAPSHOT_READ_TIMEOUT), replyTo),
+                      replyTo -> new Replicator.Get<>(RoomSnapshots.keyFor(name), new Replicator.ReadMajority(node.settings().internals().snapshotReadTimeout()), replyTo),
                       SnapshotRead::new);
                   return Behaviors.same();
                 }
@@ -227,7 +216,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
    * comes meanwhile waits; if the user entity does not answer in time the room serves anyway.
    */
   private Behavior<Command> awaitingOwner(StashBuffer<Command> stash) {
-    timers.startSingleTimer(OwnerTimeout.INSTANCE, SNAPSHOT_READ_TIMEOUT);
+    timers.startSingleTimer(OwnerTimeout.INSTANCE, node.settings().internals().snapshotReadTimeout());
     return Behaviors.receive(Command.class)
         .onMessage(OwnRoomSockets.class, sockets -> {
           timers.cancel(OwnerTimeout.INSTANCE);
@@ -257,8 +246,8 @@ public final class Room extends AbstractBehavior<Room.Command> {
 
   private static int clusterSize(ActorContext<?> ctx) {
     int up = 0;
-    for (org.apache.pekko.cluster.Member m : org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).state().getMembers()) {
-      if (m.status() == org.apache.pekko.cluster.MemberStatus.up()) {
+    for (org.apache.pekko.cluster.Member m : Cluster.get(ctx.getSystem()).state().getMembers()) {
+      if (m.status() == MemberStatus.up()) {
         up++;
       }
     }
@@ -282,7 +271,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
   private final String ownerId;
   private ActorRef<User.Command> owner;
   private boolean passivating;
-  private final HeldForMembers heldForMembers = new HeldForMembers(System.currentTimeMillis(), REJOIN_GRACE_MILLIS, HELD_MAX);
+  private final HeldForMembers heldForMembers;
 
   private Room(
       ActorContext<Command> ctx,
@@ -300,6 +289,8 @@ public final class Room extends AbstractBehavior<Room.Command> {
     this.name = name;
     this.shard = shard;
     this.node = node;
+    this.heldForMembers = new HeldForMembers(System.currentTimeMillis(),
+        node.settings().internals().rejoinGrace().toMillis(), node.settings().internals().rejoinHeldMax());
     this.history = new History(node.settings().historySize(), node.settings().historyTtl().toMillis(), node.settings().historyMaxBytes());
     if (snapshot != null) {
       this.epoch = snapshot.epoch();
@@ -312,7 +303,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
       // Taken: a later crash must not bring this history back with a hole after it.
       replicator.askUpdate(
           replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
-              new Replicator.WriteMajority(SNAPSHOT_TIMEOUT), replyTo, map -> map.remove(selfAddress, name)),
+              new Replicator.WriteMajority(node.settings().internals().snapshotWriteTimeout()), replyTo, map -> map.remove(selfAddress, name)),
           SnapshotWritten::new);
     } else {
       this.epoch = UUID.randomUUID().toString().substring(0, 13);
@@ -327,7 +318,8 @@ public final class Room extends AbstractBehavior<Room.Command> {
     attachToOwner();
     // A room started by a message that leaves nothing behind (a stray leave, a presence query)
     // goes again soon; one with history waits for it to expire (see onIdleCheck).
-    scheduleIdleCheck(EMPTY_ROOM_GRACE.compareTo(node.settings().historyTtl()) < 0 ? EMPTY_ROOM_GRACE : node.settings().historyTtl());
+    Duration emptyGrace = node.settings().internals().emptyRoomGrace();
+    scheduleIdleCheck(emptyGrace.compareTo(node.settings().historyTtl()) < 0 ? emptyGrace : node.settings().historyTtl());
   }
 
   @Override
@@ -369,7 +361,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
 
   /**
    * Stopped by the shard. A room that still has something to hand on (members, history, removals)
-   * is being moved: it leaves a snapshot on every node first, then stops.
+   * is being moved: it writes a snapshot to a majority of nodes first, then stops.
    */
   private Behavior<Command> onStop() {
     long now = System.currentTimeMillis();
@@ -377,10 +369,10 @@ public final class Room extends AbstractBehavior<Room.Command> {
       return Behaviors.stopped();
     }
     RoomSnapshots.Snapshot snapshot = new RoomSnapshots.Snapshot(epoch, seq,
-        history.newest(now, RoomSnapshots.MAX_HISTORY_BYTES), Map.copyOf(removedAt), List.copyOf(hubs.keySet()));
+        history.newest(now, node.settings().internals().snapshotMaxHistoryBytes()), Map.copyOf(removedAt), List.copyOf(hubs.keySet()));
     replicator.askUpdate(
         replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
-            new Replicator.WriteMajority(SNAPSHOT_TIMEOUT), replyTo, map -> map.put(selfAddress, name, snapshot)),
+            new Replicator.WriteMajority(node.settings().internals().snapshotWriteTimeout()), replyTo, map -> map.put(selfAddress, name, snapshot)),
         SnapshotWritten::new);
     return Behaviors.receive(Command.class)
         .onMessage(SnapshotWritten.class, w -> {
@@ -687,7 +679,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
     String entry = RoomSnapshots.removalsEntry(name);
     replicator.askUpdate(
         replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
-            new Replicator.WriteMajority(SNAPSHOT_TIMEOUT), replyTo,
+            new Replicator.WriteMajority(node.settings().internals().snapshotWriteTimeout()), replyTo,
             map -> now.isEmpty() ? map.remove(selfAddress, entry) : map.put(selfAddress, entry, RoomSnapshots.removals(now))),
         SnapshotWritten::new);
   }

@@ -21,13 +21,6 @@ public final class RoomSnapshots {
   static final int KEYS = 16;
 
   /**
-   * Bound on the history a snapshot carries (bytes of event frames), newest kept first: under the
-   * 4 MiB Artery frame that Distributed Data's replicator writes it in (application.conf,
-   * large-message-destinations); the history's own budget (lms.history.max-bytes) is normally lower.
-   */
-  static final long MAX_HISTORY_BYTES = 2L << 20;
-
-  /**
    * What a room hands on. {@code hubs}: the hubs its members were on, which the next incarnation
    * tells it has taken over, so that they re-join their members at once instead of waiting for the
    * death watch of the previous one (seconds on a node that is leaving).

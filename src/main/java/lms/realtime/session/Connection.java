@@ -20,7 +20,7 @@ import lms.realtime.protocol.CloseCodes;
 import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.ServerFrames;
 import lms.realtime.room.Room;
-import lms.realtime.room.RoomName;
+import lms.realtime.protocol.RoomName;
 import lms.realtime.user.User;
 import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -90,7 +90,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
    * ask): admitted or over the per-user limit; {@code entity} is the user entity, watched so that
    * the socket registers again with its next incarnation.
    */
-  public record Admission(boolean admitted, int connections, ActorRef<User.Command> entity) implements Command {}
+  public record Admission(boolean admitted, ActorRef<User.Command> entity) implements Command {}
 
   /** The user entity this socket is registered with stopped (moved to another node, or its node died). */
   private record UserEntityGone(ActorRef<User.Command> entity) implements Command {}
@@ -116,8 +116,6 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
   }
 
   /** How long an admitted socket may take to be upgraded and attached. */
-  private static final Duration ATTACH_TIMEOUT = Duration.ofSeconds(10);
-  private static final Duration ADMIT_RETRY = Duration.ofSeconds(1);
   /** The scheduler takes delays up to about 248 days; a longer-lived token is checked again daily. */
   private static final long MAX_TIMER_NANOS = Duration.ofDays(1).toNanos();
 
@@ -173,14 +171,14 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
   }
 
   /**
-   * The admission is asked again every {@link #ADMIT_RETRY} until the ask timeout: a shard region
+   * The admission is asked again every {@code lms.internals.admit-retry} until the ask timeout: a shard region
    * drops what it buffered for a shard that starts a hand-off (Pekko: "Dropping buffered messages
    * ... to avoid re-ordering"), so a registration sent while the user's shard moved (a rolling
    * restart, a rebalance) was lost and the handshake got 503 after 5 s. Registering is idempotent.
    */
   private Duration nextAdmitTick() {
     long left = admitDeadline - System.nanoTime();
-    return Duration.ofNanos(Math.max(0, Math.min(left, ADMIT_RETRY.toNanos())));
+    return Duration.ofNanos(Math.max(0, Math.min(left, node.settings().internals().admitRetry().toNanos())));
   }
 
   /**
@@ -290,7 +288,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     ctx.watchWith(admission.entity(), new UserEntityGone(admission.entity()));
     // ahead of anything an entity sends now that we are registered, whichever comes first
     outbox.welcome(Frame.text(ServerFrames.welcome(connectionId, identity.userId(), node.settings().heartbeatSeconds())));
-    startTimer(ATTACH_TIMEOUT, Tick.ATTACH_TIMEOUT);
+    startTimer(node.settings().internals().attachTimeout(), Tick.ATTACH_TIMEOUT);
     admitted.complete(true);
     admitted = null;
     return this;

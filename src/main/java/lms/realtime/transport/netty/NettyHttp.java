@@ -34,6 +34,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
+import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.Json;
 import lms.realtime.session.Handshake;
 import org.apache.pekko.http.javadsl.model.AttributeKeys;
@@ -61,8 +62,6 @@ import org.slf4j.LoggerFactory;
 final class NettyHttp extends ChannelInboundHandlerAdapter {
   static final String NAME = "request";
   static final String IDLE = "idle";
-  /** How long a route may take to hand over its whole response body. */
-  private static final long STRICT_TIMEOUT_MILLIS = 10_000;
 
   private static final Logger LOG = LoggerFactory.getLogger(NettyHttp.class);
 
@@ -99,7 +98,7 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
     protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
       deadline.requestIn();
       FullHttpResponse response = json(HttpResponseStatus.BAD_REQUEST,
-          Json.errorBody("too_large", "body larger than " + maxContentLength() + " bytes"));
+          Json.errorBody(ErrorCodes.TOO_LARGE, "body larger than " + maxContentLength() + " bytes"));
       boolean keepAlive = HttpUtil.isKeepAlive(oversized) && !(oversized instanceof FullHttpRequest);
       HttpUtil.setKeepAlive(response, keepAlive);
       if (keepAlive) {
@@ -167,7 +166,7 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
           : cause instanceof TooLongHttpHeaderException ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
           : HttpResponseStatus.BAD_REQUEST;
       request.release();
-      FullHttpResponse response = json(status, Json.errorBody("bad_request", "malformed HTTP request"));
+      FullHttpResponse response = json(status, Json.errorBody(ErrorCodes.BAD_REQUEST, "malformed HTTP request"));
       response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
       return;
@@ -201,7 +200,7 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
       boolean keepAlive = HttpUtil.isKeepAlive(request);
       request.release();
       internalError("handshake", e);
-      answer(ctx, keepAlive, json(HttpResponseStatus.INTERNAL_SERVER_ERROR, Json.errorBody("internal", "handshake failed")));
+      answer(ctx, keepAlive, json(HttpResponseStatus.INTERNAL_SERVER_ERROR, Json.errorBody(ErrorCodes.INTERNAL, "handshake failed")));
       return;
     }
     outcome.whenComplete((o, failure) -> ctx.executor().execute(() -> handshaken(ctx, request, o, failure)));
@@ -212,7 +211,7 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
     if (failure != null || outcome instanceof Handshake.Refused) {
       request.release();
       Handshake.Refused refused = failure != null
-          ? new Handshake.Refused(500, Json.errorBody("internal", "handshake failed"), 0)
+          ? new Handshake.Refused(500, Json.errorBody(ErrorCodes.INTERNAL, "handshake failed"), 0)
           : (Handshake.Refused) outcome;
       FullHttpResponse response = json(HttpResponseStatus.valueOf(refused.status()), refused.body());
       if (refused.retryAfterSeconds() > 0) {
@@ -296,13 +295,13 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
     try {
       pekko = toPekko(request, (InetSocketAddress) ctx.channel().remoteAddress());
     } catch (RuntimeException e) {
-      answer(ctx, keepAlive, json(HttpResponseStatus.BAD_REQUEST, Json.errorBody("bad_request", "malformed request: " + e.getMessage())));
+      answer(ctx, keepAlive, json(HttpResponseStatus.BAD_REQUEST, Json.errorBody(ErrorCodes.BAD_REQUEST, "malformed request: " + e.getMessage())));
       return;
     } finally {
       request.release();
     }
     if (pekko == null) {
-      answer(ctx, keepAlive, json(HttpResponseStatus.NOT_IMPLEMENTED, Json.errorBody("bad_request", "method not implemented")));
+      answer(ctx, keepAlive, json(HttpResponseStatus.NOT_IMPLEMENTED, Json.errorBody(ErrorCodes.BAD_REQUEST, "method not implemented")));
       return;
     }
     CompletionStage<HttpResponse> response;
@@ -310,18 +309,18 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
       response = transport.routes.apply(pekko);
     } catch (Exception e) {
       internalError(request.uri(), e);
-      answer(ctx, keepAlive, json(HttpResponseStatus.INTERNAL_SERVER_ERROR, Json.errorBody("internal", "the request failed")));
+      answer(ctx, keepAlive, json(HttpResponseStatus.INTERNAL_SERVER_ERROR, Json.errorBody(ErrorCodes.INTERNAL, "the request failed")));
       return;
     }
     String uri = request.uri();
     response
-        .thenCompose(r -> r.entity().toStrict(STRICT_TIMEOUT_MILLIS, transport.materializer).thenApply(body -> toNetty(r, body)))
+        .thenCompose(r -> r.entity().toStrict(transport.node.settings().internals().routeResponseTimeout().toMillis(), transport.materializer).thenApply(body -> toNetty(r, body)))
         .whenComplete((r, failure) -> {
           if (failure != null) {
             internalError(uri, failure);
           }
           ctx.executor().execute(() -> answer(ctx, keepAlive && failure == null && !closes(r),
-              failure == null ? r : json(HttpResponseStatus.INTERNAL_SERVER_ERROR, Json.errorBody("internal", "the request failed"))));
+              failure == null ? r : json(HttpResponseStatus.INTERNAL_SERVER_ERROR, Json.errorBody(ErrorCodes.INTERNAL, "the request failed"))));
         });
   }
 
