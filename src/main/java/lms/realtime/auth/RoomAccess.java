@@ -1,6 +1,6 @@
 package lms.realtime.auth;
 
-import lms.realtime.room.RoomName;
+import lms.realtime.protocol.RoomName;
 
 /**
  * The room table of contract §3: who may join, publish from a socket, and query presence. Pure

@@ -14,10 +14,11 @@ import lms.realtime.auth.Identity;
 import lms.realtime.auth.TokenException;
 import lms.realtime.auth.TokenVerifier;
 import lms.realtime.protocol.ClientFrame;
+import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.Json;
 import lms.realtime.protocol.ServerFrames;
 import lms.realtime.room.Room;
-import lms.realtime.room.RoomName;
+import lms.realtime.protocol.RoomName;
 import lms.realtime.user.User;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
@@ -55,23 +56,23 @@ final class BackendApi extends AllDirectives {
           pathPrefix("users", () -> pathPrefix(userId -> concat(
               path("notifications", () -> post(() -> body(b -> completeWithFuture(notifyUser(userId, b))))),
               path("presence", () -> get(() -> completeWithFuture(userPresence(userId))))))),
-          complete(Responses.error(StatusCodes.NOT_FOUND, "not_found", "no such API call")));
+          complete(Responses.error(StatusCodes.NOT_FOUND, ErrorCodes.NOT_FOUND, "no such API call")));
     });
   }
 
   private HttpResponse authorise(HttpRequest request) {
     String bearer = TokenVerifier.bearer(request.getHeader("Authorization").map(h -> h.value()).orElse(null));
     if (bearer == null) {
-      return Responses.error(StatusCodes.UNAUTHORIZED, "unauthorized", "a service token is required (Authorization: Bearer)");
+      return Responses.error(StatusCodes.UNAUTHORIZED, ErrorCodes.UNAUTHORIZED, "a service token is required (Authorization: Bearer)");
     }
     Identity who;
     try {
       who = node.verifier().verifyAccess(bearer);
     } catch (TokenException e) {
-      return Responses.error(StatusCodes.UNAUTHORIZED, "unauthorized", e.getMessage());
+      return Responses.error(StatusCodes.UNAUTHORIZED, ErrorCodes.UNAUTHORIZED, e.getMessage());
     }
     if (!who.isService()) {
-      return Responses.error(StatusCodes.FORBIDDEN, "forbidden", "the token lacks the service role");
+      return Responses.error(StatusCodes.FORBIDDEN, ErrorCodes.FORBIDDEN, "the token lacks the service role");
     }
     return null;
   }
@@ -85,7 +86,7 @@ final class BackendApi extends AllDirectives {
 
   private EventBody readEventBody(String body, boolean allowId) {
     if (Json.utf8Length(body) > node.settings().maxBodyBytes()) {
-      return new EventBody(null, null, null, Responses.error(StatusCodes.BAD_REQUEST, "too_large",
+      return new EventBody(null, null, null, Responses.error(StatusCodes.BAD_REQUEST, ErrorCodes.TOO_LARGE,
           "body larger than " + node.settings().maxBodyBytes() + " bytes"));
     }
     JsonNode json;
@@ -196,7 +197,7 @@ final class BackendApi extends AllDirectives {
     }
     node.metrics().httpFailed("internal");
     LOG.error("backend request failed", cause);
-    return Responses.error(StatusCodes.INTERNAL_SERVER_ERROR, "internal", "the request failed: " + cause.getClass().getSimpleName());
+    return Responses.error(StatusCodes.INTERNAL_SERVER_ERROR, ErrorCodes.INTERNAL, "the request failed: " + cause.getClass().getSimpleName());
   }
 
   private static CompletionStage<HttpResponse> done(HttpResponse response) {

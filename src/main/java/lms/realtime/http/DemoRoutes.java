@@ -9,7 +9,7 @@ import java.util.Map;
 import javax.crypto.spec.SecretKeySpec;
 import lms.realtime.NodeContext;
 import lms.realtime.protocol.Json;
-import lms.realtime.room.RoomName;
+import lms.realtime.protocol.RoomName;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;

@@ -1,5 +1,6 @@
 package lms.realtime.http;
 
+import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.Json;
 import lms.realtime.session.Handshake;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -21,7 +22,7 @@ public final class Responses {
   }
 
   static HttpResponse badRequest(String message) {
-    return error(StatusCodes.BAD_REQUEST, "bad_request", message);
+    return error(StatusCodes.BAD_REQUEST, ErrorCodes.BAD_REQUEST, message);
   }
 
   /** A handshake's refusal, as the contract words it. */
@@ -33,6 +34,6 @@ public final class Responses {
   }
 
   static HttpResponse unavailable(String message) {
-    return error(StatusCodes.SERVICE_UNAVAILABLE, "unavailable", message);
+    return error(StatusCodes.SERVICE_UNAVAILABLE, ErrorCodes.UNAVAILABLE, message);
   }
 }

@@ -2,6 +2,8 @@ package lms.realtime.http;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 import lms.realtime.NodeContext;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpCharsets;
@@ -39,8 +41,8 @@ public final class Routes extends AllDirectives {
   /** Bound, sharding answering, and this node a member that is Up (not joining, leaving or down). */
   private boolean isReady() {
     return ready.get()
-        && org.apache.pekko.cluster.typed.Cluster.get(node.system()).selfMember().status()
-            == org.apache.pekko.cluster.MemberStatus.up();
+        && Cluster.get(node.system()).selfMember().status()
+            == MemberStatus.up();
   }
 
   public Route route() {

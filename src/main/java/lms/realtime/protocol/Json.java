@@ -6,7 +6,6 @@ import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import lms.realtime.Settings;
 
 /**
@@ -63,9 +62,6 @@ public final class Json {
     return true;
   }
 
-  public static ObjectNode object() {
-    return MAPPER.createObjectNode();
-  }
 
   public static String write(JsonNode node) {
     try {

@@ -1,4 +1,4 @@
-package lms.realtime.room;
+package lms.realtime.protocol;
 
 import java.util.regex.Pattern;
 

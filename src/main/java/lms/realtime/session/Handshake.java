@@ -17,8 +17,9 @@ import lms.realtime.auth.Identity;
 import lms.realtime.auth.TokenException;
 import lms.realtime.auth.TokenVerifier;
 import lms.realtime.fanout.Outbox;
+import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.Json;
-import lms.realtime.room.RoomName;
+import lms.realtime.protocol.RoomName;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
 
@@ -83,17 +84,17 @@ public final class Handshake {
     try {
       identity = identity(request);
     } catch (TokenException e) {
-      return refuse("unauthorized", 401, "unauthorized", e.getMessage());
+      return refuse("unauthorized", 401, ErrorCodes.UNAUTHORIZED, e.getMessage());
     }
     if (!RoomName.validUserId(identity.userId())) {
-      return refuse("unauthorized", 401, "unauthorized", "sub is not a usable user id");
+      return refuse("unauthorized", 401, ErrorCodes.UNAUTHORIZED, "sub is not a usable user id");
     }
     String origin = request.header("Origin");
     if (origin != null && !originAllowed(origin, request)) {
-      return refuse("origin", 403, "origin_not_allowed", "origin " + origin + " is not allowed");
+      return refuse("origin", 403, ErrorCodes.ORIGIN_NOT_ALLOWED, "origin " + origin + " is not allowed");
     }
     if (!isWebSocketUpgrade(request)) {
-      return refuse("not_websocket", 400, "bad_request", "not a WebSocket upgrade");
+      return refuse("not_websocket", 400, ErrorCodes.BAD_REQUEST, "not a WebSocket upgrade");
     }
     String ip = ClientAddress.of(request.peerAddress(), request.headers("X-Forwarded-For"), node.settings().trustedProxies());
     if (!node.sockets().tryAcquireIp(ip, node.settings().maxConnectionsPerIp())) {
@@ -115,7 +116,7 @@ public final class Handshake {
     return admitted.handle((ok, failure) -> {
       if (failure != null) {
         node.metrics().handshakeRefused("unavailable");
-        return new Refused(503, error("unavailable", "the user registry did not answer in time"), 0);
+        return new Refused(503, error(ErrorCodes.UNAVAILABLE, "the user registry did not answer in time"), 0);
       }
       if (!ok) {
         return tooManyNow("per_user_limit", "at most " + node.settings().maxConnectionsPerUser() + " connections per user");
@@ -232,7 +233,7 @@ public final class Handshake {
 
   private Refused tooManyNow(String reason, String message) {
     node.metrics().handshakeRefused(reason);
-    return new Refused(429, error("too_many_connections", message), node.settings().retryAfterSeconds());
+    return new Refused(429, error(ErrorCodes.TOO_MANY_CONNECTIONS, message), node.settings().retryAfterSeconds());
   }
 
   private static String error(String error, String message) {

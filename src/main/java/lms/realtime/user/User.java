@@ -148,11 +148,11 @@ public final class User extends ExtensibleBehavior<User.Command> {
 
   private Behavior<Command> onRegister(Register register) {
     if (connections.containsKey(register.connection())) {
-      register.connection().tell(new Connection.Admission(true, connections.size(), ctx.getSelf()));
+      register.connection().tell(new Connection.Admission(true, ctx.getSelf()));
       return this;
     }
     if (connections.size() >= register.limit()) {
-      register.connection().tell(new Connection.Admission(false, connections.size(), ctx.getSelf()));
+      register.connection().tell(new Connection.Admission(false, ctx.getSelf()));
       return passivateIfIdle();
     }
     Room.OwnRoomSocket asMember = new Room.OwnRoomSocket(register.member(), register.hub(), register.issuedAt());
@@ -161,7 +161,7 @@ public final class User extends ExtensibleBehavior<User.Command> {
     if (connections.size() == 1) {
       node.metrics().userOnline();
     }
-    register.connection().tell(new Connection.Admission(true, connections.size(), ctx.getSelf()));
+    register.connection().tell(new Connection.Admission(true, ctx.getSelf()));
     if (ownRoom != null) {
       ownRoom.tell(new Room.OwnRoomSockets(ctx.getSelf(), List.of(asMember)));
     }

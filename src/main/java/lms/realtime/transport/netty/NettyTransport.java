@@ -33,7 +33,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import lms.realtime.NodeContext;
 import lms.realtime.PerAddress;
 import lms.realtime.Settings;
+import lms.realtime.http.Responses;
 import lms.realtime.http.Routes;
+import lms.realtime.protocol.ErrorCodes;
+import lms.realtime.protocol.Json;
 import lms.realtime.session.Handshake;
 import lms.realtime.transport.Transport;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
@@ -91,8 +94,8 @@ public final class NettyTransport implements Transport {
     // GET /ws never reaches the routes here (NettyHttp answers it); the route only keeps 405 for
     // other methods on /ws, as on the pekko-http transport.
     this.routes = new Routes(node, ready, Directives.complete(
-            lms.realtime.http.Responses.refused(new Handshake.Refused(400,
-                lms.realtime.protocol.Json.errorBody("bad_request", "not a WebSocket upgrade"), 0))))
+            Responses.refused(new Handshake.Refused(400,
+                Json.errorBody(ErrorCodes.BAD_REQUEST, "not a WebSocket upgrade"), 0))))
         .route().seal().handler(node.system());
     this.materializer = SystemMaterializer.get(node.system()).materializer();
     this.decoderConfig = WebSocketDecoderConfig.newBuilder()

@@ -4,6 +4,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -124,7 +125,7 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
     public List<String> headers(String name) {
       List<String> values = new ArrayList<>(1);
       for (HttpHeader h : request.getHeaders()) {
-        if (h.is(name.toLowerCase(java.util.Locale.ROOT))) {
+        if (h.is(name.toLowerCase(Locale.ROOT))) {
           values.add(h.value());
         }
       }
