@@ -12,9 +12,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.TestNode;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -29,17 +29,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class ConformanceTest {
   static final int MAX = 4096;
-  static TestNode node;
-
-  @BeforeAll
-  static void start() {
-    node = TestNode.start(Map.of("lms.limits.max-frame-bytes", MAX, "lms.keep-alive-idle", "0s"));
-  }
-
-  @AfterAll
-  static void stop() {
-    node.close();
-  }
+  @RegisterExtension
+  static final NodePerClass NODE = new NodePerClass(Map.of("lms.limits.max-frame-bytes", MAX, "lms.keep-alive-idle", "0s"));
 
   interface Case {
     void run(RawSocket c) throws IOException;
@@ -240,7 +231,7 @@ class ConformanceTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void rfc6455(String name, Case c) throws IOException {
-    try (RawSocket socket = new RawSocket(node.port, "conf-" + Integer.toHexString(name.hashCode()))) {
+    try (RawSocket socket = new RawSocket(NODE.get().port, "conf-" + Integer.toHexString(name.hashCode()))) {
       c.run(socket);
     }
   }

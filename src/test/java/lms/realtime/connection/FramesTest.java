@@ -6,30 +6,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
+import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Contract §3/§4: every frame and room rule, through real sockets on one node. */
 class FramesTest {
   static final Duration QUIET = Duration.ofMillis(300);
-  static TestNode node;
-
-  @BeforeAll
-  static void start() {
-    node = TestNode.start();
-  }
-
-  @AfterAll
-  static void stop() {
-    node.close();
-  }
+  @RegisterExtension
+  static final NodePerClass NODE = new NodePerClass();
 
   static WsClient open(String token) {
-    return node.open(token);
+    return NODE.get().open(token);
   }
 
   static JsonNode error(WsClient ws, String code) {

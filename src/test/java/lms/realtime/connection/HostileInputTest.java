@@ -10,12 +10,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * What a hostile or broken client sends through its own socket (issue 12): each case gets the answer
@@ -24,20 +24,11 @@ import org.junit.jupiter.api.Test;
  */
 class HostileInputTest {
   static final String SERVICE = Tokens.service();
-  static TestNode node;
-
-  @BeforeAll
-  static void start() {
-    node = TestNode.start(Map.of("lms.limits.rate-per-second", 1000, "lms.limits.rate-burst", 1000));
-  }
-
-  @AfterAll
-  static void stop() {
-    node.close();
-  }
+  @RegisterExtension
+  static final NodePerClass NODE = new NodePerClass(Map.of("lms.limits.rate-per-second", 1000, "lms.limits.rate-burst", 1000));
 
   static double metric(String name) {
-    for (String line : node.get("/metrics", null).body().split("\n")) {
+    for (String line : NODE.get().get("/metrics", null).body().split("\n")) {
       if (line.startsWith(name + " ")) {
         return Double.parseDouble(line.substring(name.length() + 1));
       }
@@ -62,11 +53,11 @@ class HostileInputTest {
     String data = "x".repeat(60_000);
     String epoch = null;
     for (int i = 0; i < 200; i++) {
-      var p = node.post("/api/v1/rooms/user:big/events", SERVICE, "{\"event\":\"e\",\"data\":\"" + data + "\"}");
+      var p = NODE.get().post("/api/v1/rooms/user:big/events", SERVICE, "{\"event\":\"e\",\"data\":\"" + data + "\"}");
       assertEquals(202, p.statusCode(), p.body());
       epoch = WsClient.JSON.readTree(p.body()).get("epoch").asText();
     }
-    WsClient ws = node.open(Tokens.student("big"));
+    WsClient ws = NODE.get().open(Tokens.student("big"));
     ws.send("{\"type\":\"join\",\"room\":\"user:big\",\"id\":\"r1\",\"since\":{\"epoch\":\"" + epoch + "\",\"seq\":0}}");
     String joined = ws.nextRaw(WsClient.WAIT);
     assertTrue(joined != null && joined.contains("\"joined\""), String.valueOf(joined).substring(0, Math.min(200, String.valueOf(joined).length())));
@@ -82,7 +73,7 @@ class HostileInputTest {
     long before = heapUsed();
     List<WsClient> paused = new ArrayList<>();
     for (int s = 0; s < 5; s++) {
-      WsClient p = node.open(Tokens.student("big"));
+      WsClient p = NODE.get().open(Tokens.student("big"));
       p.pause();
       for (int i = 0; i < 100; i++) {
         p.send("{\"type\":\"join\",\"room\":\"user:big\",\"since\":{\"epoch\":\"" + epoch + "\",\"seq\":0}}");
@@ -93,7 +84,7 @@ class HostileInputTest {
     long grew = heapUsed() - before;
     System.out.printf("five paused sockets x 100 joins with since: heap grew %,d bytes%n", grew);
     assertTrue(grew < 64L << 20, "heap grew " + grew);
-    assertEquals("ready", WsClient.JSON.readTree(node.get("/health/ready", null).body()).get("status").asText());
+    assertEquals("ready", WsClient.JSON.readTree(NODE.get().get("/health/ready", null).body()).get("status").asText());
     paused.forEach(WsClient::close);
     ws.close();
   }
@@ -123,7 +114,7 @@ class HostileInputTest {
   /** A leave of a room the socket never joined is answered at once and starts no room entity. */
   @Test
   void leavesOfRoomsNotJoinedStartNoRoom() throws Exception {
-    WsClient ws = node.open(Tokens.student("leaver"));
+    WsClient ws = NODE.get().open(Tokens.student("leaver"));
     double rooms = metric("lms_rooms_active");
     for (int i = 0; i < 500; i++) {
       ws.send("{\"type\":\"leave\",\"room\":\"course:" + UUID.randomUUID() + "\",\"id\":\"l" + i + "\"}");
@@ -141,7 +132,7 @@ class HostileInputTest {
   /** Another user's own room is not a room one may join, so publishing into it is forbidden, not not_joined. */
   @Test
   void publishingIntoAnotherUsersRoomIsForbidden() {
-    WsClient ws = node.open(Tokens.student("nosy"));
+    WsClient ws = NODE.get().open(Tokens.student("nosy"));
     ws.send("{\"type\":\"publish\",\"room\":\"user:someone-else\",\"event\":\"e\",\"data\":1,\"id\":\"p\"}");
     JsonNode error = ws.expect("error");
     assertEquals("forbidden", error.get("code").asText());
@@ -154,7 +145,7 @@ class HostileInputTest {
   /** 1e400 is not a number JSON can carry back, and text after the object is not a frame: bad_request. */
   @Test
   void unrepresentableNumbersAndTrailingTextAreBadRequest() throws Exception {
-    WsClient ws = node.open(Tokens.student("numbers"));
+    WsClient ws = NODE.get().open(Tokens.student("numbers"));
     ws.send("{\"type\":\"publish\",\"room\":\"user:numbers\",\"event\":\"e\",\"data\":1e400,\"id\":\"n\"}");
     JsonNode error = ws.expect("error");
     assertEquals("bad_request", error.get("code").asText(), error.toString());
@@ -162,8 +153,8 @@ class HostileInputTest {
     assertEquals("bad_request", ws.expect("error").get("code").asText());
     ws.send("{\"type\":\"ping\",\"id\":\"ok\"}");
     assertEquals("ok", ws.expect("pong").get("id").asText());
-    assertEquals(400, node.post("/api/v1/rooms/course:1/events", SERVICE, "{\"event\":\"e\",\"data\":1e400}").statusCode());
-    assertEquals(400, node.post("/api/v1/rooms/course:1/events", SERVICE, "{\"event\":\"e\"} {\"event\":\"f\"}").statusCode());
+    assertEquals(400, NODE.get().post("/api/v1/rooms/course:1/events", SERVICE, "{\"event\":\"e\",\"data\":1e400}").statusCode());
+    assertEquals(400, NODE.get().post("/api/v1/rooms/course:1/events", SERVICE, "{\"event\":\"e\"} {\"event\":\"f\"}").statusCode());
     ws.close();
   }
 
@@ -193,10 +184,10 @@ class HostileInputTest {
   void tokenKindsAreNotInterchangeable() {
     String roomToken = Tokens.roomToken("kind", "live:k", "student");
     WsClient.HandshakeRefused refused = org.junit.jupiter.api.Assertions.assertThrows(WsClient.HandshakeRefused.class,
-        () -> node.connect(roomToken));
+        () -> NODE.get().connect(roomToken));
     assertEquals(401, refused.status);
     assertTrue(refused.body.contains("room token"), refused.body);
-    WsClient ws = node.open(Tokens.student("kind"));
+    WsClient ws = NODE.get().open(Tokens.student("kind"));
     ws.send("{\"type\":\"join\",\"room\":\"live:k\",\"token\":\"" + Tokens.student("kind") + "\",\"id\":\"j\"}");
     assertEquals("forbidden", ws.expect("error").get("code").asText());
     ws.close();
@@ -209,11 +200,11 @@ class HostileInputTest {
    */
   @Test
   void aRemovalRevokesPresenceToo() throws Exception {
-    WsClient teacher = node.open(Tokens.instructor("ex-teacher", "810"));
+    WsClient teacher = NODE.get().open(Tokens.instructor("ex-teacher", "810"));
     teacher.join("course:810");
     teacher.send("{\"type\":\"presence\",\"room\":\"course:810\",\"id\":\"p1\"}");
     teacher.await("presence");
-    assertEquals(200, node.delete("/api/v1/rooms/course:810/members/ex-teacher", SERVICE).statusCode());
+    assertEquals(200, NODE.get().delete("/api/v1/rooms/course:810/members/ex-teacher", SERVICE).statusCode());
     teacher.await("left");
     teacher.send("{\"type\":\"presence\",\"room\":\"course:810\",\"id\":\"p2\"}");
     JsonNode refused = teacher.await("error");
@@ -221,8 +212,8 @@ class HostileInputTest {
     assertEquals("p2", refused.get("id").asText());
 
     // live room: the join is refused (removed), the presence query pipelined behind it too
-    assertEquals(200, node.delete("/api/v1/rooms/live:811/members/host", SERVICE).statusCode());
-    WsClient host = node.open(Tokens.student("host"));
+    assertEquals(200, NODE.get().delete("/api/v1/rooms/live:811/members/host", SERVICE).statusCode());
+    WsClient host = NODE.get().open(Tokens.student("host"));
     String roomToken = Tokens.roomToken("host", "live:811", "instructor");
     host.send("{\"type\":\"join\",\"room\":\"live:811\",\"token\":\"" + roomToken + "\",\"id\":\"j\"}");
     host.send("{\"type\":\"presence\",\"room\":\"live:811\",\"id\":\"p\"}");

@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.TestNode;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * RFC 6455 at the byte level, through a raw TCP socket: what a browser's WebSocket never sends
@@ -18,21 +18,12 @@ import org.junit.jupiter.api.Test;
  * what the engine's own socket stage must answer.
  */
 class WireTest {
-  static TestNode node;
-
-  @BeforeAll
-  static void start() {
-    node = TestNode.start(Map.of("lms.keep-alive-idle", "1s"));
-  }
-
-  @AfterAll
-  static void stop() {
-    node.close();
-  }
+  @RegisterExtension
+  static final NodePerClass NODE = new NodePerClass(Map.of("lms.keep-alive-idle", "1s"));
 
   @Test
   void fragmentedMessageWithPingBetweenIsOneMessageAndThePingIsAnswered() throws IOException {
-    try (RawSocket c = new RawSocket(node.port, "w1")) {
+    try (RawSocket c = new RawSocket(NODE.get().port, "w1")) {
       c.text("{\"type\":\"pi", false);
       c.send(0x89, "hi".getBytes(StandardCharsets.US_ASCII), true); // ping between the fragments
       RawSocket.Frame pong = c.read();
@@ -47,7 +38,7 @@ class WireTest {
 
   @Test
   void unmaskedFrameIsAProtocolError() throws IOException {
-    try (RawSocket c = new RawSocket(node.port, "w2")) {
+    try (RawSocket c = new RawSocket(NODE.get().port, "w2")) {
       c.send(0x81, "{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8), false);
       RawSocket.Frame close = c.readData();
       assertEquals(0x8, close.opcode());
@@ -57,7 +48,7 @@ class WireTest {
 
   @Test
   void reservedBitsAreAProtocolError() throws IOException {
-    try (RawSocket c = new RawSocket(node.port, "w3")) {
+    try (RawSocket c = new RawSocket(NODE.get().port, "w3")) {
       c.send(0x80 | 0x40 | 0x1, "{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8), true);
       assertEquals(1002, c.readData().closeCode());
     }
@@ -65,7 +56,7 @@ class WireTest {
 
   @Test
   void continuationWithoutAMessageIsAProtocolError() throws IOException {
-    try (RawSocket c = new RawSocket(node.port, "w4")) {
+    try (RawSocket c = new RawSocket(NODE.get().port, "w4")) {
       c.send(0x80, "x".getBytes(StandardCharsets.UTF_8), true);
       assertEquals(1002, c.readData().closeCode());
     }
@@ -73,7 +64,7 @@ class WireTest {
 
   @Test
   void textThatIsNotUtf8IsClosedWith1007() throws IOException {
-    try (RawSocket c = new RawSocket(node.port, "w5")) {
+    try (RawSocket c = new RawSocket(NODE.get().port, "w5")) {
       c.send(0x81, new byte[] {'{', (byte) 0xC3, (byte) 0x28, '}'}, true);
       assertEquals(1007, c.readData().closeCode());
     }
@@ -81,7 +72,7 @@ class WireTest {
 
   @Test
   void oversizedControlFrameIsAProtocolError() throws IOException {
-    try (RawSocket c = new RawSocket(node.port, "w6")) {
+    try (RawSocket c = new RawSocket(NODE.get().port, "w6")) {
       c.send(0x89, new byte[126], true);
       assertEquals(1002, c.readData().closeCode());
     }
@@ -89,7 +80,7 @@ class WireTest {
 
   @Test
   void clientCloseIsEchoedAndTheConnectionEnds() throws IOException {
-    try (RawSocket c = new RawSocket(node.port, "w7")) {
+    try (RawSocket c = new RawSocket(NODE.get().port, "w7")) {
       c.send(0x88, new byte[] {0x0F, (byte) 0xA0, 'b', 'y', 'e'}, true); // 4000 "bye"
       RawSocket.Frame close = c.readData();
       assertEquals(0x8, close.opcode());
@@ -100,7 +91,7 @@ class WireTest {
 
   @Test
   void closeWithAReservedCodeIsAnsweredWith1002() throws IOException {
-    try (RawSocket c = new RawSocket(node.port, "w8")) {
+    try (RawSocket c = new RawSocket(NODE.get().port, "w8")) {
       c.send(0x88, new byte[] {0x03, (byte) 0xED}, true); // 1005 may not be sent
       assertEquals(1002, c.readData().closeCode());
     }
@@ -115,7 +106,7 @@ class WireTest {
    */
   @Test
   void messagesSentJustBeforeTheTcpCloseAreStillHandedOn() throws Exception {
-    try (RawSocket sender = new RawSocket(node.port, "w10")) {
+    try (RawSocket sender = new RawSocket(NODE.get().port, "w10")) {
       double before = framesIn();
       for (int i = 1; i <= 3; i++) {
         sender.text("{\"type\":\"ping\",\"id\":\"b" + i + "\"}", true);
@@ -131,7 +122,7 @@ class WireTest {
   }
 
   private static double framesIn() {
-    for (String line : node.node.context().metrics().scrape().split("\n")) {
+    for (String line : NODE.get().node.context().metrics().scrape().split("\n")) {
       if (line.startsWith("lms_frames_in_total ")) {
         return Double.parseDouble(line.substring("lms_frames_in_total ".length()).trim());
       }
@@ -141,7 +132,7 @@ class WireTest {
 
   @Test
   void anIdleSocketGetsKeepAlivePings() throws IOException {
-    try (RawSocket c = new RawSocket(node.port, "w9")) {
+    try (RawSocket c = new RawSocket(NODE.get().port, "w9")) {
       RawSocket.Frame f = c.read(); // nothing else is sent to this socket: a ping within about a second
       assertEquals(0x9, f.opcode());
       c.send(0x8A, new byte[0], true); // the pong is taken silently

@@ -5,34 +5,25 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
+import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Contract §6: the backend API's 202/400/401/403, and that a bad call changes nothing. */
 class BackendApiTest {
-  static TestNode node;
+  @RegisterExtension
+  static final NodePerClass NODE = new NodePerClass();
   static final String SERVICE = Tokens.service();
-
-  @BeforeAll
-  static void start() {
-    node = TestNode.start();
-  }
-
-  @AfterAll
-  static void stop() {
-    node.close();
-  }
 
   static JsonNode json(String body) throws Exception {
     return WsClient.JSON.readTree(body);
   }
 
   static WsClient member(String user, String course) {
-    WsClient ws = node.open(Tokens.student(user, course));
+    WsClient ws = NODE.get().open(Tokens.student(user, course));
     ws.join("course:" + course);
     return ws;
   }
@@ -40,7 +31,7 @@ class BackendApiTest {
   @Test
   void publishAnswers202WithThePosition() throws Exception {
     try (WsClient ws = member("b1", "100")) {
-      var r = node.post("/api/v1/rooms/course:100/events", SERVICE, "{\"event\":\"lesson_added\",\"data\":{\"lesson\":7}}");
+      var r = NODE.get().post("/api/v1/rooms/course:100/events", SERVICE, "{\"event\":\"lesson_added\",\"data\":{\"lesson\":7}}");
       assertEquals(202, r.statusCode(), r.body());
       JsonNode body = json(r.body());
       assertEquals("course:100", body.get("room").asText());
@@ -49,7 +40,7 @@ class BackendApiTest {
       assertEquals(body.get("epoch").asText(), e.get("epoch").asText());
       assertEquals("backend", e.get("from").asText());
       assertEquals(7, e.get("data").get("lesson").asInt());
-      assertEquals(2, json(node.post("/api/v1/rooms/course:100/events", SERVICE, "{\"event\":\"x\",\"data\":[]}").body()).get("seq").asLong());
+      assertEquals(2, json(NODE.get().post("/api/v1/rooms/course:100/events", SERVICE, "{\"event\":\"x\",\"data\":[]}").body()).get("seq").asLong());
     }
   }
 
@@ -57,13 +48,13 @@ class BackendApiTest {
   void aRepeatedIdIsNotPublishedAgain() throws Exception {
     try (WsClient ws = member("b2", "101")) {
       String body = "{\"event\":\"grade_posted\",\"data\":{},\"id\":\"evt-123\"}";
-      JsonNode first = json(node.post("/api/v1/rooms/course:101/events", SERVICE, body).body());
-      var again = node.post("/api/v1/rooms/course:101/events", SERVICE, body);
+      JsonNode first = json(NODE.get().post("/api/v1/rooms/course:101/events", SERVICE, body).body());
+      var again = NODE.get().post("/api/v1/rooms/course:101/events", SERVICE, body);
       assertEquals(202, again.statusCode());
       assertEquals(first.get("seq").asLong(), json(again.body()).get("seq").asLong());
       ws.expect("event");
       ws.expectNothing(Duration.ofMillis(300));
-      assertEquals(2, json(node.post("/api/v1/rooms/course:101/events", SERVICE, "{\"event\":\"y\",\"id\":\"evt-124\"}").body()).get("seq").asLong());
+      assertEquals(2, json(NODE.get().post("/api/v1/rooms/course:101/events", SERVICE, "{\"event\":\"y\",\"id\":\"evt-124\"}").body()).get("seq").asLong());
     }
   }
 
@@ -73,44 +64,44 @@ class BackendApiTest {
       for (String bad : new String[] {
           "{oops", "[]", "42", "", "{\"data\":{}}", "{\"event\":7}", "{\"event\":\"\"}", "{\"event\":\"x\",\"id\":5}",
           "{\"event\":\"" + "e".repeat(200) + "\"}", "{\"event\":\"x\",\"data\":" + "[".repeat(100) + "]".repeat(100) + "}"}) {
-        var r = node.post("/api/v1/rooms/course:102/events", SERVICE, bad);
+        var r = NODE.get().post("/api/v1/rooms/course:102/events", SERVICE, bad);
         assertEquals(400, r.statusCode(), bad + " -> " + r.body());
         JsonNode err = json(r.body());
         assertTrue(err.hasNonNull("error") && err.hasNonNull("message"), r.body());
       }
-      var big = node.post("/api/v1/rooms/course:102/events", SERVICE, "{\"event\":\"x\",\"data\":\"" + "a".repeat(70_000) + "\"}");
+      var big = NODE.get().post("/api/v1/rooms/course:102/events", SERVICE, "{\"event\":\"x\",\"data\":\"" + "a".repeat(70_000) + "\"}");
       assertEquals(400, big.statusCode());
       assertEquals("too_large", json(big.body()).get("error").asText());
-      var badRoom = node.post("/api/v1/rooms/nope:1/events", SERVICE, "{\"event\":\"x\"}");
+      var badRoom = NODE.get().post("/api/v1/rooms/nope:1/events", SERVICE, "{\"event\":\"x\"}");
       assertEquals(400, badRoom.statusCode());
       ws.expectNothing(Duration.ofMillis(300));
       // nothing was numbered either
-      assertEquals(1, json(node.post("/api/v1/rooms/course:102/events", SERVICE, "{\"event\":\"ok\"}").body()).get("seq").asLong());
+      assertEquals(1, json(NODE.get().post("/api/v1/rooms/course:102/events", SERVICE, "{\"event\":\"ok\"}").body()).get("seq").asLong());
     }
   }
 
   @Test
   void authorisation() throws Exception {
     String body = "{\"event\":\"x\"}";
-    assertEquals(401, node.post("/api/v1/rooms/course:103/events", null, body).statusCode());
-    assertEquals(401, node.post("/api/v1/rooms/course:103/events", "garbage", body).statusCode());
-    assertEquals(401, node.post("/api/v1/rooms/course:103/events", Tokens.unsigned("platform"), body).statusCode());
-    var forbidden = node.post("/api/v1/rooms/course:103/events", Tokens.instructor("t", "103"), body);
+    assertEquals(401, NODE.get().post("/api/v1/rooms/course:103/events", null, body).statusCode());
+    assertEquals(401, NODE.get().post("/api/v1/rooms/course:103/events", "garbage", body).statusCode());
+    assertEquals(401, NODE.get().post("/api/v1/rooms/course:103/events", Tokens.unsigned("platform"), body).statusCode());
+    var forbidden = NODE.get().post("/api/v1/rooms/course:103/events", Tokens.instructor("t", "103"), body);
     assertEquals(403, forbidden.statusCode());
     assertEquals("forbidden", json(forbidden.body()).get("error").asText());
-    assertEquals(401, node.get("/api/v1/rooms/course:103/presence", null).statusCode());
-    assertEquals(403, node.post("/api/v1/users/u1/notifications", Tokens.admin("a"), body).statusCode());
+    assertEquals(401, NODE.get().get("/api/v1/rooms/course:103/presence", null).statusCode());
+    assertEquals(403, NODE.get().post("/api/v1/users/u1/notifications", Tokens.admin("a"), body).statusCode());
     // nothing was published by the refused calls
-    assertEquals(1, json(node.post("/api/v1/rooms/course:103/events", SERVICE, body).body()).get("seq").asLong());
+    assertEquals(1, json(NODE.get().post("/api/v1/rooms/course:103/events", SERVICE, body).body()).get("seq").asLong());
   }
 
   @Test
   void notificationsReachEveryConnectionOfTheUser() throws Exception {
-    WsClient phone = node.connect(Tokens.student("n1"));
-    WsClient laptop = node.connect(Tokens.student("n1"));
+    WsClient phone = NODE.get().connect(Tokens.student("n1"));
+    WsClient laptop = NODE.get().connect(Tokens.student("n1"));
     phone.expect("welcome");
     laptop.expect("welcome");
-    var r = node.post("/api/v1/users/n1/notifications", SERVICE, "{\"event\":\"grade_posted\",\"data\":{\"grade\":\"A\"}}");
+    var r = NODE.get().post("/api/v1/users/n1/notifications", SERVICE, "{\"event\":\"grade_posted\",\"data\":{\"grade\":\"A\"}}");
     assertEquals(202, r.statusCode());
     assertEquals(2, json(r.body()).get("delivered").asInt());
     for (WsClient ws : new WsClient[] {phone, laptop}) {
@@ -121,15 +112,15 @@ class BackendApiTest {
     }
     phone.close();
     laptop.close();
-    assertEquals(0, json(node.post("/api/v1/users/nobody/notifications", SERVICE, "{\"event\":\"x\"}").body()).get("delivered").asInt());
-    assertEquals(400, node.post("/api/v1/users/n1/notifications", SERVICE, "{\"data\":1}").statusCode());
+    assertEquals(0, json(NODE.get().post("/api/v1/users/nobody/notifications", SERVICE, "{\"event\":\"x\"}").body()).get("delivered").asInt());
+    assertEquals(400, NODE.get().post("/api/v1/users/n1/notifications", SERVICE, "{\"data\":1}").statusCode());
   }
 
   @Test
   void healthAndMetrics() {
-    assertEquals(200, node.get("/health/live", null).statusCode());
-    assertEquals(200, node.get("/health/ready", null).statusCode());
-    var metrics = node.get("/metrics", null);
+    assertEquals(200, NODE.get().get("/health/live", null).statusCode());
+    assertEquals(200, NODE.get().get("/health/ready", null).statusCode());
+    var metrics = NODE.get().get("/metrics", null);
     assertEquals(200, metrics.statusCode());
     assertTrue(metrics.body().contains("lms_sockets_open"), metrics.body());
     assertTrue(metrics.body().contains("lms_events_published"));
@@ -137,6 +128,6 @@ class BackendApiTest {
 
   @Test
   void unknownApiCallIs404() {
-    assertEquals(404, node.get("/api/v1/nothing", SERVICE).statusCode());
+    assertEquals(404, NODE.get().get("/api/v1/nothing", SERVICE).statusCode());
   }
 }

@@ -12,27 +12,18 @@ import java.security.KeyPairGenerator;
 import java.time.Instant;
 import java.util.Date;
 import java.util.Map;
+import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
 import lms.realtime.testkit.WsClient.HandshakeRefused;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Contract §2: every row of the handshake table, through a real socket. */
 class HandshakeTest {
-  static TestNode node;
-
-  @BeforeAll
-  static void start() {
-    node = TestNode.start();
-  }
-
-  @AfterAll
-  static void stop() {
-    node.close();
-  }
+  @RegisterExtension
+  static final NodePerClass NODE = new NodePerClass();
 
   private static HandshakeRefused refused(String url, Map<String, String> headers) {
     return assertThrows(HandshakeRefused.class, () -> WsClient.connect(url, headers).close());
@@ -47,7 +38,7 @@ class HandshakeTest {
 
   @Test
   void tokenFromQueryGivesWelcomeFirst() {
-    try (WsClient ws = node.connect(Tokens.student("u1", "42"))) {
+    try (WsClient ws = NODE.get().connect(Tokens.student("u1", "42"))) {
       JsonNode welcome = ws.expect("welcome");
       assertEquals("u1", welcome.get("userId").asText());
       assertEquals(25, welcome.get("heartbeatSeconds").asInt());
@@ -57,14 +48,14 @@ class HandshakeTest {
 
   @Test
   void tokenFromAuthorizationHeader() {
-    try (WsClient ws = WsClient.connect(node.wsUrl(), Map.of("Authorization", "Bearer " + Tokens.student("u2")))) {
+    try (WsClient ws = WsClient.connect(NODE.get().wsUrl(), Map.of("Authorization", "Bearer " + Tokens.student("u2")))) {
       assertEquals("u2", ws.expect("welcome").get("userId").asText());
     }
   }
 
   @Test
   void tokenFromCookie() {
-    try (WsClient ws = WsClient.connect(node.wsUrl(), Map.of("Cookie", "other=1; access_token=" + Tokens.student("u3")))) {
+    try (WsClient ws = WsClient.connect(NODE.get().wsUrl(), Map.of("Cookie", "other=1; access_token=" + Tokens.student("u3")))) {
       assertEquals("u3", ws.expect("welcome").get("userId").asText());
     }
   }
@@ -72,7 +63,7 @@ class HandshakeTest {
   /** Issue 12: a bad token in one place does not hide a good one in the next (an expired cookie, a valid query token). */
   @Test
   void anExpiredCookieDoesNotShadowAValidQueryToken() {
-    String url = node.wsUrl() + "?token=" + Tokens.student("fresh");
+    String url = NODE.get().wsUrl() + "?token=" + Tokens.student("fresh");
     try (WsClient ws = WsClient.connect(url, Map.of("Cookie", "access_token=" + Tokens.timed("stale", -3600, 7200)))) {
       assertEquals("fresh", ws.expect("welcome").get("userId").asText());
     }
@@ -82,16 +73,16 @@ class HandshakeTest {
   @Test
   void aVeryLongQueryTokenIs401() throws Exception {
     String long3k = "eyJ" + "A".repeat(1500) + ".eyJ" + "B".repeat(1500) + ".sig";
-    assertUnauthorized(refused(node.wsUrl() + "?token=" + long3k, Map.of()));
+    assertUnauthorized(refused(NODE.get().wsUrl() + "?token=" + long3k, Map.of()));
     String huge = "eyJ" + "A".repeat(4500) + ".eyJ" + "B".repeat(4500) + ".sig";
-    HandshakeRefused r = refused(node.wsUrl() + "?token=" + huge, Map.of());
+    HandshakeRefused r = refused(NODE.get().wsUrl() + "?token=" + huge, Map.of());
     assertUnauthorized(r);
     assertTrue(r.body.contains("longer than"), r.body);
   }
 
   @Test
   void headerWinsOverQuery() {
-    String url = node.wsUrl() + "?token=" + Tokens.student("from-query");
+    String url = NODE.get().wsUrl() + "?token=" + Tokens.student("from-query");
     try (WsClient ws = WsClient.connect(url, Map.of("Authorization", "Bearer " + Tokens.student("from-header")))) {
       assertEquals("from-header", ws.expect("welcome").get("userId").asText());
     }
@@ -99,79 +90,79 @@ class HandshakeTest {
 
   @Test
   void noTokenIs401() throws Exception {
-    assertUnauthorized(refused(node.wsUrl(), Map.of()));
+    assertUnauthorized(refused(NODE.get().wsUrl(), Map.of()));
   }
 
   @Test
   void badSignatureIs401() throws Exception {
     String token = Tokens.student("u1");
     String tampered = token.substring(0, token.length() - 4) + (token.endsWith("AAAA") ? "BBBB" : "AAAA");
-    assertUnauthorized(refused(node.wsUrl() + "?token=" + tampered, Map.of()));
+    assertUnauthorized(refused(NODE.get().wsUrl() + "?token=" + tampered, Map.of()));
     var otherKey = Jwts.SIG.HS256.key().build();
-    assertUnauthorized(refused(node.wsUrl() + "?token=" + Tokens.signedWith(otherKey, "u1"), Map.of()));
+    assertUnauthorized(refused(NODE.get().wsUrl() + "?token=" + Tokens.signedWith(otherKey, "u1"), Map.of()));
   }
 
   @Test
   void expiredTokenIs401BeyondTheSkew() throws Exception {
     String expired = Tokens.timed("u1", -60, 120);
-    assertUnauthorized(refused(node.wsUrl() + "?token=" + expired, Map.of()));
+    assertUnauthorized(refused(NODE.get().wsUrl() + "?token=" + expired, Map.of()));
     // within the 30 s clock-skew tolerance it is still accepted
-    try (WsClient ws = node.connect(Tokens.timed("u1", -5, 60))) {
+    try (WsClient ws = NODE.get().connect(Tokens.timed("u1", -5, 60))) {
       ws.expect("welcome");
     }
   }
 
   @Test
   void algNoneIs401() throws Exception {
-    assertUnauthorized(refused(node.wsUrl() + "?token=" + Tokens.unsigned("u1"), Map.of()));
+    assertUnauthorized(refused(NODE.get().wsUrl() + "?token=" + Tokens.unsigned("u1"), Map.of()));
   }
 
   @Test
   void algorithmsWithoutAConfiguredKeyAre401() throws Exception {
     var rsa = KeyPairGenerator.getInstance("RSA");
     rsa.initialize(2048);
-    assertUnauthorized(refused(node.wsUrl() + "?token=" + Tokens.signedWith(rsa.generateKeyPair().getPrivate(), "u1"), Map.of()));
+    assertUnauthorized(refused(NODE.get().wsUrl() + "?token=" + Tokens.signedWith(rsa.generateKeyPair().getPrivate(), "u1"), Map.of()));
     // HS384 with the very same secret is still not HS256
     String hs384 = Tokens.unsignedBuilder("u1").signWith(Jwts.SIG.HS384.key().build()).compact();
-    assertUnauthorized(refused(node.wsUrl() + "?token=" + hs384, Map.of()));
+    assertUnauthorized(refused(NODE.get().wsUrl() + "?token=" + hs384, Map.of()));
   }
 
   @Test
   void tokenWithoutSubIs401() throws Exception {
     String noSub = Jwts.builder().expiration(Date.from(Instant.now().plusSeconds(60)))
         .signWith(Tokens.key(), Jwts.SIG.HS256).compact();
-    assertUnauthorized(refused(node.wsUrl() + "?token=" + noSub, Map.of()));
+    assertUnauthorized(refused(NODE.get().wsUrl() + "?token=" + noSub, Map.of()));
   }
 
   @Test
   void tokenWithoutExpIs401() throws Exception {
     String noExp = Jwts.builder().subject("u1").signWith(Tokens.key(), Jwts.SIG.HS256).compact();
-    assertUnauthorized(refused(node.wsUrl() + "?token=" + noExp, Map.of()));
+    assertUnauthorized(refused(NODE.get().wsUrl() + "?token=" + noExp, Map.of()));
   }
 
   @Test
   void originNotAllowedIs403() throws Exception {
-    HandshakeRefused r = refused(node.wsUrl() + "?token=" + Tokens.student("u1"), Map.of("Origin", "https://evil.example"));
+    HandshakeRefused r = refused(NODE.get().wsUrl() + "?token=" + Tokens.student("u1"), Map.of("Origin", "https://evil.example"));
     assertEquals(403, r.status);
     assertEquals("origin_not_allowed", WsClient.JSON.readTree(r.body).get("error").asText());
   }
 
   @Test
   void allowedOriginAndNoOriginAreAccepted() {
-    try (WsClient ws = WsClient.connect(node.wsUrl() + "?token=" + Tokens.student("u1"), Map.of("Origin", "https://school.example"))) {
+    try (WsClient ws = WsClient.connect(NODE.get().wsUrl() + "?token=" + Tokens.student("u1"), Map.of("Origin", "https://school.example"))) {
       ws.expect("welcome");
     }
   }
 
   @Test
   void notAnUpgradeIs400() {
-    var response = node.send(HttpRequest.newBuilder(URI.create(node.url("/ws?token=" + Tokens.student("u1")))).GET(), null);
+    var response = NODE.get().send(HttpRequest.newBuilder(URI.create(NODE.get().url("/ws?token=" + Tokens.student("u1")))).GET(), null);
     assertEquals(400, response.statusCode());
   }
 
   @Test
   void badTokenIsCheckedBeforeTheUpgrade() {
-    var response = node.send(HttpRequest.newBuilder(URI.create(node.url("/ws"))).GET(), null);
+    var response = NODE.get().send(HttpRequest.newBuilder(URI.create(NODE.get().url("/ws"))).GET(), null);
     assertEquals(401, response.statusCode());
   }
 }

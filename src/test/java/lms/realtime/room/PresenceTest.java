@@ -7,41 +7,32 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.function.Predicate;
+import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Issue 3: presence per room and per user, across devices, cleaned up by lifecycle. */
 class PresenceTest {
   static final Duration QUIET = Duration.ofMillis(400);
   static final String SERVICE = Tokens.service();
-  static TestNode node;
-
-  @BeforeAll
-  static void start() {
-    node = TestNode.start();
-  }
-
-  @AfterAll
-  static void stop() {
-    node.close();
-  }
+  @RegisterExtension
+  static final NodePerClass NODE = new NodePerClass();
 
   static WsClient open(String token) {
-    return node.open(token);
+    return NODE.get().open(token);
   }
 
   static JsonNode roomPresence(String room) throws Exception {
-    var r = node.get("/api/v1/rooms/" + room + "/presence", SERVICE);
+    var r = NODE.get().get("/api/v1/rooms/" + room + "/presence", SERVICE);
     assertEquals(200, r.statusCode(), r.body());
     return WsClient.JSON.readTree(r.body());
   }
 
   static JsonNode userPresence(String user) throws Exception {
-    var r = node.get("/api/v1/users/" + user + "/presence", SERVICE);
+    var r = NODE.get().get("/api/v1/users/" + user + "/presence", SERVICE);
     assertEquals(200, r.statusCode(), r.body());
     return WsClient.JSON.readTree(r.body());
   }
@@ -152,7 +143,7 @@ class PresenceTest {
       a.join("course:203");
       b.join("course:203");
       other.join("course:203");
-      var r = node.delete("/api/v1/rooms/course:203/members/kicked", SERVICE);
+      var r = NODE.get().delete("/api/v1/rooms/course:203/members/kicked", SERVICE);
       assertEquals(200, r.statusCode(), r.body());
       assertEquals(2, WsClient.JSON.readTree(r.body()).get("removed").asInt());
       for (WsClient ws : new WsClient[] {a, b}) {
@@ -163,7 +154,7 @@ class PresenceTest {
       assertFalse(find(roomPresence("course:203").get("users"), "stays") == null);
       assertEquals(null, find(roomPresence("course:203").get("users"), "kicked"));
       // removed sockets get no more events; the others do
-      node.post("/api/v1/rooms/course:203/events", SERVICE, "{\"event\":\"after\"}");
+      NODE.get().post("/api/v1/rooms/course:203/events", SERVICE, "{\"event\":\"after\"}");
       other.expect("event");
       a.expectNothing(QUIET);
       // the old token cannot come back, on an existing socket or a new one
@@ -178,17 +169,17 @@ class PresenceTest {
       try (WsClient renewed = open(Tokens.timed("kicked", 600, 0, "203"))) {
         renewed.join("course:203");
       }
-      assertEquals(0, WsClient.JSON.readTree(node.delete("/api/v1/rooms/course:204/members/nobody", SERVICE).body()).get("removed").asInt());
-      assertEquals(400, node.delete("/api/v1/rooms/bad/members/x", SERVICE).statusCode());
-      assertEquals(403, node.delete("/api/v1/rooms/course:203/members/x", Tokens.admin("a")).statusCode());
+      assertEquals(0, WsClient.JSON.readTree(NODE.get().delete("/api/v1/rooms/course:204/members/nobody", SERVICE).body()).get("removed").asInt());
+      assertEquals(400, NODE.get().delete("/api/v1/rooms/bad/members/x", SERVICE).statusCode());
+      assertEquals(403, NODE.get().delete("/api/v1/rooms/course:203/members/x", Tokens.admin("a")).statusCode());
     }
   }
 
   @Test
   void fiveThousandOnlineStudentsAreOneQueryAway() throws Exception {
-    var system = node.node.system();
+    var system = NODE.get().node.system();
     var hub = system.systemActorOf(org.apache.pekko.actor.typed.javadsl.Behaviors.<lms.realtime.fanout.Hub.Command>ignore(), "presence-test-hub", org.apache.pekko.actor.typed.Props.empty());
-    var room = node.node.context().sharding().entityRefFor(Room.KEY, "course:5000");
+    var room = NODE.get().node.context().sharding().entityRefFor(Room.KEY, "course:5000");
     int n = 5000;
     for (int i = 0; i < n; i++) {
       var conn = system.systemActorOf(org.apache.pekko.actor.typed.javadsl.Behaviors.<lms.realtime.session.Connection.Command>ignore(), "fake-conn-" + i, org.apache.pekko.actor.typed.Props.empty());

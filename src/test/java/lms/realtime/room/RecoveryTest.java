@@ -7,36 +7,27 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Map;
+import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Contract §3 "Sequence, history, recovery", through real sockets; history of 5 events, 3 s. */
 class RecoveryTest {
   static final String SERVICE = Tokens.service();
-  static TestNode node;
-
-  @BeforeAll
-  static void start() {
-    node = TestNode.start(Map.of("lms.history.size", 5, "lms.history.ttl-seconds", 3));
-  }
-
-  @AfterAll
-  static void stop() {
-    node.close();
-  }
+  @RegisterExtension
+  static final NodePerClass NODE = new NodePerClass(Map.of("lms.history.size", 5, "lms.history.ttl-seconds", 3));
 
   static JsonNode publish(String room, int n) throws Exception {
-    var r = node.post("/api/v1/rooms/" + room + "/events", SERVICE, "{\"event\":\"e\",\"data\":{\"n\":" + n + "}}");
+    var r = NODE.get().post("/api/v1/rooms/" + room + "/events", SERVICE, "{\"event\":\"e\",\"data\":{\"n\":" + n + "}}");
     assertEquals(202, r.statusCode(), r.body());
     return WsClient.JSON.readTree(r.body());
   }
 
   static WsClient open(String user, String course) {
-    return node.open(Tokens.student(user, course));
+    return NODE.get().open(Tokens.student(user, course));
   }
 
   static JsonNode rejoin(WsClient ws, String room, String epoch, long seq) {
