@@ -3,7 +3,6 @@ package lms.realtime.room;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -154,17 +153,6 @@ public final class Room extends AbstractBehavior<Room.Command> {
 
   private record Member(Hub.MemberInfo info, ActorRef<Hub.Command> hub) {}
 
-  private static final class Presence {
-    final String name;
-    final String role;
-    int connections;
-
-    Presence(String name, String role) {
-      this.name = name;
-      this.role = role;
-    }
-  }
-
   public static void init(NodeContext node) {
     ClusterSharding.get(node.system())
         .init(Entity.of(KEY, ctx -> create(ctx.getEntityId(), ctx.getShard(), node)).withStopMessage(Stop.INSTANCE));
@@ -264,9 +252,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
   private final History history;
   private long seq;
   private final Map<ActorRef<Connection.Command>, Member> members = new HashMap<>();
-  private final Map<String, Presence> presence = new LinkedHashMap<>();
+  private final RoomPresence presence = new RoomPresence();
   private final Map<ActorRef<Hub.Command>, Integer> hubs = new HashMap<>();
-  private final Map<String, Long> removedAt = new HashMap<>();
+  private final Removals removals;
   /** For a {@code user:} room: the user entity that hands it the user's sockets (null until it answers). */
   private final String ownerId;
   private ActorRef<User.Command> owner;
@@ -281,7 +269,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
       ActorRef<ClusterSharding.ShardCommand> shard,
       NodeContext node,
       RoomSnapshots.Snapshot snapshot,
-      RoomSnapshots.Snapshot removals) {
+      RoomSnapshots.Snapshot durableRemovals) {
     super(ctx);
     this.timers = timers;
     this.replicator = replicator;
@@ -289,6 +277,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
     this.name = name;
     this.shard = shard;
     this.node = node;
+    this.removals = new Removals(node.settings().removalRetention().getSeconds());
     this.heldForMembers = new HeldForMembers(System.currentTimeMillis(),
         node.settings().internals().rejoinGrace().toMillis(), node.settings().internals().rejoinHeldMax());
     this.history = new History(node.settings().historySize(), node.settings().historyTtl().toMillis(), node.settings().historyMaxBytes());
@@ -296,7 +285,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
       this.epoch = snapshot.epoch();
       this.seq = snapshot.seq();
       this.history.restore(snapshot.history(), System.currentTimeMillis());
-      this.removedAt.putAll(snapshot.removedAt());
+      this.removals.merge(snapshot.removedAt());
       if (snapshot.hubs() != null) {
         snapshot.hubs().forEach(hub -> hub.tell(new Hub.RoomMoved(name, ctx.getSelf())));
       }
@@ -308,9 +297,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
     } else {
       this.epoch = UUID.randomUUID().toString().substring(0, 13);
     }
-    if (removals != null) {
+    if (durableRemovals != null) {
       // what the room's removals were when the last one was made: they outlive a crash of its node
-      removals.removedAt().forEach((user, at) -> this.removedAt.merge(user, at, Math::max));
+      this.removals.merge(durableRemovals.removedAt());
     }
     node.metrics().roomStarted();
     RoomName parsed = RoomName.parse(name);
@@ -365,11 +354,11 @@ public final class Room extends AbstractBehavior<Room.Command> {
    */
   private Behavior<Command> onStop() {
     long now = System.currentTimeMillis();
-    if (members.isEmpty() && history.isEmpty(now) && removedAt.isEmpty()) {
+    if (members.isEmpty() && history.isEmpty(now) && removals.isEmpty()) {
       return Behaviors.stopped();
     }
     RoomSnapshots.Snapshot snapshot = new RoomSnapshots.Snapshot(epoch, seq,
-        history.newest(now, node.settings().internals().snapshotMaxHistoryBytes()), Map.copyOf(removedAt), List.copyOf(hubs.keySet()));
+        history.newest(now, node.settings().internals().snapshotMaxHistoryBytes()), removals.asMap(), List.copyOf(hubs.keySet()));
     replicator.askUpdate(
         replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
             new Replicator.WriteMajority(node.settings().internals().snapshotWriteTimeout()), replyTo, map -> map.put(selfAddress, name, snapshot)),
@@ -455,9 +444,9 @@ public final class Room extends AbstractBehavior<Room.Command> {
     members.put(info.connection(), new Member(info, hub));
     hubs.merge(hub, 1, Integer::sum);
     getContext().watchWith(info.connection(), new MemberGone(info.connection()));
-    Presence p = presence.computeIfAbsent(info.userId(), u -> new Presence(info.name(), info.role()));
-    if (++p.connections == 1 && announce) {
-      broadcastToWatchers(ServerFrames.presenceDiff(name, List.of(presenceJson(info.userId(), p)), List.of()));
+    String arrived = presence.arrive(info.userId(), info.name(), info.role());
+    if (arrived != null && announce) {
+      broadcastToWatchers(ServerFrames.presenceDiff(name, List.of(arrived), List.of()));
     }
   }
 
@@ -529,16 +518,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
   }
 
   private boolean isRemoved(String userId, Long tokenIssuedAt) {
-    Long at = removedAt.get(userId);
-    if (at == null) {
-      return false;
-    }
-    if (at + node.settings().removalRetention().getSeconds() < nowSeconds()) {
-      removedAt.remove(userId);
-      return false;
-    }
-    // Second resolution: a token issued in the second of the removal is treated as older.
-    return tokenIssuedAt == null || tokenIssuedAt <= at;
+    return removals.bars(userId, tokenIssuedAt, nowSeconds());
   }
 
   private Behavior<Command> onLeave(Leave leave) {
@@ -569,9 +549,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
     getContext().unwatch(connection);
     hubs.computeIfPresent(member.hub(), (h, n) -> n == 1 ? null : n - 1);
     String userId = member.info().userId();
-    Presence p = presence.get(userId);
-    if (p != null && --p.connections == 0) {
-      presence.remove(userId);
+    if (presence.leave(userId)) {
       broadcastToWatchers(ServerFrames.presenceDiff(name, List.of(), List.of(userId)));
     }
     if (members.isEmpty()) {
@@ -622,9 +600,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
   }
 
   private Behavior<Command> onGetPresence(GetPresence get) {
-    List<PresenceUser> users = new ArrayList<>(presence.size());
-    presence.forEach((userId, p) -> users.add(new PresenceUser(userId, p.name, p.role, p.connections)));
-    get.replyTo().tell(new PresenceList(name, users));
+    get.replyTo().tell(new PresenceList(name, presence.list()));
     return this;
   }
 
@@ -639,8 +615,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
           ServerFrames.error(query.requestId(), ErrorCodes.FORBIDDEN, "may not see presence of " + name)));
       return this;
     }
-    List<String> users = new ArrayList<>(presence.size());
-    presence.forEach((userId, p) -> users.add(presenceJson(userId, p)));
+    List<String> users = presence.json();
     String frame = ServerFrames.presence(query.requestId(), name, users);
     if (Json.utf8Length(frame) > node.settings().outgoingBytes()) {
       // larger than a socket may have queued: it would be closed as a slow reader (4008) for asking
@@ -652,7 +627,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
   }
 
   private Behavior<Command> onRemoveUser(RemoveUser remove) {
-    removedAt.put(remove.userId(), nowSeconds());
+    removals.remove(remove.userId(), nowSeconds());
     writeRemovals();
     String leftFrame = ServerFrames.left(null, name, "removed");
     List<ActorRef<Connection.Command>> sockets = new ArrayList<>();
@@ -675,7 +650,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
    * what the room keeps, and must outlive a crash of the room's node, not only a hand-off.
    */
   private void writeRemovals() {
-    Map<String, Long> now = Map.copyOf(removedAt);
+    Map<String, Long> now = removals.asMap();
     String entry = RoomSnapshots.removalsEntry(name);
     replicator.askUpdate(
         replyTo -> new Replicator.Update<>(RoomSnapshots.keyFor(name), RoomSnapshots.empty(),
@@ -686,7 +661,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
 
   private Behavior<Command> onIdleCheck() {
     long now = System.currentTimeMillis();
-    if (removedAt.values().removeIf(at -> at + node.settings().removalRetention().getSeconds() < now / 1000)) {
+    if (removals.expire(now / 1000)) {
       writeRemovals();
     }
     if (!members.isEmpty() || passivating) {
@@ -694,10 +669,8 @@ public final class Room extends AbstractBehavior<Room.Command> {
     }
     if (!history.isEmpty(now)) {
       scheduleIdleCheck(Duration.ofMillis(history.expiresAt(now) - now + 1));
-    } else if (!removedAt.isEmpty()) {
-      long nextExpiry = removedAt.values().stream().mapToLong(Long::longValue).min().orElse(now / 1000)
-          + node.settings().removalRetention().getSeconds();
-      scheduleIdleCheck(Duration.ofSeconds(Math.max(1, nextExpiry - now / 1000)));
+    } else if (!removals.isEmpty()) {
+      scheduleIdleCheck(Duration.ofSeconds(removals.secondsToNextExpiry(now / 1000)));
     } else {
       // Nothing left to recover or remember: the epoch goes with the entity, as the contract says.
       passivating = true;
@@ -715,10 +688,6 @@ public final class Room extends AbstractBehavior<Room.Command> {
     for (ActorRef<Hub.Command> hub : hubs.keySet()) {
       hub.tell(new Hub.Broadcast(name, frame, true, at, epoch, 0));
     }
-  }
-
-  private static String presenceJson(String userId, Presence p) {
-    return ServerFrames.presenceUser(userId, p.name, p.role, p.connections);
   }
 
   private static long nowSeconds() {
