@@ -121,7 +121,7 @@ final class BackendApi extends AllDirectives {
       return done(e.error());
     }
     return node.sharding().entityRefFor(Room.KEY, room)
-        .<Room.Published>ask(replyTo -> new Room.Publish(e.event(), e.data(), "backend", e.id(), null, null, replyTo),
+        .<Room.Published>ask(replyTo -> new Room.Publish(e.event(), e.data(), "backend", e.id(), replyTo),
             node.settings().askTimeout())
         .thenApply(p -> Responses.json(StatusCodes.ACCEPTED,
             "{\"room\":" + Json.quote(p.room()) + ",\"seq\":" + p.seq() + ",\"epoch\":" + Json.quote(p.epoch()) + "}"))

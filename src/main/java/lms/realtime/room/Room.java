@@ -69,18 +69,14 @@ public final class Room extends AbstractBehavior<Room.Command> {
   public record Leave(ActorRef<Connection.Command> connection, String requestId, boolean silent) implements Command {}
 
   /**
-   * An event to number and fan out. From a socket: {@code connection} and {@code requestId} get the
-   * ack. From the backend: {@code replyTo} gets the position; a repeated {@code idempotencyId} within
-   * the history window is not published again.
+   * An event from the backend to number and fan out: {@code replyTo} gets the position; a repeated
+   * {@code idempotencyId} (may be null) within the history window is not published again.
    */
-  public record Publish(
-      String event,
-      String data,
-      String from,
-      String idempotencyId,
-      ActorRef<Connection.Command> connection,
-      String requestId,
-      ActorRef<Published> replyTo)
+  public record Publish(String event, String data, String from, String idempotencyId, ActorRef<Published> replyTo)
+      implements Command {}
+
+  /** An event from a member socket: the socket gets the {@code ack} for {@code requestId}. */
+  public record SocketPublish(String event, String data, String from, ActorRef<Connection.Command> connection, String requestId)
       implements Command {}
 
   public record Published(String room, long seq, String epoch) implements CborSerializable {}
@@ -323,6 +319,7 @@ public final class Room extends AbstractBehavior<Room.Command> {
         .onMessage(Recover.class, this::onRecover)
         .onMessage(Leave.class, this::onLeave)
         .onMessage(Publish.class, this::onPublish)
+        .onMessage(SocketPublish.class, this::onSocketPublish)
         .onMessage(GetPresence.class, this::onGetPresence)
         .onMessage(QueryPresence.class, this::onQueryPresence)
         .onMessage(RemoveUser.class, this::onRemoveUser)
@@ -482,8 +479,8 @@ public final class Room extends AbstractBehavior<Room.Command> {
   /** Handles the held requests again, in order: those still from unknown sockets are held again until the grace ends. */
   private Behavior<Command> releaseHeld() {
     for (Command request : heldForMembers.release()) {
-      if (request instanceof Publish publish) {
-        onPublish(publish);
+      if (request instanceof SocketPublish publish) {
+        onSocketPublish(publish);
       } else if (request instanceof QueryPresence query) {
         onQueryPresence(query);
       }
@@ -560,43 +557,41 @@ public final class Room extends AbstractBehavior<Room.Command> {
 
   private Behavior<Command> onPublish(Publish publish) {
     long now = System.currentTimeMillis();
-    Member publisher = null;
-    if (publish.connection() != null) {
-      publisher = members.get(publish.connection());
-      if (publisher == null && heldForRejoin(publish)) {
-        return this;
-      }
-      if (publisher == null) {
-        publish.connection().tell(new Connection.Deliver(
-            ServerFrames.error(publish.requestId(), ErrorCodes.NOT_JOINED, "not joined to " + name)));
-        return this;
-      }
+    Long first = publish.idempotencyId() == null ? null : history.seqOf(publish.idempotencyId(), now);
+    long eventSeq = first != null ? first : numberAndFanOut(publish.event(), publish.data(), publish.from(), publish.idempotencyId(), now);
+    publish.replyTo().tell(new Published(name, eventSeq, epoch));
+    return this;
+  }
+
+  private Behavior<Command> onSocketPublish(SocketPublish publish) {
+    Member publisher = members.get(publish.connection());
+    if (publisher == null && heldForRejoin(publish)) {
+      return this;
     }
-    if (publish.idempotencyId() != null) {
-      Long first = history.seqOf(publish.idempotencyId(), now);
-      if (first != null) {
-        publish.replyTo().tell(new Published(name, first, epoch));
-        return this;
-      }
+    if (publisher == null) {
+      publish.connection().tell(new Connection.Deliver(
+          ServerFrames.error(publish.requestId(), ErrorCodes.NOT_JOINED, "not joined to " + name)));
+      return this;
     }
+    long eventSeq = numberAndFanOut(publish.event(), publish.data(), publish.from(), null, System.currentTimeMillis());
+    publisher.hub().tell(new Hub.ToMember(name, publish.connection(), ServerFrames.ack(publish.requestId(), eventSeq)));
+    return this;
+  }
+
+  /** Numbers an event, keeps it in the history and hands it to every hub; returns its seq. */
+  private long numberAndFanOut(String event, String data, String from, String idempotencyId, long now) {
     long eventSeq = ++seq;
-    String frame = ServerFrames.event(name, eventSeq, epoch, publish.event(), publish.data(), publish.from(), now);
-    history.add(new History.Entry(eventSeq, now, frame, publish.idempotencyId()), now);
+    String frame = ServerFrames.event(name, eventSeq, epoch, event, data, from, now);
+    history.add(new History.Entry(eventSeq, now, frame, idempotencyId), now);
     node.metrics().eventPublished();
     long publishedAt = Metrics.nowMicros();
     for (ActorRef<Hub.Command> hub : hubs.keySet()) {
       hub.tell(new Hub.Broadcast(name, frame, false, publishedAt, epoch, eventSeq));
     }
-    if (publisher != null) {
-      publisher.hub().tell(new Hub.ToMember(name, publish.connection(), ServerFrames.ack(publish.requestId(), eventSeq)));
-    }
-    if (publish.replyTo() != null) {
-      publish.replyTo().tell(new Published(name, eventSeq, epoch));
-    }
     if (members.isEmpty()) {
       scheduleIdleCheck(node.settings().historyTtl());
     }
-    return this;
+    return eventSeq;
   }
 
   private Behavior<Command> onGetPresence(GetPresence get) {

@@ -498,8 +498,8 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     if (!m.canPublish()) {
       return reply(ServerFrames.error(publish.id(), ErrorCodes.FORBIDDEN, "may not publish to " + publish.room()));
     }
-    roomRef(publish.room()).tell(new Room.Publish(publish.event(), publish.data(), identity.userId(), null,
-        ctx.getSelf(), publish.id(), null));
+    roomRef(publish.room()).tell(new Room.SocketPublish(publish.event(), publish.data(), identity.userId(),
+        ctx.getSelf(), publish.id()));
     return this;
   }
 

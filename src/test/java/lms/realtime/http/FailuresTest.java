@@ -44,7 +44,7 @@ class FailuresTest {
       for (int r = 0; r < 20 && metric(node, "lms_room_stash_drops_total") == 0; r++) {
         var room = ClusterSharding.get(system).entityRefFor(Room.KEY, "course:99" + r);
         for (int i = 0; i < 500; i++) {
-          room.tell(new Room.Publish("e", "{}", "svc", null, null, null, counter));
+          room.tell(new Room.Publish("e", "{}", "svc", null, counter));
           sent++;
         }
         Thread.sleep(300);
