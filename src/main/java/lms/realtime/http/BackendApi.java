@@ -98,17 +98,18 @@ final class BackendApi extends AllDirectives {
     if (!json.isObject()) {
       return new EventBody(null, null, null, Responses.badRequest("the body is a JSON object"));
     }
-    JsonNode event = json.get("event");
-    if (event == null || !event.isTextual() || event.asText().isEmpty() || event.asText().length() > ClientFrame.MAX_EVENT_NAME) {
-      return new EventBody(null, null, null, Responses.badRequest(
-          "'event' must be a non-empty string of at most " + ClientFrame.MAX_EVENT_NAME + " characters"));
+    String event;
+    try {
+      event = ClientFrame.eventName(json, null);
+    } catch (ClientFrame.Invalid invalid) {
+      return new EventBody(null, null, null, Responses.badRequest(invalid.getMessage()));
     }
     JsonNode id = json.get("id");
     if (allowId && id != null && !id.isNull() && (!id.isTextual() || id.asText().isEmpty() || id.asText().length() > ClientFrame.MAX_ID)) {
       return new EventBody(null, null, null, Responses.badRequest(
           "'id' must be a non-empty string of at most " + ClientFrame.MAX_ID + " characters"));
     }
-    return new EventBody(event.asText(), ClientFrame.data(json),
+    return new EventBody(event, ClientFrame.data(json),
         allowId && id != null && id.isTextual() ? id.asText() : null, null);
   }
 

@@ -94,7 +94,8 @@ public sealed interface ClientFrame {
     return room.asText();
   }
 
-  private static String eventName(JsonNode node, String id) throws Invalid {
+  /** The {@code event} field: a non-empty string of at most {@link #MAX_EVENT_NAME} chars (socket frames and backend bodies). */
+  static String eventName(JsonNode node, String id) throws Invalid {
     JsonNode event = node.get("event");
     if (event == null || !event.isTextual() || event.asText().isEmpty() || event.asText().length() > MAX_EVENT_NAME) {
       throw new Invalid(id, ErrorCodes.BAD_REQUEST, "'event' must be a non-empty string of at most " + MAX_EVENT_NAME + " characters");
