@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
+import lms.realtime.config.Settings;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -7,6 +7,8 @@ import java.util.Base64;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import lms.realtime.auth.TokenVerifier;
+import lms.realtime.config.Settings;
+import lms.realtime.session.NodeContext;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;

@@ -19,7 +19,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import lms.realtime.Settings;
+import lms.realtime.config.Settings;
 
 /**
  * Verifies access tokens and room tokens ({@link Jws}: HS256 with the shared secret, RS256 with an

@@ -3,7 +3,7 @@ package lms.realtime.fanout;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import lms.realtime.session.Connection;
-import lms.realtime.PerAddress;
+import lms.realtime.session.PerAddress;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**

@@ -2,7 +2,7 @@ package lms.realtime.fanout;
 
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
-import lms.realtime.Settings;
+import lms.realtime.config.Settings;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.CloseCodes;
 

@@ -1,7 +1,7 @@
 package lms.realtime.http;
 
 import java.util.concurrent.atomic.AtomicBoolean;
-import lms.realtime.NodeContext;
+import lms.realtime.session.NodeContext;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.http.javadsl.model.ContentType;

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import lms.realtime.Settings;
+import lms.realtime.config.Settings;
 
 /**
  * The one JSON codec of the edge. Parsing is bounded (nesting depth, string and number length) so

@@ -16,7 +16,7 @@ import lms.realtime.protocol.Json;
  */
 final class History {
   /** One stored event; public so a room snapshot can carry it between nodes. */
-  public record Entry(long seq, long tsMillis, String frame, String id) implements lms.realtime.CborSerializable {}
+  public record Entry(long seq, long tsMillis, String frame, String id) implements lms.realtime.protocol.CborSerializable {}
 
   private final int maxSize;
   private final long ttlMillis;

@@ -2,8 +2,8 @@ package lms.realtime.room;
 
 import java.util.List;
 import java.util.Map;
-import lms.realtime.CborSerializable;
 import lms.realtime.fanout.Hub;
+import lms.realtime.protocol.CborSerializable;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.cluster.ddata.Key;
 import org.apache.pekko.cluster.ddata.LWWMap;

@@ -1,13 +1,13 @@
 package lms.realtime.session;
 
-import lms.realtime.Settings;
+import lms.realtime.config.Settings;
 import lms.realtime.fanout.Outbox;
 import lms.realtime.metrics.Metrics;
-import lms.realtime.protocol.CloseCodes;
-import org.apache.pekko.actor.typed.ActorRef;
-import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.ClientFrame;
+import lms.realtime.protocol.CloseCodes;
+import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.ServerFrames;
+import org.apache.pekko.actor.typed.ActorRef;
 
 /**
  * What every text frame of one socket passes first, on whichever thread reads it: the rate bucket

@@ -12,7 +12,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
-import lms.realtime.NodeContext;
 import lms.realtime.auth.Identity;
 import lms.realtime.auth.TokenException;
 import lms.realtime.auth.TokenVerifier;
@@ -20,6 +19,7 @@ import lms.realtime.fanout.Outbox;
 import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.Json;
 import lms.realtime.protocol.RoomName;
+import lms.realtime.session.NodeContext;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
 

@@ -6,7 +6,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
-import lms.realtime.PerAddress;
+import lms.realtime.session.PerAddress;
 
 /**
  * Half-open connections (issue 12): a request whose line and headers have not all come within

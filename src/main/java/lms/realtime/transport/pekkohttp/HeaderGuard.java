@@ -2,7 +2,7 @@ package lms.realtime.transport.pekkohttp;
 
 import java.time.Duration;
 import java.util.concurrent.TimeoutException;
-import lms.realtime.PerAddress;
+import lms.realtime.session.PerAddress;
 import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.FlowShape;
 import org.apache.pekko.stream.Inlet;

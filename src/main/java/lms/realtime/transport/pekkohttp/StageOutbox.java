@@ -4,7 +4,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import lms.realtime.Settings;
+import lms.realtime.config.Settings;
 import lms.realtime.fanout.Drainer;
 import lms.realtime.fanout.Frame;
 import lms.realtime.fanout.Outbox;

@@ -1,6 +1,7 @@
-package lms.realtime;
+package lms.realtime.session;
 
 import lms.realtime.auth.TokenVerifier;
+import lms.realtime.config.Settings;
 import lms.realtime.fanout.Hubs;
 import lms.realtime.fanout.LocalSockets;
 import lms.realtime.metrics.Metrics;

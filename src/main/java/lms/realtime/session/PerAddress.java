@@ -1,4 +1,4 @@
-package lms.realtime;
+package lms.realtime.session;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;

@@ -1,4 +1,4 @@
-package lms.realtime;
+package lms.realtime.protocol;
 
 /**
  * Marker for every message that may cross nodes: bound to Jackson CBOR in application.conf, so

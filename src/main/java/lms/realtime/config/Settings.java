@@ -1,4 +1,4 @@
-package lms.realtime;
+package lms.realtime.config;
 
 import com.typesafe.config.Config;
 import java.time.Duration;
