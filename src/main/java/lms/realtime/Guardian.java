@@ -16,6 +16,7 @@ import lms.realtime.protocol.CloseCodes;
 import lms.realtime.protocol.Json;
 import lms.realtime.room.Room;
 import lms.realtime.session.NodeContext;
+import lms.realtime.session.PerAddress;
 import lms.realtime.transport.Transport;
 import lms.realtime.transport.netty.NettyTransport;
 import lms.realtime.transport.pekkohttp.PekkoHttpTransport;
@@ -28,7 +29,6 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
 import org.apache.pekko.cluster.sharding.typed.HashCodeMessageExtractor;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -64,16 +64,16 @@ public final class Guardian {
       for (int i = 0; i < settings.hubShards(); i++) {
         // Resume, not stop: a hub's subscriptions are its whole value, and a failure in one
         // delivery must not end fan-out for its slice of the node's rooms.
-        hubs.add(ctx.spawn(Behaviors.supervise(Hub.create(sockets, metrics, settings.internals().rejoinBatch(), settings.internals().rejoinRetry())).onFailure(SupervisorStrategy.resume()), "hub-" + i));
+        hubs.add(ctx.spawn(Behaviors.supervise(Hub.create(sockets, metrics, Room.KEY, settings.internals().rejoinBatch(), settings.internals().rejoinRetry())).onFailure(SupervisorStrategy.resume()), "hub-" + i));
       }
-      NodeContext node = new NodeContext(ctx.getSystem(), settings, verifier, new Json(settings), sockets,
+      NodeContext node = new NodeContext(ctx.getSystem(), settings, verifier, new Json(settings), sockets, new PerAddress(),
           new Hubs(List.copyOf(hubs)), metrics, ClusterSharding.get(ctx.getSystem()), demo);
       // The replicator the rooms' hand-off snapshots go through must run on every node from the
       // start: it is started by its first use, and a node whose rooms had not used it yet dropped
       // the others' writes and reads (a rolling restart then lost a room's epoch).
       DistributedData.get(ctx.getSystem());
-      Room.init(node);
-      User.init(node);
+      Room.init(ctx.getSystem(), settings, metrics);
+      User.init(ctx.getSystem(), metrics);
 
       AtomicBoolean ready = new AtomicBoolean();
       Transport transport = settings.transport().equals(Settings.NETTY)

@@ -1,7 +1,10 @@
 package lms.realtime.room;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import lms.realtime.fanout.RoomInbox;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * Requests a room holds back in its first moments because they come from sockets it does not know
@@ -12,34 +15,35 @@ import java.util.List;
  * ends, for the re-join that makes it known. Bounded in count; past the bound it is answered at once.
  */
 final class HeldForMembers {
-  private final long until;
-  private final int max;
-  private List<Room.Command> held;
+  /** The room's timer message at the end of the grace: the held requests are answered then, whatever happened. */
+  static final Room.Command RELEASE = Release.INSTANCE;
 
-  HeldForMembers(long startedAtMillis, long graceMillis, int max) {
-    this.until = startedAtMillis + graceMillis;
-    this.max = max;
+  private enum Release implements Room.Command {
+    INSTANCE
   }
 
-  /** Holds the request if the room is still in its grace and has room for it. */
+  private final long until;
+  private final int max;
+  private final TimerScheduler<RoomInbox> timers;
+  private List<Room.Command> held;
+
+  HeldForMembers(long startedAtMillis, long graceMillis, int max, TimerScheduler<RoomInbox> timers) {
+    this.until = startedAtMillis + graceMillis;
+    this.max = max;
+    this.timers = timers;
+  }
+
+  /** Holds the request if the room is still in its grace and has room for it; the first starts the {@link #RELEASE} timer. */
   boolean hold(Room.Command request, long nowMillis) {
     if (nowMillis >= until || (held != null && held.size() >= max)) {
       return false;
     }
     if (held == null) {
       held = new ArrayList<>();
+      timers.startSingleTimer(RELEASE, RELEASE, Duration.ofMillis(until - nowMillis + 1));
     }
     held.add(request);
     return true;
-  }
-
-  boolean isEmpty() {
-    return held == null;
-  }
-
-  /** When the grace ends: the held requests are answered then, whatever happened. */
-  long untilMillis() {
-    return until;
   }
 
   /** The held requests, oldest first; none are held afterwards. */

@@ -6,6 +6,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import lms.realtime.protocol.CborSerializable;
 import lms.realtime.protocol.Json;
 
 /**
@@ -16,7 +17,7 @@ import lms.realtime.protocol.Json;
  */
 final class History {
   /** One stored event; public so a room snapshot can carry it between nodes. */
-  public record Entry(long seq, long tsMillis, String frame, String id) implements lms.realtime.protocol.CborSerializable {}
+  public record Entry(long seq, long tsMillis, String frame, String id) implements CborSerializable {}
 
   private final int maxSize;
   private final long ttlMillis;

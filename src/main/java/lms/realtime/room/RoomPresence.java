@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import lms.realtime.protocol.ErrorCodes;
+import lms.realtime.protocol.Json;
 import lms.realtime.protocol.ServerFrames;
 
 /**
@@ -52,10 +54,24 @@ final class RoomPresence {
   }
 
   /** The entries as a socket's {@code presence} frame carries them. */
-  List<String> json() {
+  private List<String> json() {
     List<String> out = new ArrayList<>(users.size());
     users.forEach((userId, e) -> out.add(json(userId, e)));
     return out;
+  }
+
+  /**
+   * A socket's {@code presence} reply, or a {@code too_large} error when the reply is larger than
+   * {@code maxBytes} (what a socket may have queued: it would be closed as a slow reader, 4008, for asking).
+   */
+  String frame(String requestId, String room, long maxBytes) {
+    List<String> entries = json();
+    String frame = ServerFrames.presence(requestId, room, entries);
+    if (Json.utf8Length(frame) <= maxBytes) {
+      return frame;
+    }
+    return ServerFrames.error(requestId, ErrorCodes.TOO_LARGE, "the presence of " + entries.size()
+        + " users is larger than a socket's budget; the backend API has it (GET /api/v1/rooms/{room}/presence)");
   }
 
   private static String json(String userId, Entry e) {

@@ -1,26 +1,17 @@
 package lms.realtime.session;
 
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
 import lms.realtime.auth.Identity;
-import lms.realtime.auth.Membership;
-import lms.realtime.auth.RoomAccess;
-import lms.realtime.auth.RoomGrant;
-import lms.realtime.auth.TokenException;
 import lms.realtime.fanout.Frame;
-import lms.realtime.fanout.Hub;
+import lms.realtime.fanout.MemberInbox;
+import lms.realtime.fanout.MemberInfo;
 import lms.realtime.fanout.Outbox;
-import lms.realtime.protocol.CborSerializable;
 import lms.realtime.protocol.ClientFrame;
 import lms.realtime.protocol.CloseCodes;
-import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.RoomName;
 import lms.realtime.protocol.ServerFrames;
-import lms.realtime.room.Room;
-import lms.realtime.session.NodeContext;
 import lms.realtime.user.User;
 import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -31,43 +22,31 @@ import org.apache.pekko.actor.typed.Signal;
 import org.apache.pekko.actor.typed.TypedActorContext;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 
 /**
- * One socket: its user, joined rooms and what it may do in each, rate bucket, heartbeat and token
- * deadlines. It registers with its user entity before the upgrade (the per-user limit), then turns
- * client frames into room commands. Rooms and the user entity watch it, so however it ends, it leaves
- * presence.
+ * One socket's state machine: admitting (registered with its user entity before the upgrade, the
+ * per-user limit), attaching, open, closing; its rate gate, heartbeat and token deadlines. Once open
+ * it reads client frames, and what they ask is handled by its {@link ClientRequests}. Rooms and
+ * the user entity watch it, so however it ends, it leaves presence.
+ *
+ * <p>Its actor's type is the member protocol ({@link MemberInbox}): that is all that rooms, hubs and
+ * user entities know of it. Its own commands (from its transport, its timers) extend that type.
  *
  * <p>Lean by design, since there is one per socket: an {@link ExtensibleBehavior} whose messages are
  * matched by type (no receive table built per instance), one timer at a time (the next deadline of
  * the phase it is in), and its own {@code user:} room joined only in its own books: the user entity
  * subscribes the socket when that room runs (see {@link User}), so most sockets never start it.
  */
-public final class Connection extends ExtensibleBehavior<Connection.Command> {
+public final class Connection extends ExtensibleBehavior<MemberInbox> {
 
-  public sealed interface Command extends CborSerializable {}
-
-  /** A frame for this socket from an entity that is not a room it joined (a notification, a reply). */
-  public record Deliver(String frame) implements Command {}
-
-  public record JoinRefused(String room, String errorFrame) implements Command {}
-
-  /** The room dropped this socket (the backend removed its user); the hub has sent the {@code left}. */
-  public record RoomLeft(String room) implements Command {}
-
-  /** Close the socket with this code (node shutdown, operator action, broken framing). */
-  public record Close(int code, String reason) implements Command {}
-
-  // --- from the socket's transport (node-local, never serialized) ---
+  /** What the socket's transport and timers tell it (node-local, never serialized). */
+  public sealed interface Command extends MemberInbox {}
 
   public sealed interface Incoming {}
 
   public record Text(String text) implements Incoming {}
 
-  public enum Binary implements Incoming {
-    INSTANCE
-  }
+  public enum Binary implements Incoming { INSTANCE }
 
   /** The socket is upgraded and attached; {@code ack} lets it read the first message. */
   public record SocketOpened(Runnable ack) implements Command {}
@@ -76,21 +55,10 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
   public record Inbound(Runnable ack, Incoming incoming) implements Command {}
 
   /** The socket's TCP connection is gone (whoever ended it). */
-  public enum SocketClosed implements Command {
-    INSTANCE
-  }
+  public enum SocketClosed implements Command { INSTANCE }
 
   /** A message passed the size bound; the rest of it is skipped as it arrives. */
-  public enum FrameTooLarge implements Command {
-    INSTANCE
-  }
-
-  /**
-   * The user entity's answer to {@link User.Register}, sent straight to this socket's actor (no
-   * ask): admitted or over the per-user limit; {@code entity} is the user entity, watched so that
-   * the socket registers again with its next incarnation.
-   */
-  public record Admission(boolean admitted, ActorRef<User.Command> entity) implements Command {}
+  public enum FrameTooLarge implements Command { INSTANCE }
 
   /** The user entity this socket is registered with stopped (moved to another node, or its node died). */
   private record UserEntityGone(ActorRef<User.Command> entity) implements Command {}
@@ -108,50 +76,34 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     OUTBOX_CLOSED
   }
 
-  private enum Phase {
-    ADMITTING,
-    ATTACHING,
-    OPEN,
-    CLOSING
-  }
+  private enum Phase { ADMITTING, ATTACHING, OPEN, CLOSING }
 
-  /** How long an admitted socket may take to be upgraded and attached. */
   /** The scheduler takes delays up to about 248 days; a longer-lived token is checked again daily. */
   private static final long MAX_TIMER_NANOS = Duration.ofDays(1).toNanos();
 
-  static Behavior<Command> create(NodeContext node, Identity identity, String connectionId, Outbox outbox, Gate gate,
+  static Behavior<MemberInbox> create(NodeContext node, Identity identity, String connectionId, Outbox outbox, Gate gate,
       String ip, CompletableFuture<Boolean> admitted) {
     return Behaviors.setup(ctx -> new Connection(ctx, node, identity, connectionId, outbox, gate, ip, admitted));
   }
 
-  private final ActorContext<Command> ctx;
+  private final ActorContext<MemberInbox> ctx;
   private final NodeContext node;
   private final Identity identity;
   private final String connectionId;
   private final Outbox outbox;
   private final String ip;
   private CompletableFuture<Boolean> admitted;
-  private final Map<String, Membership> rooms = new HashMap<>(4);
-  private final String ownRoom;
+  private final ClientRequests requests;
   private final Gate gate;
   private final long heartbeatNanos;
   private Phase phase = Phase.ADMITTING;
   private long admitDeadline;
   /** Registering again with a user entity that moved, not answered yet (retried at each deadline). */
   private boolean reregistering;
-  /** The socket has joined its own room explicitly (once, for recovery; it is a member from the start). */
-  private boolean ownRoomJoined;
   private Cancellable timer;
 
-  private Connection(
-      ActorContext<Command> ctx,
-      NodeContext node,
-      Identity identity,
-      String connectionId,
-      Outbox outbox,
-      Gate gate,
-      String ip,
-      CompletableFuture<Boolean> admitted) {
+  private Connection(ActorContext<MemberInbox> ctx, NodeContext node, Identity identity, String connectionId, Outbox outbox,
+      Gate gate, String ip, CompletableFuture<Boolean> admitted) {
     this.ctx = ctx;
     this.gate = gate;
     this.node = node;
@@ -160,9 +112,9 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     this.outbox = outbox;
     this.ip = ip;
     this.admitted = admitted;
-    this.ownRoom = RoomName.user(identity.userId()).value();
+    this.requests = new ClientRequests(node, identity, ctx.getSelf(), outbox);
     this.heartbeatNanos = Duration.ofSeconds(node.settings().heartbeatSeconds()).toNanos();
-    ActorRef<Command> self = ctx.getSelf();
+    ActorRef<MemberInbox> self = ctx.getSelf();
     node.sockets().register(self, outbox);
     outbox.onOverflow(() -> self.tell(Tick.OUTBOX_CLOSED));
     register(node.settings().maxConnectionsPerUser());
@@ -186,34 +138,30 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
    * the {@link Admission} comes back to this actor.
    */
   private void register(int limit) {
-    ActorRef<Command> self = ctx.getSelf();
-    Hub.MemberInfo member = new Hub.MemberInfo(self, identity.userId(), identity.name(), null, true);
-    userRef().tell(new User.Register(self, limit, member, node.hubs().forRoom(ownRoom), identity.issuedAt()));
+    MemberInfo member = new MemberInfo(ctx.getSelf(), identity.userId(), identity.name(), null, true);
+    String ownRoom = RoomName.user(identity.userId()).value();
+    requests.userRef().tell(new User.Register(member, limit, node.hubs().forRoom(ownRoom), identity.issuedAt()));
   }
 
   @Override
-  public Behavior<Command> receive(TypedActorContext<Command> context, Command msg) {
+  public Behavior<MemberInbox> receive(TypedActorContext<MemberInbox> context, MemberInbox msg) {
     if (msg instanceof Inbound inbound) {
       return onInbound(inbound);
-    } else if (msg instanceof Deliver d) {
+    } else if (msg instanceof MemberInbox.Deliver d) {
       outbox.sendText(d.frame()); // queued behind welcome by the outbox, whenever it comes
       return this;
     } else if (msg instanceof Tick tick) {
       return onTick(tick);
-    } else if (msg instanceof Admission admission) {
+    } else if (msg instanceof User.Admission admission) {
       return onAdmission(admission);
     } else if (msg instanceof SocketOpened opened) {
       return onSocketOpened(opened);
     } else if (msg instanceof SocketClosed) {
       return Behaviors.stopped();
-    } else if (msg instanceof JoinRefused refused) {
-      rooms.remove(refused.room());
-      outbox.sendText(refused.errorFrame());
+    } else if (msg instanceof MemberInbox.RoomLeft left) {
+      requests.roomLeft(left);
       return this;
-    } else if (msg instanceof RoomLeft left) {
-      rooms.remove(left.room());
-      return this;
-    } else if (msg instanceof Close close) {
+    } else if (msg instanceof MemberInbox.Close close) {
       return closeWith(close.code(), close.reason());
     } else if (msg instanceof FrameTooLarge) {
       return closeWith(CloseCodes.TOO_LARGE, "frame larger than " + node.settings().maxFrameBytes() + " bytes");
@@ -228,14 +176,14 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
   }
 
   @Override
-  public Behavior<Command> receiveSignal(TypedActorContext<Command> context, Signal signal) {
+  public Behavior<MemberInbox> receiveSignal(TypedActorContext<MemberInbox> context, Signal signal) {
     if (signal instanceof PostStop) {
       onStop();
     }
     return this;
   }
 
-  private Behavior<Command> onTick(Tick tick) {
+  private Behavior<MemberInbox> onTick(Tick tick) {
     return switch (tick) {
       case ADMIT_TIMEOUT -> {
         if (phase != Phase.ADMITTING) {
@@ -269,9 +217,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     timer = ctx.scheduleOnce(delay, ctx.getSelf(), tick);
   }
 
-  // --- lifecycle ---
-
-  private Behavior<Command> onAdmission(Admission admission) {
+  private Behavior<MemberInbox> onAdmission(User.Admission admission) {
     if (phase != Phase.ADMITTING) {
       // a re-registration after the user entity moved: only the watch needs renewing
       if (phase != Phase.CLOSING) {
@@ -294,14 +240,13 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     return this;
   }
 
-  private Behavior<Command> onSocketOpened(SocketOpened opened) {
+  private Behavior<MemberInbox> onSocketOpened(SocketOpened opened) {
     opened.ack().run();
     if (phase != Phase.ATTACHING) {
       return this;
     }
     phase = Phase.OPEN;
-    // its own user: room, in its own books only (the user entity subscribes it while that room runs)
-    rooms.put(ownRoom, RoomAccess.join(identity, RoomName.user(identity.userId()), null));
+    requests.openOwnRoom();
     gate.opened(System.nanoTime());
     armDeadline();
     return this;
@@ -319,7 +264,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     return (identity.expiresAt() + node.settings().clockSkewSeconds()) * 1000;
   }
 
-  private Behavior<Command> onDeadline() {
+  private Behavior<MemberInbox> onDeadline() {
     if (phase != Phase.OPEN) {
       return this;
     }
@@ -340,20 +285,15 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
    * Starts the close: the close frame goes out ahead of anything queued, the socket leaves its rooms
    * and user at once (presence does not wait for the peer), and the peer has the close grace to end.
    */
-  private Behavior<Command> closeWith(int code, String reason) {
+  private Behavior<MemberInbox> closeWith(int code, String reason) {
     outbox.close(code, reason);
     if (phase == Phase.CLOSING) {
       return this;
     }
     phase = Phase.CLOSING;
-    for (String room : rooms.keySet()) {
-      if (!room.equals(ownRoom)) { // that one watches its members, if it runs at all
-        roomRef(room).tell(new Room.Leave(ctx.getSelf(), null, true));
-      }
-    }
-    rooms.clear();
+    requests.leaveAll();
     // and, being CLOSING, no re-registration if the user entity moves: it may passivate now
-    userRef().tell(new User.Unregister(ctx.getSelf()));
+    requests.userRef().tell(new User.Unregister(ctx.getSelf()));
     // A peer that takes not even the close frame (its TCP window is shut) is dropped after the grace.
     startTimer(node.settings().closeGrace(), Tick.CLOSE_TIMEOUT);
     return this;
@@ -367,7 +307,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
       timer.cancel();
     }
     node.sockets().unregister(ctx.getSelf());
-    node.sockets().releaseIp(ip);
+    node.perIp().release(ip);
     outbox.complete();
   }
 
@@ -377,7 +317,7 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
    * A client frame. The ack goes once the frame is handled and its own answers are queued: a ping
    * the transport answers itself while no frame is with the actor can then never overtake them.
    */
-  private Behavior<Command> onInbound(Inbound inbound) {
+  private Behavior<MemberInbox> onInbound(Inbound inbound) {
     try {
       if (phase != Phase.OPEN) {
         return this;
@@ -392,147 +332,14 @@ public final class Connection extends ExtensibleBehavior<Connection.Command> {
     }
   }
 
-  private Behavior<Command> onText(String text) {
+  private Behavior<MemberInbox> onText(String text) {
     switch (gate.admit(System.nanoTime())) {
       case CLOSE -> {
         return closeWith(CloseCodes.RATE_LIMITED, "rate limited");
       }
-      case LIMITED -> {
-        return reply(gate.limited(ClientFrame.peekId(node.json(), text)));
-      }
-      default -> {
-        // read it
-      }
+      case LIMITED -> outbox.sendText(gate.limited(ClientFrame.peekId(node.json(), text)));
+      default -> requests.read(text);
     }
-    ClientFrame frame;
-    try {
-      frame = ClientFrame.parse(node.json(), text);
-    } catch (ClientFrame.Invalid e) {
-      return reply(ServerFrames.error(e.id, e.code, e.getMessage()));
-    }
-    if (frame instanceof ClientFrame.Ping) {
-      return reply(ServerFrames.pong(frame.id()));
-    } else if (frame instanceof ClientFrame.Join j) {
-      return onJoin(j);
-    } else if (frame instanceof ClientFrame.Leave l) {
-      return onLeave(l);
-    } else if (frame instanceof ClientFrame.Publish p) {
-      return onPublish(p);
-    }
-    return onPresence((ClientFrame.PresenceQuery) frame);
-  }
-
-  private Behavior<Command> onJoin(ClientFrame.Join join) {
-    RoomName room = RoomName.parse(join.room());
-    if (room == null) {
-      return badRoom(join.id(), join.room());
-    }
-    RoomGrant grant = null;
-    if (room.kind() == RoomName.Kind.LIVE) {
-      if (join.token() == null) {
-        return reply(ServerFrames.error(join.id(), ErrorCodes.FORBIDDEN, "a live room is joined with a room token"));
-      }
-      try {
-        grant = node.verifier().verifyRoomToken(join.token());
-      } catch (TokenException e) {
-        return reply(ServerFrames.error(join.id(), ErrorCodes.FORBIDDEN, "room token refused: " + e.getMessage()));
-      }
-    }
-    Membership membership = RoomAccess.join(identity, room, grant);
-    if (membership == null) {
-      return reply(ServerFrames.error(join.id(), ErrorCodes.FORBIDDEN, "may not join " + room));
-    }
-    boolean own = room.value().equals(ownRoom);
-    // A join of a room this socket has joined already goes to the room marked "again": the room
-    // answers bad_request when the socket is its member (a second joined frame with everything missed
-    // was issue 12's memory attack) and serves it in full when the first join never arrived. The own
-    // room may be joined explicitly once, for recovery.
-    boolean again = rooms.containsKey(room.value()) && (!own || ownRoomJoined);
-    if (!again && !rooms.containsKey(room.value()) && rooms.size() >= node.settings().maxRoomsPerConnection()) {
-      return reply(ServerFrames.error(join.id(), ErrorCodes.BAD_REQUEST,
-          "at most " + node.settings().maxRoomsPerConnection() + " rooms per connection"));
-    }
-    if (!again) {
-      rooms.put(room.value(), membership);
-    }
-    if (own && !again) {
-      ownRoomJoined = true;
-      userRef().tell(new User.OwnRoom(ctx.getSelf(), true));
-    }
-    // A removal bars credentials issued before it (for a live room that is the room token).
-    roomRef(room.value()).tell(new Room.Join(ctx.getSelf(), node.hubs().forRoom(room.value()), join.id(), identity.userId(),
-        identity.name(), membership.role(), membership.canSeePresence(), membership.issuedAt(), join.since(), again));
     return this;
-  }
-
-  private Behavior<Command> onLeave(ClientFrame.Leave leave) {
-    if (RoomName.parse(leave.room()) == null) {
-      return badRoom(leave.id(), leave.room());
-    }
-    if (rooms.remove(leave.room()) == null) {
-      // not joined: answered here, without starting the room's entity (issue 12: a flood of leaves
-      // with random names used to start one entity each)
-      return reply(ServerFrames.left(leave.id(), leave.room(), null));
-    }
-    if (leave.room().equals(ownRoom)) {
-      ownRoomJoined = false;
-      userRef().tell(new User.OwnRoom(ctx.getSelf(), false));
-    }
-    roomRef(leave.room()).tell(new Room.Leave(ctx.getSelf(), leave.id(), false));
-    return this;
-  }
-
-  private Behavior<Command> onPublish(ClientFrame.Publish publish) {
-    Membership m = rooms.get(publish.room());
-    if (m == null) {
-      RoomName room = RoomName.parse(publish.room());
-      if (room == null) {
-        return badRoom(publish.id(), publish.room());
-      }
-      // a room this token could never join (another user's, a course it does not hold) is forbidden;
-      // one it could join (a live room needs its room token) is just not joined yet
-      return room.kind() != RoomName.Kind.LIVE && RoomAccess.join(identity, room, null) == null
-          ? reply(ServerFrames.error(publish.id(), ErrorCodes.FORBIDDEN, "may not publish to " + room))
-          : reply(ServerFrames.error(publish.id(), ErrorCodes.NOT_JOINED, "not joined to " + room));
-    }
-    if (!m.canPublish()) {
-      return reply(ServerFrames.error(publish.id(), ErrorCodes.FORBIDDEN, "may not publish to " + publish.room()));
-    }
-    roomRef(publish.room()).tell(new Room.SocketPublish(publish.event(), publish.data(), identity.userId(),
-        ctx.getSelf(), publish.id()));
-    return this;
-  }
-
-  private Behavior<Command> onPresence(ClientFrame.PresenceQuery query) {
-    RoomName room = RoomName.parse(query.room());
-    if (room == null) {
-      return badRoom(query.id(), query.room());
-    }
-    if (!RoomAccess.canQueryPresence(identity, room, rooms.get(room.value()))) {
-      return reply(ServerFrames.error(query.id(), ErrorCodes.FORBIDDEN, "may not see presence of " + room));
-    }
-    // The room decides for good: it knows whether the join went through, and its removals.
-    Membership m = rooms.get(room.value());
-    Long issuedAt = m != null ? m.issuedAt() : identity.issuedAt();
-    roomRef(room.value()).tell(new Room.QueryPresence(ctx.getSelf(), query.id(), identity.userId(), issuedAt,
-        RoomAccess.canQueryPresence(identity, room, null)));
-    return this;
-  }
-
-  private Behavior<Command> badRoom(String id, String room) {
-    return reply(ServerFrames.error(id, ErrorCodes.BAD_REQUEST, "not a room name: " + room));
-  }
-
-  private Behavior<Command> reply(String frame) {
-    outbox.sendText(frame);
-    return this;
-  }
-
-  private EntityRef<Room.Command> roomRef(String room) {
-    return node.sharding().entityRefFor(Room.KEY, room);
-  }
-
-  private EntityRef<User.Command> userRef() {
-    return node.sharding().entityRefFor(User.KEY, identity.userId());
   }
 }

@@ -1,6 +1,7 @@
 package lms.realtime.session;
 
 import lms.realtime.config.Settings;
+import lms.realtime.fanout.MemberInbox;
 import lms.realtime.fanout.Outbox;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.ClientFrame;
@@ -71,7 +72,7 @@ public final class Gate {
    * returned; for any other frame false, and the frame goes to the actor, which passes it through
    * the gate itself. Each frame passes the gate once.
    */
-  public boolean answerPing(String text, Outbox outbox, ActorRef<Connection.Command> connection, Metrics metrics) {
+  public boolean answerPing(String text, Outbox outbox, ActorRef<MemberInbox> connection, Metrics metrics) {
     String id = pingId(text);
     if (id == null) {
       return false;
@@ -80,7 +81,7 @@ public final class Gate {
     switch (admit(System.nanoTime())) {
       case PASS -> outbox.sendText(id.isEmpty() ? PONG : ServerFrames.pong(id));
       case LIMITED -> outbox.sendText(limited(id.isEmpty() ? null : id));
-      case CLOSE -> connection.tell(new Connection.Close(CloseCodes.RATE_LIMITED, "rate limited"));
+      case CLOSE -> connection.tell(new MemberInbox.Close(CloseCodes.RATE_LIMITED, "rate limited"));
     }
     return true;
   }

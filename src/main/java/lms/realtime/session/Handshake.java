@@ -15,11 +15,11 @@ import java.util.function.Supplier;
 import lms.realtime.auth.Identity;
 import lms.realtime.auth.TokenException;
 import lms.realtime.auth.TokenVerifier;
+import lms.realtime.fanout.MemberInbox;
 import lms.realtime.fanout.Outbox;
 import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.Json;
 import lms.realtime.protocol.RoomName;
-import lms.realtime.session.NodeContext;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
 
@@ -60,7 +60,7 @@ public final class Handshake {
    * Admitted by the user entity: the transport answers 101 and attaches the socket; it passes the
    * pings it answers itself through {@code gate}.
    */
-  public record Admitted(ActorRef<Connection.Command> connection, Outbox outbox, Gate gate) implements Outcome {}
+  public record Admitted(ActorRef<MemberInbox> connection, Outbox outbox, Gate gate) implements Outcome {}
 
   /**
    * Connection ids: a random prefix per process and a counter, unique on this node (actor names) and
@@ -97,20 +97,20 @@ public final class Handshake {
       return refuse("not_websocket", 400, ErrorCodes.BAD_REQUEST, "not a WebSocket upgrade");
     }
     String ip = ClientAddress.of(request.peerAddress(), request.headers("X-Forwarded-For"), node.settings().trustedProxies());
-    if (!node.sockets().tryAcquireIp(ip, node.settings().maxConnectionsPerIp())) {
+    if (!node.perIp().tryAcquire(ip, node.settings().maxConnectionsPerIp())) {
       return tooMany("per_ip_limit", "at most " + node.settings().maxConnectionsPerIp() + " connections from one address");
     }
     Outbox outbox;
     Gate gate = new Gate(node.settings(), System.nanoTime());
     CompletableFuture<Boolean> admitted = new CompletableFuture<>();
-    ActorRef<Connection.Command> connection;
+    ActorRef<MemberInbox> connection;
     try {
       outbox = newOutbox.get();
       String connectionId = "c-" + NODE_PREFIX + Long.toHexString(COUNTER.incrementAndGet());
       connection = node.system().systemActorOf(
           Connection.create(node, identity, connectionId, outbox, gate, ip, admitted), connectionId, Props.empty());
     } catch (RuntimeException e) {
-      node.sockets().releaseIp(ip);
+      node.perIp().release(ip);
       throw e;
     }
     return admitted.handle((ok, failure) -> {

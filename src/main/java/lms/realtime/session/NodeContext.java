@@ -9,13 +9,18 @@ import lms.realtime.protocol.Json;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 
-/** What every part of one node shares: settings, token checks, this node's sockets, hubs and metrics. */
+/**
+ * What the sockets, the HTTP side and the transports of one node share: settings, token checks,
+ * this node's sockets and their per-IP counts, hubs, metrics, sharding. The entities (rooms, users)
+ * get only what they use (settings, metrics), not this.
+ */
 public record NodeContext(
     ActorSystem<?> system,
     Settings settings,
     TokenVerifier verifier,
     Json json,
     LocalSockets sockets,
+    PerAddress perIp,
     Hubs hubs,
     Metrics metrics,
     ClusterSharding sharding,

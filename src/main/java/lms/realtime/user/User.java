@@ -5,11 +5,13 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import lms.realtime.fanout.Hub;
+import lms.realtime.fanout.MemberInbox;
+import lms.realtime.fanout.MemberInfo;
+import lms.realtime.fanout.RoomInbox;
+import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.CborSerializable;
-import lms.realtime.room.Room;
-import lms.realtime.session.Connection;
-import lms.realtime.session.NodeContext;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.ExtensibleBehavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -37,20 +39,34 @@ public final class User extends ExtensibleBehavior<User.Command> {
   public sealed interface Command extends CborSerializable {}
 
   /**
-   * A socket asks for a slot (answered with a {@link Connection.Admission}). {@code member}, {@code hub} and {@code issuedAt} are what its own room
-   * needs to take it as a member (the hub of that room on the socket's node, the access token's iat).
+   * A socket asks for a slot (answered with an {@link Admission}, straight to the socket's actor: no
+   * ask). {@code member}, {@code hub} and {@code issuedAt} are what its own room needs to take it as a
+   * member: the socket, the hub of that room on the socket's node, the access token's iat.
    */
-  public record Register(
-      ActorRef<Connection.Command> connection, int limit, Hub.MemberInfo member, ActorRef<Hub.Command> hub, Long issuedAt)
-      implements Command {}
+  public record Register(MemberInfo member, int limit, ActorRef<Hub.Command> hub, Long issuedAt) implements Command {}
 
-  public record Unregister(ActorRef<Connection.Command> connection) implements Command {}
+  /**
+   * The answer to {@link Register}: admitted or over the per-user limit; {@code entity} is this user
+   * entity, which the socket watches so that it registers again with its next incarnation.
+   */
+  public record Admission(boolean admitted, ActorRef<Command> entity) implements MemberInbox {}
+
+  public record Unregister(ActorRef<MemberInbox> socket) implements Command {}
 
   /** A socket left its own room, or joined it again, itself. */
-  public record OwnRoom(ActorRef<Connection.Command> connection, boolean member) implements Command {}
+  public record OwnRoom(ActorRef<MemberInbox> socket, boolean member) implements Command {}
 
-  /** The user's own room runs: it wants the user's sockets now, and each new one as it comes. */
-  public record AttachRoom(ActorRef<Room.Command> room) implements Command {}
+  /** The user's own room runs: it wants the user's sockets now ({@link OwnSockets}), and each new one as it comes. */
+  public record AttachRoom(ActorRef<OwnSockets> room) implements Command {}
+
+  /** One of the user's sockets, as this entity hands it to the user's own room. */
+  public record OwnRoomSocket(MemberInfo member, ActorRef<Hub.Command> hub, Long tokenIssuedAt) implements CborSerializable {}
+
+  /**
+   * To the {@code user:} room: sockets to take as members, silently (every socket is in its own room
+   * from the start, whether that room runs or not).
+   */
+  public record OwnSockets(ActorRef<Command> user, List<OwnRoomSocket> sockets) implements RoomInbox {}
 
   public record Notify(String frame, ActorRef<Delivered> replyTo) implements Command {}
 
@@ -60,9 +76,9 @@ public final class User extends ExtensibleBehavior<User.Command> {
 
   public record UserPresence(String userId, boolean online, int connections) implements CborSerializable {}
 
-  private record ConnectionGone(ActorRef<Connection.Command> connection) implements Command {}
+  private record SocketGone(ActorRef<MemberInbox> socket) implements Command {}
 
-  private record RoomGone(ActorRef<Room.Command> room) implements Command {}
+  private record RoomGone(ActorRef<OwnSockets> room) implements Command {}
 
   private enum Stop implements Command {
     INSTANCE
@@ -70,34 +86,34 @@ public final class User extends ExtensibleBehavior<User.Command> {
 
   /** What this entity keeps of one socket. */
   private static final class Socket {
-    final Room.OwnRoomSocket asMember;
+    final OwnRoomSocket asMember;
     boolean inOwnRoom = true;
 
-    Socket(Room.OwnRoomSocket asMember) {
+    Socket(OwnRoomSocket asMember) {
       this.asMember = asMember;
     }
   }
 
-  public static void init(NodeContext node) {
-    ClusterSharding.get(node.system())
-        .init(Entity.of(KEY, ctx -> Behaviors.<Command>setup(c -> new User(c, ctx.getEntityId(), ctx.getShard(), node)))
+  public static void init(ActorSystem<?> system, Metrics metrics) {
+    ClusterSharding.get(system)
+        .init(Entity.of(KEY, ctx -> Behaviors.<Command>setup(c -> new User(c, ctx.getEntityId(), ctx.getShard(), metrics)))
             .withStopMessage(Stop.INSTANCE));
   }
 
   private final ActorContext<Command> ctx;
   private final String userId;
   private final ActorRef<ClusterSharding.ShardCommand> shard;
-  private final NodeContext node;
-  private final Map<ActorRef<Connection.Command>, Socket> connections = new HashMap<>(4);
+  private final Metrics metrics;
+  private final Map<ActorRef<MemberInbox>, Socket> connections = new HashMap<>(4);
   /** The user's own room while it runs, else null. */
-  private ActorRef<Room.Command> ownRoom;
+  private ActorRef<OwnSockets> ownRoom;
   private boolean passivating;
 
-  private User(ActorContext<Command> ctx, String userId, ActorRef<ClusterSharding.ShardCommand> shard, NodeContext node) {
+  private User(ActorContext<Command> ctx, String userId, ActorRef<ClusterSharding.ShardCommand> shard, Metrics metrics) {
     this.ctx = ctx;
     this.userId = userId;
     this.shard = shard;
-    this.node = node;
+    this.metrics = metrics;
   }
 
   @Override
@@ -105,7 +121,7 @@ public final class User extends ExtensibleBehavior<User.Command> {
     if (msg == Stop.INSTANCE) {
       return Behaviors.stopped();
     }
-    if (passivating && !(msg instanceof ConnectionGone || msg instanceof RoomGone)) {
+    if (passivating && !(msg instanceof SocketGone || msg instanceof RoomGone)) {
       // See Room: between Passivate and Stop, messages go back through the shard's buffer.
       ClusterSharding.get(ctx.getSystem()).entityRefFor(KEY, userId).tell(msg);
       return this;
@@ -113,16 +129,16 @@ public final class User extends ExtensibleBehavior<User.Command> {
     if (msg instanceof Register r) {
       return onRegister(r);
     } else if (msg instanceof Unregister u) {
-      return remove(u.connection());
-    } else if (msg instanceof ConnectionGone g) {
-      return remove(g.connection());
+      return remove(u.socket());
+    } else if (msg instanceof SocketGone g) {
+      return remove(g.socket());
     } else if (msg instanceof Notify n) {
       return onNotify(n);
     } else if (msg instanceof GetPresence g) {
       g.replyTo().tell(new UserPresence(userId, !connections.isEmpty(), connections.size()));
       return passivateIfIdle();
     } else if (msg instanceof OwnRoom o) {
-      Socket s = connections.get(o.connection());
+      Socket s = connections.get(o.socket());
       if (s != null) {
         s.inOwnRoom = o.member();
       }
@@ -141,29 +157,30 @@ public final class User extends ExtensibleBehavior<User.Command> {
   @Override
   public Behavior<Command> receiveSignal(TypedActorContext<Command> context, Signal signal) {
     if (signal instanceof PostStop && !connections.isEmpty()) {
-      node.metrics().userOffline();
+      metrics.userOffline();
     }
     return this;
   }
 
   private Behavior<Command> onRegister(Register register) {
-    if (connections.containsKey(register.connection())) {
-      register.connection().tell(new Connection.Admission(true, ctx.getSelf()));
+    ActorRef<MemberInbox> socket = register.member().socket();
+    if (connections.containsKey(socket)) {
+      socket.tell(new Admission(true, ctx.getSelf()));
       return this;
     }
     if (connections.size() >= register.limit()) {
-      register.connection().tell(new Connection.Admission(false, ctx.getSelf()));
+      socket.tell(new Admission(false, ctx.getSelf()));
       return passivateIfIdle();
     }
-    Room.OwnRoomSocket asMember = new Room.OwnRoomSocket(register.member(), register.hub(), register.issuedAt());
-    connections.put(register.connection(), new Socket(asMember));
-    ctx.watchWith(register.connection(), new ConnectionGone(register.connection()));
+    OwnRoomSocket asMember = new OwnRoomSocket(register.member(), register.hub(), register.issuedAt());
+    connections.put(socket, new Socket(asMember));
+    ctx.watchWith(socket, new SocketGone(socket));
     if (connections.size() == 1) {
-      node.metrics().userOnline();
+      metrics.userOnline();
     }
-    register.connection().tell(new Connection.Admission(true, ctx.getSelf()));
+    socket.tell(new Admission(true, ctx.getSelf()));
     if (ownRoom != null) {
-      ownRoom.tell(new Room.OwnRoomSockets(ctx.getSelf(), List.of(asMember)));
+      ownRoom.tell(new OwnSockets(ctx.getSelf(), List.of(asMember)));
     }
     return this;
   }
@@ -175,29 +192,29 @@ public final class User extends ExtensibleBehavior<User.Command> {
     }
     ownRoom = attach.room();
     ctx.watchWith(ownRoom, new RoomGone(ownRoom));
-    List<Room.OwnRoomSocket> members = new ArrayList<>(connections.size());
+    List<OwnRoomSocket> members = new ArrayList<>(connections.size());
     for (Socket s : connections.values()) {
       if (s.inOwnRoom) {
         members.add(s.asMember);
       }
     }
-    ownRoom.tell(new Room.OwnRoomSockets(ctx.getSelf(), members));
+    ownRoom.tell(new OwnSockets(ctx.getSelf(), members));
     return this;
   }
 
-  private Behavior<Command> remove(ActorRef<Connection.Command> connection) {
-    if (connections.remove(connection) != null) {
-      ctx.unwatch(connection);
+  private Behavior<Command> remove(ActorRef<MemberInbox> socket) {
+    if (connections.remove(socket) != null) {
+      ctx.unwatch(socket);
       if (connections.isEmpty()) {
-        node.metrics().userOffline();
+        metrics.userOffline();
       }
     }
     return passivateIfIdle();
   }
 
   private Behavior<Command> onNotify(Notify notify) {
-    for (ActorRef<Connection.Command> connection : connections.keySet()) {
-      connection.tell(new Connection.Deliver(notify.frame()));
+    for (ActorRef<MemberInbox> socket : connections.keySet()) {
+      socket.tell(new MemberInbox.Deliver(notify.frame()));
     }
     notify.replyTo().tell(new Delivered(connections.size()));
     return passivateIfIdle();

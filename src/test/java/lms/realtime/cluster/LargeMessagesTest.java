@@ -7,8 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 import java.util.Map;
 import lms.realtime.fanout.Hub;
+import lms.realtime.fanout.MemberInbox;
 import lms.realtime.room.Room;
-import lms.realtime.session.Connection;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
@@ -98,7 +98,7 @@ class LargeMessagesTest {
     var ref = nodes.get(0).node.context().sharding().entityRefFor(Room.KEY, room);
     int n = 4000;
     for (int i = 0; i < n; i++) {
-      var conn = system.systemActorOf(Behaviors.<Connection.Command>ignore(), "large-test-" + i, Props.empty());
+      var conn = system.systemActorOf(Behaviors.<MemberInbox>ignore(), "large-test-" + i, Props.empty());
       ref.tell(new Room.Join(conn, hub, null, "student-with-a-longish-id-" + i, "Student " + i, "student", false, null, null, false));
     }
     JsonNode users = null;

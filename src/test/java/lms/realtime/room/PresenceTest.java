@@ -182,7 +182,7 @@ class PresenceTest {
     var room = NODE.get().node.context().sharding().entityRefFor(Room.KEY, "course:5000");
     int n = 5000;
     for (int i = 0; i < n; i++) {
-      var conn = system.systemActorOf(org.apache.pekko.actor.typed.javadsl.Behaviors.<lms.realtime.session.Connection.Command>ignore(), "fake-conn-" + i, org.apache.pekko.actor.typed.Props.empty());
+      var conn = system.systemActorOf(org.apache.pekko.actor.typed.javadsl.Behaviors.<lms.realtime.fanout.MemberInbox>ignore(), "fake-conn-" + i, org.apache.pekko.actor.typed.Props.empty());
       room.tell(new Room.Join(conn, hub, null, "student-" + i, "Student " + i, "student", false, null, null, false));
     }
     JsonNode users = eventually(() -> roomPresence("course:5000").get("users"), u -> u.size() == n);

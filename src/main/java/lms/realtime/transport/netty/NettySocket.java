@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import lms.realtime.fanout.Drainer;
 import lms.realtime.fanout.Frame;
+import lms.realtime.fanout.MemberInbox;
 import lms.realtime.fanout.Outbox;
 import lms.realtime.protocol.CloseCodes;
 import lms.realtime.session.Connection;
@@ -57,7 +58,7 @@ final class NettySocket extends Outbox {
   private final long keepAliveNanos;
   private final long closeTimeoutNanos;
   private final int maxUnacked;
-  private volatile ActorRef<Connection.Command> connection;
+  private volatile ActorRef<MemberInbox> connection;
   private Gate gate;
 
   // --- the loop's own state ---
@@ -104,7 +105,7 @@ final class NettySocket extends Outbox {
   }
 
   /** The admitted socket's actor; it hears when the channel is gone, whenever that happens. On the loop. */
-  void bind(ActorRef<Connection.Command> connection, Gate gate) {
+  void bind(ActorRef<MemberInbox> connection, Gate gate) {
     this.connection = connection;
     this.gate = gate;
     channel.closeFuture().addListener(f -> {
@@ -362,7 +363,7 @@ final class NettySocket extends Outbox {
     inputDone = true;
     if (cause instanceof CorruptedWebSocketFrameException corrupt && corrupt.closeStatus().code() != CloseCodes.TOO_LARGE) {
       endAfterClose = true; // broken framing: the decoder reads nothing more, not even a close
-      connection.tell(new Connection.Close(corrupt.closeStatus().code(), corrupt.getMessage()));
+      connection.tell(new MemberInbox.Close(corrupt.closeStatus().code(), corrupt.getMessage()));
     } else {
       // Over the bound (at a frame's header, or fragments past it): the rest is skipped as it comes,
       // and the peer still has the close-handshake timeout to finish, as a close that is not broken.

@@ -6,8 +6,9 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import lms.realtime.fanout.Frame;
-import lms.realtime.protocol.CloseCodes;
+import lms.realtime.fanout.MemberInbox;
 import lms.realtime.metrics.Metrics;
+import lms.realtime.protocol.CloseCodes;
 import lms.realtime.session.Connection;
 import lms.realtime.session.Gate;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -52,7 +53,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
   private final Inlet<ByteString> in = Inlet.create("socket.in");
   private final Outlet<ByteString> out = Outlet.create("socket.out");
   private final FlowShape<ByteString, ByteString> shape = FlowShape.of(in, out);
-  private final ActorRef<Connection.Command> connection;
+  private final ActorRef<MemberInbox> connection;
   private final StageOutbox outbox;
   private final Gate gate;
   private final Metrics metrics;
@@ -60,7 +61,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
   private final Duration keepAliveIdle;
   private final Duration closeTimeout;
 
-  SocketStage(ActorRef<Connection.Command> connection, StageOutbox outbox, Gate gate, Metrics metrics,
+  SocketStage(ActorRef<MemberInbox> connection, StageOutbox outbox, Gate gate, Metrics metrics,
       int maxMessageBytes, Duration keepAliveIdle, Duration closeTimeout) {
     this.connection = connection;
     this.outbox = outbox;
@@ -468,7 +469,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
     private boolean protocolError(int code, String reason) {
       broken = true;
       buffer = ByteString.emptyByteString();
-      connection.tell(new Connection.Close(code, reason));
+      connection.tell(new MemberInbox.Close(code, reason));
       return false;
     }
   }

@@ -1,4 +1,4 @@
-package lms.realtime.fanout;
+package lms.realtime.session;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,10 +11,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /** The per-IP counts under racing acquires and releases (issue 12, item 13): they never drift. */
-class LocalSocketsTest {
+class PerAddressTest {
   @Test
   void countsDoNotDriftUnderRacingAcquireAndRelease() throws Exception {
-    LocalSockets sockets = new LocalSockets();
+    PerAddress sockets = new PerAddress();
     int limit = 3;
     int threads = 8;
     int rounds = 200_000;
@@ -30,12 +30,12 @@ class LocalSocketsTest {
           return;
         }
         for (int i = 0; i < rounds; i++) {
-          if (sockets.tryAcquireIp("198.51.100.1", limit)) {
+          if (sockets.tryAcquire("198.51.100.1", limit)) {
             if (held.incrementAndGet() > limit) {
               overLimit.incrementAndGet();
             }
             held.decrementAndGet();
-            sockets.releaseIp("198.51.100.1");
+            sockets.release("198.51.100.1");
           }
         }
       });
@@ -48,8 +48,8 @@ class LocalSocketsTest {
     }
     assertEquals(0, overLimit.get(), "slots handed out past the limit");
     for (int i = 0; i < limit; i++) {
-      assertTrue(sockets.tryAcquireIp("198.51.100.1", limit), "slot " + i + " after the race");
+      assertTrue(sockets.tryAcquire("198.51.100.1", limit), "slot " + i + " after the race");
     }
-    assertFalse(sockets.tryAcquireIp("198.51.100.1", limit), "the limit holds after the race");
+    assertFalse(sockets.tryAcquire("198.51.100.1", limit), "the limit holds after the race");
   }
 }

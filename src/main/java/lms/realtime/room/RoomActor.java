@@ -1,0 +1,349 @@
+package lms.realtime.room;
+
+import java.time.Duration;
+import java.util.List;
+import lms.realtime.fanout.Hub;
+import lms.realtime.fanout.MemberInbox;
+import lms.realtime.fanout.MemberInfo;
+import lms.realtime.fanout.RoomInbox;
+import lms.realtime.metrics.Metrics;
+import lms.realtime.protocol.ErrorCodes;
+import lms.realtime.protocol.ServerFrames;
+import lms.realtime.user.User;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+
+/**
+ * The room's actor once it serves ({@link RoomStartup} comes first): it glues its pieces, who is in
+ * it ({@link RoomMembers}), its numbered stream ({@link RoomStream}), who was removed
+ * ({@link Removals}), requests held for members a re-join brings ({@link HeldForMembers}), its
+ * state's hand-off ({@link RoomSnapshots}), and for a {@code user:} room, its user entity
+ * ({@link OwnerLink}). Everything it says to a socket goes through the hub the socket named.
+ */
+final class RoomActor extends AbstractBehavior<RoomInbox> {
+  /** Sent by the shard to stop this room: passivation, hand-off to another node, shutdown. */
+  static final Room.Command STOP = Stop.INSTANCE;
+
+  private enum Stop implements Room.Command { INSTANCE }
+
+  private record MemberGone(ActorRef<MemberInbox> socket) implements Room.Command {}
+
+  private enum IdleCheck implements Room.Command { INSTANCE }
+
+  private final TimerScheduler<RoomInbox> timers;
+  private final RoomSnapshots snapshots;
+  private final RoomStartup.Env env;
+  private final String name;
+  private final RoomStream stream;
+  private final RoomMembers members = new RoomMembers();
+  private final Removals removals;
+  private final HeldForMembers heldForMembers;
+  /** For a {@code user:} room: the link to the user entity that hands it the user's sockets; else null. */
+  private final OwnerLink owner;
+  private boolean passivating;
+
+  RoomActor(ActorContext<RoomInbox> ctx, TimerScheduler<RoomInbox> timers, RoomSnapshots snapshots, RoomStartup.Env env,
+      RoomSnapshots.Found found) {
+    super(ctx);
+    this.timers = timers;
+    this.snapshots = snapshots;
+    this.env = env;
+    this.name = env.name();
+    long now = System.currentTimeMillis();
+    this.stream = new RoomStream(name, env.settings(), found.snapshot(), now);
+    this.removals = new Removals(env.settings().removalRetention().getSeconds());
+    this.heldForMembers = new HeldForMembers(now, env.settings().internals().rejoinGrace().toMillis(),
+        env.settings().internals().rejoinHeldMax(), timers);
+    found.removedAt().forEach(removals::merge);
+    if (found.snapshot() != null) {
+      found.snapshot().hubs().forEach(hub -> hub.tell(new Hub.RoomMoved(name, ctx.getSelf())));
+      snapshots.takenOver();
+    }
+    env.metrics().roomStarted();
+    this.owner = OwnerLink.forRoom(name, this, ctx, env.sharding());
+    // A room started by a message that leaves nothing behind (a stray leave, a presence query)
+    // goes again soon; one with history waits for it to expire (see onIdleCheck).
+    Duration emptyGrace = env.settings().internals().emptyRoomGrace();
+    scheduleIdleCheck(emptyGrace.compareTo(env.settings().historyTtl()) < 0 ? emptyGrace : env.settings().historyTtl());
+  }
+
+  OwnerLink owner() {
+    return owner;
+  }
+
+  @Override
+  public Receive<RoomInbox> createReceive() {
+    return newReceiveBuilder()
+        .onMessageEquals(Stop.INSTANCE, this::onStop)
+        .onMessage(RoomSnapshots.Written.class, w -> this)
+        .onMessage(RoomInbox.class, c -> passivating && !(c instanceof MemberGone || c instanceof IdleCheck
+            || c instanceof OwnerLink.EntityGone), this::forwardToNextIncarnation)
+        .onMessage(Room.Join.class, this::onJoin)
+        .onMessage(RoomInbox.Rejoin.class, this::onRejoin)
+        .onMessage(RoomInbox.Recover.class, r -> {
+          r.hub().tell(new Hub.Recovered(name, stream.catchUp(r.epoch(), r.seq(), System.currentTimeMillis()), stream.epoch(), stream.seq()));
+          return this;
+        })
+        .onMessage(Room.Leave.class, this::onLeave)
+        .onMessage(Room.Publish.class, this::onPublish)
+        .onMessage(Room.SocketPublish.class, this::onSocketPublish)
+        .onMessage(Room.GetPresence.class, g -> {
+          g.replyTo().tell(new Room.PresenceList(name, members.presence().list()));
+          return this;
+        })
+        .onMessage(Room.QueryPresence.class, this::onQueryPresence)
+        .onMessage(Room.RemoveUser.class, this::onRemoveUser)
+        .onMessage(MemberGone.class, this::onMemberGone)
+        .onMessage(User.OwnSockets.class, sockets -> {
+          owner.take(sockets);
+          return this;
+        })
+        .onMessage(OwnerLink.EntityGone.class, gone -> {
+          owner.gone(gone, passivating);
+          return this;
+        })
+        .onMessageEquals(IdleCheck.INSTANCE, this::onIdleCheck)
+        .onMessageEquals(HeldForMembers.RELEASE, this::releaseHeld)
+        .onSignal(PostStop.class, s -> {
+          env.metrics().roomStopped();
+          return this;
+        })
+        .build();
+  }
+
+  /**
+   * Between asking to passivate and the stop, whatever arrives goes back through the shard, which
+   * buffers it for the room's next incarnation: nothing is handled by a room about to vanish.
+   */
+  private Behavior<RoomInbox> forwardToNextIncarnation(RoomInbox command) {
+    env.sharding().entityRefFor(Room.KEY, name).tell(command);
+    return this;
+  }
+
+  /**
+   * Stopped by the shard. A room that still has something to hand on (members, history, removals)
+   * is being moved: it writes a snapshot to a majority of nodes first, then stops.
+   */
+  private Behavior<RoomInbox> onStop() {
+    long now = System.currentTimeMillis();
+    if (members.isEmpty() && stream.history().isEmpty(now) && removals.isEmpty()) {
+      return Behaviors.stopped();
+    }
+    return snapshots.handOnThenStop(new RoomSnapshots.Snapshot(stream.epoch(), stream.seq(),
+        stream.history().newest(now, env.settings().internals().snapshotMaxHistoryBytes()), removals.asMap(),
+        List.copyOf(members.hubs())), getContext(), env.metrics()::roomStopped);
+  }
+
+  private Behavior<RoomInbox> onJoin(Room.Join join) {
+    if (isRemoved(join.userId(), join.tokenIssuedAt())) {
+      // the socket drops the room from its books, then sends the error
+      removeMember(join.socket());
+      join.hub().tell(new Hub.RemoveMember(name, join.socket(),
+          ServerFrames.error(join.requestId(), ErrorCodes.FORBIDDEN, "removed from " + name + "; a newer token is needed"), true));
+      return this;
+    }
+    if (join.again() && members.contains(join.socket())) {
+      // the socket is a member: its events already come, and a second joined frame (with everything
+      // missed) would only cost memory (issue 12). Not a member: its first join was lost on the way
+      // (a region drops what it buffered when a hand-off starts), so this one is served in full.
+      return toSocket(join.hub(), join.socket(),
+          ServerFrames.error(join.requestId(), ErrorCodes.BAD_REQUEST, "already joined to " + name));
+    }
+    MemberInfo info = new MemberInfo(join.socket(), join.userId(), join.name(), join.role(), join.seesPresence());
+    if (!members.contains(join.socket())) {
+      addMember(info, join.hub(), true);
+    }
+    join.hub().tell(new Hub.AddMember(name, getContext().getSelf(), info,
+        stream.joinedFrame(join.requestId(), join.since(), System.currentTimeMillis()), stream.epoch(), stream.seq()));
+    return this;
+  }
+
+  /** One of the user's sockets, handed by the user entity: a member from the start, silently. */
+  void takeOwnSocket(MemberInfo info, ActorRef<Hub.Command> hub, Long tokenIssuedAt) {
+    if (!members.contains(info.socket()) && !isRemoved(info.userId(), tokenIssuedAt)) {
+      addMember(info, hub, false);
+      hub.tell(new Hub.AddMember(name, getContext().getSelf(), info, null, stream.epoch(), stream.seq()));
+    }
+  }
+
+  private void addMember(MemberInfo info, ActorRef<Hub.Command> hub, boolean announce) {
+    String arrived = members.add(info, hub);
+    getContext().watchWith(info.socket(), new MemberGone(info.socket()));
+    if (arrived != null && announce) {
+      broadcastToWatchers(ServerFrames.presenceDiff(name, List.of(arrived), List.of()));
+    }
+  }
+
+  /**
+   * Members of the previous incarnation, brought back by their hub. They get what they missed, or,
+   * when this room's history cannot cover it, a {@code joined} with {@code recovered:false}: reload.
+   */
+  private Behavior<RoomInbox> onRejoin(RoomInbox.Rejoin rejoin) {
+    for (MemberInfo info : rejoin.members()) {
+      if (!members.contains(info.socket())) {
+        addMember(info, rejoin.hub(), false);
+      }
+    }
+    if (rejoin.last()) {
+      rejoin.hub().tell(new Hub.Rejoined(name, getContext().getSelf(),
+          stream.catchUp(rejoin.epoch(), rejoin.seq(), System.currentTimeMillis()), stream.epoch(), stream.seq()));
+    }
+    return releaseHeld();
+  }
+
+  /** Handles the held requests again, in order: those still from unknown sockets are held again until the grace ends. */
+  private Behavior<RoomInbox> releaseHeld() {
+    for (Room.Command request : heldForMembers.release()) {
+      if (request instanceof Room.SocketPublish publish) {
+        onSocketPublish(publish);
+      } else if (request instanceof Room.QueryPresence query) {
+        onQueryPresence(query);
+      }
+    }
+    return this;
+  }
+
+  private boolean isRemoved(String userId, Long tokenIssuedAt) {
+    return removals.bars(userId, tokenIssuedAt, nowSeconds());
+  }
+
+  private Behavior<RoomInbox> onLeave(Room.Leave leave) {
+    removeMember(leave.socket());
+    leave.hub().tell(new Hub.RemoveMember(name, leave.socket(),
+        leave.silent() ? null : ServerFrames.left(leave.requestId(), name, null), false));
+    return this;
+  }
+
+  private Behavior<RoomInbox> onMemberGone(MemberGone gone) {
+    RoomMembers.Gone member = removeMember(gone.socket());
+    if (member != null) {
+      member.member().hub().tell(new Hub.RemoveMember(name, gone.socket(), null, false));
+    }
+    return this;
+  }
+
+  /** Takes a socket out of the room and, on a user's last socket, out of presence. */
+  private RoomMembers.Gone removeMember(ActorRef<MemberInbox> socket) {
+    RoomMembers.Gone gone = members.remove(socket);
+    if (gone == null) {
+      return null;
+    }
+    getContext().unwatch(socket);
+    if (gone.userLeft()) {
+      broadcastToWatchers(ServerFrames.presenceDiff(name, List.of(), List.of(gone.member().info().userId())));
+    }
+    if (members.isEmpty()) {
+      long now = System.currentTimeMillis();
+      scheduleIdleCheck(Duration.ofMillis(Math.max(0, stream.history().expiresAt(now) - now)));
+    }
+    return gone;
+  }
+
+  private Behavior<RoomInbox> onPublish(Room.Publish publish) {
+    long now = System.currentTimeMillis();
+    Long first = publish.idempotencyId() == null ? null : stream.history().seqOf(publish.idempotencyId(), now);
+    long eventSeq = first != null ? first : numberAndFanOut(publish.event(), publish.data(), publish.from(), publish.idempotencyId(), now);
+    publish.replyTo().tell(new Room.Published(name, eventSeq, stream.epoch()));
+    return this;
+  }
+
+  private Behavior<RoomInbox> onSocketPublish(Room.SocketPublish publish) {
+    boolean member = members.contains(publish.socket());
+    if (!member && heldForMembers.hold(publish, System.currentTimeMillis())) {
+      return this;
+    }
+    if (!member) {
+      return toSocket(publish.hub(), publish.socket(),
+          ServerFrames.error(publish.requestId(), ErrorCodes.NOT_JOINED, "not joined to " + name));
+    }
+    long eventSeq = numberAndFanOut(publish.event(), publish.data(), publish.from(), null, System.currentTimeMillis());
+    return toSocket(publish.hub(), publish.socket(), ServerFrames.ack(publish.requestId(), eventSeq));
+  }
+
+  /** Numbers an event, keeps it in the history and hands it to every hub; returns its seq. */
+  private long numberAndFanOut(String event, String data, String from, String idempotencyId, long now) {
+    History.Entry entry = stream.append(event, data, from, idempotencyId, now);
+    env.metrics().eventPublished();
+    long publishedAt = Metrics.nowMicros();
+    for (ActorRef<Hub.Command> hub : members.hubs()) {
+      hub.tell(new Hub.Broadcast(name, entry.frame(), false, publishedAt, stream.epoch(), entry.seq()));
+    }
+    if (members.isEmpty()) {
+      scheduleIdleCheck(env.settings().historyTtl());
+    }
+    return entry.seq();
+  }
+
+  private Behavior<RoomInbox> onQueryPresence(Room.QueryPresence query) {
+    RoomMembers.Member member = members.get(query.socket());
+    if (member == null && !query.byIdentity() && heldForMembers.hold(query, System.currentTimeMillis())) {
+      return this;
+    }
+    boolean allowed = (member != null && member.info().seesPresence()) || query.byIdentity();
+    if (!allowed || isRemoved(query.userId(), query.tokenIssuedAt())) {
+      return toSocket(query.hub(), query.socket(),
+          ServerFrames.error(query.requestId(), ErrorCodes.FORBIDDEN, "may not see presence of " + name));
+    }
+    return toSocket(query.hub(), query.socket(),
+        members.presence().frame(query.requestId(), name, env.settings().outgoingBytes()));
+  }
+
+  private Behavior<RoomInbox> toSocket(ActorRef<Hub.Command> hub, ActorRef<MemberInbox> socket, String frame) {
+    hub.tell(new Hub.ToSocket(name, socket, frame));
+    return this;
+  }
+
+  private Behavior<RoomInbox> onRemoveUser(Room.RemoveUser remove) {
+    removals.remove(remove.userId(), nowSeconds());
+    snapshots.writeRemovals(removals.asMap());
+    String leftFrame = ServerFrames.left(null, name, "removed");
+    List<ActorRef<MemberInbox>> sockets = members.socketsOf(remove.userId());
+    for (ActorRef<MemberInbox> socket : sockets) {
+      removeMember(socket).member().hub().tell(new Hub.RemoveMember(name, socket, leftFrame, true));
+    }
+    remove.replyTo().tell(new Room.Removed(sockets.size()));
+    return this;
+  }
+
+  private Behavior<RoomInbox> onIdleCheck() {
+    long now = System.currentTimeMillis();
+    if (removals.expire(now / 1000)) {
+      snapshots.writeRemovals(removals.asMap());
+    }
+    if (!members.isEmpty() || passivating) {
+      return this;
+    }
+    if (!stream.history().isEmpty(now)) {
+      scheduleIdleCheck(Duration.ofMillis(stream.history().expiresAt(now) - now + 1));
+    } else if (!removals.isEmpty()) {
+      scheduleIdleCheck(Duration.ofSeconds(removals.secondsToNextExpiry(now / 1000)));
+    } else {
+      // Nothing left to recover or remember: the epoch goes with the entity, as the contract says.
+      passivating = true;
+      env.shard().tell(new ClusterSharding.Passivate<>(getContext().getSelf()));
+    }
+    return this;
+  }
+
+  private void scheduleIdleCheck(Duration after) {
+    timers.startSingleTimer(IdleCheck.INSTANCE, IdleCheck.INSTANCE, after.plusMillis(10));
+  }
+
+  private void broadcastToWatchers(String frame) {
+    long at = Metrics.nowMicros();
+    for (ActorRef<Hub.Command> hub : members.hubs()) {
+      hub.tell(new Hub.Broadcast(name, frame, true, at, stream.epoch(), 0));
+    }
+  }
+
+  private static long nowSeconds() {
+    return System.currentTimeMillis() / 1000;
+  }
+}
