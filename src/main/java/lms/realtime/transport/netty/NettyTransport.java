@@ -139,19 +139,7 @@ public final class NettyTransport implements Transport {
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
-            if (connections.incrementAndGet() > settings.maxConnections()) {
-              connections.decrementAndGet();
-              ch.close();
-              return;
-            }
-            ch.closeFuture().addListener(f -> connections.decrementAndGet());
-            HeaderDeadline deadline = new HeaderDeadline(settings.headerTimeout().toNanos(), unfinished, settings.maxUnfinishedPerIp());
-            ch.pipeline()
-                .addLast(HeaderDeadline.NAME, deadline)
-                .addLast(NettyHttp.IDLE, new IdleStateHandler(0, 0, settings.httpIdleTimeout().toMillis(), TimeUnit.MILLISECONDS))
-                .addLast("http", new HttpServerCodec(MAX_REQUEST_LINE, MAX_HEADERS, MAX_CHUNK))
-                .addLast(BodyLimit.NAME, new BodyLimit(settings.maxBodyBytes(), deadline))
-                .addLast(NettyHttp.NAME, new NettyHttp(upgrade, bridge, deadline));
+            accepted(ch);
           }
         });
     CompletableFuture<Binding> bound = new CompletableFuture<>();
@@ -166,6 +154,23 @@ public final class NettyTransport implements Transport {
       }
     });
     return bound;
+  }
+
+  /** A new connection: closed at once past lms.http.max-connections, else given the HTTP pipeline. */
+  private void accepted(SocketChannel ch) {
+    if (connections.incrementAndGet() > settings.maxConnections()) {
+      connections.decrementAndGet();
+      ch.close();
+      return;
+    }
+    ch.closeFuture().addListener(f -> connections.decrementAndGet());
+    HeaderDeadline deadline = new HeaderDeadline(settings.headerTimeout().toNanos(), unfinished, settings.maxUnfinishedPerIp());
+    ch.pipeline()
+        .addLast(HeaderDeadline.NAME, deadline)
+        .addLast(NettyHttp.IDLE, new IdleStateHandler(0, 0, settings.httpIdleTimeout().toMillis(), TimeUnit.MILLISECONDS))
+        .addLast("http", new HttpServerCodec(MAX_REQUEST_LINE, MAX_HEADERS, MAX_CHUNK))
+        .addLast(BodyLimit.NAME, new BodyLimit(settings.maxBodyBytes(), deadline))
+        .addLast(NettyHttp.NAME, new NettyHttp(upgrade, bridge, deadline));
   }
 
   private final class NettyBinding implements Binding {
