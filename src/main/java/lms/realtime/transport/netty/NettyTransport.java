@@ -51,10 +51,10 @@ import org.slf4j.LoggerFactory;
 /**
  * The netty transport ({@code lms.transport = netty}): Netty's event loops own the one public port.
  * {@code GET /ws} is decided by the shared {@link Handshake} and upgraded with Netty's own WebSocket
- * codec ({@link NettyHttp}); every socket is then written by the loop that owns its channel
- * ({@link NettySocket}, {@link LoopDrainer}). Every other request goes to the same pekko-http routes
- * as on the pekko-http transport, called as a function. The native epoll transport is used where it
- * loads, NIO otherwise.
+ * codec ({@link NettyHttp}, {@link NettyUpgrade}); every socket is then written by the loop that owns
+ * its channel ({@link NettySocket}, {@link LoopDrainer}). Every other request goes to the same
+ * pekko-http routes as on the pekko-http transport, called as a function ({@link RouteBridge}). The
+ * native epoll transport is used where it loads, NIO otherwise.
  */
 public final class NettyTransport implements Transport {
   private static final Logger log = LoggerFactory.getLogger(NettyTransport.class);
@@ -72,6 +72,8 @@ public final class NettyTransport implements Transport {
   final Function<HttpRequest, CompletionStage<HttpResponse>> routes;
   final Materializer materializer;
   final WebSocketDecoderConfig decoderConfig;
+  private final NettyUpgrade upgrade;
+  private final RouteBridge bridge;
   private final AtomicInteger connections = new AtomicInteger();
   private final PerAddress unfinished = new PerAddress();
   private final boolean epoll;
@@ -106,6 +108,8 @@ public final class NettyTransport implements Transport {
         .closeOnProtocolViolation(false) // the socket's Connection closes, with the code Netty found
         .withUTF8Validator(true)
         .build();
+    this.upgrade = new NettyUpgrade(this);
+    this.bridge = new RouteBridge(this);
     this.epoll = settings.nettyEpoll() && Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     int threads = settings.nettyEventLoops() > 0 ? settings.nettyEventLoops() : Runtime.getRuntime().availableProcessors();
@@ -135,19 +139,7 @@ public final class NettyTransport implements Transport {
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
-            if (connections.incrementAndGet() > settings.maxConnections()) {
-              connections.decrementAndGet();
-              ch.close();
-              return;
-            }
-            ch.closeFuture().addListener(f -> connections.decrementAndGet());
-            HeaderDeadline deadline = new HeaderDeadline(settings.headerTimeout().toNanos(), unfinished, settings.maxUnfinishedPerIp());
-            ch.pipeline()
-                .addLast(HeaderDeadline.NAME, deadline)
-                .addLast(NettyHttp.IDLE, new IdleStateHandler(0, 0, settings.httpIdleTimeout().toMillis(), TimeUnit.MILLISECONDS))
-                .addLast("http", new HttpServerCodec(MAX_REQUEST_LINE, MAX_HEADERS, MAX_CHUNK))
-                .addLast("body", new NettyHttp.BodyLimit(settings.maxBodyBytes(), deadline))
-                .addLast(NettyHttp.NAME, new NettyHttp(NettyTransport.this, deadline));
+            accepted(ch);
           }
         });
     CompletableFuture<Binding> bound = new CompletableFuture<>();
@@ -162,6 +154,23 @@ public final class NettyTransport implements Transport {
       }
     });
     return bound;
+  }
+
+  /** A new connection: closed at once past lms.http.max-connections, else given the HTTP pipeline. */
+  private void accepted(SocketChannel ch) {
+    if (connections.incrementAndGet() > settings.maxConnections()) {
+      connections.decrementAndGet();
+      ch.close();
+      return;
+    }
+    ch.closeFuture().addListener(f -> connections.decrementAndGet());
+    HeaderDeadline deadline = new HeaderDeadline(settings.headerTimeout().toNanos(), unfinished, settings.maxUnfinishedPerIp());
+    ch.pipeline()
+        .addLast(HeaderDeadline.NAME, deadline)
+        .addLast(NettyHttp.IDLE, new IdleStateHandler(0, 0, settings.httpIdleTimeout().toMillis(), TimeUnit.MILLISECONDS))
+        .addLast("http", new HttpServerCodec(MAX_REQUEST_LINE, MAX_HEADERS, MAX_CHUNK))
+        .addLast(BodyLimit.NAME, new BodyLimit(settings.maxBodyBytes(), deadline))
+        .addLast(NettyHttp.NAME, new NettyHttp(upgrade, bridge, deadline));
   }
 
   private final class NettyBinding implements Binding {

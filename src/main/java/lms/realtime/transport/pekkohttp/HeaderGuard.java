@@ -47,70 +47,73 @@ final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
 
   @Override
   public GraphStageLogic createLogic(Attributes attributes) {
-    return new TimerGraphStageLogic(shape) {
-      private boolean holdsSlot;
-      private boolean headersIn;
-      /** How many bytes of CR LF CR LF were matched at the end of what came so far. */
-      private int matched;
+    return new Logic();
+  }
 
-      {
-        setHandler(in, new AbstractInHandler() {
-          @Override
-          public void onPush() {
-            ByteString bytes = grab(in);
-            if (!headersIn) {
-              scan(bytes);
-            }
-            push(out, bytes);
+  private final class Logic extends TimerGraphStageLogic {
+    private boolean holdsSlot;
+    private boolean headersIn;
+    /** How many bytes of CR LF CR LF were matched at the end of what came so far. */
+    private int matched;
+
+    Logic() {
+      super(shape);
+      setHandler(in, new AbstractInHandler() {
+        @Override
+        public void onPush() {
+          ByteString bytes = grab(in);
+          if (!headersIn) {
+            scan(bytes);
           }
-        });
-        setHandler(out, new AbstractOutHandler() {
-          @Override
-          public void onPull() {
-            pull(in);
-          }
-        });
+          push(out, bytes);
+        }
+      });
+      setHandler(out, new AbstractOutHandler() {
+        @Override
+        public void onPull() {
+          pull(in);
+        }
+      });
+    }
+
+    @Override
+    public void preStart() {
+      if (!unfinished.tryAcquire(address, maxUnfinished)) {
+        failStage(new IllegalStateException("too many unfinished requests from " + address));
+        return;
       }
+      holdsSlot = true;
+      scheduleOnce(TIMEOUT, timeout);
+    }
 
-      @Override
-      public void preStart() {
-        if (!unfinished.tryAcquire(address, maxUnfinished)) {
-          failStage(new IllegalStateException("too many unfinished requests from " + address));
+    private void scan(ByteString bytes) {
+      for (int i = 0, n = bytes.size(); i < n; i++) {
+        byte b = bytes.apply(i);
+        matched = b == (matched % 2 == 0 ? '\r' : '\n') ? matched + 1 : (b == '\r' ? 1 : 0);
+        if (matched == 4) {
+          headersIn = true;
+          cancelTimer(TIMEOUT);
+          release();
           return;
         }
-        holdsSlot = true;
-        scheduleOnce(TIMEOUT, timeout);
       }
+    }
 
-      private void scan(ByteString bytes) {
-        for (int i = 0, n = bytes.size(); i < n; i++) {
-          byte b = bytes.apply(i);
-          matched = b == (matched % 2 == 0 ? '\r' : '\n') ? matched + 1 : (b == '\r' ? 1 : 0);
-          if (matched == 4) {
-            headersIn = true;
-            cancelTimer(TIMEOUT);
-            release();
-            return;
-          }
-        }
-      }
+    @Override
+    public void onTimer(Object key) {
+      failStage(new TimeoutException("no whole request within " + timeout));
+    }
 
-      @Override
-      public void onTimer(Object key) {
-        failStage(new TimeoutException("no whole request within " + timeout));
-      }
+    @Override
+    public void postStop() {
+      release();
+    }
 
-      @Override
-      public void postStop() {
-        release();
+    private void release() {
+      if (holdsSlot) {
+        holdsSlot = false;
+        unfinished.release(address);
       }
-
-      private void release() {
-        if (holdsSlot) {
-          holdsSlot = false;
-          unfinished.release(address);
-        }
-      }
-    };
+    }
   }
 }

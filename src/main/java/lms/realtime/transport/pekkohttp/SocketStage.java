@@ -1,14 +1,11 @@
 package lms.realtime.transport.pekkohttp;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import lms.realtime.fanout.Frame;
 import lms.realtime.fanout.MemberInbox;
 import lms.realtime.metrics.Metrics;
-import lms.realtime.protocol.CloseCodes;
 import lms.realtime.session.Connection;
 import lms.realtime.session.Gate;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -27,10 +24,10 @@ import org.apache.pekko.util.ByteString;
 /**
  * One socket's whole WebSocket, bytes in and bytes out, in a single stage (RFC 6455, server side).
  *
- * <p><b>In</b>: client frames are parsed and unmasked as they arrive; a text message (fragments
- * joined, control frames allowed between them) goes to the {@link Connection} actor, and the next
- * is read only when the actor has taken it (back-pressure down to TCP). A message over the size
- * bound is not kept: the actor hears at once (it closes with 1009) and the rest is skipped as it
+ * <p><b>In</b>: a {@link FrameReader} parses and unmasks client frames as they arrive; a text message
+ * (fragments joined, control frames allowed between them) goes to the {@link Connection} actor, and
+ * the next is read only when the actor has taken it (back-pressure down to TCP). A message over the
+ * size bound is not kept: the actor hears at once (it closes with 1009) and the rest is skipped as it
  * arrives. A binary message is reported at its first frame (the actor closes with 1003) and skipped.
  * Pings are answered with a pong (only the latest, as RFC 6455 §5.5.3 allows). Broken framing is
  * closed with 1002, a text message that is not UTF-8 with 1007.
@@ -46,9 +43,8 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
   private static final int MAX_WRITE_BYTES = 64 * 1024;
   private static final Object KEEP_ALIVE = "keep-alive";
   private static final Object CLOSE_TIMEOUT = "close-timeout";
+  private static final ByteBuffer NO_BYTES = ByteBuffer.allocate(0);
   private static final ByteString KEEP_ALIVE_PING = ByteString.fromArrayUnsafe(Frame.control(Frame.OP_PING, new byte[0], 0).wire());
-  private static final int OP_CONTINUATION = 0x0;
-  private static final int OP_BINARY = 0x2;
 
   private final Inlet<ByteString> in = Inlet.create("socket.in");
   private final Outlet<ByteString> out = Outlet.create("socket.out");
@@ -84,24 +80,11 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
 
   private final class Logic extends TimerGraphStageLogic {
     // --- reading ---
-    private ByteString buffer = ByteString.emptyByteString();
-    private boolean inFrame; // false: waiting for a header
-    private boolean fin;
-    private int opcode;
-    private long remaining;
-    private final byte[] mask = new byte[4];
-    private int maskPos;
-    /** Opcode of the data message under way (text or binary), 0 when none is. */
-    private int messageOpcode;
-    private boolean skipping; // the message is over the bound or binary: its bytes are not kept
-    private byte[] message;
-    private int messageLength;
-    private final byte[] control = new byte[125];
-    private int controlLength;
+    private final FrameReader reader = new FrameReader(maxMessageBytes);
+    /** What is left of the latest chunk from TCP; the reader has taken all of it before the next is pulled. */
+    private ByteBuffer chunk = NO_BYTES;
     private boolean awaitingAck;
-    private boolean broken; // a protocol error: input is ignored until the close ends the socket
     private boolean inputDone; // the peer closed its side of the TCP connection
-    private CharsetDecoder utf8;
 
     // --- writing ---
     private ByteString pong; // the answer to the latest ping, not sent yet
@@ -120,8 +103,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
       setHandler(in, new AbstractInHandler() {
         @Override
         public void onPush() {
-          ByteString bytes = grab(in);
-          buffer = buffer.isEmpty() ? bytes : buffer.concat(bytes);
+          chunk = grab(in).asByteBuffer();
           read();
         }
 
@@ -174,7 +156,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
 
     private void onWake() {
       if (outbox.aborted()) {
-        failStage(new java.io.IOException("socket aborted: the peer took not even the close frame"));
+        failStage(new IOException("socket aborted: the peer took not even the close frame"));
         return;
       }
       if (outbox.finished() && outbox.closeFrame() == null && closeAnswer == null) {
@@ -192,14 +174,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
       }
       ByteString closing = closeAnswer != null ? closeAnswer : outbox.closeFrame();
       if (closing != null) {
-        closeSent = true;
-        outbox.discard();
-        push(out, closing);
-        if (closeReceived || broken || outbox.finished()) {
-          completeStage(); // the close frame is written first; after broken framing nothing is read
-        } else {
-          scheduleOnce(CLOSE_TIMEOUT, closeTimeout);
-        }
+        writeClose(closing);
         return;
       }
       ByteString chunk = null;
@@ -223,12 +198,30 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
       }
     }
 
+    /** The close frame goes alone and last; then the client's close is awaited, at most the close timeout. */
+    private void writeClose(ByteString closing) {
+      closeSent = true;
+      reader.closing();
+      outbox.discard();
+      push(out, closing);
+      if (closeReceived || reader.stopped() || outbox.finished()) {
+        completeStage(); // the close frame is written first; after broken framing nothing is read
+      } else {
+        scheduleOnce(CLOSE_TIMEOUT, closeTimeout);
+      }
+    }
+
     // ---------------------------------------------------------------- in
 
     private void read() {
       // out closes only with the whole stage (a close handshake may end it in the middle of a step)
-      while (!awaitingAck && !isClosed(out) && step()) {
-        // each step consumes a header or some payload
+      while (!awaitingAck && !isClosed(out)) {
+        FrameReader.Event event = reader.read(chunk);
+        if (event == FrameReader.Event.NEED_MORE) {
+          chunk = NO_BYTES; // do not keep the read chunk while the socket is idle
+          break;
+        }
+        on(event);
       }
       if (awaitingAck || isClosed(out)) {
         return;
@@ -236,197 +229,32 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
       if (inputDone) {
         completeStage(); // what the peer sent before closing has been handed on
       } else if (!isClosed(in) && !hasBeenPulled(in)) {
-        if (!buffer.isEmpty() && buffer.size() < 1024) {
-          buffer = buffer.compact(); // a part of a header: do not keep the whole read chunk for it
-        }
         pull(in);
       }
     }
 
-    /** Consumes what it can of the buffer; false when it needs more bytes. */
-    private boolean step() {
-      if (broken) {
-        buffer = ByteString.emptyByteString();
-        return false;
-      }
-      if (!inFrame) {
-        return header();
-      }
-      int n = (int) Math.min(remaining, buffer.size());
-      if (n == 0 && remaining > 0) {
-        return false;
-      }
-      if (n > 0) {
-        payload(buffer.take(n));
-        buffer = buffer.drop(n);
-        remaining -= n;
-      }
-      if (remaining == 0) {
-        inFrame = false;
-        endOfFrame();
-      }
-      return true;
-    }
-
-    private boolean header() {
-      if (buffer.size() < 2) {
-        return false;
-      }
-      int b0 = buffer.apply(0) & 0xFF;
-      int b1 = buffer.apply(1) & 0xFF;
-      int len7 = b1 & 0x7F;
-      int extended = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
-      int headerLength = 2 + extended + 4;
-      if ((b1 & 0x80) == 0) {
-        return protocolError(CloseCodes.PROTOCOL_ERROR, "client frames must be masked");
-      }
-      if (buffer.size() < headerLength) {
-        return false;
-      }
-      long length = len7;
-      if (extended > 0) {
-        length = 0;
-        for (int i = 0; i < extended; i++) {
-          length = (length << 8) | (buffer.apply(2 + i) & 0xFF);
-        }
-      }
-      for (int i = 0; i < 4; i++) {
-        mask[i] = buffer.apply(2 + extended + i);
-      }
-      buffer = buffer.drop(headerLength);
-      fin = (b0 & 0x80) != 0;
-      opcode = b0 & 0x0F;
-      if ((b0 & 0x70) != 0) {
-        return protocolError(CloseCodes.PROTOCOL_ERROR, "reserved bits set");
-      }
-      if (length < 0) {
-        return protocolError(CloseCodes.PROTOCOL_ERROR, "bad frame length");
-      }
-      boolean isControl = (opcode & 0x8) != 0;
-      if (isControl) {
-        if (opcode != Frame.OP_CLOSE && opcode != Frame.OP_PING && opcode != Frame.OP_PONG) {
-          return protocolError(CloseCodes.PROTOCOL_ERROR, "unknown opcode " + opcode);
-        }
-        if (!fin || length > 125) {
-          return protocolError(CloseCodes.PROTOCOL_ERROR, "bad control frame");
-        }
-        controlLength = 0;
-      } else if (opcode == OP_CONTINUATION) {
-        if (messageOpcode == 0) {
-          return protocolError(CloseCodes.PROTOCOL_ERROR, "continuation without a message");
-        }
-      } else if (opcode == Frame.OP_TEXT || opcode == OP_BINARY) {
-        if (messageOpcode != 0) {
-          return protocolError(CloseCodes.PROTOCOL_ERROR, "new message inside a fragmented one");
-        }
-        startMessage(opcode);
-      } else {
-        return protocolError(CloseCodes.PROTOCOL_ERROR, "unknown opcode " + opcode);
-      }
-      if (!isControl && !skipping && messageLength + length > maxMessageBytes) {
-        skipping = true; // over the bound: tell the actor now, and drop the bytes as they come
-        message = null;
-        if (!closeSent) {
-          connection.tell(Connection.FrameTooLarge.INSTANCE);
-        }
-      }
-      remaining = length;
-      maskPos = 0;
-      inFrame = true;
-      return true;
-    }
-
-    private void startMessage(int op) {
-      messageOpcode = op;
-      messageLength = 0;
-      skipping = op == OP_BINARY || closeSent;
-      message = null;
-      if (op == OP_BINARY && !closeSent) {
-        deliver(Connection.Binary.INSTANCE);
+    private void on(FrameReader.Event event) {
+      switch (event) {
+        case TEXT -> onText(reader.text());
+        case BINARY -> deliver(Connection.Binary.INSTANCE);
+        case TOO_LARGE -> connection.tell(Connection.FrameTooLarge.INSTANCE);
+        case PING -> onPing();
+        case CLOSE -> onClose();
+        case PROTOCOL_ERROR -> connection.tell(new MemberInbox.Close(reader.failureCode(), reader.failureReason()));
+        case NEED_MORE -> { }
       }
     }
 
-    /** Unmasked payload bytes of the current frame. */
-    private void payload(ByteString bytes) {
-      int n = bytes.size();
-      if ((opcode & 0x8) != 0) {
-        bytes.copyToArray(control, controlLength, n);
-        unmask(control, controlLength, n);
-        controlLength += n;
-      } else if (skipping) {
-        maskPos += n;
-      } else {
-        if (message == null || message.length < messageLength + n) {
-          // sized by the bytes that came, not by the length the header declares (which may never come)
-          byte[] grown = new byte[(int) Math.min(maxMessageBytes, Math.max(messageLength + n, 2L * (message == null ? 0 : message.length)))];
-          if (message != null) {
-            System.arraycopy(message, 0, grown, 0, messageLength);
-          }
-          message = grown;
-        }
-        bytes.copyToArray(message, messageLength, n);
-        unmask(message, messageLength, n);
-        messageLength += n;
-      }
-    }
-
-    private void unmask(byte[] bytes, int from, int n) {
-      for (int i = 0; i < n; i++) {
-        bytes[from + i] ^= mask[(maskPos++) & 3];
-      }
-    }
-
-    private void endOfFrame() {
-      switch (opcode) {
-        case Frame.OP_PING -> {
-          if (!closeSent) {
-            pong = wire(Frame.control(Frame.OP_PONG, control, controlLength));
-            write();
-          }
-        }
-        case Frame.OP_PONG -> {
-          // an answer to our keep-alive: nothing to do
-        }
-        case Frame.OP_CLOSE -> onClose();
-        default -> {
-          if (fin) {
-            endOfMessage();
-          }
-        }
-      }
-    }
-
-    private void endOfMessage() {
-      int op = messageOpcode;
-      boolean skipped = skipping;
-      byte[] bytes = message;
-      int length = messageLength;
-      messageOpcode = 0;
-      skipping = false;
-      message = null;
-      messageLength = 0;
-      if (op != Frame.OP_TEXT || skipped || closeSent) {
-        return;
-      }
-      String text = length == 0 ? "" : utf8(bytes, 0, length);
-      if (text == null) {
-        protocolError(CloseCodes.INVALID_PAYLOAD, "text message is not UTF-8");
-        return;
-      }
+    private void onText(String text) {
       if (!gate.answerPing(text, outbox, connection, metrics)) {
         deliver(new Connection.Text(text));
       }
     }
 
-    /** The bytes as text, or null when they are not well-formed UTF-8. */
-    private String utf8(byte[] bytes, int offset, int length) {
-      if (utf8 == null) {
-        utf8 = StandardCharsets.UTF_8.newDecoder(); // reports malformed input (a new decoder's default)
-      }
-      try {
-        return utf8.reset().decode(ByteBuffer.wrap(bytes, offset, length)).toString();
-      } catch (CharacterCodingException e) {
-        return null;
+    private void onPing() {
+      if (!closeSent) {
+        pong = wire(reader.pong());
+        write();
       }
     }
 
@@ -442,35 +270,12 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
         completeStage();
         return;
       }
-      if (controlLength == 0) {
-        closeAnswer = wire(Frame.control(Frame.OP_CLOSE, new byte[0], 0));
-      } else {
-        int code = controlLength >= 2 ? ((control[0] & 0xFF) << 8) | (control[1] & 0xFF) : 0;
-        boolean validReason = utf8(control, 2, Math.max(0, controlLength - 2)) != null;
-        // RFC 6455 §7.1.6 and §8.1: a reason that is not UTF-8 fails the connection with 1007
-        closeAnswer = wire(controlLength < 2 || !validCloseCode(code) ? Frame.close(CloseCodes.PROTOCOL_ERROR, "bad close frame")
-            : !validReason ? Frame.close(CloseCodes.INVALID_PAYLOAD, "close reason is not UTF-8")
-            : Frame.close(code, ""));
-      }
-      broken = true; // nothing after a close frame is read
+      closeAnswer = wire(reader.closeReply());
       write();
     }
 
     private ByteString wire(Frame frame) {
       return ByteString.fromArrayUnsafe(frame.wire());
-    }
-
-    /** RFC 6455 §7.4: codes a peer may send. */
-    private boolean validCloseCode(int code) {
-      return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
-    }
-
-    /** Broken framing or encoding: close with this code; nothing more is read. */
-    private boolean protocolError(int code, String reason) {
-      broken = true;
-      buffer = ByteString.emptyByteString();
-      connection.tell(new MemberInbox.Close(code, reason));
-      return false;
     }
   }
 }

@@ -1,0 +1,49 @@
+package lms.realtime.transport.netty;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import java.util.ArrayDeque;
+import lms.realtime.fanout.Frame;
+
+/**
+ * A socket's frames that wait while its channel is not writable (the peer reads slowly: Netty's high
+ * water mark is passed), bounded in frames ({@code lms.limits.outgoing-buffer}) and bytes
+ * ({@code lms.limits.outgoing-bytes}); past either the socket is a slow reader. On the loop.
+ */
+final class Backlog {
+  private final int maxFrames;
+  private final long maxBytes;
+  private final ArrayDeque<Frame> frames = new ArrayDeque<>();
+  private long bytes;
+
+  Backlog(int maxFrames, long maxBytes) {
+    this.maxFrames = maxFrames;
+    this.maxBytes = maxBytes;
+  }
+
+  /** False when the frame would take the backlog past a bound (it is not taken). */
+  boolean add(Frame frame) {
+    if (frames.size() >= maxFrames || bytes + frame.size() > maxBytes) {
+      return false;
+    }
+    frames.add(frame);
+    bytes += frame.size();
+    return true;
+  }
+
+  /** Writes frames, oldest first, while the channel takes them, without a flush; true when any went. */
+  boolean writeTo(Channel channel) {
+    boolean any = false;
+    while (!frames.isEmpty() && channel.isWritable()) {
+      Frame next = frames.poll();
+      bytes -= next.size();
+      channel.write(Unpooled.wrappedBuffer(next.wire()), channel.voidPromise());
+      any = true;
+    }
+    return any;
+  }
+
+  boolean isEmpty() {
+    return frames.isEmpty();
+  }
+}
