@@ -1,4 +1,4 @@
-package lms.realtime.connection;
+package lms.realtime.transport;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
