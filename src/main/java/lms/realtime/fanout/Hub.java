@@ -1,7 +1,6 @@
 package lms.realtime.fanout;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -17,7 +16,6 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
-import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 
 /**
@@ -25,12 +23,13 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
  * entity sends each event once to every node's hub that holds members, as text; the hub renders it
  * to a {@link Frame} once and hands it to each drainer of the room's local members (one event loop
  * task per loop on the netty transport, one offer per outbox on pekko-http). Everything a room says
- * to its members passes through the hub, so it reaches each member in the order the room said it.
+ * to a socket of this node, member or not, passes through the hub, so it reaches the socket in the
+ * order the room said it.
  *
  * <p>The hub also keeps its members in their rooms when a room entity moves (a rolling restart, a
- * rebalance) or dies with its node: it watches each room's actor and, when it stops while members
- * remain, joins them again to the room's next incarnation with the last position it delivered. The
- * room answers with what they missed, or tells them its history is gone.
+ * rebalance) or dies with its node, and recovers events lost on the way: its {@link RoomFollower}
+ * watches each room's actor and joins the members again to the room's next incarnation with the last
+ * position delivered. The room answers with what they missed, or tells them its history is gone.
  */
 public final class Hub extends AbstractBehavior<Hub.Command> {
 

@@ -13,7 +13,6 @@ import java.time.Instant;
 import java.util.Date;
 import java.util.Map;
 import lms.realtime.testkit.NodePerClass;
-import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
 import lms.realtime.testkit.WsClient.HandshakeRefused;
