@@ -160,23 +160,22 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
   }
 
   private Behavior<Command> onRemoveMember(RemoveMember msg) {
-    Member member = unsubscribe(msg.room(), msg.socket());
+    unsubscribe(msg.room(), msg.socket());
     if (msg.tellSocket()) {
       msg.socket().tell(new MemberInbox.RoomLeft(msg.room(), msg.lastFrame()));
     } else if (msg.lastFrame() != null) {
-      Outbox outbox = member != null ? member.outbox() : sockets.outbox(msg.socket());
-      if (outbox != null) {
-        outbox.sendText(msg.lastFrame());
-      }
+      sendTo(msg.socket(), msg.lastFrame());
     }
     return this;
   }
 
-  private Member unsubscribe(String room, ActorRef<MemberInbox> socket) {
+  private void unsubscribe(String room, ActorRef<MemberInbox> socket) {
     Subscription sub = rooms.get(room);
-    Member member = sub == null ? null : sub.remove(socket);
-    if (sub != null && sub.members.isEmpty()) {
-      drop(room, sub);
+    if (sub != null) {
+      sub.remove(socket);
+      if (sub.members.isEmpty()) {
+        drop(room, sub);
+      }
     }
     Set<String> joined = roomsOf.get(socket);
     if (joined != null) {
@@ -186,7 +185,6 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
         getContext().unwatch(socket);
       }
     }
-    return member;
   }
 
   private void drop(String room, Subscription sub) {
@@ -215,11 +213,16 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
   }
 
   private Behavior<Command> onToSocket(ToSocket msg) {
-    Outbox outbox = sockets.outbox(msg.socket());
-    if (outbox != null) {
-      outbox.sendText(msg.frame());
-    }
+    sendTo(msg.socket(), msg.frame());
     return this;
+  }
+
+  /** One frame to a socket of this node, member or not; nothing once it is gone. */
+  private void sendTo(ActorRef<MemberInbox> socket, String frame) {
+    Outbox outbox = sockets.outbox(socket);
+    if (outbox != null) {
+      outbox.sendText(frame);
+    }
   }
 
   private Behavior<Command> onSocketGone(SocketGone msg) {

@@ -41,12 +41,11 @@ final class Subscription {
     }
   }
 
-  Member remove(ActorRef<MemberInbox> socket) {
+  void remove(ActorRef<MemberInbox> socket) {
     Member gone = members.remove(socket);
     if (gone != null) {
       changed(gone);
     }
-    return gone;
   }
 
   /** Hands one frame to every member (or every presence watcher), one task per drainer. */

@@ -32,6 +32,8 @@ final class ClientRequests {
   private final ActorRef<MemberInbox> self;
   private final Outbox outbox;
   private final Map<String, Membership> rooms = new HashMap<>(4);
+  /** Its own {@code user:} room's name. */
+  private final RoomName ownName;
   private final String ownRoom;
   /** The socket has joined its own room explicitly (once, for recovery; it is a member from the start). */
   private boolean ownRoomJoined;
@@ -41,12 +43,18 @@ final class ClientRequests {
     this.identity = identity;
     this.self = self;
     this.outbox = outbox;
-    this.ownRoom = RoomName.user(identity.userId()).value();
+    this.ownName = RoomName.user(identity.userId());
+    this.ownRoom = ownName.value();
+  }
+
+  /** The socket's own {@code user:} room. */
+  String ownRoom() {
+    return ownRoom;
   }
 
   /** Its own {@code user:} room, in its own books only (the user entity subscribes it while that room runs). */
   void openOwnRoom() {
-    rooms.put(ownRoom, RoomAccess.join(identity, RoomName.user(identity.userId()), null));
+    rooms.put(ownRoom, RoomAccess.join(identity, ownName, null));
   }
 
   /** The room let the socket go (see {@link MemberInbox.RoomLeft}): out of the books, then its last frame. */

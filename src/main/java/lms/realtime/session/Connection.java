@@ -10,7 +10,6 @@ import lms.realtime.fanout.MemberInfo;
 import lms.realtime.fanout.Outbox;
 import lms.realtime.protocol.ClientFrame;
 import lms.realtime.protocol.CloseCodes;
-import lms.realtime.protocol.RoomName;
 import lms.realtime.protocol.ServerFrames;
 import lms.realtime.user.User;
 import org.apache.pekko.actor.Cancellable;
@@ -139,8 +138,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
    */
   private void register(int limit) {
     MemberInfo member = new MemberInfo(ctx.getSelf(), identity.userId(), identity.name(), null, true);
-    String ownRoom = RoomName.user(identity.userId()).value();
-    requests.userRef().tell(new User.Register(member, limit, node.hubs().forRoom(ownRoom), identity.issuedAt()));
+    requests.userRef().tell(new User.Register(member, limit, node.hubs().forRoom(requests.ownRoom()), identity.issuedAt()));
   }
 
   @Override
