@@ -119,6 +119,16 @@ class ClusterProcessTest {
     return ws;
   }
 
+  /** The three nodes, started together, then each awaited until it reports ready. */
+  void startAllAndAwaitReady() throws Exception {
+    for (int i = 0; i < 3; i++) {
+      start(i);
+    }
+    for (int i = 0; i < 3; i++) {
+      awaitReady(i);
+    }
+  }
+
   @AfterEach
   void stopAll() {
     for (Process p : processes) {
@@ -130,12 +140,7 @@ class ClusterProcessTest {
 
   @Test
   void killNineThenARollingRestartOfAllThreeNodes() throws Exception {
-    for (int i = 0; i < 3; i++) {
-      start(i);
-    }
-    for (int i = 0; i < 3; i++) {
-      awaitReady(i);
-    }
+    startAllAndAwaitReady();
     String room = "course:77";
     WsClient teacher = connect(0, Tokens.instructor("p-teacher", "77"));
     WsClient s1 = connect(1, Tokens.student("p-s1", "77"));
@@ -231,12 +236,7 @@ class ClusterProcessTest {
    */
   @Test
   void aFreshClusterThatReportsReadyTakesABurstOf1500HandshakesWithoutA503() throws Exception {
-    for (int i = 0; i < 3; i++) {
-      start(i);
-    }
-    for (int i = 0; i < 3; i++) {
-      awaitReady(i);
-    }
+    startAllAndAwaitReady();
     List<String> tokens = new ArrayList<>();
     for (int i = 0; i < 1500; i++) {
       tokens.add(Tokens.student("burst-" + i, "1"));
@@ -303,12 +303,7 @@ class ClusterProcessTest {
    */
   @Test
   void aNodeFrozenFor15SecondsLeavesNoSilentGap() throws Exception {
-    for (int i = 0; i < 3; i++) {
-      start(i);
-    }
-    for (int i = 0; i < 3; i++) {
-      awaitReady(i);
-    }
+    startAllAndAwaitReady();
     String room = "course:77";
     WsClient client = connect(2, Tokens.student("p-frozen", "77"));
     client.join(room);

@@ -41,12 +41,7 @@ class LargeMessagesTest {
   }
 
   static double roomsActive(TestNode node) {
-    for (String line : node.get("/metrics", null).body().split("\n")) {
-      if (line.startsWith("lms_rooms_active ")) {
-        return Double.parseDouble(line.substring("lms_rooms_active ".length()));
-      }
-    }
-    return 0;
+    return node.metric("lms_rooms_active");
   }
 
   /** A course room whose entity runs on node 0 (found by trying names and watching node 0's room count). */

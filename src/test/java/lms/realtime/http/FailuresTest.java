@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import lms.realtime.room.Room;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
@@ -22,12 +20,6 @@ import org.junit.jupiter.api.Test;
 class FailuresTest {
   static final String SERVICE = Tokens.service();
 
-  static double metric(TestNode node, String series) {
-    String text = node.get("/metrics", null).body();
-    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " ([0-9.eE+-]+)$").matcher(text);
-    return m.find() ? Double.parseDouble(m.group(1)) : 0;
-  }
-
   @Test
   void aStartingRoomPastItsBoundDropsAndCountsAndAnswersTheRest() throws Exception {
     TestNode node = TestNode.start(Map.of("lms.rooms.starting-stash", 10));
@@ -41,7 +33,7 @@ class FailuresTest {
           }).build(), "published-counter", Props.empty());
       int sent = 0;
       // a burst into rooms that do not exist yet: each starts (reads its snapshot) under it
-      for (int r = 0; r < 20 && metric(node, "lms_room_stash_drops_total") == 0; r++) {
+      for (int r = 0; r < 20 && node.metric("lms_room_stash_drops_total") == 0; r++) {
         var room = ClusterSharding.get(system).entityRefFor(Room.KEY, "course:99" + r);
         for (int i = 0; i < 500; i++) {
           room.tell(new Room.Publish("e", "{}", "svc", null, counter));
@@ -49,7 +41,7 @@ class FailuresTest {
         }
         Thread.sleep(300);
       }
-      double dropped = metric(node, "lms_room_stash_drops_total");
+      double dropped = node.metric("lms_room_stash_drops_total");
       long deadline = System.nanoTime() + 10_000_000_000L;
       while (answered.get() + dropped < sent && System.nanoTime() < deadline) {
         Thread.sleep(50);
@@ -70,8 +62,8 @@ class FailuresTest {
       // what a bug in a route's answer path would throw
       HttpResponse bug = new BackendApi(node.node.context()).failed(new CompletionException(new NullPointerException("a bug")));
       assertEquals(500, bug.status().intValue());
-      assertEquals(1.0, metric(node, "lms_http_failures_total{reason=\"internal\"}"));
-      assertEquals(0.0, metric(node, "lms_http_failures_total{reason=\"timeout\"}"));
+      assertEquals(1.0, node.metric("lms_http_failures_total{reason=\"internal\"}"));
+      assertEquals(0.0, node.metric("lms_http_failures_total{reason=\"timeout\"}"));
     } finally {
       node.close();
     }

@@ -128,6 +128,12 @@ public final class TestNode implements AutoCloseable {
     return ws;
   }
 
+  /** One series of this node's /metrics (named with its labels as printed), 0 when absent. */
+  public double metric(String series) {
+    Double value = Scrape.find(get("/metrics", null).body(), series);
+    return value == null ? 0 : value;
+  }
+
   public HttpResponse<String> get(String path, String bearer) {
     return send(HttpRequest.newBuilder(URI.create(url(path))).GET(), bearer);
   }

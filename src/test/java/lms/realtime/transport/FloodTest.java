@@ -17,9 +17,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import lms.realtime.Main;
+import lms.realtime.testkit.Scrape;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
@@ -42,21 +41,10 @@ class FloodTest {
   }
 
   /** The sum of every series of this metric whose labels contain {@code labelPart}. */
-  static double sum(String metrics, String name, String labelPart) {
-    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*\\})? ([0-9.eE+-]+)$").matcher(metrics);
-    double total = 0;
-    while (m.find()) {
-      if (labelPart.isEmpty() || (m.group(1) != null && m.group(1).contains(labelPart))) {
-        total += Double.parseDouble(m.group(2));
-      }
-    }
-    return total;
-  }
-
   record Held(double heapMiB, double openFiles, double sockets) {
     static Held of(String metrics) {
-      return new Held(sum(metrics, "jvm_memory_used_bytes", "area=\"heap\"") / (1 << 20),
-          sum(metrics, "process_files_open_files", ""), sum(metrics, "lms_sockets_open", ""));
+      return new Held(Scrape.sum(metrics, "jvm_memory_used_bytes", "area=\"heap\"") / (1 << 20),
+          Scrape.sum(metrics, "process_files_open_files", ""), Scrape.sum(metrics, "lms_sockets_open", ""));
     }
 
     @Override

@@ -27,15 +27,6 @@ class HostileInputTest {
   @RegisterExtension
   static final NodePerClass NODE = new NodePerClass(Map.of("lms.limits.rate-per-second", 1000, "lms.limits.rate-burst", 1000));
 
-  static double metric(String name) {
-    for (String line : NODE.get().get("/metrics", null).body().split("\n")) {
-      if (line.startsWith(name + " ")) {
-        return Double.parseDouble(line.substring(name.length() + 1));
-      }
-    }
-    return 0;
-  }
-
   static long heapUsed() {
     Runtime rt = Runtime.getRuntime();
     System.gc();
@@ -115,7 +106,7 @@ class HostileInputTest {
   @Test
   void leavesOfRoomsNotJoinedStartNoRoom() throws Exception {
     WsClient ws = NODE.get().open(Tokens.student("leaver"));
-    double rooms = metric("lms_rooms_active");
+    double rooms = NODE.get().metric("lms_rooms_active");
     for (int i = 0; i < 500; i++) {
       ws.send("{\"type\":\"leave\",\"room\":\"course:" + UUID.randomUUID() + "\",\"id\":\"l" + i + "\"}");
     }
@@ -123,7 +114,7 @@ class HostileInputTest {
       JsonNode left = ws.expect("left");
       assertEquals("l" + i, left.get("id").asText());
     }
-    double after = metric("lms_rooms_active");
+    double after = NODE.get().metric("lms_rooms_active");
     System.out.printf("500 leaves of random rooms: rooms active %.0f -> %.0f%n", rooms, after);
     assertTrue(after <= rooms, "room entities started: " + (after - rooms));
     ws.close();

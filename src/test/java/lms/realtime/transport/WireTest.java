@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import lms.realtime.testkit.NodePerClass;
+import lms.realtime.testkit.Scrape;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -121,12 +122,11 @@ class WireTest {
   }
 
   private static double framesIn() {
-    for (String line : NODE.get().node.context().metrics().scrape().split("\n")) {
-      if (line.startsWith("lms_frames_in_total ")) {
-        return Double.parseDouble(line.substring("lms_frames_in_total ".length()).trim());
-      }
+    Double value = Scrape.find(NODE.get().node.context().metrics().scrape(), "lms_frames_in_total");
+    if (value == null) {
+      throw new AssertionError("no lms_frames_in_total in /metrics");
     }
-    throw new AssertionError("no lms_frames_in_total in /metrics");
+    return value;
   }
 
   @Test
