@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import lms.realtime.auth.TokenVerifier;
 import lms.realtime.config.Settings;
 import lms.realtime.fanout.Hub;
@@ -55,11 +56,15 @@ public final class Guardian {
 
   private Guardian() {}
 
-  public static Behavior<Object> create(Settings settings, TokenVerifier verifier, NodeContext.Demo demo, CompletableFuture<Started> started) {
+  public static Behavior<Object> create(Settings settings, TokenVerifier verifier, NodeContext.Demo demo, BooleanSupplier journalUp,
+      CompletableFuture<Started> started) {
     return Behaviors.setup(ctx -> {
       joinCluster(ctx, settings);
       LocalSockets sockets = new LocalSockets();
       Metrics metrics = new Metrics(sockets::open);
+      if (settings.durable().any()) {
+        metrics.journalUp(journalUp);
+      }
       List<ActorRef<Hub.Command>> hubs = new ArrayList<>();
       for (int i = 0; i < settings.hubShards(); i++) {
         // Resume, not stop: a hub's subscriptions are its whole value, and a failure in one
@@ -67,7 +72,7 @@ public final class Guardian {
         hubs.add(ctx.spawn(Behaviors.supervise(Hub.create(sockets, metrics, Room.KEY, settings.internals().rejoinBatch(), settings.internals().rejoinRetry())).onFailure(SupervisorStrategy.resume()), "hub-" + i));
       }
       NodeContext node = new NodeContext(ctx.getSystem(), settings, verifier, new Json(settings), sockets, new PerAddress(),
-          new Hubs(List.copyOf(hubs)), metrics, ClusterSharding.get(ctx.getSystem()), demo);
+          new Hubs(List.copyOf(hubs)), metrics, ClusterSharding.get(ctx.getSystem()), journalUp, demo);
       // The replicator the rooms' hand-off snapshots go through must run on every node from the
       // start: it is started by its first use, and a node whose rooms had not used it yet dropped
       // the others' writes and reads (a rolling restart then lost a room's epoch).

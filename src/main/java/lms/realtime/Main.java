@@ -28,7 +28,7 @@ public final class Main {
       node = Node.start(config, demo).toCompletableFuture().get(60, TimeUnit.SECONDS);
     } catch (IllegalStateException e) {
       System.err.println("lms-realtime: " + e.getMessage());
-      System.exit(2);
+      System.exit(1);
       return;
     }
     // SIGTERM runs the graceful shutdown and exits 0 (the JVM's own handler would exit 143).

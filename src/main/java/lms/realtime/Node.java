@@ -6,9 +6,12 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.BooleanSupplier;
 import lms.realtime.auth.TokenVerifier;
 import lms.realtime.config.Settings;
 import lms.realtime.session.NodeContext;
+import lms.realtime.store.Database;
+import lms.realtime.store.Probe;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -70,11 +73,39 @@ public final class Node {
     } catch (Exception e) {
       throw new IllegalStateException("Cannot read the token key: " + e.getMessage(), e);
     }
+    Config withJournal = config;
+    BooleanSupplier journalUp = () -> true;
+    Probe probe = null;
+    if (settings.durable().any()) {
+      refuseClusterWithoutSharedDatabase(settings);
+      Database database = Database.of(settings.durable());
+      database.prepare();
+      withJournal = database.pekkoConfig().withFallback(config);
+      probe = Probe.start(database, settings.internals().dbProbeInterval());
+      journalUp = probe;
+    }
     CompletableFuture<Guardian.Started> started = new CompletableFuture<>();
-    ActorSystem<Object> system = ActorSystem.create(Guardian.create(settings, verifier, demoMode, started), SYSTEM_NAME, config);
+    ActorSystem<Object> system = ActorSystem.create(Guardian.create(settings, verifier, demoMode, journalUp, started), SYSTEM_NAME, withJournal);
+    if (probe != null) {
+      system.getWhenTerminated().thenRun(probe::close);
+    }
     // a guardian that fails (bad config, port taken) ends the system: fail the start at once
     system.getWhenTerminated().thenRun(() -> started.completeExceptionally(new IllegalStateException("the node stopped while starting")));
     return started.thenApply(s -> new Node(system, s));
+  }
+
+  /**
+   * Durable rooms on several nodes need one database they all reach: an embedded one per node would
+   * give a room that moves a journal of its own on each node, with its epoch and events split.
+   */
+  private static void refuseClusterWithoutSharedDatabase(Settings settings) {
+    String self = settings.clusterHost() + ":" + settings.clusterPort();
+    boolean others = settings.seedNodes().stream().anyMatch(seed -> !seed.equals(self));
+    if (others && settings.durable().dbUrl().isEmpty()) {
+      throw new IllegalStateException("durable rooms (LMS_DURABLE_ROOMS=" + String.join(",", settings.durable().kinds())
+          + ") on a cluster need a database every node shares: set LMS_DB_URL (PostgreSQL), LMS_DB_USER and LMS_DB_PASSWORD,"
+          + " or LMS_DURABLE_ROOMS= (empty) to keep every room in memory");
+    }
   }
 
   public int httpPort() {

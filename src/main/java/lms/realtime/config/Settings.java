@@ -61,7 +61,49 @@ public record Settings(
     int hubShards,
     Duration shutdownCloseGrace,
     Duration keepAliveIdle,
+    Durable durable,
     Internals internals) {
+
+  /**
+   * The {@code lms.durable} block: which room kinds keep their stream in the journal, what it keeps,
+   * and the database it is kept in (an embedded H2 file under {@code dataDir} when {@code dbUrl} is
+   * empty).
+   */
+  public record Durable(
+      Set<String> kinds,
+      int historySize,
+      Duration historyTtl,
+      long historyMaxBytes,
+      String dataDir,
+      String dbUrl,
+      String dbUser,
+      String dbPassword,
+      int dbPoolSize,
+      Duration dbConnectTimeout) {
+
+    static Durable from(Config c) {
+      return new Durable(
+          csv(c.getString("rooms")).stream().collect(Collectors.toUnmodifiableSet()),
+          c.getInt("history-size"),
+          c.getDuration("history-ttl"),
+          c.getBytes("history-max-bytes"),
+          c.getString("data-dir"),
+          c.getString("db.url"),
+          c.getString("db.user"),
+          c.getString("db.password"),
+          c.getInt("db.pool-size"),
+          c.getDuration("db.connect-timeout"));
+    }
+
+    /** Whether rooms of this kind ({@code course}, {@code live}, {@code user}) are durable. */
+    public boolean isDurable(String kind) {
+      return kinds.contains(kind);
+    }
+
+    public boolean any() {
+      return !kinds.isEmpty();
+    }
+  }
 
   /** The {@code lms.internals} block: inner timings and sizes, set in the file only. */
   public record Internals(
@@ -78,7 +120,12 @@ public record Settings(
       Duration shutdownCloseWait,
       Duration readinessProbeTimeout,
       Duration readinessProbeRetry,
-      Duration routeResponseTimeout) {
+      Duration routeResponseTimeout,
+      int journalSnapshotEvery,
+      int journalMaxPending,
+      Duration journalRetryMin,
+      Duration journalRetryMax,
+      Duration dbProbeInterval) {
 
     static Internals from(Config c) {
       return new Internals(
@@ -95,7 +142,12 @@ public record Settings(
           c.getDuration("shutdown-close-wait"),
           c.getDuration("readiness-probe-timeout"),
           c.getDuration("readiness-probe-retry"),
-          c.getDuration("route-response-timeout"));
+          c.getDuration("route-response-timeout"),
+          c.getInt("journal-snapshot-every"),
+          c.getInt("journal-max-pending"),
+          c.getDuration("journal-retry-min"),
+          c.getDuration("journal-retry-max"),
+          c.getDuration("db-probe-interval"));
     }
   }
 
@@ -161,6 +213,7 @@ public record Settings(
         c.getInt("cluster.hub-shards"),
         c.getDuration("shutdown-close-grace"),
         c.getDuration("keep-alive-idle"),
+        Durable.from(c.getConfig("durable")),
         Internals.from(c.getConfig("internals")));
   }
 

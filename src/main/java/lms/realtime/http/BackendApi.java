@@ -54,7 +54,9 @@ final class BackendApi extends AllDirectives {
               path("presence", () -> get(() -> completeWithFuture(roomPresence(roomName)))),
               pathPrefix("members", () -> path(userId -> delete(() -> completeWithFuture(removeMember(roomName, userId)))))))),
           pathPrefix("users", () -> pathPrefix(userId -> concat(
-              path("notifications", () -> post(() -> body(b -> completeWithFuture(notifyUser(userId, b))))),
+              path("notifications", () -> concat(
+                  post(() -> body(b -> completeWithFuture(notifyUser(userId, b)))),
+                  get(() -> parameterOptional("since", since -> completeWithFuture(inbox(userId, since.orElse(null))))))),
               path("presence", () -> get(() -> completeWithFuture(userPresence(userId))))))),
           complete(Responses.error(StatusCodes.NOT_FOUND, ErrorCodes.NOT_FOUND, "no such API call")));
     });
@@ -82,35 +84,43 @@ final class BackendApi extends AllDirectives {
   }
 
   /** The fields of an event body, or the 400 that it earns. */
-  private record EventBody(String event, String data, String id, HttpResponse error) {}
+  private record EventBody(String event, String data, String id, boolean durable, HttpResponse error) {
+    EventBody(HttpResponse error) {
+      this(null, null, null, false, error);
+    }
+  }
 
   private EventBody readEventBody(String body, boolean allowId) {
     if (Json.utf8Length(body) > node.settings().maxBodyBytes()) {
-      return new EventBody(null, null, null, Responses.error(StatusCodes.BAD_REQUEST, ErrorCodes.TOO_LARGE,
+      return new EventBody(Responses.error(StatusCodes.BAD_REQUEST, ErrorCodes.TOO_LARGE,
           "body larger than " + node.settings().maxBodyBytes() + " bytes"));
     }
     JsonNode json;
     try {
       json = node.json().parse(body);
     } catch (JsonProcessingException e) {
-      return new EventBody(null, null, null, Responses.badRequest("malformed JSON"));
+      return new EventBody(Responses.badRequest("malformed JSON"));
     }
     if (!json.isObject()) {
-      return new EventBody(null, null, null, Responses.badRequest("the body is a JSON object"));
+      return new EventBody(Responses.badRequest("the body is a JSON object"));
     }
     String event;
     try {
       event = ClientFrame.eventName(json, null);
     } catch (ClientFrame.Invalid invalid) {
-      return new EventBody(null, null, null, Responses.badRequest(invalid.getMessage()));
+      return new EventBody(Responses.badRequest(invalid.getMessage()));
     }
     JsonNode id = json.get("id");
     if (allowId && id != null && !id.isNull() && (!id.isTextual() || id.asText().isEmpty() || id.asText().length() > ClientFrame.MAX_ID)) {
-      return new EventBody(null, null, null, Responses.badRequest(
+      return new EventBody(Responses.badRequest(
           "'id' must be a non-empty string of at most " + ClientFrame.MAX_ID + " characters"));
     }
+    JsonNode durable = json.get("durable");
+    if (!allowId && durable != null && !durable.isBoolean()) {
+      return new EventBody(Responses.badRequest("'durable' must be true or false"));
+    }
     return new EventBody(event, ClientFrame.data(json),
-        allowId && id != null && id.isTextual() ? id.asText() : null, null);
+        allowId && id != null && id.isTextual() ? id.asText() : null, durable == null || durable.asBoolean(), null);
   }
 
   private CompletionStage<HttpResponse> publish(String room, String body) {
@@ -124,7 +134,7 @@ final class BackendApi extends AllDirectives {
     return node.sharding().entityRefFor(Room.KEY, room)
         .<Room.Published>ask(replyTo -> new Room.Publish(e.event(), e.data(), "backend", e.id(), replyTo),
             node.settings().askTimeout())
-        .thenApply(p -> Responses.json(StatusCodes.ACCEPTED,
+        .thenApply(p -> p.unavailable() != null ? Responses.unavailable(p.unavailable()) : Responses.json(StatusCodes.ACCEPTED,
             "{\"room\":" + Json.quote(p.room()) + ",\"seq\":" + p.seq() + ",\"epoch\":" + Json.quote(p.epoch()) + "}"))
         .exceptionally(this::failed);
   }
@@ -137,12 +147,68 @@ final class BackendApi extends AllDirectives {
     if (e.error() != null) {
       return done(e.error());
     }
-    String frame = ServerFrames.notification(e.event(), e.data(), System.currentTimeMillis());
-    return node.sharding().entityRefFor(User.KEY, userId)
-        .<User.Delivered>ask(replyTo -> new User.Notify(frame, replyTo), node.settings().askTimeout())
+    // Kept (the default): appended to the user's own stream, whose sockets get it numbered (contract §9).
+    CompletionStage<User.Delivered> delivered = e.durable()
+        ? node.sharding().entityRefFor(Room.KEY, RoomName.Kind.USER.prefix() + ":" + userId)
+            .ask(replyTo -> new Room.Notify(e.event(), e.data(), replyTo), node.settings().askTimeout())
+        : node.sharding().entityRefFor(User.KEY, userId)
+            .ask(replyTo -> new User.Notify(ServerFrames.notification(e.event(), e.data(), System.currentTimeMillis()), replyTo),
+                node.settings().askTimeout());
+    return delivered
         .thenApply(d -> {
+          if (d.unavailable() != null) {
+            return Responses.unavailable(d.unavailable());
+          }
           node.metrics().notificationSent();
-          return Responses.json(StatusCodes.ACCEPTED, "{\"delivered\":" + d.delivered() + "}");
+          return Responses.json(StatusCodes.ACCEPTED, "{\"delivered\":" + d.delivered()
+              + (d.epoch() == null ? "" : ",\"seq\":" + d.seq() + ",\"epoch\":" + Json.quote(d.epoch())) + "}");
+        })
+        .exceptionally(this::failed);
+  }
+
+  /**
+   * A user's inbox: the notifications of their stream after {@code since} ({@code EPOCH:SEQ}, as a
+   * device last saw it), or all the stream keeps when it cannot cover that position or none is
+   * given ({@code recovered} says which); {@code read}: the seqs that a device marked read since
+   * (events {@code notification.read} with {@code data.seq} in the same stream).
+   */
+  private CompletionStage<HttpResponse> inbox(String userId, String since) {
+    if (!RoomName.validUserId(userId)) {
+      return done(Responses.badRequest("not a user id: " + userId));
+    }
+    int colon = since == null ? -1 : since.lastIndexOf(':');
+    long sinceSeq;
+    try {
+      sinceSeq = since == null ? 0 : Long.parseLong(since.substring(colon + 1));
+    } catch (NumberFormatException ex) {
+      sinceSeq = -1;
+    }
+    if (since != null && (colon <= 0 || sinceSeq < 0)) {
+      return done(Responses.badRequest("'since' is EPOCH:SEQ, as the stream's frames give them"));
+    }
+    String sinceEpoch = since == null ? null : since.substring(0, colon);
+    long after = sinceSeq;
+    return node.sharding().entityRefFor(Room.KEY, RoomName.Kind.USER.prefix() + ":" + userId)
+        .<Room.StreamRead>ask(replyTo -> new Room.ReadStream(sinceEpoch, after, replyTo), node.settings().askTimeout())
+        .thenApply(read -> {
+          List<String> notifications = new ArrayList<>();
+          List<String> readSeqs = new ArrayList<>();
+          for (String frame : read.frames()) {
+            JsonNode f;
+            try {
+              f = node.json().parse(frame);
+            } catch (JsonProcessingException ex) {
+              continue; // the engine's own frames: always JSON
+            }
+            if ("notification".equals(f.path("type").asText())) {
+              notifications.add(frame);
+            } else if ("notification.read".equals(f.path("event").asText()) && f.path("data").path("seq").canConvertToLong()) {
+              readSeqs.add(Long.toString(f.path("data").path("seq").asLong()));
+            }
+          }
+          return Responses.json(StatusCodes.OK, "{\"userId\":" + Json.quote(userId) + ",\"epoch\":" + Json.quote(read.epoch())
+              + ",\"seq\":" + read.seq() + ",\"recovered\":" + (since != null && read.complete())
+              + ",\"notifications\":[" + String.join(",", notifications) + "],\"read\":[" + String.join(",", readSeqs) + "]}");
         })
         .exceptionally(this::failed);
   }
@@ -181,7 +247,8 @@ final class BackendApi extends AllDirectives {
     }
     return node.sharding().entityRefFor(Room.KEY, room)
         .<Room.Removed>ask(replyTo -> new Room.RemoveUser(userId, replyTo), node.settings().askTimeout())
-        .thenApply(r -> Responses.json(StatusCodes.OK, "{\"removed\":" + r.removed() + "}"))
+        .thenApply(r -> r.unavailable() != null ? Responses.unavailable(r.unavailable())
+            : Responses.json(StatusCodes.OK, "{\"removed\":" + r.removed() + "}"))
         .exceptionally(this::failed);
   }
 

@@ -37,9 +37,13 @@ public final class Routes extends AllDirectives {
     this.demo = node.isDemo() ? new DemoRoutes(node) : null;
   }
 
-  /** Bound, sharding answering, and this node a member that is Up (not joining, leaving or down). */
+  /**
+   * Bound, sharding answering, this node a member that is Up (not joining, leaving or down), and
+   * the durable rooms' database answering.
+   */
   private boolean isReady() {
     return ready.get()
+        && node.journalUp().getAsBoolean()
         && Cluster.get(node.system()).selfMember().status()
             == MemberStatus.up();
   }

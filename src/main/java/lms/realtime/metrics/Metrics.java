@@ -50,6 +50,12 @@ public final class Metrics {
     new JvmThreadMetrics().bindTo(registry);
   }
 
+  /** 1 while the durable rooms' database answers, 0 while it does not (absent with no durable rooms). */
+  public void journalUp(java.util.function.BooleanSupplier up) {
+    Gauge.builder("lms_journal_up", () -> up.getAsBoolean() ? 1 : 0)
+        .description("Whether the durable rooms' journal database answers (1) or not (0)").register(registry);
+  }
+
   public void frameIn() {
     framesIn.increment();
   }

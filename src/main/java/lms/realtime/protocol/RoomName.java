@@ -14,6 +14,11 @@ public record RoomName(Kind kind, String key) {
     Kind(String prefix) {
       this.prefix = prefix;
     }
+
+    /** The kind's name in room names and settings ({@code course}, {@code live}, {@code user}). */
+    public String prefix() {
+      return prefix;
+    }
   }
 
   /**

@@ -50,8 +50,19 @@ public final class ServerFrames {
         + ",\"ts\":" + ts + "}";
   }
 
+  /** A notification that is not kept ({@code "durable": false}): no place in the user's stream. */
   public static String notification(String event, String data, long ts) {
     return "{\"type\":\"notification\",\"event\":" + Json.quote(event)
+        + ",\"data\":" + data
+        + ",\"ts\":" + ts + "}";
+  }
+
+  /** A notification kept in its user's {@code user:} stream, numbered there (contract §9). */
+  public static String notification(String room, long seq, String epoch, String event, String data, long ts) {
+    return "{\"type\":\"notification\",\"room\":" + Json.quote(room)
+        + ",\"seq\":" + seq
+        + ",\"epoch\":" + Json.quote(epoch)
+        + ",\"event\":" + Json.quote(event)
         + ",\"data\":" + data
         + ",\"ts\":" + ts + "}";
   }

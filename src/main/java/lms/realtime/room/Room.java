@@ -8,6 +8,7 @@ import lms.realtime.fanout.RoomInbox;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.CborSerializable;
 import lms.realtime.protocol.ClientFrame;
+import lms.realtime.user.User;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -64,7 +65,20 @@ public final class Room {
       String event, String data, String from, ActorRef<MemberInbox> socket, ActorRef<Hub.Command> hub, String requestId)
       implements Command {}
 
-  public record Published(String room, long seq, String epoch) implements CborSerializable {}
+  /** {@code unavailable}: null when published; else why not (a durable room whose journal is down: 503). */
+  public record Published(String room, long seq, String epoch, String unavailable) implements CborSerializable {}
+
+  /**
+   * A notification for the room's user, kept in this {@code user:} room's stream (contract §9): the
+   * user's sockets in the room get it, numbered; {@code replyTo} gets how many, and its place.
+   */
+  public record Notify(String event, String data, ActorRef<User.Delivered> replyTo) implements Command {}
+
+  /** What the stream holds after a position ({@code sinceEpoch} null: all it holds). */
+  public record ReadStream(String sinceEpoch, long sinceSeq, ActorRef<StreamRead> replyTo) implements Command {}
+
+  /** {@code complete}: the frames are everything after the position asked; else everything kept. */
+  public record StreamRead(String room, String epoch, long seq, boolean complete, List<String> frames) implements CborSerializable {}
 
   public record GetPresence(ActorRef<PresenceList> replyTo) implements Command {}
 
@@ -85,7 +99,8 @@ public final class Room {
   /** The backend removes a user: their sockets leave at once, older tokens cannot come back. */
   public record RemoveUser(String userId, ActorRef<Removed> replyTo) implements Command {}
 
-  public record Removed(int removed) implements CborSerializable {}
+  /** {@code unavailable}: null when done; else why not (nothing was removed: 503). */
+  public record Removed(int removed, String unavailable) implements CborSerializable {}
 
   private Room() {}
 

@@ -1,6 +1,5 @@
 package lms.realtime.room;
 
-import java.time.Duration;
 import java.util.List;
 import lms.realtime.fanout.Hub;
 import lms.realtime.fanout.MemberInbox;
@@ -18,7 +17,6 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
-import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 
 /**
  * The room's actor once it serves ({@link RoomStartup} comes first): it glues its pieces, who is in
@@ -35,43 +33,49 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
 
   private record MemberGone(ActorRef<MemberInbox> socket) implements Room.Command {}
 
-  private enum IdleCheck implements Room.Command { INSTANCE }
-
-  private final TimerScheduler<RoomInbox> timers;
   private final RoomSnapshots snapshots;
   private final RoomStartup.Env env;
   private final String name;
   private final RoomStream stream;
   private final RoomMembers members = new RoomMembers();
+  private final JournalLink journal;
+  private final RoomWrites writes;
   private final Removals removals;
   private final HeldForMembers heldForMembers;
   /** For a {@code user:} room: the link to the user entity that hands it the user's sockets; else null. */
   private final OwnerLink owner;
-  private boolean passivating;
+  private final RoomLifetime lifetime;
 
+  /**
+   * {@code recovered}: what a durable room's journal holds (its epoch, numbering, history and
+   * removals); null for a memory room, which takes them from a hand-off snapshot if one was found.
+   */
   RoomActor(ActorContext<RoomInbox> ctx, TimerScheduler<RoomInbox> timers, RoomSnapshots snapshots, RoomStartup.Env env,
-      RoomSnapshots.Found found) {
+      RoomSnapshots.Found found, JournalLink journal, JournalLink.Recovered recovered) {
     super(ctx);
-    this.timers = timers;
     this.snapshots = snapshots;
     this.env = env;
     this.name = env.name();
+    this.journal = journal;
     long now = System.currentTimeMillis();
-    this.stream = new RoomStream(name, env.settings(), found.snapshot(), now);
+    this.stream = RoomStream.start(name, env.settings(), found.snapshot(), recovered, now);
     this.removals = new Removals(env.settings().removalRetention().getSeconds());
+    this.lifetime = new RoomLifetime(ctx, timers, env, members, stream, removals, journal, snapshots);
+    this.writes = new RoomWrites(name, stream, members, journal, env.metrics(), lifetime::emptied);
     this.heldForMembers = new HeldForMembers(now, env.settings().internals().rejoinGrace().toMillis(),
         env.settings().internals().rejoinHeldMax(), timers);
-    found.removedAt().forEach(removals::merge);
+    if (recovered != null) {
+      removals.merge(recovered.removedAt());
+      journal.onRecovered();
+    } else {
+      found.removedAt().forEach(removals::merge);
+    }
     if (found.snapshot() != null) {
       found.snapshot().hubs().forEach(hub -> hub.tell(new Hub.RoomMoved(name, ctx.getSelf())));
       snapshots.takenOver();
     }
     env.metrics().roomStarted();
     this.owner = OwnerLink.forRoom(name, this, ctx, env.sharding());
-    // A room started by a message that leaves nothing behind (a stray leave, a presence query)
-    // goes again soon; one with history waits for it to expire (see onIdleCheck).
-    Duration emptyGrace = env.settings().internals().emptyRoomGrace();
-    scheduleIdleCheck(emptyGrace.compareTo(env.settings().historyTtl()) < 0 ? emptyGrace : env.settings().historyTtl());
   }
 
   OwnerLink owner() {
@@ -81,9 +85,18 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
   @Override
   public Receive<RoomInbox> createReceive() {
     return newReceiveBuilder()
-        .onMessageEquals(Stop.INSTANCE, this::onStop)
+        .onMessageEquals(Stop.INSTANCE, () -> lifetime.onStop(this))
         .onMessage(RoomSnapshots.Written.class, w -> this)
-        .onMessage(RoomInbox.class, c -> passivating && !(c instanceof MemberGone || c instanceof IdleCheck
+        .onMessage(JournalLink.Recovered.class, r -> {
+          removals.merge(r.removedAt());
+          writes.recovered(r);
+          return this;
+        })
+        .onMessage(JournalLink.Message.class, m -> {
+          journal.handle(m);
+          return lifetime.afterJournal(this);
+        })
+        .onMessage(RoomInbox.class, c -> lifetime.passivating() && !(c instanceof MemberGone || c instanceof RoomLifetime.IdleCheck
             || c instanceof OwnerLink.EntityGone), this::forwardToNextIncarnation)
         .onMessage(Room.Join.class, this::onJoin)
         .onMessage(RoomInbox.Rejoin.class, this::onRejoin)
@@ -92,8 +105,19 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
           return this;
         })
         .onMessage(Room.Leave.class, this::onLeave)
-        .onMessage(Room.Publish.class, this::onPublish)
+        .onMessage(Room.Publish.class, p -> {
+          writes.publish(p);
+          return this;
+        })
         .onMessage(Room.SocketPublish.class, this::onSocketPublish)
+        .onMessage(Room.Notify.class, n -> {
+          writes.notify(n);
+          return this;
+        })
+        .onMessage(Room.ReadStream.class, r -> {
+          writes.read(r);
+          return this;
+        })
         .onMessage(Room.GetPresence.class, g -> {
           g.replyTo().tell(new Room.PresenceList(name, members.presence().list()));
           return this;
@@ -106,10 +130,13 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
           return this;
         })
         .onMessage(OwnerLink.EntityGone.class, gone -> {
-          owner.gone(gone, passivating);
+          owner.gone(gone, lifetime.passivating());
           return this;
         })
-        .onMessageEquals(IdleCheck.INSTANCE, this::onIdleCheck)
+        .onMessageEquals(RoomLifetime.IdleCheck.INSTANCE, () -> {
+          lifetime.onIdleCheck();
+          return this;
+        })
         .onMessageEquals(HeldForMembers.RELEASE, this::releaseHeld)
         .onSignal(PostStop.class, s -> {
           env.metrics().roomStopped();
@@ -125,20 +152,6 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
   private Behavior<RoomInbox> forwardToNextIncarnation(RoomInbox command) {
     env.sharding().entityRefFor(Room.KEY, name).tell(command);
     return this;
-  }
-
-  /**
-   * Stopped by the shard. A room that still has something to hand on (members, history, removals)
-   * is being moved: it writes a snapshot to a majority of nodes first, then stops.
-   */
-  private Behavior<RoomInbox> onStop() {
-    long now = System.currentTimeMillis();
-    if (members.isEmpty() && stream.history().isEmpty(now) && removals.isEmpty()) {
-      return Behaviors.stopped();
-    }
-    return snapshots.handOnThenStop(new RoomSnapshots.Snapshot(stream.epoch(), stream.seq(),
-        stream.history().newest(now, env.settings().internals().snapshotMaxHistoryBytes()), removals.asMap(),
-        List.copyOf(members.hubs())), getContext(), env.metrics()::roomStopped);
   }
 
   private Behavior<RoomInbox> onJoin(Room.Join join) {
@@ -240,18 +253,9 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
       broadcastToWatchers(ServerFrames.presenceDiff(name, List.of(), List.of(gone.member().info().userId())));
     }
     if (members.isEmpty()) {
-      long now = System.currentTimeMillis();
-      scheduleIdleCheck(Duration.ofMillis(Math.max(0, stream.history().expiresAt(now) - now)));
+      lifetime.emptied();
     }
     return gone;
-  }
-
-  private Behavior<RoomInbox> onPublish(Room.Publish publish) {
-    long now = System.currentTimeMillis();
-    Long first = publish.idempotencyId() == null ? null : stream.history().seqOf(publish.idempotencyId(), now);
-    long eventSeq = first != null ? first : numberAndFanOut(publish.event(), publish.data(), publish.from(), publish.idempotencyId(), now);
-    publish.replyTo().tell(new Room.Published(name, eventSeq, stream.epoch()));
-    return this;
   }
 
   private Behavior<RoomInbox> onSocketPublish(Room.SocketPublish publish) {
@@ -263,22 +267,8 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
       return toSocket(publish.hub(), publish.socket(),
           ServerFrames.error(publish.requestId(), ErrorCodes.NOT_JOINED, "not joined to " + name));
     }
-    long eventSeq = numberAndFanOut(publish.event(), publish.data(), publish.from(), null, System.currentTimeMillis());
-    return toSocket(publish.hub(), publish.socket(), ServerFrames.ack(publish.requestId(), eventSeq));
-  }
-
-  /** Numbers an event, keeps it in the history and hands it to every hub; returns its seq. */
-  private long numberAndFanOut(String event, String data, String from, String idempotencyId, long now) {
-    History.Entry entry = stream.append(event, data, from, idempotencyId, now);
-    env.metrics().eventPublished();
-    long publishedAt = Metrics.nowMicros();
-    for (ActorRef<Hub.Command> hub : members.hubs()) {
-      hub.tell(new Hub.Broadcast(name, entry.frame(), false, publishedAt, stream.epoch(), entry.seq()));
-    }
-    if (members.isEmpty()) {
-      scheduleIdleCheck(env.settings().historyTtl());
-    }
-    return entry.seq();
+    writes.socketPublish(publish);
+    return this;
   }
 
   private Behavior<RoomInbox> onQueryPresence(Room.QueryPresence query) {
@@ -300,40 +290,29 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
     return this;
   }
 
+  /** A removal is stored first (a durable room's journal; a memory room's Distributed Data entry after). */
   private Behavior<RoomInbox> onRemoveUser(Room.RemoveUser remove) {
-    removals.remove(remove.userId(), nowSeconds());
-    snapshots.writeRemovals(removals.asMap());
+    if (!journal.available()) {
+      remove.replyTo().tell(new Room.Removed(0, RoomWrites.UNAVAILABLE));
+      return this;
+    }
+    long at = nowSeconds();
+    journal.write(new RoomJournal.UserRemoved(remove.userId(), at), () -> removeNow(remove, at),
+        () -> remove.replyTo().tell(new Room.Removed(0, RoomWrites.UNAVAILABLE)));
+    return this;
+  }
+
+  private void removeNow(Room.RemoveUser remove, long at) {
+    removals.remove(remove.userId(), at);
+    if (!journal.durable()) {
+      snapshots.writeRemovals(removals.asMap());
+    }
     String leftFrame = ServerFrames.left(null, name, "removed");
     List<ActorRef<MemberInbox>> sockets = members.socketsOf(remove.userId());
     for (ActorRef<MemberInbox> socket : sockets) {
       removeMember(socket).member().hub().tell(new Hub.RemoveMember(name, socket, leftFrame, true));
     }
-    remove.replyTo().tell(new Room.Removed(sockets.size()));
-    return this;
-  }
-
-  private Behavior<RoomInbox> onIdleCheck() {
-    long now = System.currentTimeMillis();
-    if (removals.expire(now / 1000)) {
-      snapshots.writeRemovals(removals.asMap());
-    }
-    if (!members.isEmpty() || passivating) {
-      return this;
-    }
-    if (!stream.history().isEmpty(now)) {
-      scheduleIdleCheck(Duration.ofMillis(stream.history().expiresAt(now) - now + 1));
-    } else if (!removals.isEmpty()) {
-      scheduleIdleCheck(Duration.ofSeconds(removals.secondsToNextExpiry(now / 1000)));
-    } else {
-      // Nothing left to recover or remember: the epoch goes with the entity, as the contract says.
-      passivating = true;
-      env.shard().tell(new ClusterSharding.Passivate<>(getContext().getSelf()));
-    }
-    return this;
-  }
-
-  private void scheduleIdleCheck(Duration after) {
-    timers.startSingleTimer(IdleCheck.INSTANCE, IdleCheck.INSTANCE, after.plusMillis(10));
+    remove.replyTo().tell(new Room.Removed(sockets.size(), null));
   }
 
   private void broadcastToWatchers(String frame) {

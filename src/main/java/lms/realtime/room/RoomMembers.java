@@ -36,6 +36,10 @@ final class RoomMembers {
     return members.isEmpty();
   }
 
+  int size() {
+    return members.size();
+  }
+
   Set<ActorRef<Hub.Command>> hubs() {
     return hubs.keySet();
   }

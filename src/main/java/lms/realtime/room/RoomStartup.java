@@ -3,6 +3,7 @@ package lms.realtime.room;
 import lms.realtime.config.Settings;
 import lms.realtime.fanout.RoomInbox;
 import lms.realtime.metrics.Metrics;
+import lms.realtime.protocol.RoomName;
 import lms.realtime.user.User;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -78,8 +79,31 @@ final class RoomStartup {
     if (found.snapshot() != null) {
       ctx.getLog().info("room {} taken over at {}/{}", env.name(), found.snapshot().epoch(), found.snapshot().seq());
     }
-    RoomActor room = new RoomActor(ctx, timers, snapshots, env, found);
+    RoomName parsed = RoomName.parse(env.name());
+    if (parsed != null && env.settings().durable().isDurable(parsed.kind().prefix())) {
+      return recovering(found, JournalLink.durable(ctx, timers, env.name(), env.settings()));
+    }
+    return serve(new RoomActor(ctx, timers, snapshots, env, found, JournalLink.memory(ctx, timers, env.name(), env.settings()), null));
+  }
+
+  private Behavior<RoomInbox> serve(RoomActor room) {
     return room.owner() == null ? stash.unstashAll(room) : awaitingOwner(room);
+  }
+
+  /**
+   * A durable room waits for its journal's recovery (its epoch, numbering, history, removals). A
+   * journal that fails (the database does not answer) is started again after a backoff, while what
+   * comes is stashed: the room cannot answer a join before it knows its epoch.
+   */
+  private Behavior<RoomInbox> recovering(RoomSnapshots.Found found, JournalLink journal) {
+    return Behaviors.receive(RoomInbox.class)
+        .onMessage(JournalLink.Recovered.class, recovered -> serve(new RoomActor(ctx, timers, snapshots, env, found, journal, recovered)))
+        .onMessage(JournalLink.Message.class, message -> {
+          journal.handle(message);
+          return Behaviors.same();
+        })
+        .onAnyMessage(this::stashOrDrop)
+        .build();
   }
 
   /**

@@ -1,5 +1,6 @@
 package lms.realtime.session;
 
+import java.util.function.BooleanSupplier;
 import lms.realtime.auth.TokenVerifier;
 import lms.realtime.config.Settings;
 import lms.realtime.fanout.Hubs;
@@ -11,7 +12,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 
 /**
  * What the sockets, the HTTP side and the transports of one node share: settings, token checks,
- * this node's sockets and their per-IP counts, hubs, metrics, sharding. The entities (rooms, users)
+ * this node's sockets and their per-IP counts, hubs, metrics, sharding, whether the durable rooms'
+ * database answers ({@code journalUp}: always true with no durable rooms). The entities (rooms, users)
  * get only what they use (settings, metrics), not this.
  */
 public record NodeContext(
@@ -24,6 +26,7 @@ public record NodeContext(
     Hubs hubs,
     Metrics metrics,
     ClusterSharding sharding,
+    BooleanSupplier journalUp,
     Demo demo) {
 
   /** Demo mode: the secret the node made for itself, or null when not in demo mode. */

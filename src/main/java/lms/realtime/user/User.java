@@ -70,7 +70,11 @@ public final class User extends ExtensibleBehavior<User.Command> {
 
   public record Notify(String frame, ActorRef<Delivered> replyTo) implements Command {}
 
-  public record Delivered(int delivered) implements CborSerializable {}
+  /**
+   * Connections a notification reached; for one kept in the user's stream also its {@code seq} and
+   * {@code epoch} (else 0 and null); {@code unavailable} when it could not be kept (503).
+   */
+  public record Delivered(int delivered, long seq, String epoch, String unavailable) implements CborSerializable {}
 
   public record GetPresence(ActorRef<UserPresence> replyTo) implements Command {}
 
@@ -216,7 +220,7 @@ public final class User extends ExtensibleBehavior<User.Command> {
     for (ActorRef<MemberInbox> socket : connections.keySet()) {
       socket.tell(new MemberInbox.Deliver(notify.frame()));
     }
-    notify.replyTo().tell(new Delivered(connections.size()));
+    notify.replyTo().tell(new Delivered(connections.size(), 0, null, null));
     return passivateIfIdle();
   }
 
