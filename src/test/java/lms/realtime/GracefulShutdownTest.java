@@ -41,6 +41,7 @@ class GracefulShutdownTest {
     pb.environment().put("LMS_CLUSTER_PORT", Integer.toString(clusterPort));
     pb.environment().put("LMS_JWT_SECRET", Tokens.SECRET);
     pb.environment().put("LMS_TRANSPORT", TestNode.transport());
+    pb.environment().put("LMS_DATA_DIR", TestNode.dataDir());
     Process process = pb.start();
     List<WsClient> sockets = new ArrayList<>();
     try {

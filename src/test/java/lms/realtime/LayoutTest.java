@@ -30,6 +30,7 @@ class LayoutTest {
   private static final Map<String, Set<String>> MAY_IMPORT = Map.ofEntries(
       Map.entry("config", Set.of()),
       Map.entry("metrics", Set.of()),
+      Map.entry("store", Set.of("config")),
       Map.entry("protocol", Set.of("config")),
       Map.entry("auth", Set.of("protocol", "config")),
       Map.entry("fanout", Set.of("protocol", "metrics", "config")),

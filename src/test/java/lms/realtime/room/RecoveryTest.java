@@ -13,11 +13,16 @@ import lms.realtime.testkit.WsClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** Contract §3 "Sequence, history, recovery", through real sockets; history of 5 events, 3 s. */
+/**
+ * Contract §3 "Sequence, history, recovery", through real sockets; history of 5 events, 3 s. The
+ * rooms here are memory rooms ({@code lms.durable.rooms} empty): {@link DurableRoomsTest} has the
+ * same rules for durable ones, and what survives a restart.
+ */
 class RecoveryTest {
   static final String SERVICE = Tokens.service();
   @RegisterExtension
-  static final NodePerClass NODE = new NodePerClass(Map.of("lms.history.size", 5, "lms.history.ttl-seconds", 3));
+  static final NodePerClass NODE = new NodePerClass(Map.of("lms.history.size", 5, "lms.history.ttl-seconds", 3,
+      "lms.durable.rooms", ""));
 
   static JsonNode publish(String room, int n) throws Exception {
     var r = NODE.get().post("/api/v1/rooms/" + room + "/events", SERVICE, "{\"event\":\"e\",\"data\":{\"n\":" + n + "}}");

@@ -58,6 +58,11 @@ public final class TestNode implements AutoCloseable {
       try {
         for (int i = 0; i < n; i++) {
           Map<String, Object> o = new java.util.HashMap<>(overrides);
+          // nodes in one JVM without a database they share keep every room in memory (Node refuses
+          // durable rooms on a cluster without LMS_DB_URL)
+          if (!o.containsKey("lms.durable.db.url")) {
+            o.putIfAbsent("lms.durable.rooms", "");
+          }
           o.put("lms.cluster.port", ports[i]);
           o.put("lms.cluster.seed-nodes", "127.0.0.1:" + ports[0]);
           nodes.add(start(o));
@@ -77,6 +82,17 @@ public final class TestNode implements AutoCloseable {
       t = t.getCause();
     }
     return t;
+  }
+
+  /** A fresh directory for one node's embedded journal, under target/ (gone with {@code mvn clean}). */
+  public static String dataDir() {
+    try {
+      java.nio.file.Path root = java.nio.file.Path.of("target", "test-data");
+      java.nio.file.Files.createDirectories(root);
+      return java.nio.file.Files.createTempDirectory(root, "node-").toAbsolutePath().toString();
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   public static int freePort() {
@@ -105,6 +121,7 @@ public final class TestNode implements AutoCloseable {
             "lms.http.port", 0,
             "lms.cluster.port", 0,
             "lms.jwt.secret", Tokens.SECRET,
+            "lms.durable.data-dir", dataDir(),
             "lms.allowed-origins", "http://localhost:8080,https://school.example")))
         .withFallback(ConfigFactory.defaultApplication()));
   }

@@ -88,6 +88,7 @@ class FloodTest {
     pb.environment().put("LMS_CLUSTER_PORT", Integer.toString(TestNode.freePort()));
     pb.environment().put("LMS_JWT_SECRET", Tokens.SECRET);
     pb.environment().put("LMS_TRANSPORT", TestNode.transport());
+    pb.environment().put("LMS_DATA_DIR", TestNode.dataDir());
     pb.environment().put("LMS_HEADER_TIMEOUT", "2s");
     Process process = pb.start();
     List<AutoCloseable> held = new ArrayList<>();
