@@ -28,6 +28,10 @@
 #   LMS_CLUSTER_JAVA_OPTS        JVM options of each node (-Xmx512m)
 #   LMS_CLUSTER_READY_TIMEOUT    seconds to wait for readiness (120)
 #   LMS_CLUSTER_STOP_TIMEOUT     seconds to wait for a node to exit after SIGTERM (60)
+#   LMS_DB_URL                   PostgreSQL for the durable rooms, shared by every node (with
+#                                LMS_DB_USER, LMS_DB_PASSWORD); unset: LMS_DURABLE_ROOMS is empty,
+#                                every room in memory (nodes refuse durable rooms without a shared
+#                                database; docs/operations.md)
 #
 # The ports, size, seeds, demo flag and secret chosen by `start` are remembered in
 # target/cluster/cluster.env (the secret only as a SHA-256), so `restart N` starts node N exactly
@@ -180,6 +184,7 @@ start_node() {
   LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT="$hp" \
     LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT="$cp" LMS_SEED_NODES="$SEEDS" \
     LMS_JWT_SECRET="$(secret)" LMS_ALLOWED_ORIGINS="$origins" \
+    LMS_DURABLE_ROOMS="${LMS_DURABLE_ROOMS-$([[ -n "${LMS_DB_URL:-}" ]] && echo course,user)}" \
     ${SETSID} bash -c 'java "$@" & echo $! >"'"$DIR/node-$n.pid"'"; wait $!; echo $? >"'"$DIR/node-$n.exit"'"' \
     node-"$n" ${LMS_CLUSTER_JAVA_OPTS:--Xmx512m} -jar "$DIR/node-$n.jar" ${args[@]+"${args[@]}"} \
     </dev/null >>"$DIR/node-$n.log" 2>&1 &
