@@ -23,8 +23,10 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
  *
  * <p>A room reaches a socket by one path only: the socket's node's hub ({@link Hub}), named in every
  * request a socket sends. Events, acks, refusals and presence replies all go that way, so a socket
- * gets them in the order the room said them. Handed to another node, a room takes its epoch, history,
- * removals and the list of its hubs along ({@link RoomSnapshots}); the hubs bring the members back.
+ * gets them in the order the room said them. Handed to another node, a memory room takes its epoch,
+ * history, removals and the list of its hubs along ({@link RoomSnapshots}); a durable room (a kind in
+ * {@code lms.durable.rooms}) keeps all but its hubs in its journal ({@link RoomJournal}), which a
+ * crash does not lose either. The hubs bring the members back.
  */
 public final class Room {
   public static final EntityTypeKey<RoomInbox> KEY = EntityTypeKey.create(RoomInbox.class, "Room");

@@ -20,10 +20,12 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * The room's actor once it serves ({@link RoomStartup} comes first): it glues its pieces, who is in
- * it ({@link RoomMembers}), its numbered stream ({@link RoomStream}), who was removed
- * ({@link Removals}), requests held for members a re-join brings ({@link HeldForMembers}), its
- * state's hand-off ({@link RoomSnapshots}), and for a {@code user:} room, its user entity
- * ({@link OwnerLink}). Everything it says to a socket goes through the hub the socket named.
+ * it ({@link RoomMembers}), its numbered stream ({@link RoomStream}) and what adds to it
+ * ({@link RoomWrites}, through a durable room's journal, {@link JournalLink}), who was removed
+ * ({@link Removals}), requests held for members a re-join brings ({@link HeldForMembers}), when it
+ * goes ({@link RoomLifetime}), its state's hand-off ({@link RoomSnapshots}), and for a {@code user:}
+ * room, its user entity ({@link OwnerLink}). Memory and durable rooms are this one actor. Everything
+ * it says to a socket goes through the hub the socket named.
  */
 final class RoomActor extends AbstractBehavior<RoomInbox> {
   /** Sent by the shard to stop this room: passivation, hand-off to another node, shutdown. */
