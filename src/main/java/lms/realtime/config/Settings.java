@@ -81,9 +81,18 @@ public record Settings(
       int dbPoolSize,
       Duration dbConnectTimeout) {
 
+    /** The room kinds there are (protocol's RoomName.Kind prefixes). */
+    private static final Set<String> KINDS = Set.of("course", "live", "user");
+
     static Durable from(Config c) {
+      Set<String> kinds = csv(c.getString("rooms")).stream().collect(Collectors.toUnmodifiableSet());
+      for (String kind : kinds) {
+        if (!KINDS.contains(kind)) {
+          throw new IllegalStateException("LMS_DURABLE_ROOMS lists room kinds (course, live, user), not '" + kind + "'");
+        }
+      }
       return new Durable(
-          csv(c.getString("rooms")).stream().collect(Collectors.toUnmodifiableSet()),
+          kinds,
           c.getInt("history-size"),
           c.getDuration("history-ttl"),
           c.getBytes("history-max-bytes"),

@@ -71,7 +71,11 @@ final class RoomStartup {
 
   private Behavior<RoomInbox> onRead(RoomSnapshots.Read read) {
     RoomSnapshots.Found found = snapshots.found(read);
-    if (found.snapshot() == null && found.removals() == null && !askedMajority && clusterSize() > 1) {
+    RoomName parsed = RoomName.parse(env.name());
+    boolean durable = parsed != null && env.settings().durable().isDurable(parsed.kind().prefix());
+    // a durable room's state is in its journal: Distributed Data has at most its hubs (a hand-off's),
+    // not worth a majority round trip before every durable room's start
+    if (!durable && found.snapshot() == null && found.removals() == null && !askedMajority && clusterSize() > 1) {
       askedMajority = true;
       snapshots.read(true);
       return Behaviors.same();
@@ -79,8 +83,7 @@ final class RoomStartup {
     if (found.snapshot() != null) {
       ctx.getLog().info("room {} taken over at {}/{}", env.name(), found.snapshot().epoch(), found.snapshot().seq());
     }
-    RoomName parsed = RoomName.parse(env.name());
-    if (parsed != null && env.settings().durable().isDurable(parsed.kind().prefix())) {
+    if (durable) {
       return recovering(found, JournalLink.durable(ctx, timers, env.name(), env.settings()));
     }
     return serve(new RoomActor(ctx, timers, snapshots, env, found, JournalLink.memory(ctx, timers, env.name(), env.settings()), null));
