@@ -1,4 +1,4 @@
-// Types of the lms-realtime browser client (wire contract version 1, §8).
+// Types of the lms-realtime browser client (wire contract version 1, §8, and the inbox of 1.1, §9).
 
 /** A value, or a function giving it (possibly through a promise); functions are called again before every (re)connect or re-join. */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -45,6 +45,26 @@ export interface RealtimeClientOptions {
   rejoinBurst?: number;
   /** Joins per second after the burst. Default 10, half the engine's default rate (20 frames a second). */
   rejoinPerSecond?: number;
+  /**
+   * Where the last position (`epoch`, `seq`) of each joined room and of the inbox (`user:<me>`) is
+   * kept, under `lms-realtime:<url>:<userId>:<room>`, so that a new client (a reloaded page, a tab
+   * opened the next morning) joins with `since` and recovers instead of starting afresh. Default
+   * `globalThis.localStorage`, or an in-memory store shared by the clients of the page when there
+   * is none; `null`: positions are kept in this client object only.
+   */
+  storage?: StorageLike | null;
+  /**
+   * Positions are written at most this often (and at once on `pagehide`, when the page is hidden,
+   * after a drop and on `close()`). Default 1000.
+   */
+  storageFlushMs?: number;
+}
+
+/** The part of the Web Storage interface (`localStorage`) the client uses. */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
 }
 
 /** The part of the WebSocket interface the client uses. */
@@ -87,8 +107,12 @@ export interface JoinedFrame {
   seq: number;
   /** Present when the join carried `since`. */
   recovered?: boolean;
-  /** Present when `recovered` is true: the events missed, oldest first. */
-  missed?: EventFrame[];
+  /**
+   * Present when `recovered` is true: the frames missed, oldest first, each as it was sent live. In
+   * the `user:` room (contract 1.1) the kept notifications are numbered with the events, so `missed`
+   * holds both kinds there.
+   */
+  missed?: Array<EventFrame | NotificationFrame>;
 }
 
 export interface LeftFrame {
@@ -125,9 +149,24 @@ export interface NotificationFrame<D = unknown> {
   event: string;
   data: D;
   ts: number;
-  /** Durable notifications (contract 1.1) are numbered in the `user:` room. */
+  /**
+   * A notification kept in the user's stream (contract 1.1, the default) is numbered in the
+   * `user:<me>` room: `room`, `seq` and `epoch` are set. One sent with `"durable": false` has none.
+   */
+  room?: string;
   seq?: number;
   epoch?: string;
+}
+
+/** A device of the user marked a notification read (the event `notification.read` of `user:<me>`). */
+export interface NotificationReadEvent {
+  /** The `seq` of the notification marked read. */
+  seq: number;
+  /** The user id of the device's user (the event's `from`). */
+  from: string;
+  ts: number;
+  /** The `event` frame itself. */
+  frame: EventFrame<{ seq: number }>;
 }
 
 /**
@@ -137,7 +176,7 @@ export interface NotificationFrame<D = unknown> {
  * `requestTimeoutMs`), `closed` (`close()` was called), `left`/`not_joined` (the room was left),
  * `removed`, `queue_full`, `token_error`, `connect_failed`, `handler_error`, `bad_frame`,
  * `send_failed`, `unexpected_answer`, `seq_gap` (events of a room were lost on the way: the client
- * reconnects to recover them).
+ * reconnects to recover them), `storage_error` (the position storage threw; reported once).
  */
 export interface ErrorFrame {
   type: 'error';
@@ -167,7 +206,10 @@ export interface JoinOptions {
   onEvent?: (event: EventFrame) => void;
   /** Every `presence_diff` of the room (sent to those who may query its presence). */
   onPresence?: (diff: PresenceDiffFrame) => void;
-  /** After a reconnect, the engine could not give the missed events: reload the room's state. */
+  /**
+   * The engine could not give the missed events (`recovered: false`): reload the room's state. After
+   * a reconnect, or on the first join when a stored position was used (a reload) and is too old.
+   */
   onReset?: (joined: JoinedFrame) => void;
   /** Every `joined` answer, the first and each one after a reconnect. */
   onJoined?: (joined: JoinedFrame) => void;
@@ -183,7 +225,7 @@ export interface Room {
    * A join that times out or is refused with `rate_limited`/`unavailable` is retried: `ready` waits.
    */
   readonly ready: Promise<JoinedFrame>;
-  /** Last position seen (from `joined` and every event); null before the first `joined`. */
+  /** Last position seen (from `joined` and every event), or the stored one; null when none is known. */
   readonly epoch: string | null;
   readonly seq: number | null;
   /** True while joined on the current connection. */
@@ -199,7 +241,13 @@ export interface Room {
 export interface RealtimeClientEvents {
   state: ConnectionState;
   welcome: WelcomeFrame;
+  /**
+   * Kept notifications in `seq` order and never twice, the ones missed while away included (then
+   * after the reconnect's or reload's inbox join); not kept ones (no `seq`) as they come.
+   */
   notification: NotificationFrame;
+  /** A device of the user (this one included) marked a notification read; also from a recovery. */
+  notification_read: NotificationReadEvent;
   /** Error frames not tied to a request, and the client's own problems. */
   error: ErrorFrame;
   /** Events of rooms not joined through `join()` (for instance the automatically joined `user:` room). */
@@ -218,11 +266,22 @@ export declare class RealtimeClient {
   readonly userId: string | null;
   /** The heartbeat interval in use. */
   readonly heartbeatSeconds: number | null;
-  /** Returns a function that removes the listener. */
+  /**
+   * Returns a function that removes the listener. A listener for `notification`,
+   * `notification_read` or `event` makes the client follow the inbox: it joins `user:<me>` on every
+   * connect (with `since` once a position is known) so that what came meanwhile is handed over.
+   */
   on<K extends keyof RealtimeClientEvents>(event: K, fn: (arg: RealtimeClientEvents[K]) => void): () => void;
   off<K extends keyof RealtimeClientEvents>(event: K, fn: (arg: RealtimeClientEvents[K]) => void): void;
   /** Joins now or once connected, and again after every reconnect. Joining a joined room returns the same Room. */
   join(room: string, options?: JoinOptions): Room;
-  /** Closes with 1000; no more reconnects; pending requests reject with `closed`. */
+  /**
+   * Marks a notification read on all the user's devices: publishes `notification.read` with
+   * `{seq}` into `user:<me>` (sent once the inbox is joined; before the first `welcome` it waits for
+   * it). Every device, this one included, hears it as `notification_read`. Rejects like
+   * `Room.publish`, and with `bad_request` for a `seq` that is not a positive integer.
+   */
+  markRead(seq: number): Promise<AckFrame>;
+  /** Writes the last positions to the storage, then closes with 1000; no more reconnects; pending requests reject with `closed`. */
   close(): void;
 }

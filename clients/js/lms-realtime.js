@@ -1,5 +1,5 @@
 /**
- * lms-realtime browser client (wire contract version 1).
+ * lms-realtime browser client (wire contract version 1, and the inbox of version 1.1).
  *
  * One ES module, no dependencies, no build step. Works in browsers and, given a WebSocket class
  * through the `WebSocket` option (for instance the `ws` package), in Node.
@@ -54,6 +54,17 @@ const DEFAULT_MIN_CRASH_RETRY_MS = 1000;
 /** Close codes of a crash: no close frame (1006), internal error, restarting, try again later. */
 const CRASH_CLOSE_CODES = new Set([1006, 1011, 1012, 1013]);
 const SOCKET_OPEN = 1;
+/**
+ * Positions go to the storage at most this often (a room at 100 events a second must not cost 100
+ * synchronous `localStorage` writes a second), and at once on `pagehide`, a hidden page, a drop and
+ * `close()`.
+ */
+const DEFAULT_STORAGE_FLUSH_MS = 1000;
+const STORAGE_PREFIX = 'lms-realtime:';
+/** The event a device publishes into its user's room to mark a notification read (contract 1.1). */
+const READ_EVENT = 'notification.read';
+/** A listener for any of these makes the client follow the user's inbox (the `user:` room). */
+const INBOX_LISTENERS = new Set(['notification', 'notification_read', 'event']);
 
 const noop = () => {};
 const now = () =>
@@ -69,6 +80,36 @@ function errorFrame(code, message, extra) {
 /** Calls a string-or-function-or-promise option and gives back its value. */
 async function resolveValue(v) {
   return typeof v === 'function' ? await v() : await v;
+}
+
+/**
+ * Where positions are kept when the page has no `localStorage` (Node, a sandboxed frame): shared by
+ * the clients of this JavaScript realm, so a client made again (a new object, same page) still finds
+ * the positions of the one before.
+ */
+const memoryStorage = (() => {
+  const items = new Map();
+  return {
+    getItem: (k) => (items.has(k) ? items.get(k) : null),
+    setItem: (k, v) => { items.set(k, String(v)); },
+    removeItem: (k) => { items.delete(k); },
+  };
+})();
+
+/** `globalThis.localStorage` when there is one that works, else the in-memory store. */
+function defaultStorage() {
+  try {
+    const ls = globalThis.localStorage;
+    if (ls && typeof ls.getItem === 'function' && typeof ls.setItem === 'function') return ls;
+  } catch {
+    // reading localStorage throws (SecurityError) where storage is disabled for the page
+  }
+  return memoryStorage;
+}
+
+function isStorage(s) {
+  return s !== null && typeof s === 'object' && typeof s.getItem === 'function'
+    && typeof s.setItem === 'function' && typeof s.removeItem === 'function';
 }
 
 /** `ws:`/`wss:` stay; `http(s):` become `ws(s):`; a relative URL is taken against the page. */
@@ -149,6 +190,11 @@ export class RealtimeClient {
    *   answer after this rejects with `{code:'timeout'}`; default 10000.
    * @param {number} [options.rejoinBurst] joins sent at once after `welcome`; default 20.
    * @param {number} [options.rejoinPerSecond] then joins per second; default 10.
+   * @param {{getItem(key: string): string|null, setItem(key: string, value: string): void,
+   *   removeItem(key: string): void}|null} [options.storage] where the last position of each room
+   *   (and of the inbox) is kept, so that a new client (a reloaded page) joins with `since` and
+   *   recovers; default `globalThis.localStorage`, else an in-memory store; `null`: nowhere.
+   * @param {number} [options.storageFlushMs] positions are written at most this often; default 1000.
    */
   constructor(options) {
     options = options || /** @type {any} */ ({});
@@ -159,6 +205,10 @@ export class RealtimeClient {
       throw new TypeError('RealtimeClient: no WebSocket implementation; pass options.WebSocket');
     }
     const backoff = options.backoff || {};
+    const storage = options.storage === undefined ? defaultStorage() : options.storage;
+    if (storage !== null && !isStorage(storage)) {
+      throw new TypeError('RealtimeClient: options.storage needs getItem, setItem and removeItem (or null for none)');
+    }
     /** The engine's URL as given. */
     this.url = url;
     /** Connection attempts made after the first one (reconnects), since construction. */
@@ -179,6 +229,16 @@ export class RealtimeClient {
     this._requestTimeoutMs = Math.min(MAX_TIMER_MS, positiveNumber(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS));
     this._rejoinBurst = Math.max(1, Math.floor(positiveNumber(options.rejoinBurst, DEFAULT_REJOIN_BURST)));
     this._rejoinPerSecond = positiveNumber(options.rejoinPerSecond, DEFAULT_REJOIN_PER_SECOND);
+    this._storage = storage;
+    this._storageFlushMs = Math.min(MAX_TIMER_MS, positiveNumber(options.storageFlushMs, DEFAULT_STORAGE_FLUSH_MS));
+    /** Keys are per engine and user (two users of one browser keep apart): `lms-realtime:<url>:<userId>:<room>`. */
+    this._storageUrl = socketUrl(url);
+    /** @type {Set<Room>} rooms whose position moved since it was last written */
+    this._dirty = new Set();
+    this._flushTimer = null;
+    this._storageFailed = false;
+    /** `markRead` calls made before the first `welcome` (the user, so the inbox's name, is not known yet). */
+    this._readsBeforeWelcome = [];
 
     /** @type {'connecting'|'connected'|'disconnected'|'closed'} */
     this._state = 'connecting';
@@ -225,8 +285,14 @@ export class RealtimeClient {
     this._onVisibility = () => {
       // Hidden tabs have their timers throttled (Chrome: to about once a minute after 5 minutes), so
       // the heartbeat may have been late: back in view after a long silence, check the socket now.
-      if (pageVisible() && !this._closed) this._checkLiveness();
+      if (this._closed) return;
+      if (pageVisible()) this._checkLiveness();
+      // A hidden page may be frozen or discarded without another event (mobile browsers): write now.
+      else this._flushPositions();
     };
+    // The page goes away (reload, navigation, tab closed): the last positions must be in the storage.
+    this._onPageHide = () => this._flushPositions();
+    if (typeof globalThis.addEventListener === 'function') globalThis.addEventListener('pagehide', this._onPageHide);
     const doc = globalThis.document;
     if (doc && typeof doc.addEventListener === 'function') doc.addEventListener('visibilitychange', this._onVisibility);
 
@@ -243,15 +309,22 @@ export class RealtimeClient {
   }
 
   /**
-   * Adds a listener. Events: `'state'`, `'welcome'`, `'notification'`, `'error'` (error frames not
-   * tied to a request, and the client's own problems), `'event'` (events of rooms not joined
-   * through {@link RealtimeClient#join}, such as the automatically joined `user:` room).
+   * Adds a listener. Events: `'state'`, `'welcome'`, `'notification'` (in `seq` order, never twice,
+   * the ones missed while away included), `'notification_read'` (`{seq, from, ts, frame}`: a device
+   * of the user marked a notification read), `'error'` (error frames not tied to a request, and the
+   * client's own problems), `'event'` (events of rooms not joined through
+   * {@link RealtimeClient#join}, such as the automatically joined `user:` room).
+   *
+   * A listener for `notification`, `notification_read` or `event` makes the client follow the
+   * user's inbox: it joins `user:<me>` on every connect, with `since` once it knows a position, so
+   * that what came while it was away is handed over after a reconnect or a reload.
    * @returns {() => void} a function that removes the listener
    */
   on(event, fn) {
     if (typeof fn !== 'function') throw new TypeError('RealtimeClient.on: listener must be a function');
     if (!this._listeners.has(event)) this._listeners.set(event, new Set());
     this._listeners.get(event).add(fn);
+    if (INBOX_LISTENERS.has(event)) this._followInbox(false);
     return () => this.off(event, fn);
   }
 
@@ -279,21 +352,50 @@ export class RealtimeClient {
     if (this._closed) throw new Error('RealtimeClient: the client is closed');
     if (typeof room !== 'string' || room === '') throw new TypeError('RealtimeClient.join: room name required');
     const existing = this._rooms.get(room);
+    if (existing && existing._internal) {
+      // The inbox the client followed by itself: from now on the app's, with the app's options.
+      existing._internal = false;
+      existing._options = options || {};
+      existing._token = existing._options.token;
+      return existing;
+    }
     if (existing) return existing;
     const r = new Room(this, room, options || {});
     this._rooms.set(room, r);
+    this._loadPosition(r);
     if (this._isConnected()) this._queueJoin(r);
     return r;
+  }
+
+  /**
+   * Marks a notification read on every device of the user: publishes the event `notification.read`
+   * with `{seq}` into `user:<me>` (contract 1.1). Every device, this one included, hears it as
+   * `notification_read`; so does a device that comes back later, in its recovery.
+   * @param {number} seq the notification's `seq`
+   * @returns {Promise<{type:'ack', id:string, seq:number}>} what {@link Room#publish} gives
+   */
+  markRead(seq) {
+    if (!Number.isSafeInteger(seq) || seq < 1) {
+      return Promise.reject(errorFrame('bad_request', 'markRead: seq must be a positive integer'));
+    }
+    if (this._closed) return Promise.reject(errorFrame('closed', 'the client was closed'));
+    const inbox = this._followInbox(true);
+    if (inbox) return inbox.publish(READ_EVENT, { seq });
+    return new Promise((resolve, reject) => this._readsBeforeWelcome.push({ seq, resolve, reject }));
   }
 
   /** Closes the socket with 1000 and stops heartbeat and reconnects for good. */
   close() {
     if (this._closed) return;
+    this._flushPositions(); // a clean close never loses the last position
     this._closed = true;
     this._clearTimers();
     if (this._reconnectTimer !== null) clearTimeout(this._reconnectTimer);
     this._reconnectTimer = null;
-    if (typeof globalThis.removeEventListener === 'function') globalThis.removeEventListener('online', this._onOnline);
+    if (typeof globalThis.removeEventListener === 'function') {
+      globalThis.removeEventListener('online', this._onOnline);
+      globalThis.removeEventListener('pagehide', this._onPageHide);
+    }
     const doc = globalThis.document;
     if (doc && typeof doc.removeEventListener === 'function') doc.removeEventListener('visibilitychange', this._onVisibility);
     const ws = this._ws;
@@ -303,6 +405,7 @@ export class RealtimeClient {
     this._dropPending(errorFrame('closed', 'the client was closed'));
     for (const r of [...this._rooms.values()]) r._terminate(errorFrame('closed', 'the client was closed'));
     this._rooms.clear();
+    for (const w of this._readsBeforeWelcome.splice(0)) w.reject(errorFrame('closed', 'the client was closed'));
     this._setState('closed');
   }
 
@@ -364,6 +467,7 @@ export class RealtimeClient {
     const detail = code === null ? why : 'socket closed (' + code + (reason ? ' ' + reason : '') + ')';
     this._dropPending(errorFrame('disconnected', detail, code === null ? undefined : { closeCode: code }));
     for (const r of this._rooms.values()) r._onDisconnected();
+    this._flushPositions(); // nothing moves until the re-join; the page may well go away meanwhile
     this._setState('disconnected');
     if (welcomedAt === null) this._emitError('connect_failed', 'no connection: ' + detail, code === null ? undefined : { closeCode: code });
     if (welcomedAt !== null && now() - welcomedAt >= this._resetAfterMs) this._failures = 0;
@@ -601,7 +705,10 @@ export class RealtimeClient {
         break;
       case 'event':
         if (room) room._onLiveEvent(frame);
-        else this._emit('event', frame);
+        else {
+          this._emit('event', frame);
+          if (frame.room === this._inboxName()) this._emitRead(frame);
+        }
         break;
       case 'presence_diff':
         if (room) room._onPresenceDiff(frame);
@@ -614,11 +721,15 @@ export class RealtimeClient {
         // stayed connected. The engine says where the room stands now; carry on from there.
         if (room && frame.id === undefined && frame.recovered === false && room.joined) room._onResetByEngine(frame);
         break;
-      case 'notification':
-        // A durable notification (contract 1.1) takes a seq of the user's room: not a gap there.
-        if (typeof frame.seq === 'number' && this.userId !== null) this._rooms.get('user:' + this.userId)?._passSeq(frame);
-        this._emit('notification', frame);
+      case 'notification': {
+        // One kept in the user's stream (contract 1.1) is numbered in the `user:` room: it goes
+        // through that room's order, de-duplication and recovery, like an event. One sent with
+        // `durable: false` has no seq and passes as it comes.
+        const inbox = typeof frame.seq === 'number' ? room || this._rooms.get(this._inboxName()) : undefined;
+        if (inbox) inbox._onLiveEvent(frame);
+        else this._emit('notification', frame);
         break;
+      }
       case 'error':
         // An error with an id answers a request given up already (dropped or timed out).
         if (frame.id === undefined) this._emit('error', frame);
@@ -636,7 +747,8 @@ export class RealtimeClient {
     this._welcomedAt = now();
     this._lastSentAt = this._welcomedAt;
     this.connectionId = frame.connectionId ?? null;
-    this.userId = frame.userId ?? null;
+    const userId = frame.userId ?? null;
+    if (userId !== this.userId) this._switchUser(userId);
     const engine = positiveNumber(frame.heartbeatSeconds, null);
     const option = this._heartbeatOption;
     this.heartbeatSeconds = engine && option ? Math.min(engine, option) : engine || option || DEFAULT_HEARTBEAT_SECONDS;
@@ -645,8 +757,148 @@ export class RealtimeClient {
     this._emit('welcome', frame);
     this._joinTokens = this._rejoinBurst;
     this._joinRefilledAt = now();
+    // The inbox first: the user's own socket gets its notifications live meanwhile, held until the
+    // answer, and the fewer of them wait, the sooner they are shown.
+    const inbox = this._followInbox(this._readsBeforeWelcome.length > 0);
+    if (inbox) this._joinQueue.add(inbox);
     for (const r of [...this._rooms.values()]) this._joinQueue.add(r);
     this._pumpJoins();
+    for (const w of this._readsBeforeWelcome.splice(0)) this.markRead(w.seq).then(w.resolve, w.reject);
+  }
+
+  // ---------------------------------------------------------------- the inbox
+
+  /** `user:<me>`, or null before the first `welcome`. */
+  _inboxName() {
+    return this.userId === null ? null : 'user:' + this.userId;
+  }
+
+  /**
+   * The room that follows the user's inbox: the app's own `join` of `user:<me>`, or one the client
+   * joins by itself (events to the `event` listeners) when `force` or when it is wanted: a listener
+   * of {@link INBOX_LISTENERS}, or a position known for it (from the storage: an earlier page
+   * followed it). Null while the user is not known (before the first `welcome`) or when not wanted.
+   */
+  _followInbox(force) {
+    const name = this._inboxName();
+    if (name === null || this._closed) return null;
+    const existing = this._rooms.get(name);
+    if (existing) return existing;
+    const wanted = force || [...INBOX_LISTENERS].some((e) => (this._listeners.get(e)?.size ?? 0) > 0)
+      || this._storedPosition(name) !== null;
+    if (!wanted) return null;
+    const inbox = new Room(this, name, { onEvent: (e) => this._emit('event', e) });
+    inbox._internal = true;
+    this._rooms.set(name, inbox);
+    this._loadPosition(inbox);
+    if (this._isConnected()) this._queueJoin(inbox);
+    return inbox;
+  }
+
+  /** A `notification.read` event of the user's room: `notification_read` with the notification's seq. */
+  _emitRead(evt) {
+    if (evt.event !== READ_EVENT) return;
+    const seq = Number(evt.data && evt.data.seq);
+    if (!Number.isSafeInteger(seq) || seq < 1) return;
+    this._emit('notification_read', { seq, from: evt.from, ts: evt.ts, frame: evt });
+  }
+
+  /**
+   * The engine says the socket is another user's than before (the token function gave another
+   * user's token): positions seen so far were that user's, written under their keys; start over
+   * from what the storage holds for the new one.
+   */
+  _switchUser(userId) {
+    const first = this.userId === null;
+    this._flushPositions();
+    const oldInbox = this._inboxName();
+    this.userId = userId;
+    for (const r of [...this._rooms.values()]) {
+      if (r._internal && r.name === oldInbox) {
+        r._terminate(errorFrame('left', 'the socket is another user\'s now'));
+        continue;
+      }
+      if (!first) {
+        r.epoch = null;
+        r.seq = null;
+      }
+      this._loadPosition(r);
+    }
+  }
+
+  // ---------------------------------------------------------------- positions in the storage
+
+  _storageKey(room) {
+    return STORAGE_PREFIX + this._storageUrl + ':' + this.userId + ':' + room;
+  }
+
+  /** The stored `{epoch, seq}` of a room of the current user, or null. */
+  _storedPosition(room) {
+    if (this._storage === null || this.userId === null) return null;
+    const text = this._storageCall((s) => s.getItem(this._storageKey(room)));
+    if (typeof text !== 'string') return null;
+    try {
+      const p = JSON.parse(text);
+      if (p && typeof p.epoch === 'string' && Number.isSafeInteger(p.seq) && p.seq >= 0) return { epoch: p.epoch, seq: p.seq };
+    } catch {
+      // not ours, or damaged: as if nothing were stored (the next write replaces it)
+    }
+    return null;
+  }
+
+  /** A room with no position yet takes the stored one: its first join then carries `since`. */
+  _loadPosition(room) {
+    if (room.epoch !== null) return;
+    const p = this._storedPosition(room.name);
+    if (p === null) return;
+    room.epoch = p.epoch;
+    room.seq = p.seq;
+  }
+
+  /** A room's position moved: written with the others on a short timer, not now (see {@link DEFAULT_STORAGE_FLUSH_MS}). */
+  _positionMoved(room) {
+    if (this._storage === null || this.userId === null || this._closed || room._gone) return;
+    this._dirty.add(room);
+    if (this._flushTimer !== null) return;
+    this._flushTimer = setTimeout(() => {
+      this._flushTimer = null;
+      this._flushPositions();
+    }, this._storageFlushMs);
+  }
+
+  /** Writes the positions that moved, one `setItem` per room. */
+  _flushPositions() {
+    if (this._flushTimer !== null) clearTimeout(this._flushTimer);
+    this._flushTimer = null;
+    if (this._dirty.size === 0) return;
+    const rooms = [...this._dirty];
+    this._dirty.clear();
+    if (this._storage === null || this.userId === null) return;
+    for (const r of rooms) {
+      if (r._gone || r.epoch === null || r.seq === null) continue;
+      const value = JSON.stringify({ epoch: r.epoch, seq: r.seq });
+      this._storageCall((s) => s.setItem(this._storageKey(r.name), value));
+    }
+  }
+
+  /** The room was left for good (or the user removed from it): its position is no use any more. */
+  _forgetPosition(room) {
+    this._dirty.delete(room);
+    if (this._storage === null || this.userId === null) return;
+    this._storageCall((s) => s.removeItem(this._storageKey(room.name)));
+  }
+
+  /** Runs a storage call; one that throws (quota, private mode) is reported once as `storage_error`. */
+  _storageCall(fn) {
+    try {
+      return fn(this._storage);
+    } catch (err) {
+      if (!this._storageFailed) {
+        this._storageFailed = true;
+        this._emitError('storage_error', 'the position storage failed: ' + messageOf(err), { cause: err });
+      }
+      return null;
+    }
   }
 
   // ---------------------------------------------------------------- join pacing
@@ -735,12 +987,16 @@ class Room {
   constructor(client, name, options) {
     /** The room's name. */
     this.name = name;
-    /** Last position seen in the room: `epoch` and `seq` of the last `joined` or `event`. */
+    /**
+     * Last position seen in the room: `epoch` and `seq` of the last `joined` or `event` (in the
+     * user's room also of a kept notification); before the first `joined`, the stored one.
+     */
     this.epoch = null;
     this.seq = null;
     this._client = client;
     this._options = options;
     this._token = options.token;
+    this._internal = false; // the inbox, joined by the client itself (not through join())
     this._joiningGen = 0; // connection generation a join was started on
     this._sentGen = 0; // connection generation a join frame was last sent on (answered or not)
     this._joinedGen = 0; // connection generation the room is joined on
@@ -797,6 +1053,7 @@ class Room {
     const wasOnServer = client._isConnected()
       && (this._sentGen === client._generation || this._joiningGen === client._generation);
     this._terminate(errorFrame('left', 'the room was left'));
+    client._forgetPosition(this); // a later join of the room starts afresh, not with what came meanwhile
     if (!wasOnServer) return Promise.resolve({ type: 'left', room: this.name });
     return new Promise((resolve) => {
       client._request({ type: 'leave', room: this.name }, resolve, () => resolve({ type: 'left', room: this.name }));
@@ -868,6 +1125,7 @@ class Room {
   _applyJoined(frame, sentSince) {
     const client = this._client;
     if (sentSince && frame.recovered === true) {
+      // Missed frames are the room's events; in the user's room also its kept notifications.
       for (const evt of bySeq(frame.missed || [])) this._deliver(evt);
       if (frame.epoch !== undefined && frame.epoch !== this.epoch) {
         this.epoch = frame.epoch;
@@ -880,11 +1138,13 @@ class Room {
       this.seq = typeof frame.seq === 'number' ? frame.seq : 0;
       if (sentSince) client._guard(() => call(this._options.onReset, frame), 'onReset');
     }
+    client._positionMoved(this);
   }
 
   _onResetByEngine(frame) {
     this.epoch = frame.epoch ?? null;
     this.seq = typeof frame.seq === 'number' ? frame.seq : 0;
+    this._client._positionMoved(this);
     this._client._guard(() => call(this._options.onReset, frame), 'onReset');
   }
 
@@ -896,12 +1156,14 @@ class Room {
   _onJoinError(frame) {
     const client = this._client;
     this._joiningGen = 0;
-    this._buffer = null;
+    // Live frames keep being held (the join may have been applied, and the user's room sends
+    // without one): the retry's `joined` sorts them out, so none is lost while it waits.
     const err = Object.assign({}, frame, { room: this.name });
     const retried = RETRIED_JOIN_ERRORS.has(frame.code);
     if (!retried && (!this._readySettled || PERMANENT_JOIN_ERRORS.has(frame.code))) {
       const wasReady = this._readySettled;
       this._terminate(err);
+      client._forgetPosition(this);
       if (wasReady) client._emit('error', err);
       return;
     }
@@ -960,20 +1222,25 @@ class Room {
     client._emitError('seq_gap', why + '; reconnecting to recover', { room: this.name, seq: this.seq, got: Number(evt.seq) });
   }
 
-  /** A frame numbered in the room but not an `event` (a durable notification): the position moves past it. */
-  _passSeq(frame) {
-    if (!this.joined || (frame.epoch ?? this.epoch) !== this.epoch || frame.seq <= this.seq) return;
-    if (frame.seq === this.seq + 1) this.seq = frame.seq;
-  }
-
-  /** Hands one event to onEvent unless it was seen already (same epoch, seq not past the last). */
+  /**
+   * Hands one frame of the room on unless it was seen already (same epoch, seq not past the last):
+   * an `event` to onEvent (a `notification.read` of the user's room also as `notification_read`), a
+   * kept notification (the user's room numbers them with its events) to the `notification` listeners.
+   */
   _deliver(evt) {
     const seq = Number(evt.seq);
     const epoch = evt.epoch ?? this.epoch;
     if (epoch === this.epoch && this.seq !== null && seq <= this.seq) return;
     this.epoch = epoch;
     this.seq = seq;
-    this._client._guard(() => call(this._options.onEvent, evt), 'onEvent');
+    const client = this._client;
+    client._positionMoved(this);
+    if (evt.type === 'notification') {
+      client._emit('notification', evt);
+      return;
+    }
+    client._guard(() => call(this._options.onEvent, evt), 'onEvent');
+    if (this.name === client._inboxName()) client._emitRead(evt);
   }
 
   _onPresenceDiff(frame) {
@@ -983,6 +1250,7 @@ class Room {
   /** The engine took the user out of the room (`left` with a reason, not asked for). */
   _onRemoved(frame) {
     this._terminate(Object.assign(errorFrame(frame.reason || 'removed', 'removed from the room'), { room: this.name }));
+    this._client._forgetPosition(this);
     this._client._guard(() => call(this._options.onLeft, frame), 'onLeft');
   }
 

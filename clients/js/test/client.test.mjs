@@ -20,6 +20,7 @@ function fakeWindow() {
   globalThis.removeEventListener = win.removeEventListener.bind(win);
   return {
     online: () => win.dispatchEvent(new Event('online')),
+    pagehide: () => win.dispatchEvent(new Event('pagehide')),
     restore: () => { delete globalThis.addEventListener; delete globalThis.removeEventListener; },
   };
 }
@@ -742,5 +743,246 @@ test('requests made between a drop and the re-join wait for it instead of failin
   assert.equal(ack.type, 'ack');
   assert.equal(client.reconnectAttempts, 1);
   client.close();
+  await engine.stop();
+});
+
+// ---------------------------------------------------------------- positions in the storage, the inbox
+
+/** A Web Storage stand-in that records every call. */
+function recordingStorage() {
+  const items = new Map();
+  const calls = [];
+  return {
+    items,
+    calls,
+    getItem(k) { calls.push(['get', k]); return items.has(k) ? items.get(k) : null; },
+    setItem(k, v) { calls.push(['set', k, v]); items.set(k, String(v)); },
+    removeItem(k) { calls.push(['remove', k]); items.delete(k); },
+    sets(k) { return calls.filter((c) => c[0] === 'set' && c[1] === k).length; },
+    position(k) { return items.has(k) ? JSON.parse(items.get(k)) : null; },
+  };
+}
+const keyOf = (engine, user, room) => `lms-realtime:${engine.url}:${user}:${room}`;
+const inboxJoins = (engine, user = 'u1') => joinsOf(engine).filter((r) => r.frame.room === 'user:' + user);
+
+test('positions are stored per engine and user; a new client over the same storage (a reload) joins with since and recovers', async () => {
+  const engine = await startEngine();
+  const storage = recordingStorage();
+  const seen = [];
+  const a = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage });
+  const ra = a.join('course:1', { onEvent: (e) => seen.push(e.seq) });
+  await ra.ready;
+  engine.publish('course:1', 'a');
+  engine.publish('course:1', 'b');
+  await until(() => seen.length === 2);
+  a.close(); // the page goes away
+  assert.deepEqual(storage.position(keyOf(engine, 'u1', 'course:1')), { epoch: 'e1', seq: 2 });
+
+  // Published while no page was open.
+  engine.publish('course:1', 'c');
+  engine.publish('course:1', 'd');
+  const later = [];
+  const resets = [];
+  const b = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage });
+  const rb = b.join('course:1', { onEvent: (e) => later.push(e.seq), onReset: (j) => resets.push(j) });
+  const joined = await rb.ready;
+  assert.deepEqual(joinsOf(engine).at(-1).frame.since, { epoch: 'e1', seq: 2 }, 'the first join of the new client carries the stored position');
+  assert.equal(joined.recovered, true);
+  await until(() => later.length === 2);
+  assert.deepEqual(later, [3, 4]);
+  assert.deepEqual(resets, []);
+
+  // Another user on the same browser: a position of their own, none yet.
+  const c = new RealtimeClient({ url: engine.url, token: 'u2', WebSocket, storage });
+  await c.join('course:1').ready;
+  assert.equal(joinsOf(engine).at(-1).frame.since, undefined, "u2 does not use u1's position");
+  c.close();
+  assert.deepEqual(storage.position(keyOf(engine, 'u2', 'course:1')), { epoch: 'e1', seq: 4 });
+
+  // A stored epoch the engine no longer has: recovered:false and onReset, as after any loss.
+  storage.setItem(keyOf(engine, 'u1', 'course:2'), JSON.stringify({ epoch: 'gone', seq: 7 }));
+  const lost = [];
+  const r2 = b.join('course:2', { onReset: (j) => lost.push(j) });
+  const j2 = await r2.ready;
+  assert.deepEqual(joinsOf(engine).at(-1).frame.since, { epoch: 'gone', seq: 7 });
+  assert.equal(j2.recovered, false);
+  assert.equal(lost.length, 1);
+  // leave() forgets the position: a later join starts afresh.
+  await r2.leave();
+  assert.equal(storage.items.has(keyOf(engine, 'u1', 'course:2')), false);
+  b.close();
+  assert.deepEqual(storage.position(keyOf(engine, 'u1', 'course:1')), { epoch: 'e1', seq: 4 });
+  await engine.stop();
+});
+
+test('inbox: missed notifications come in seq order after a reload, then live ones; a live repeat of a missed seq is dropped', async () => {
+  const engine = await startEngine();
+  const storage = recordingStorage();
+  const a = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage, backoff: fast });
+  const first = [];
+  a.on('notification', (n) => first.push(n.seq));
+  await until(() => a._rooms.get('user:u1')?.joined, 3000, 'the inbox joined');
+  assert.equal(inboxJoins(engine)[0].frame.since, undefined, 'nothing known yet: a plain join gives the position');
+  engine.notify('u1', 'grade', { n: 1 });
+  await until(() => first.length === 1);
+  a.close();
+  assert.deepEqual(storage.position(keyOf(engine, 'u1', 'user:u1')), { epoch: 'e1', seq: 1 });
+
+  // While away: notifications, a progress event of another device and a read marker, in one stream.
+  engine.notify('u1', 'grade', { n: 2 }); // 2
+  engine.notify('u1', 'grade', { n: 3 }); // 3
+  engine.publish('user:u1', 'progress', { percent: 50 }, 'u1'); // 4
+  engine.publish('user:u1', 'notification.read', { seq: 2 }, 'u1'); // 5
+  engine.notify('u1', 'grade', { n: 6 }); // 6
+  // The inbox join of the new page is answered late; meanwhile the engine sends 6 again live, a new
+  // one (7: in missed too, since the answer is made after it) and one that is not kept.
+  let held = null;
+  engine.joinHook = (frame, ws) => {
+    if (frame.room !== 'user:u1' || held) return null;
+    held = frame;
+    setTimeout(() => {
+      const r = engine.rooms.get('user:u1');
+      ws.send(JSON.stringify(r.history[5]));
+      engine.notify('u1', 'grade', { n: 7 });
+      engine.notify('u1', 'flash', {}, { durable: false });
+      setTimeout(() => {
+        const missed = r.history.filter((e) => e.seq > frame.since.seq);
+        ws.send(JSON.stringify({ type: 'joined', id: frame.id, room: 'user:u1', epoch: engine.epoch, seq: r.seq, recovered: true, missed }));
+      }, 50);
+    }, 20);
+    return 'skip';
+  };
+  const notes = [];
+  const events = [];
+  const reads = [];
+  const b = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage, backoff: fast });
+  b.on('notification', (n) => notes.push(n.seq ?? n.event));
+  b.on('event', (e) => events.push(e.seq + ':' + e.event));
+  b.on('notification_read', (r) => reads.push(r.seq));
+  await until(() => notes.length === 5, 3000, 'the recovery');
+  assert.deepEqual(held.since, { epoch: 'e1', seq: 1 });
+  assert.deepEqual(notes, ['flash', 2, 3, 6, 7], 'not kept: at once; kept: in order, once');
+  assert.deepEqual(events, ['4:progress', '5:notification.read']);
+  assert.deepEqual(reads, [2]);
+  const [ws] = engine.sockets;
+  ws.send(JSON.stringify(engine.rooms.get('user:u1').history[6])); // 7 again
+  engine.notify('u1', 'grade', { n: 8 });
+  await until(() => notes.length === 6);
+  await sleep(50);
+  assert.deepEqual(notes, ['flash', 2, 3, 6, 7, 8]);
+
+  // A reconnect: the inbox is joined again with since 8, and 9 (sent while away) is recovered.
+  engine.dropAll();
+  await until(() => b.state === 'disconnected');
+  engine.notify('u1', 'grade', { n: 9 });
+  await until(() => notes.length === 7, 3000, 'recovery after the reconnect');
+  assert.deepEqual(notes, ['flash', 2, 3, 6, 7, 8, 9]);
+  assert.deepEqual(inboxJoins(engine).at(-1).frame.since, { epoch: 'e1', seq: 8 });
+  assert.equal(b.reconnectAttempts, 1);
+  b.close();
+  assert.deepEqual(storage.position(keyOf(engine, 'u1', 'user:u1')), { epoch: 'e1', seq: 9 });
+  await engine.stop();
+});
+
+test('storage writes are coalesced: 300 events cost a few setItem calls; pagehide and close write the last position', async () => {
+  const win = fakeWindow();
+  const engine = await startEngine();
+  const storage = recordingStorage();
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage, storageFlushMs: 1500 });
+  try {
+    const seen = [];
+    const room = client.join('course:1', { onEvent: (e) => seen.push(e.seq) });
+    await room.ready;
+    const key = keyOf(engine, 'u1', 'course:1');
+    for (let i = 0; i < 200; i++) engine.publish('course:1', 'tick', { i });
+    await until(() => seen.length === 200);
+    assert.ok(storage.sets(key) <= 1, storage.sets(key) + ' writes during a burst of 200');
+    const beforeHide = storage.sets(key);
+    win.pagehide(); // the page goes away: written now, not on the timer
+    assert.equal(storage.sets(key), beforeHide + 1);
+    assert.deepEqual(storage.position(key), { epoch: 'e1', seq: 200 });
+    for (let i = 0; i < 50; i++) engine.publish('course:1', 'tick', { i });
+    await until(() => seen.length === 250);
+    await until(() => storage.position(key).seq === 250, 3000, 'the timer writes the position');
+    for (let i = 0; i < 50; i++) engine.publish('course:1', 'tick', { i });
+    await until(() => seen.length === 300);
+    client.close();
+    assert.deepEqual(storage.position(key), { epoch: 'e1', seq: 300 }, 'close writes the last position');
+    assert.ok(storage.sets(key) <= 5, storage.sets(key) + ' writes for 300 events');
+  } finally {
+    client.close();
+    win.restore();
+    await engine.stop();
+  }
+});
+
+test('storage: null stores nothing; the default is globalThis.localStorage; a storage without the Web Storage methods is refused', async () => {
+  const engine = await startEngine();
+  const ls = recordingStorage();
+  globalThis.localStorage = ls;
+  try {
+    const a = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket });
+    a.on('notification', () => {});
+    const ra = a.join('course:1');
+    await ra.ready;
+    engine.publish('course:1', 'a');
+    await until(() => ra.seq === 1);
+    a.close();
+    assert.deepEqual(ls.position(keyOf(engine, 'u1', 'course:1')), { epoch: 'e1', seq: 1 }, 'kept in localStorage by default');
+    ls.calls.length = 0;
+
+    const b = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage: null });
+    const notes = [];
+    b.on('notification', (n) => notes.push(n.seq));
+    const rb = b.join('course:1');
+    await rb.ready;
+    assert.equal(joinsOf(engine).at(-1).frame.since, undefined, 'nothing read');
+    await until(() => b._rooms.get('user:u1')?.joined, 3000, 'the inbox followed in memory');
+    engine.publish('course:1', 'b');
+    engine.notify('u1', 'grade', {});
+    await until(() => rb.seq === 2 && notes.length === 1);
+    b.close();
+    assert.deepEqual(ls.calls, [], 'storage: null: no call at all');
+    assert.throws(() => new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage: {} }), TypeError);
+  } finally {
+    delete globalThis.localStorage;
+    await engine.stop();
+  }
+});
+
+test('markRead publishes notification.read {seq} into user:<me>; every device hears notification_read, one back later from its recovery', async () => {
+  const engine = await startEngine();
+  const laptop = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage: null });
+  const onLaptop = [];
+  laptop.on('notification_read', (r) => onLaptop.push(r));
+  await until(() => laptop._rooms.get('user:u1')?.joined, 3000, "the laptop's inbox joined");
+  const storage = recordingStorage();
+  storage.setItem(keyOf(engine, 'u1', 'user:u1'), JSON.stringify({ epoch: 'e1', seq: 0 })); // the phone was here before
+  const phone = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage });
+  await assert.rejects(phone.markRead(0), (e) => e.code === 'bad_request');
+  await assert.rejects(phone.markRead(1.5), (e) => e.code === 'bad_request');
+  const ack = await phone.markRead(3); // called before the welcome: sent once the inbox is joined
+  assert.equal(ack.type, 'ack');
+  const pub = engine.received.find((r) => r.frame.type === 'publish').frame;
+  assert.deepEqual({ room: pub.room, event: pub.event, data: pub.data }, { room: 'user:u1', event: 'notification.read', data: { seq: 3 } });
+  assert.equal(ack.id, pub.id);
+  assert.deepEqual(inboxJoins(engine).at(-1).frame.since, { epoch: 'e1', seq: 0 }, 'a stored inbox position is followed without any listener');
+  await until(() => onLaptop.length === 1);
+  assert.equal(onLaptop[0].seq, 3);
+  assert.equal(onLaptop[0].from, 'u1');
+  assert.equal(onLaptop[0].frame.event, 'notification.read');
+  phone.close();
+
+  // A tablet that was away since seq 0 hears the marker in its recovery.
+  const tabletStorage = recordingStorage();
+  tabletStorage.setItem(keyOf(engine, 'u1', 'user:u1'), JSON.stringify({ epoch: 'e1', seq: 0 }));
+  const tablet = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage: tabletStorage });
+  const onTablet = [];
+  tablet.on('notification_read', (r) => onTablet.push(r.seq));
+  await until(() => onTablet.length === 1, 3000, 'the marker from missed');
+  assert.deepEqual(onTablet, [3]);
+  tablet.close();
+  await assert.rejects(tablet.markRead(4), (e) => e.code === 'closed');
+  laptop.close();
   await engine.stop();
 });

@@ -46,6 +46,19 @@ export async function startEngine(opts = {}) {
     if (deliver) for (const m of r.members) if (m.readyState === 1) m.send(JSON.stringify(frame));
     return frame;
   };
+  // A notification from the platform to every socket of a user (contract 1.1): kept (the default) it
+  // is numbered in the user's room, in one sequence with that room's events, and kept in its history.
+  engine.notify = (userId, event, data, { durable = true } = {}) => {
+    const name = 'user:' + userId;
+    let frame = { type: 'notification', event, data, ts: Date.now() };
+    if (durable) {
+      const r = room(name);
+      frame = { type: 'notification', room: name, seq: ++r.seq, epoch: engine.epoch, event, data, ts: frame.ts };
+      r.history.push(frame);
+    }
+    for (const s of engine.sockets) if (s.userId === userId && s.readyState === 1) s.send(JSON.stringify(frame));
+    return frame;
+  };
   function overRate(ws) {
     if (!engine.rate) return false;
     const t = Date.now();
