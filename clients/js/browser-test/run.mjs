@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SUITE_LIMIT_MS = Number(process.env.LMS_SUITE_TIMEOUT_SECONDS || 175) * 1000;
+// Within the 240 s that BrowserClientTest gives the whole run (this bound plus the 20 s watchdog).
+const SUITE_LIMIT_MS = Number(process.env.LMS_SUITE_TIMEOUT_SECONDS || 200) * 1000;
 const OUTAGE_MS = Number(process.env.LMS_OUTAGE_SECONDS || 10) * 1000;
 const IDLE_MS = 12000;
 const HEARTBEAT_SECONDS = 2; // what the runner gives an engine it starts itself
@@ -54,7 +55,9 @@ function isLoopback(hostname) {
 
 /**
  * The engine the runner owns (mode a): `argv` (java -jar $LMS_JAR, or the command of LMS_ENGINE_CMD)
- * plus --demo, stopped with SIGTERM.
+ * plus --demo, stopped with SIGTERM. It keeps its durable rooms' journal in a data directory of its
+ * own (LMS_DATA_DIR), made fresh for the run and kept across restarts, so that a restart keeps the
+ * history of `course:` and `user:` rooms as in production, and no run sees what an earlier one left.
  */
 class Engine {
   constructor(argv, httpPort, clusterPort) {
@@ -63,8 +66,23 @@ class Engine {
     this.clusterPort = clusterPort;
     this.url = `http://127.0.0.1:${httpPort}`;
     this.logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lms-browser-test-')), 'engine.log');
+    this.dataDirs = [];
+    this.dataDir = null;
+    this.newDataDir();
     this.proc = null;
     this.starts = 0;
+  }
+
+  /** A fresh, empty LMS_DATA_DIR for the next start: the durable rooms' history is gone, as on a new disk. */
+  newDataDir() {
+    this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lms-browser-test-data-'));
+    this.dataDirs.push(this.dataDir);
+    return this.dataDir;
+  }
+
+  /** Removes the data directories of the run (the engine stopped). */
+  removeDataDirs() {
+    for (const d of this.dataDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
   }
 
   env() {
@@ -76,6 +94,7 @@ class Engine {
       LMS_CLUSTER_PORT: String(this.clusterPort),
       LMS_SEED_NODES: '',
       LMS_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS),
+      LMS_DATA_DIR: this.dataDir,
       // The page comes from the engine's origin, the socket may go through the test's proxy (another Host).
       LMS_ALLOWED_ORIGINS: `${this.url},http://localhost:${this.httpPort}`,
     };
@@ -682,71 +701,170 @@ test('6. demo page, two tabs of one student: the progress bar moves in both; scr
   }
 });
 
-test('4. node restart: history is lost, the re-join answers recovered:false, onReset is called', 90000, async () => {
+test('7. page reload: the course room recovers from localStorage (recovered:true, the events published while the page was away)', 30000, async () => {
+  const { context, page } = await newPage(base, 't7');
+  try {
+    const user = 'bt-reload';
+    await make(page, { name: 'c', url: '/ws', user, room: COURSE });
+    const before = [await publishMarked(base, 't7-before', 1), await publishMarked(base, 't7-before', 2)];
+    await page.waitForFunction(() => window.__lms.snap('c').events.length >= 2, null, { timeout: 10000 });
+    // At once, well within the client's write interval (1 s): the position must be written on pagehide.
+    await page.reload({ waitUntil: 'load' });
+    const away = [await publishMarked(base, 't7-away', 1), await publishMarked(base, 't7-away', 2)];
+    const stored = await page.evaluate(([u, room]) => {
+      const key = Object.keys(localStorage).find((k) => k.startsWith('lms-realtime:') && k.endsWith(':' + u + ':' + room));
+      return key ? { key, value: JSON.parse(localStorage.getItem(key)) } : null;
+    }, [user, COURSE]);
+    assert.ok(stored, 'the reloaded page finds the position in localStorage');
+    assert.deepEqual(stored.value, { epoch: before[1].epoch, seq: before[1].seq }, `stored under ${stored.key}: the last event seen before the reload`);
+
+    await page.evaluate(installHarness);
+    await make(page, { name: 'c', url: '/ws', user, room: COURSE });
+    await page.waitForFunction((n) => window.__lms.snap('c').events.length >= n, away.length, { timeout: 10000 });
+    const after = await publishMarked(base, 't7-after', 1);
+    await page.waitForFunction((n) => window.__lms.snap('c').events.length >= n, away.length + 1, { timeout: 10000 });
+    await sleep(300); // a late duplicate would show up here
+    const s = await snap(page, 'c');
+    const first = s.joins[0];
+    assert.equal(first.recovered, true, "the new page's first join (with since from localStorage) was answered recovered:true");
+    assert.equal(first.missed, away.length, 'missed: the events published while the page was away, and only those');
+    assert.deepEqual(s.resets, [], 'nothing lost, so no onReset');
+    assert.equal(s.events.length, away.length + 1, `every event once, none from before the reload (${s.events.length} seen)`);
+    assertInOrderOnce(s.events, 't7');
+    assertGotPublished(s.events, [...away, after], 't7');
+    assert.deepEqual(page.pageErrors, []);
+    say(`   reload: stored seq ${stored.value.seq}; the first join recovered ${first.missed} missed event(s)`);
+  } finally {
+    await context.close();
+  }
+});
+
+test('4. node restart: a durable course room keeps its history (recovered:true, nothing lost, none twice); ' +
+  'on an empty data dir it is lost (recovered:false, onReset)', 120000, async () => {
+  if (proxyProblem) throw new Error(proxyProblem);
+  const proxy = await new CutProxy(Number(new URL(base).port)).start();
+  // c goes straight to the engine (it sees the 1012); p through the proxy, cut before the restart so
+  // that it misses events published before it. p has a page of its own, for the `online` event below.
   const { context, page } = await newPage(base, 't4');
-  // The demo page goes through the restart too: it must come back by itself (new demo secret, so new tokens).
+  const { context: pContext, page: pPage } = await newPage(base, 't4p');
+  // The demo page goes through the restarts too: it must come back by itself (new demo secret, so new tokens).
   const demo = await context.newPage();
   const demoErrors = [];
   demo.on('pageerror', (e) => demoErrors.push(String(e && e.stack || e)));
+  const demoStep = async () => {
+    const v = Number(await demo.getAttribute('#progress-bar', 'aria-valuenow'));
+    await demo.click(v >= 100 ? '#progress-reset' : '#progress-step');
+    const want = v >= 100 ? 0 : Math.min(100, v + 20);
+    await demo.waitForFunction((w) => document.getElementById('progress-bar').getAttribute('aria-valuenow') === String(w), want, { timeout: 10000 });
+  };
+  const resetNotices = () => demo.$$eval('#feed [data-testid="reset-notice"]', (l) => l.length);
+  /** SIGTERM: exit 0, and c's socket closed with 1012 and {"retryAfterMs": N}; answers that close. */
+  const stopEngine = async () => {
+    const n = (await snap(page, 'c')).sockets.length;
+    const exit = await engine.stop();
+    assert.equal(exit, 0, 'a node stopped with SIGTERM exits 0 (§7)');
+    await page.waitForFunction((i) => window.__lms.snap('c').sockets[i].close !== null, n - 1, { timeout: 5000 });
+    const close = (await snap(page, 'c')).sockets[n - 1].close;
+    assert.equal(close.code, 1012, `the engine closed the socket with 1012 (got ${close.code} ${close.reason})`);
+    const advice = JSON.parse(close.reason).retryAfterMs;
+    assert.ok(Number.isFinite(advice) && advice > 0, `close reason is {"retryAfterMs": N}: ${close.reason}`);
+    return { ...close, advice, socketIndex: n - 1 };
+  };
+  const backAgain = (pg, name, joins) => pg.waitForFunction(([n, j]) => {
+    const s = window.__lms.snap(n);
+    return s.state === 'connected' && s.joined && s.joins.length >= j;
+  }, [name, joins], { timeout: 45000, polling: 100 });
   try {
     await demo.goto(`${base}/?as=grace`, { waitUntil: 'load' });
     await demo.waitForSelector('#state[data-state="connected"]', { timeout: 15000 });
     await demo.waitForFunction(() => document.getElementById('log').textContent.includes('joined user:grace'), null, { timeout: 10000 });
     await make(page, { name: 'c', url: '/ws', user: 'bt-restart', room: COURSE });
+    await make(pPage, { name: 'p', url: proxy.wsUrl, user: 'bt-restart-p', room: COURSE });
     const before = [await publishMarked(base, 't4-before', 1), await publishMarked(base, 't4-before', 2)];
     await page.waitForFunction(() => window.__lms.snap('c').events.length >= 2, null, { timeout: 10000 });
-    const s0 = await snap(page, 'c');
-    assertGotPublished(s0.events, before, 't4 before');
-    const oldEpoch = s0.epoch;
+    await pPage.waitForFunction(() => window.__lms.snap('p').events.length >= 2, null, { timeout: 10000 });
+    const oldEpoch = (await snap(page, 'c')).epoch;
+    await proxy.cut(); // p is away from now on
+    const unseen = [await publishMarked(base, 't4-unseen', 1), await publishMarked(base, 't4-unseen', 2)];
+    await page.waitForFunction(() => window.__lms.snap('c').events.length >= 4, null, { timeout: 10000 });
 
-    const exit = await engine.stop();
-    say(`   engine stopped with SIGTERM: exit ${exit}`);
-    assert.equal(exit, 0, 'a node stopped with SIGTERM exits 0 (§7)');
-    await page.waitForFunction(() => {
-      const s = window.__lms.snap('c');
-      return s.sockets[0].close !== null;
-    }, null, { timeout: 5000 });
-    const s1 = await snap(page, 'c');
-    const close = s1.sockets[0].close;
-    assert.equal(close.code, 1012, `the engine closed the socket with 1012 (got ${close.code} ${close.reason})`);
-    const advice = JSON.parse(close.reason).retryAfterMs;
-    assert.ok(Number.isFinite(advice) && advice > 0, `close reason is {"retryAfterMs": N}: ${close.reason}`);
+    // (a) A plain restart, same LMS_DATA_DIR: the course room is durable, nothing is lost.
+    const closeA = await stopEngine();
     await engine.start();
+    await proxy.restore();
+    // The network is back for p: its page says so (the client cuts its backoff short, never an engine's retryAfterMs).
+    await pPage.evaluate(() => window.dispatchEvent(new Event('online')));
+    await backAgain(page, 'c', 2);
+    await backAgain(pPage, 'p', 2);
+    const c1 = await snap(page, 'c');
+    const retry = c1.sockets[closeA.socketIndex + 1];
+    assert.ok(retry.at - closeA.at >= closeA.advice - 50,
+      `the client waited the engine's retryAfterMs (${closeA.advice} ms) before reconnecting (waited ${Math.round(retry.at - closeA.at)} ms)`);
+    assert.ok(c1.tokens >= 2, 'a fresh token was fetched for the reconnect');
+    assert.equal(c1.joins[c1.joins.length - 1].recovered, true, 'c: the re-join after a plain restart answered recovered:true');
+    assert.equal(c1.epoch, oldEpoch, 'the epoch survived the restart');
+    const p1 = await snap(pPage, 'p');
+    const pRejoin = p1.joins[p1.joins.length - 1];
+    assert.equal(pRejoin.recovered, true, 'p: the re-join after a plain restart answered recovered:true');
+    assert.ok(pRejoin.missed >= unseen.length, `p: the events published before the restart came in missed (${pRejoin.missed})`);
+    const afterA = await publishMarked(base, 't4-after-restart', 1);
+    assert.equal(afterA.epoch, oldEpoch, 'events continue in the same epoch');
+    assert.equal(afterA.seq, unseen[1].seq + 1, 'and with the next seq');
+    const expectA = [...before, ...unseen, afterA];
+    await page.waitForFunction((n) => window.__lms.snap('c').events.length >= n, expectA.length, { timeout: 10000 });
+    await pPage.waitForFunction((n) => window.__lms.snap('p').events.length >= n, expectA.length, { timeout: 10000 });
+    await sleep(300); // a late duplicate would show up here
+    for (const [pg, name] of [[page, 'c'], [pPage, 'p']]) {
+      const s = await snap(pg, name);
+      assert.deepEqual(s.resets, [], `${name}: no onReset after a plain restart`);
+      assert.equal(s.events.length, expectA.length, `${name}: every event exactly once (${s.events.length} seen, ${expectA.length} published)`);
+      assertInOrderOnce(s.events, `t4 ${name}`);
+      assertGotPublished(s.events, expectA, `t4 ${name}`);
+    }
+    // The demo page came back and its rooms work; its course room recovered, so no "events were lost".
+    await demo.waitForSelector('#state[data-state="connected"]', { timeout: 30000 });
+    await demoStep();
+    await sleep(500);
+    assert.equal(await resetNotices(), 0, 'the demo page shows no reset notice after a plain restart');
+    const backA = (c1.states.find((x) => x.s === 'connected' && x.at > closeA.at)?.at ?? closeA.at) - closeA.at;
 
+    // (b) A restart on a fresh, empty LMS_DATA_DIR: the history is really lost.
+    const closeB = await stopEngine();
+    engine.newDataDir();
+    await engine.start();
     await page.waitForFunction(() => {
       const s = window.__lms.snap('c');
       return s.resets.length >= 1 && s.state === 'connected' && s.joined;
     }, null, { timeout: 45000, polling: 100 });
-    const s2 = await snap(page, 'c');
-    const retry = s2.sockets[1];
-    assert.ok(retry.at - close.at >= advice - 50,
-      `the client waited the engine's retryAfterMs (${advice} ms) before reconnecting (waited ${Math.round(retry.at - close.at)} ms)`);
-    assert.equal(s2.resets.length, 1, 'onReset called once');
-    const reset = s2.resets[0];
+    const c2 = await snap(page, 'c');
+    assert.equal(c2.resets.length, 1, 'onReset called once');
+    const reset = c2.resets[0];
     assert.notEqual(reset.epoch, oldEpoch, 'a new epoch after the history was lost');
-    assert.equal(s2.joins[s2.joins.length - 1].recovered, false, 'the re-join with since answered recovered:false');
-    assert.ok(s2.tokens >= 2, 'a fresh token was fetched for the reconnect');
-
-    const after = await publishMarked(base, 't4-after', 1);
+    assert.equal(c2.joins[c2.joins.length - 1].recovered, false, 'the re-join with since answered recovered:false');
+    const after = await publishMarked(base, 't4-after-loss', 1);
     assert.equal(after.epoch, reset.epoch, 'events continue in the epoch given to onReset');
-    await page.waitForFunction(() => window.__lms.snap('c').events.length >= 3, null, { timeout: 10000 });
-    const s3 = await snap(page, 'c');
-    assert.equal(s3.events.length, 3, 'nothing else delivered');
-    assertGotPublished(s3.events, [...before, after], 't4');
     assert.equal(after.seq, reset.seq + 1, 'the first event after the reset follows joined.seq');
+    await page.waitForFunction((n) => window.__lms.snap('c').events.length >= n, expectA.length + 1, { timeout: 10000 });
+    await sleep(300);
+    const c3 = await snap(page, 'c');
+    assert.equal(c3.events.length, expectA.length + 1, 'nothing else delivered');
+    assertGotPublished(c3.events, [...expectA, after], 't4 c');
     // The demo page: reconnected, told the student the feed has a gap, and its rooms work again.
     await demo.waitForSelector('#state[data-state="connected"]', { timeout: 30000 });
     await demo.waitForSelector('#feed [data-testid="reset-notice"]', { timeout: 15000 });
     if (process.env.LMS_DEBUG) say(await demo.$$eval('#log li', (l) => l.map((x) => '     log: ' + x.textContent).join('\n')));
-    const before4 = Number(await demo.getAttribute('#progress-bar', 'aria-valuenow'));
-    await demo.click(before4 >= 100 ? '#progress-reset' : '#progress-step');
-    const want = before4 >= 100 ? 0 : Math.min(100, before4 + 20);
-    await demo.waitForFunction((v) => document.getElementById('progress-bar').getAttribute('aria-valuenow') === String(v), want, { timeout: 10000 });
+    await demoStep();
     assert.deepEqual(demoErrors, [], 'no uncaught error in the demo page');
-    say(`   1012 with retryAfterMs ${advice}; back after ${((s2.resets[0].at - close.at) / 1000).toFixed(1)} s ` +
-      `(${s2.reconnectAttempts} attempt(s)); onReset with epoch ${reset.epoch} seq ${reset.seq}`);
+    assert.deepEqual(page.pageErrors, []);
+    assert.deepEqual(pPage.pageErrors, []);
+    say(`   (a) same data dir: 1012 with retryAfterMs ${closeA.advice}; back after ${(backA / 1000).toFixed(1)} s, ` +
+      `recovered:true, ${pRejoin.missed} missed event(s) for the client that was away, epoch kept`);
+    say(`   (b) empty data dir: 1012 with retryAfterMs ${closeB.advice}; back after ${((reset.at - closeB.at) / 1000).toFixed(1)} s ` +
+      `(${c2.reconnectAttempts} attempt(s) in all); onReset with epoch ${reset.epoch} seq ${reset.seq}`);
   } finally {
     await context.close();
+    await pContext.close();
+    await proxy.stop();
   }
 }, { needsOwnEngine: true });
 
@@ -786,7 +904,8 @@ async function main() {
     const httpPort = Number(process.env.LMS_HTTP_PORT) || await freePort();
     const clusterPort = Number(process.env.LMS_CLUSTER_PORT) || await freePort();
     engine = new Engine(command.argv, httpPort, clusterPort);
-    say(`mode: the runner owns the engine: ${command.label} on ${engine.url} (heartbeat ${HEARTBEAT_SECONDS} s, log ${engine.logFile})`);
+    say(`mode: the runner owns the engine: ${command.label} on ${engine.url} (heartbeat ${HEARTBEAT_SECONDS} s, ` +
+      `data ${engine.dataDir}, log ${engine.logFile})`);
     await engine.start();
     base = engine.url;
   } else if (process.env.LMS_URL) {
@@ -853,6 +972,11 @@ async function cleanup() {
   if (engine) {
     const code = await engine.stop().catch(() => null);
     if (code !== 0 && code !== null) say(`note: the engine's final stop ended with ${code}`);
+    try {
+      engine.removeDataDirs();
+    } catch (err) {
+      say(`note: could not remove the engine's data directories: ${err.message}`);
+    }
   }
 }
 
