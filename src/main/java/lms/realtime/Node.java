@@ -73,6 +73,10 @@ public final class Node {
     } catch (Exception e) {
       throw new IllegalStateException("Cannot read the token key: " + e.getMessage(), e);
     }
+    // Checked before anything starts: a port in use found by Pekko or Netty is a page of stack trace
+    // in the log before the line that names the setting (issue 15).
+    requireFree(settings.httpHost(), settings.httpPort(), "the HTTP port", "LMS_HTTP_PORT");
+    requireFree(settings.clusterHost(), settings.clusterPort(), "the cluster port", "LMS_CLUSTER_PORT");
     Config withJournal = config;
     BooleanSupplier journalUp = () -> true;
     Probe probe = null;
@@ -85,14 +89,61 @@ public final class Node {
       journalUp = probe;
     }
     CompletableFuture<Guardian.Started> started = new CompletableFuture<>();
-    ActorSystem<Object> system = ActorSystem.create(Guardian.create(settings, verifier, demoMode, journalUp, started), SYSTEM_NAME, withJournal);
-    if (probe != null) {
-      system.getWhenTerminated().thenRun(probe::close);
+    ActorSystem<Object> system;
+    try {
+      system = ActorSystem.create(Guardian.create(settings, verifier, demoMode, journalUp, started), SYSTEM_NAME, withJournal);
+    } catch (RuntimeException e) {
+      if (probe != null) {
+        probe.close();
+      }
+      throw inUse(e, "the cluster port " + settings.clusterHost() + ":" + settings.clusterPort() + " is in use (LMS_CLUSTER_PORT)");
     }
-    // a guardian that fails (bad config, port taken) ends the system: fail the start at once
-    system.getWhenTerminated().thenRun(() -> started.completeExceptionally(new IllegalStateException("the node stopped while starting")));
-    return started.thenApply(s -> new Node(system, s));
+    Probe running = probe;
+    system.getWhenTerminated().thenRun(() -> {
+      if (running != null) {
+        running.close();
+      }
+      // a guardian that fails (bad config, port taken) ends the system: fail the start at once
+      started.completeExceptionally(new IllegalStateException("the node stopped while starting"));
+    });
+    return started.handle((s, failure) -> {
+      if (failure != null) {
+        Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        throw inUse(cause, "the HTTP port " + settings.httpHost() + ":" + settings.httpPort() + " is in use (LMS_HTTP_PORT)");
+      }
+      return new Node(system, s);
+    });
   }
+
+  private static final String TWO_PORTS = "; a second node on one host needs both LMS_HTTP_PORT and LMS_CLUSTER_PORT changed";
+
+  /** Fails the start with one line when {@code host:port} cannot be bound now (port 0: any free one, not checked). */
+  private static void requireFree(String host, int port, String what, String setting) {
+    if (port <= 0) {
+      return;
+    }
+    try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+      probe.setReuseAddress(true);
+      probe.bind(new java.net.InetSocketAddress(host, port));
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(what + " " + host + ":" + port + " is in use (" + setting + ")" + TWO_PORTS);
+    }
+  }
+
+  /**
+   * A start that failed: when a port was taken after all (between the check and the bind), one line
+   * naming the setting, else the failure as it was.
+   */
+  private static RuntimeException inUse(Throwable failure, String message) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      // java.net.BindException, or Netty epoll's NativeIoException "bind(..) failed ... Address already in use"
+      if (t instanceof java.net.BindException || String.valueOf(t.getMessage()).contains("Address already in use")) {
+        return new IllegalStateException(message + TWO_PORTS);
+      }
+    }
+    return failure instanceof RuntimeException r ? r : new IllegalStateException(failure.getMessage(), failure);
+  }
+
 
   /**
    * Durable rooms on several nodes need one database they all reach: an embedded one per node would

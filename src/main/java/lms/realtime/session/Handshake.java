@@ -22,6 +22,7 @@ import lms.realtime.protocol.Json;
 import lms.realtime.protocol.RoomName;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
+import org.slf4j.LoggerFactory;
 
 /**
  * The handshake of contract §2, the same on every transport, answered before any upgrade, in this
@@ -69,6 +70,15 @@ public final class Handshake {
   private static final String NODE_PREFIX = Long.toHexString(new SecureRandom().nextLong() & 0xFFFFFFFFFFFFL) + "-";
   private static final AtomicLong COUNTER = new AtomicLong();
 
+  /**
+   * A page on a refused origin sees only a failed socket (1006) and retries, and nothing on the
+   * engine's side said why: each refusal is logged, at most one line every 10 s (with how many
+   * were not logged), and counted ({@code lms_handshakes_refused_total{reason="origin"}}).
+   */
+  private static final RateLimitedLog ORIGIN_REFUSALS = new RateLimitedLog(
+      LoggerFactory.getLogger(Handshake.class), 10_000,
+      "refused a socket from origin {} (not in LMS_ALLOWED_ORIGINS); {} more refused since the last line");
+
   private final NodeContext node;
 
   public Handshake(NodeContext node) {
@@ -91,7 +101,9 @@ public final class Handshake {
     }
     String origin = request.header("Origin");
     if (origin != null && !originAllowed(origin, request)) {
-      return refuse("origin", 403, ErrorCodes.ORIGIN_NOT_ALLOWED, "origin " + origin + " is not allowed");
+      ORIGIN_REFUSALS.note(origin);
+      return refuse("origin", 403, ErrorCodes.ORIGIN_NOT_ALLOWED,
+          "origin " + origin + " is not allowed: list it in LMS_ALLOWED_ORIGINS (comma-separated)");
     }
     if (!isWebSocketUpgrade(request)) {
       return refuse("not_websocket", 400, ErrorCodes.BAD_REQUEST, "not a WebSocket upgrade");

@@ -141,9 +141,13 @@ class HandshakeTest {
 
   @Test
   void originNotAllowedIs403() throws Exception {
+    double before = NODE.get().metric("lms_handshakes_refused_total{reason=\"origin\"}");
     HandshakeRefused r = refused(NODE.get().wsUrl() + "?token=" + Tokens.student("u1"), Map.of("Origin", "https://evil.example"));
     assertEquals(403, r.status);
     assertEquals("origin_not_allowed", WsClient.JSON.readTree(r.body).get("error").asText());
+    // issue 15: the body names the setting to change, and the refusal is counted by reason
+    assertTrue(WsClient.JSON.readTree(r.body).get("message").asText().contains("LMS_ALLOWED_ORIGINS"), r.body);
+    assertEquals(before + 1, NODE.get().metric("lms_handshakes_refused_total{reason=\"origin\"}"));
   }
 
   @Test
