@@ -1,28 +1,48 @@
 #!/usr/bin/env bash
-# The side-by-side benchmarks of issues 7 and 11: lms-realtime on its two transports (netty, the default,
-# and pekko-http), Socket.IO 4.8 and a raw Netty broadcast server (the ceiling), each started fresh for
-# each run on its own loopback port, driven by the same Netty load driver
-# (bench/src/main/java/lms/bench/Driver.java). Writes bench/results/<date>.md,
-# bench/results/latest.json and the plots in bench/results/plots/; per-run files and server logs go to
-# bench/results/tmp/<date>/ (git-ignored). Servers: lms (lms-realtime, LMS_TRANSPORT=netty),
-# lms-pekko (lms-realtime-pekko-http: the same jar with LMS_TRANSPORT=pekko-http), socketio, plain.
+# The side-by-side benchmarks of issues 7, 11 and 14: lms-realtime on its two transports (netty, the default,
+# and pekko-http), with durable rooms on H2 or PostgreSQL or every room in memory, Socket.IO 4.8 and a raw
+# Netty broadcast server (the ceiling), each started fresh for each run on its own loopback port, driven by
+# the same Netty load driver (bench/src/main/java/lms/bench/Driver.java). Writes bench/results/<date>.md,
+# bench/results/latest.json and the plots in bench/results/plots/; per-run files, server logs, each engine's
+# LMS_DATA_DIR and each PostgreSQL go to bench/results/tmp/<date>/ (git-ignored). Servers:
+#   lms         lms-realtime: LMS_TRANSPORT=netty, durable rooms as by default (course,user) in an embedded
+#               H2 journal under a fresh LMS_DATA_DIR of its own
+#   lms-pekko   lms-realtime-pekko-http: the same jar with LMS_TRANSPORT=pekko-http (H2 as lms)
+#   lms-memory  lms-realtime-memory: as lms with LMS_DURABLE_ROOMS= (every room in memory, as before issue 14)
+#   lms-pg      lms-realtime-pg: as lms with its journal in a PostgreSQL server of its own, started for the run
+#               from /usr/lib/postgresql/*/bin (initdb in the work dir) and stopped by PID after it
+#   socketio    Socket.IO 4.8.4 on Node;   plain   the Netty ceiling
 # Scenarios, in this order:
-#   fanout     one room, events at a fixed rate, publish-to-delivery latency, server CPU per delivery
+#   fanout     one room (course:1: durable on lms), events at a fixed rate, publish-to-delivery latency,
+#              server CPU per delivery
 #   hold       N idle sockets held; server memory per socket (heap after GC + native RSS); server CPU
 #              over 30 s while they only keep their heartbeat (idle CPU)
 #   handshake  M sockets from zero, K in flight, one JWT each (lms): handshakes/s, latency, CPU
 #   capacity   one room; offered deliveries/s raised step by step (one server process per server and
 #              room size) until p99 > 50 ms or deliveries fall behind: the last step that held
-#   cluster    the fan-out on three lms-realtime nodes forming one cluster on loopback
+#   durable    issue 14: 100 durable rooms (course:d1..course:d100) x 5 members, the backend publishing 500
+#              events/s in all (open loop, async client, 16 connections): the publish call's latency (sent
+#              -> 202), publish-to-delivery, events/s, errors, server CPU per event; on --durable-servers
+#   cluster    the fan-out on three lms-realtime nodes forming one cluster on loopback, every room in memory
+#              (LMS_DURABLE_ROOMS=: three nodes and no shared database)
 #
 #   bench/run.sh --quick     fan-out 1,000 members (5 s + 20 s), hold 5,000 (30 s idle window), storm 5,000,
-#                            capacity 1,000 (steps of 2 s + 5 s), cluster 1,000; once (about 14 min, an estimate)
+#                            capacity 1,000 (steps of 2 s + 5 s), durable 100 x 5 at 500 events/s (5 s + 20 s)
+#                            on lms and lms-memory (about 1 min 45 s), cluster 1,000; once (about 16 min, an estimate)
 #   bench/run.sh             fan-out and cluster 1,000 / 5,000 / 10,000 (10 s + 30 s, 3 repeats), hold 19,000
 #                            (once), storm 15,000 (3 repeats), capacity 1,000 / 10,000 (steps of 3 s + 10 s,
-#                            once): well over an hour
+#                            once), durable on lms, lms-pg and lms-memory (10 s + 30 s, 3 repeats): well over an hour
+#   issue 14's two comparisons (not in --quick's defaults: one run cannot resolve 10 %, and PostgreSQL adds a server):
+#   bench/run.sh --quick --scenarios "fanout durable" --servers "lms lms-memory plain" \
+#                --durable-servers "lms lms-pg lms-memory" --repeats 3
 #
-# Options (after the mode): --scenarios "fanout hold handshake capacity cluster",
-# --servers "lms lms-pekko socketio plain",
+# Options (after the mode): --scenarios "fanout hold handshake capacity durable cluster",
+# --servers "lms lms-pekko socketio plain" (also: lms-memory, lms-pg),
+# durable: --durable-servers "lms lms-pg lms-memory" (any of lms lms-pekko lms-memory lms-pg; default: quick
+# "lms lms-memory", full "lms lms-pg lms-memory", lms-pg left out when PostgreSQL is not installed),
+# --durable-rooms N (100), --durable-members N (5 per room), --durable-rate N (500 events/s in all),
+# --durable-connections N (16), --durable-prewarm N (1000), --durable-warmup N (5 quick, 10 full),
+# --durable-seconds N (20 quick, 30 full); repeats as --repeats;
 # fan-out: --rate N (events/s; default: --load / members, at least 1), --load D (20000 deliveries/s), --seconds N, --warmup N, --payload-bytes N (128), --repeats N,
 # --members "1000 5000"; cluster: --cluster-members "1000"; hold: --hold-sockets N, --hold-seconds N,
 # --idle-cpu-seconds N (30: the hold's last N seconds), --idle-baseline-seconds N (5, at 0 sockets);
@@ -51,7 +71,15 @@ REPEATS=
 SIZES=
 CLUSTER_SIZES=
 SERVERS="lms lms-pekko socketio plain"
-SCENARIOS="fanout hold handshake capacity cluster"
+SCENARIOS="fanout hold handshake capacity durable cluster"
+DURABLE_SERVERS=
+DURABLE_ROOMS=100
+DURABLE_PER_ROOM=5
+DURABLE_RATE=500
+DURABLE_CONNECTIONS=16
+DURABLE_PREWARM=1000
+DURABLE_WARMUP=
+DURABLE_SECONDS=
 HOLD_N=
 HOLD_SECONDS=
 IDLE_CPU_SECONDS=30
@@ -68,7 +96,7 @@ SOURCES=4
 BUILD=1
 ENGINE_JAR="${ENGINE_JAR:-}"
 
-usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,58p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -95,6 +123,14 @@ while [ $# -gt 0 ]; do
     --handshakes) STORM_N="$2"; shift ;;
     --in-flight) IN_FLIGHT="$2"; shift ;;
     --sources) SOURCES="$2"; shift ;;
+    --durable-servers) DURABLE_SERVERS="${2//,/ }"; shift ;;
+    --durable-rooms) DURABLE_ROOMS="$2"; shift ;;
+    --durable-members) DURABLE_PER_ROOM="$2"; shift ;;
+    --durable-rate) DURABLE_RATE="$2"; shift ;;
+    --durable-connections) DURABLE_CONNECTIONS="$2"; shift ;;
+    --durable-prewarm) DURABLE_PREWARM="$2"; shift ;;
+    --durable-warmup) DURABLE_WARMUP="$2"; shift ;;
+    --durable-seconds) DURABLE_SECONDS="$2"; shift ;;
     --engine-jar) ENGINE_JAR="$2"; shift ;;
     --no-build) BUILD=0 ;;
     -h|--help) usage; exit 0 ;;
@@ -107,11 +143,14 @@ if [ "$MODE" = quick ]; then
   SIZES="${SIZES:-1000}"; MEASURE="${MEASURE:-20}"; WARMUP="${WARMUP:-5}"; REPEATS="${REPEATS:-1}"
   HOLD_N="${HOLD_N:-5000}"; HOLD_SECONDS="${HOLD_SECONDS:-30}"; STORM_N="${STORM_N:-5000}"
   CAP_SIZES="${CAP_SIZES:-1000}"; CAP_WARMUP="${CAP_WARMUP:-2}"; CAP_SECONDS="${CAP_SECONDS:-5}"
+  DURABLE_WARMUP="${DURABLE_WARMUP:-5}"; DURABLE_SECONDS="${DURABLE_SECONDS:-20}"
 else
   SIZES="${SIZES:-1000 5000 10000}"; MEASURE="${MEASURE:-30}"; WARMUP="${WARMUP:-10}"; REPEATS="${REPEATS:-3}"
   HOLD_N="${HOLD_N:-19000}"; HOLD_SECONDS="${HOLD_SECONDS:-60}"; STORM_N="${STORM_N:-15000}"
   CAP_SIZES="${CAP_SIZES:-1000 10000}"; CAP_WARMUP="${CAP_WARMUP:-3}"; CAP_SECONDS="${CAP_SECONDS:-10}"
+  DURABLE_WARMUP="${DURABLE_WARMUP:-10}"; DURABLE_SECONDS="${DURABLE_SECONDS:-30}"
 fi
+DURABLE_N=$((DURABLE_ROOMS * DURABLE_PER_ROOM)) # sockets in all
 # the hold lasts at least its idle window
 [ "$HOLD_SECONDS" -lt "$IDLE_CPU_SECONDS" ] && HOLD_SECONDS="$IDLE_CPU_SECONDS"
 CLUSTER_SIZES="${CLUSTER_SIZES:-$SIZES}"
@@ -126,13 +165,42 @@ DRIVER_THREADS="${DRIVER_THREADS:-2}"
 CEILING_THREADS="${CEILING_THREADS:-$(nproc)}"
 
 for s in $SERVERS; do
-  case "$s" in lms|lms-pekko|socketio|plain) ;; *) echo "run.sh: unknown server $s (lms, lms-pekko, socketio, plain)" >&2; exit 64 ;; esac
+  case "$s" in lms|lms-pekko|lms-memory|lms-pg|socketio|plain) ;; *) echo "run.sh: unknown server $s (lms, lms-pekko, lms-memory, lms-pg, socketio, plain)" >&2; exit 64 ;; esac
 done
 for s in $SCENARIOS; do
-  case "$s" in fanout|hold|handshake|capacity|cluster) ;; *) echo "run.sh: unknown scenario $s (fanout, hold, handshake, capacity, cluster)" >&2; exit 64 ;; esac
+  case "$s" in fanout|hold|handshake|capacity|durable|cluster) ;; *) echo "run.sh: unknown scenario $s (fanout, hold, handshake, capacity, durable, cluster)" >&2; exit 64 ;; esac
 done
 has() { case " $1 " in *" $2 "*) return 0 ;; *) return 1 ;; esac; }
-has_lms() { has "$SERVERS" lms || has "$SERVERS" lms-pekko; }
+
+# PostgreSQL for lms-pg: Debian's binaries, the newest version installed
+PG_BIN=""
+for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V); do
+  [ -x "$d/postgres" ] && [ -x "$d/initdb" ] && PG_BIN="$d"
+done
+DURABLE_NOTE=""
+if [ -z "$DURABLE_SERVERS" ]; then
+  if [ "$MODE" = quick ]; then
+    DURABLE_SERVERS="lms lms-memory" # about 1 min 45 s; with lms-pg 2 min 40 s
+  elif [ -n "$PG_BIN" ]; then
+    DURABLE_SERVERS="lms lms-pg lms-memory"
+  else
+    DURABLE_SERVERS="lms lms-memory"
+    DURABLE_NOTE="lms-pg left out of durable: PostgreSQL is not installed (apt-get install postgresql)"
+  fi
+fi
+for s in $DURABLE_SERVERS; do
+  case "$s" in lms|lms-pekko|lms-memory|lms-pg) ;; *) echo "run.sh: --durable-servers: $s is not an engine (lms, lms-pekko, lms-memory, lms-pg)" >&2; exit 64 ;; esac
+done
+if [ "$DURABLE_ROOMS" -lt 1 ] || [ "$DURABLE_PER_ROOM" -lt 1 ] || [ "$DURABLE_RATE" -lt 1 ]; then
+  echo "run.sh: --durable-rooms, --durable-members and --durable-rate must be >= 1" >&2; exit 64
+fi
+is_engine() { case "$1" in lms|lms-pekko|lms-memory|lms-pg) return 0 ;; *) return 1 ;; esac; }
+has_lms() {
+  local s
+  for s in $SERVERS; do is_engine "$s" && return 0; done
+  has "$SCENARIOS" durable && [ -n "$DURABLE_SERVERS" ] && return 0
+  return 1
+}
 
 # open files: every socket is one in the driver and one in the server (both children of this shell). Raise
 # the soft limit to the hard one (20,000 on this box) and check that the largest run fits, with room for
@@ -145,6 +213,7 @@ has "$SCENARIOS" fanout && COUNTS="$COUNTS $SIZES"
 has "$SCENARIOS" hold && COUNTS="$COUNTS $HOLD_N"
 has "$SCENARIOS" handshake && COUNTS="$COUNTS $STORM_N"
 has "$SCENARIOS" capacity && COUNTS="$COUNTS $CAP_SIZES"
+has "$SCENARIOS" durable && COUNTS="$COUNTS $DURABLE_N"
 has "$SCENARIOS" cluster && COUNTS="$COUNTS $CLUSTER_SIZES"
 for n in $COUNTS; do [ "$n" -gt "$MOST" ] && MOST="$n"; done
 if [ "$FD_LIMIT" != unlimited ] && [ $((MOST + 1000)) -gt "$FD_LIMIT" ]; then
@@ -168,17 +237,19 @@ T_START=$(date +%s)
 log() { echo "[run.sh $(date +%H:%M:%S)] $*"; }
 
 # ---------------------------------------------------------------- processes we start, stopped on exit
-CURRENT_PIDS="" # the servers running now (one, or a cluster's three)
-stop_pid() { # pid: SIGTERM, wait up to 20 s, then SIGKILL; only our own children
-  local pid="$1" i
+CURRENT_PIDS="" # the servers running now (one, or a cluster's three; a PostgreSQL first, before its engine)
+PG_PIDS=""      # the PostgreSQL servers we started: stopped with SIGINT (fast shutdown)
+stop_pid() { # pid: SIGTERM (postgres: SIGINT), wait up to 20 s, then SIGKILL; only our own children
+  local pid="$1" i sig=TERM
   kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null
+  has "$PG_PIDS" "$pid" && sig=INT
+  kill -"$sig" "$pid" 2>/dev/null
   for i in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
   done
   if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid did not stop on SIGTERM in 20 s: SIGKILL"
+    log "pid $pid did not stop on SIG$sig in 20 s: SIGKILL"
     kill -KILL "$pid" 2>/dev/null
   fi
   wait "$pid" 2>/dev/null
@@ -238,11 +309,16 @@ SECRET="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" # 48 characters, new for
 {
   echo "date (UTC):     $(date -u '+%Y-%m-%d %H:%M:%S')"
   echo "mode:           $MODE; scenarios: $SCENARIOS; servers: $SERVERS"
-  echo "transports:     lms = lms-realtime with LMS_TRANSPORT=netty (the engine's default); lms-pekko = lms-realtime-pekko-http, the same jar with LMS_TRANSPORT=pekko-http"
+  echo "transports:     lms = lms-realtime with LMS_TRANSPORT=netty (the engine's default); lms-pekko = lms-realtime-pekko-http, the same jar with LMS_TRANSPORT=pekko-http; lms-memory and lms-pg on netty"
   echo "fan-out:        members: $SIZES; rate: ${RATE:-$LOAD deliveries/s offered, i.e. $LOAD/members} events/s; warm-up ${WARMUP}s; measured ${MEASURE}s; payload ${PAYLOAD} B; repeats: $REPEATS"
-  echo "cluster:        members: $CLUSTER_SIZES; 3 nodes (LMS_TRANSPORT=netty); otherwise as fan-out"
+  echo "cluster:        members: $CLUSTER_SIZES; 3 nodes (LMS_TRANSPORT=netty, LMS_DURABLE_ROOMS=: memory rooms); otherwise as fan-out"
   echo "hold:           $HOLD_N sockets, held ${HOLD_SECONDS}s (idle CPU over the last ${IDLE_CPU_SECONDS}s; at 0 sockets over ${IDLE_BASELINE_SECONDS}s), over $SOURCES source addresses"
   echo "handshake:      $STORM_N sockets, $IN_FLIGHT in flight, over $SOURCES source addresses, 2 rounds (cold, warm)"
+  echo "durable:        $DURABLE_ROOMS rooms (course:d1..course:d$DURABLE_ROOMS) x $DURABLE_PER_ROOM members ($DURABLE_N sockets); $DURABLE_RATE events/s in all, round robin over the rooms, open loop; async client, at most $DURABLE_CONNECTIONS connections; warm-up ${DURABLE_WARMUP}s; measured ${DURABLE_SECONDS}s; payload ${PAYLOAD} B; servers: $DURABLE_SERVERS; repeats: $REPEATS${DURABLE_NOTE:+; $DURABLE_NOTE}"
+  echo "journals:       lms, lms-pekko: durable rooms (course,user) in H2 under a fresh LMS_DATA_DIR per run; lms-memory: LMS_DURABLE_ROOMS= (every room in memory); lms-pg: PostgreSQL, a fresh server per run; cluster: LMS_DURABLE_ROOMS= (memory rooms: no shared database)"
+  if [ -n "$PG_BIN" ]; then
+    echo "postgresql:     $("$PG_BIN/postgres" --version 2>/dev/null) ($PG_BIN; default settings, fsync on)"
+  fi
   echo "capacity:       members: $CAP_SIZES; steps (deliveries/s): $CAP_STEPS; each ${CAP_WARMUP}s warm-up (the first at least ${CAP_FIRST_WARMUP}s) + ${CAP_SECONDS}s measured + at most ${CAP_DRAIN}s drain; one server process per server and size; bound p99 <= 50 ms, received >= 99.9 % of expected"
   echo "nproc:          $(nproc)"
   echo "cpu:            $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -289,19 +365,61 @@ wait_ready() { # pid url logfile name: 0 when GET url answers 2xx within 90 s
   return 1
 }
 
+# a PostgreSQL server of the run's own (lms-pg): initdb in $WORK/pg-<id> (owned by postgres: initdb refuses
+# root), postgres on a free loopback port with its socket in that directory; sets PG_PID and PG_PORT
+PG_PID=
+PG_PORT=
+start_pg() { # run-id: 0 when it takes connections
+  local id="$1" dir="$WORK/pg-$1" logf="$WORK/pg-$1.log" as=() i
+  [ -n "$PG_BIN" ] || { log "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres)"; return 1; }
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres:postgres "$dir"
+    as=(setpriv --reuid=postgres --regid=postgres --init-groups)
+  fi
+  PG_PORT="$(free_port 15432)"
+  echo "${as[*]:+${as[*]} }$PG_BIN/initdb -D pg-$id/data -A trust -U postgres -E UTF8 --no-sync" >> "$COMMANDS"
+  "${as[@]}" "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-sync > "$logf" 2>&1 || {
+    log "initdb failed (log: $logf)"; tail -5 "$logf" | sed 's/^/    /'; return 1; }
+  echo "${as[*]:+${as[*]} }$PG_BIN/postgres -D pg-$id/data -p $PG_PORT -k pg-$id -c listen_addresses=127.0.0.1" >> "$COMMANDS"
+  "${as[@]}" "$PG_BIN/postgres" -D "$dir/data" -p "$PG_PORT" -k "$dir" -c listen_addresses=127.0.0.1 >> "$logf" 2>&1 &
+  PG_PID=$! # setpriv execs: this is the postmaster itself
+  PG_PIDS="$PG_PIDS $PG_PID"
+  CURRENT_PIDS="$PG_PID"
+  for i in $(seq 1 120); do
+    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -t 1 && return 0
+    kill -0 "$PG_PID" 2>/dev/null || break
+    sleep 0.25
+  done
+  log "postgres did not start (log: $logf)"; tail -5 "$logf" | sed 's/^/    /'
+  return 1
+}
+
 SERVER_PID=
 SERVER_PORT=
 start_server() { # name run-id [hold]: sets SERVER_PID and SERVER_PORT; 0 when ready
   local name="$1" id="$2" variant="${3:-}" logf="$WORK/server-$2.log" ready cport opts
+  CURRENT_PIDS=""
   case "$name" in
-    lms|lms-pekko) # the same jar; only the transport differs
-      local transport=netty
+    lms|lms-pekko|lms-memory|lms-pg) # the same jar; only the transport and the journal differ
+      local transport=netty data="$WORK/data-$id" durable_env=() shown_env=""
       [ "$name" = lms-pekko ] && transport=pekko-http
+      # a fresh LMS_DATA_DIR for every engine (its H2 journal: never the repository's ./data, never shared)
+      durable_env=(LMS_DATA_DIR="$data")
+      shown_env="LMS_DATA_DIR=data-$id"
+      if [ "$name" = lms-memory ]; then
+        durable_env+=(LMS_DURABLE_ROOMS=)
+        shown_env="$shown_env LMS_DURABLE_ROOMS="
+      elif [ "$name" = lms-pg ]; then
+        start_pg "$id" || return 1
+        durable_env+=(LMS_DB_URL="jdbc:postgresql://127.0.0.1:$PG_PORT/postgres" LMS_DB_USER=postgres LMS_DB_PASSWORD=)
+        shown_env="$shown_env LMS_DB_URL=jdbc:postgresql://127.0.0.1:$PG_PORT/postgres LMS_DB_USER=postgres LMS_DB_PASSWORD="
+      fi
       SERVER_PORT="$(free_port 18281)"; cport="$(free_port 17381)"
       opts="$ENGINE_JAVA_OPTS"
       [ "$variant" = hold ] && opts="$HOLD_JAVA_OPTS $ENGINE_JAVA_OPTS"
-      echo "LMS_TRANSPORT=$transport LMS_JWT_SECRET=\$SECRET LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT=$SERVER_PORT LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT=$cport java $opts -jar lms-realtime.jar" >> "$COMMANDS"
-      LMS_TRANSPORT="$transport" LMS_JWT_SECRET="$SECRET" LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 \
+      echo "LMS_TRANSPORT=$transport $shown_env LMS_JWT_SECRET=\$SECRET LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT=$SERVER_PORT LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT=$cport java $opts -jar lms-realtime.jar" >> "$COMMANDS"
+      env "${durable_env[@]}" LMS_TRANSPORT="$transport" LMS_JWT_SECRET="$SECRET" LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 \
         LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT="$SERVER_PORT" LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT="$cport" \
         java $opts -jar "$WORK/lms-realtime.jar" > "$logf" 2>&1 &
       SERVER_PID=$!
@@ -323,7 +441,7 @@ start_server() { # name run-id [hold]: sets SERVER_PID and SERVER_PORT; 0 when r
       SERVER_PID=$!
       ready="/health" ;;
   esac
-  CURRENT_PIDS="$SERVER_PID"
+  CURRENT_PIDS="$CURRENT_PIDS $SERVER_PID" # after its PostgreSQL, if any: stopped first
   wait_ready "$SERVER_PID" "http://127.0.0.1:$SERVER_PORT$ready" "$logf" "$name" || return 1
   check_transport "$name" "$logf"
   return 0
@@ -334,15 +452,15 @@ start_server() { # name run-id [hold]: sets SERVER_PID and SERVER_PORT; 0 when r
 TRANSPORT_NOTED=""
 check_transport() { # name logfile
   local name="$1" logf="$2" line seen=no
-  case "$name" in lms|lms-pekko) ;; *) return 0 ;; esac
+  is_engine "$name" || return 0
   line="$(grep -m1 -o 'netty transport on .*' "$logf" 2>/dev/null)" && seen=yes
-  if { [ "$name" = lms ] && [ "$seen" = no ]; } || { [ "$name" = lms-pekko ] && [ "$seen" = yes ]; }; then
+  if { [ "$name" != lms-pekko ] && [ "$seen" = no ]; } || { [ "$name" = lms-pekko ] && [ "$seen" = yes ]; }; then
     log "WARNING: $(label_of "$name") does not run the transport it was started with (log: $logf)"
     echo "transport:      WARNING $(basename "$logf"): $name, netty transport line: ${line:-none}" >> "$MACHINE"
   elif ! has "$TRANSPORT_NOTED" "$name"; then
     TRANSPORT_NOTED="$TRANSPORT_NOTED $name"
-    if [ "$name" = lms ]; then
-      echo "transport:      $(label_of lms): its log says \"$line\"" >> "$MACHINE"
+    if [ "$name" != lms-pekko ]; then
+      echo "transport:      $(label_of "$name"): its log says \"$line\"" >> "$MACHINE"
     else
       echo "transport:      $(label_of lms-pekko): no netty transport line in its log (pekko-http's server)" >> "$MACHINE"
     fi
@@ -363,8 +481,10 @@ start_cluster() { # run-id: three lms-realtime nodes, one cluster; sets CLUSTER_
   CURRENT_PIDS=""
   for n in 0 1 2; do
     logf="$WORK/server-$id-node$((n + 1)).log"
-    echo "LMS_TRANSPORT=netty LMS_JWT_SECRET=\$SECRET LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT=${hps[$n]} LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT=${cps[$n]} LMS_SEED_NODES=$seeds java $CLUSTER_JAVA_OPTS -jar lms-realtime.jar" >> "$COMMANDS"
-    LMS_TRANSPORT=netty LMS_JWT_SECRET="$SECRET" LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 \
+    echo "LMS_TRANSPORT=netty LMS_DURABLE_ROOMS= LMS_DATA_DIR=data-$id-node$((n + 1)) LMS_JWT_SECRET=\$SECRET LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT=${hps[$n]} LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT=${cps[$n]} LMS_SEED_NODES=$seeds java $CLUSTER_JAVA_OPTS -jar lms-realtime.jar" >> "$COMMANDS"
+    # three nodes, no shared database: every room in memory (a cluster with durable rooms needs PostgreSQL)
+    LMS_TRANSPORT=netty LMS_DURABLE_ROOMS= LMS_DATA_DIR="$WORK/data-$id-node$((n + 1))" \
+      LMS_JWT_SECRET="$SECRET" LMS_MAX_CONNECTIONS_PER_IP=20000 LMS_MAX_CONNECTIONS_PER_USER=20000 \
       LMS_HTTP_HOST=127.0.0.1 LMS_HTTP_PORT="${hps[$n]}" LMS_CLUSTER_HOST=127.0.0.1 LMS_CLUSTER_PORT="${cps[$n]}" \
       LMS_SEED_NODES="$seeds" java $CLUSTER_JAVA_OPTS -jar "$WORK/lms-realtime.jar" > "$logf" 2>&1 &
     pids+=("$!")
@@ -382,13 +502,16 @@ start_cluster() { # run-id: three lms-realtime nodes, one cluster; sets CLUSTER_
 # events/s for a room of $1 members: --rate, else the same offered load (LOAD deliveries/s) for every size
 rate_for() { if [ -n "$RATE" ]; then echo "$RATE"; else echo $(( LOAD / $1 > 0 ? LOAD / $1 : 1 )); fi; }
 
-label_of() { case "$1" in lms) echo lms-realtime ;; lms-pekko) echo lms-realtime-pekko-http ;; socketio) echo socket.io ;; plain) echo netty-ceiling ;; lms3) echo lms-realtime-3-nodes ;; esac; }
-proto_of() { case "$1" in lms|lms-pekko|lms3) echo lms ;; *) echo "$1" ;; esac; } # the driver's --server
-is_lms() { case "$1" in lms|lms-pekko|lms3) return 0 ;; *) return 1 ;; esac; }
+label_of() { case "$1" in lms) echo lms-realtime ;; lms-pekko) echo lms-realtime-pekko-http ;; lms-memory) echo lms-realtime-memory ;; lms-pg) echo lms-realtime-pg ;; socketio) echo socket.io ;; plain) echo netty-ceiling ;; lms3) echo lms-realtime-3-nodes ;; esac; }
+proto_of() { case "$1" in lms|lms-pekko|lms-memory|lms-pg|lms3) echo lms ;; *) echo "$1" ;; esac; } # the driver's --server
+is_lms() { case "$1" in lms|lms-pekko|lms-memory|lms-pg|lms3) return 0 ;; *) return 1 ;; esac; }
 
 error_result() { # file scenario server members message
+  local rate seconds="$MEASURE"
+  rate="$(rate_for "$4")"
+  [ "$2" = durable ] && { rate="$DURABLE_RATE"; seconds="$DURABLE_SECONDS"; }
   printf '{"scenario":"%s","server":"%s","members":%s,"rate":%s,"payload_bytes":%s,"seconds":%s,"error":"%s"}\n' \
-    "$2" "$(label_of "$3")" "$4" "$(rate_for "$4")" "$PAYLOAD" "$MEASURE" "$5" > "$1"
+    "$2" "$(label_of "$3")" "$4" "$rate" "$PAYLOAD" "$seconds" "$5" > "$1"
 }
 
 # run_driver scenario server members id out timeout pids driver-args...: runs the driver, checks the servers
@@ -420,6 +543,7 @@ has "$SCENARIOS" fanout && TOTAL=$((TOTAL + REPEATS * $(count_words $SIZES) * $(
 has "$SCENARIOS" hold && TOTAL=$((TOTAL + $(count_words $SERVERS)))
 has "$SCENARIOS" handshake && TOTAL=$((TOTAL + REPEATS * $(count_words $SERVERS)))
 has "$SCENARIOS" capacity && TOTAL=$((TOTAL + $(count_words $CAP_SIZES) * $(count_words $SERVERS)))
+has "$SCENARIOS" durable && TOTAL=$((TOTAL + REPEATS * $(count_words $DURABLE_SERVERS)))
 has "$SCENARIOS" cluster && TOTAL=$((TOTAL + REPEATS * $(count_words $CLUSTER_SIZES)))
 N=0
 log "$MODE: $TOTAL runs (scenarios: $SCENARIOS; servers: $SERVERS); work dir $WORK"
@@ -434,9 +558,21 @@ one_run() {
     stop_current; CRASHED=1
     return 0
   fi
+  local db=()
+  [ "$s" = lms-pg ] && [ "$scenario" = durable ] && db=(--db-pid "$PG_PID") # the database's CPU, beside the engine's
   run_driver "$scenario" "$s" "$m" "$id" "$out" "$timeout" "$SERVER_PID" \
-    "$@" --server "$(proto_of "$s")" --label "$(label_of "$s")" --url "http://127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID"
+    "$@" "${db[@]}" --server "$(proto_of "$s")" --label "$(label_of "$s")" --url "http://127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID"
   stop_current
+  # the journal's size on disk (the engine's LMS_DATA_DIR, or the PostgreSQL cluster's databases), then both
+  # go (H2's file grows by some 15 KB per stored event here, hundreds of MB per durable run; the logs stay)
+  if [ -d "$WORK/data-$id" ]; then
+    echo "data-$id: $(du -sb "$WORK/data-$id" | cut -f1) bytes after the run" >> "$WORK/journal-sizes.txt"
+    rm -rf "$WORK/data-$id"
+  fi
+  if [ -d "$WORK/pg-$id" ]; then
+    echo "pg-$id: $(du -sb "$WORK/pg-$id/data/base" 2>/dev/null | cut -f1) bytes of databases after the run" >> "$WORK/journal-sizes.txt"
+    rm -rf "$WORK/pg-$id"
+  fi
   sleep 2
 }
 
@@ -508,6 +644,24 @@ if has "$SCENARIOS" capacity; then
   done
 fi
 
+# ---------------------------------------------------------------- durable publish (issue 14)
+if has "$SCENARIOS" durable; then
+  log "durable: $DURABLE_ROOMS rooms x $DURABLE_PER_ROOM members; $DURABLE_RATE events/s in all; ${DURABLE_WARMUP}s + ${DURABLE_SECONDS}s; servers $DURABLE_SERVERS; repeats $REPEATS"
+  [ -n "$DURABLE_NOTE" ] && log "$DURABLE_NOTE"
+  for r in $(seq 1 "$REPEATS"); do
+    for s in $DURABLE_SERVERS; do # interleaved, as fan-out
+      N=$((N + 1))
+      id="durable-$s-$r"
+      out="$WORK/durable-$s-$r.json"
+      log "run $N/$TOTAL: durable, $(label_of "$s"), $DURABLE_ROOMS rooms x $DURABLE_PER_ROOM, repeat $r"
+      one_run durable "$s" "$DURABLE_N" "$id" "$out" $(( DURABLE_WARMUP + DURABLE_SECONDS + 300 )) "" \
+        --scenario durable --members "$DURABLE_N" --rooms "$DURABLE_ROOMS" --rate "$DURABLE_RATE" \
+        --seconds "$DURABLE_SECONDS" --warmup "$DURABLE_WARMUP" --payload-bytes "$PAYLOAD" \
+        --publish-connections "$DURABLE_CONNECTIONS" --prewarm "$DURABLE_PREWARM" --drain 5 --threads "$DRIVER_THREADS"
+    done
+  done
+fi
+
 # ---------------------------------------------------------------- fan-out on a three-node cluster
 if has "$SCENARIOS" cluster; then
   log "cluster fan-out: 3 lms-realtime nodes; members $CLUSTER_SIZES; ${RATE:-$LOAD/members} events/s; ${WARMUP}s + ${MEASURE}s; repeats $REPEATS"
@@ -534,6 +688,7 @@ if has "$SCENARIOS" cluster; then
   done
 fi
 
+[ -f "$WORK/journal-sizes.txt" ] && sed 's/^/journal size:   /' "$WORK/journal-sizes.txt" >> "$MACHINE"
 echo "load at end:    $(cut -d' ' -f1-3 /proc/loadavg)" >> "$MACHINE"
 echo "wall time:      $(( $(date +%s) - T_START )) s for the runs (before the report)" >> "$MACHINE"
 

@@ -48,6 +48,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
@@ -101,6 +102,8 @@ public final class Driver {
   List<URI> bases = new ArrayList<>(List.of(base)); // members are spread over these, round robin
   String publishUrl;
   String room;
+  int roomCount = 1; // durable: members i go to room + (i % roomCount + 1), events round robin over the rooms
+  AtomicIntegerArray joinedPerRoom; // durable: members joined, per room (index i % roomCount)
   int members = 1000;
   int rate = 20;
   int seconds = 10;
@@ -109,6 +112,7 @@ public final class Driver {
   String secret;
   String out;
   List<Long> serverPids = new ArrayList<>(); // CPU is summed over them; memory is read from the first
+  long dbPid = -1; // durable: a database server (PostgreSQL's postmaster) whose CPU, children included, is read too
   int threads = 2;
   int connectConcurrency = 256;
   Integer connectRetries; // default: 5 (fan-out, hold), 0 (handshake storm: a failure counts)
@@ -116,6 +120,7 @@ public final class Driver {
   int drainSeconds = 10;
   int pingSeconds = 20;
   int publishConnections = 4;
+  boolean publishConnectionsGiven;
   int prewarm = 2000;
   int idleSeconds = 2;
   List<InetAddress> sources = new ArrayList<>();
@@ -203,12 +208,13 @@ public final class Driver {
       case "hold" -> new Hold(d).run();
       case "handshake" -> new Handshake(d).run();
       case "capacity" -> new Capacity(d).run();
+      case "durable" -> new Durable(d).run();
       default -> d.run();
     });
   }
 
   static final String USAGE = """
-      usage: java -cp lms-bench.jar lms.bench.Driver [--scenario fanout|hold|handshake|capacity]
+      usage: java -cp lms-bench.jar lms.bench.Driver [--scenario fanout|hold|handshake|capacity|durable]
                --server lms|socketio|plain --url http://127.0.0.1:PORT[,http://127.0.0.1:PORT2,...]
                [--members 1000] [--rate 20] [--seconds 10] [--warmup 5] [--payload-bytes 128]
                [--secret S (lms)] [--room course:1|r|none] [--publish-url URL] [--server-pid PID[,PID2,...]]
@@ -221,7 +227,9 @@ public final class Driver {
              handshake: --members M [--connect-concurrency K] [--rounds 2]
              capacity:  --members M [--steps 20000,40000,...,200000 (deliveries/s)] [--warmup 3 (per step)]
                         [--seconds 10 (per step)] [--first-step-warmup 5] [--drain 5] [--p99-bound-ms 50]
-                        [--loss-tolerance 0.001]""";
+                        [--loss-tolerance 0.001]
+             durable:   --server lms --members 500 (sockets in all) [--rooms 100] [--room course:d (a prefix: course:d1 ..)]
+                        [--rate 500 (events/s in all)] [--warmup 5] [--seconds 20] [--publish-connections 16]""";
 
   void parse(String[] a) {
     for (int i = 0; i < a.length; i++) {
@@ -238,8 +246,8 @@ public final class Driver {
           default -> throw new IllegalArgumentException("unknown --server " + v);
         };
         case "--scenario" -> scenario = switch (v) {
-          case "fanout", "hold", "handshake", "capacity" -> v;
-          default -> throw new IllegalArgumentException("unknown --scenario " + v + " (fanout, hold, handshake, capacity)");
+          case "fanout", "hold", "handshake", "capacity", "durable" -> v;
+          default -> throw new IllegalArgumentException("unknown --scenario " + v + " (fanout, hold, handshake, capacity, durable)");
         };
         case "--label" -> label = v;
         case "--url" -> {
@@ -257,6 +265,7 @@ public final class Driver {
         }
         case "--publish-url" -> publishUrl = v;
         case "--room" -> room = v;
+        case "--rooms" -> roomCount = Integer.parseInt(v);
         case "--members" -> members = Integer.parseInt(v);
         case "--rate" -> rate = Integer.parseInt(v);
         case "--seconds" -> seconds = Integer.parseInt(v);
@@ -272,6 +281,7 @@ public final class Driver {
             }
           }
         }
+        case "--db-pid" -> dbPid = Long.parseLong(v);
         case "--hold-seconds" -> holdSeconds = Integer.parseInt(v);
         case "--hold-warmup" -> holdWarmup = Integer.parseInt(v);
         case "--settle-seconds" -> settleSeconds = Integer.parseInt(v);
@@ -312,7 +322,10 @@ public final class Driver {
         case "--join-timeout" -> joinTimeoutSeconds = Integer.parseInt(v);
         case "--drain" -> drainSeconds = Integer.parseInt(v);
         case "--ping-seconds" -> pingSeconds = Integer.parseInt(v);
-        case "--publish-connections" -> publishConnections = Integer.parseInt(v);
+        case "--publish-connections" -> {
+          publishConnections = Integer.parseInt(v);
+          publishConnectionsGiven = true;
+        }
         case "--prewarm" -> prewarm = Integer.parseInt(v);
         case "--idle-seconds" -> idleSeconds = Integer.parseInt(v);
         case "--sockets-per-source" -> socketsPerSource = Integer.parseInt(v);
@@ -357,6 +370,29 @@ public final class Driver {
         case SOCKETIO -> "socket.io";
         case PLAIN -> "netty-ceiling";
       };
+    }
+    if (scenario.equals("durable")) {
+      if (proto != Proto.LMS) {
+        throw new IllegalArgumentException("--scenario durable needs --server lms (durable rooms are the engine's)");
+      }
+      if (room == null) {
+        room = "course:d"; // course:d1 .. course:d100
+      }
+      if (!room.startsWith("course:")) {
+        throw new IllegalArgumentException("--scenario durable: --room is the prefix of course: rooms, e.g. course:d");
+      }
+      if (roomCount < 1 || roomCount > members) {
+        throw new IllegalArgumentException("--rooms must be 1..--members");
+      }
+      if (!publishConnectionsGiven) {
+        publishConnections = 16;
+      }
+      joinedPerRoom = new AtomicIntegerArray(roomCount);
+    } else if (roomCount != 1) {
+      throw new IllegalArgumentException("--rooms is for --scenario durable only");
+    }
+    if (publishConnections < 1) {
+      throw new IllegalArgumentException("--publish-connections must be >= 1");
     }
     if (room == null) {
       // the handshake storm stops at welcome: no room
@@ -587,8 +623,10 @@ public final class Driver {
 
       sleepUntil(measureStart);
       long[] cpu0 = cpuSample();
+      long jit0 = jitTicks();
       sleepUntil(measureEnd);
       long[] cpu1 = cpuSample();
+      long jit1 = jitTicks();
       pub.join(10_000);
       publisher.await(15_000);
       int membersAtEnd = joined.get();
@@ -657,6 +695,12 @@ public final class Driver {
           r.put("server_cpu_pct", round(100 * serverCpu / window, 1));
           r.put("server_cpu_us_per_delivery",
               sum.windowReceived == 0 ? null : round(serverCpu * 1e6 / sum.windowReceived, 3));
+          if (jit0 >= 0 && jit1 >= jit0) { // the JIT compiler threads' part (a fresh JVM), and the rest
+            double jit = (jit1 - jit0) / ticks;
+            r.put("server_jit_cpu_pct", round(100 * jit / window, 1));
+            r.put("server_cpu_us_per_delivery_without_jit",
+                sum.windowReceived == 0 ? null : round((serverCpu - jit) * 1e6 / sum.windowReceived, 3));
+          }
         } else {
           r.put("server_cpu_us_per_delivery", null);
         }
@@ -700,10 +744,16 @@ public final class Driver {
     return u.getPort() > 0 ? u.getPort() : "wss".equals(u.getScheme()) ? 443 : 80;
   }
 
+  /** Member i's room: the one room, or (durable) room + (i % roomCount + 1). */
+  String roomOf(int i) {
+    return room == null || joinedPerRoom == null ? room : room + (i % roomCount + 1);
+  }
+
   String memberToken(int i) {
     Map<String, Object> claims = new LinkedHashMap<>();
-    if (room != null && room.startsWith("course:")) {
-      claims.put("courses", Map.of(room.substring("course:".length()), "student"));
+    String r = roomOf(i);
+    if (r != null && r.startsWith("course:")) {
+      claims.put("courses", Map.of(r.substring("course:".length()), "student"));
     }
     return token("bench-m-" + i, claims);
   }
@@ -821,6 +871,9 @@ public final class Driver {
     void joined(ChannelHandlerContext ctx) {
       state = JOINED;
       joined.incrementAndGet();
+      if (joinedPerRoom != null) {
+        joinedPerRoom.incrementAndGet(index % roomCount);
+      }
       releaseSlot();
       if (proto == Proto.LMS && pingSeconds > 0) {
         long period = TimeUnit.SECONDS.toMillis(pingSeconds);
@@ -910,7 +963,7 @@ public final class Driver {
               return;
             }
             state = JOINING;
-            ctx.writeAndFlush(new TextWebSocketFrame("{\"type\":\"join\",\"room\":\"" + room + "\",\"id\":\"j\"}"),
+            ctx.writeAndFlush(new TextWebSocketFrame("{\"type\":\"join\",\"room\":\"" + roomOf(index) + "\",\"id\":\"j\"}"),
                 ctx.voidPromise());
           } else if (state == JOINING && contains(c, JOINED_TYPE)) {
             joined(ctx);
@@ -947,6 +1000,9 @@ public final class Driver {
       }
       if (state == JOINED) {
         joined.decrementAndGet();
+        if (joinedPerRoom != null) {
+          joinedPerRoom.decrementAndGet(index % roomCount);
+        }
         if (!stopping) {
           unexpectedCloses.incrementAndGet();
         }
@@ -1303,6 +1359,71 @@ public final class Driver {
     } catch (IOException | RuntimeException e) {
       fail("cpu sample: " + e);
       return null;
+    }
+  }
+
+  /**
+   * The JIT compiler threads' utime+stime (ticks), summed over the server processes: the threads named
+   * {@code C1 CompilerThre...} / {@code C2 CompilerThre...} in /proc/PID/task/TID/stat. A fresh JVM spends
+   * a good part of its first minute there; -1 when it cannot be read or there are no such threads (node).
+   */
+  long jitTicks() {
+    if (serverPids.isEmpty()) {
+      return -1;
+    }
+    long sum = 0;
+    boolean found = false; // not a JVM (node): no figure
+    try {
+      for (long pid : serverPids) {
+        try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+          for (Path t : tasks.toList()) {
+            try {
+              String st = Files.readString(t.resolve("stat"));
+              int open = st.indexOf('(');
+              int close = st.lastIndexOf(')');
+              String comm = st.substring(open + 1, close);
+              if (comm.startsWith("C1 CompilerThre") || comm.startsWith("C2 CompilerThre")) {
+                found = true;
+                String[] f = st.substring(close + 2).split(" ");
+                sum += Long.parseLong(f[14 - 3]) + Long.parseLong(f[15 - 3]);
+              }
+            } catch (IOException | RuntimeException gone) {
+              // a thread that ended meanwhile
+            }
+          }
+        }
+      }
+      return found ? sum : -1;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /**
+   * A process tree's CPU (ticks): the process's utime+stime+cutime+cstime (children it has reaped) plus
+   * utime+stime of its live children (PostgreSQL: the postmaster and its backends); -1 when unreadable.
+   */
+  static long treeTicks(long pid) {
+    try {
+      String s = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
+      long sum = Long.parseLong(f[14 - 3]) + Long.parseLong(f[15 - 3]) + Long.parseLong(f[16 - 3]) + Long.parseLong(f[17 - 3]);
+      try (java.util.stream.Stream<Path> procs = Files.list(Path.of("/proc"))) {
+        for (Path p : procs.filter(x -> x.getFileName().toString().chars().allMatch(Character::isDigit)).toList()) {
+          try {
+            String c = Files.readString(p.resolve("stat"));
+            String[] g = c.substring(c.lastIndexOf(')') + 2).split(" ");
+            if (Long.parseLong(g[4 - 3]) == pid) { // ppid
+              sum += Long.parseLong(g[14 - 3]) + Long.parseLong(g[15 - 3]);
+            }
+          } catch (IOException | RuntimeException gone) {
+            // ended meanwhile
+          }
+        }
+      }
+      return sum;
+    } catch (IOException | RuntimeException e) {
+      return -1;
     }
   }
 

@@ -32,18 +32,21 @@ final class Plots {
 
   static final Map<String, Color> COLOURS = Map.of(
       "lms-realtime", new Color(31, 119, 180),
+      "lms-realtime-memory", new Color(148, 103, 189),
+      "lms-realtime-pg", new Color(23, 190, 207),
       "lms-realtime-pekko-http", new Color(44, 160, 44),
       "lms-realtime-3-nodes", new Color(120, 180, 230),
       "socket.io", new Color(255, 127, 14),
       "netty-ceiling", new Color(110, 110, 110));
   static final List<String> FILES = List.of("latency.png", "throughput.png", "cpu-per-delivery.png",
-      "bytes-per-socket.png", "handshakes.png", "capacity.png", "capacity-steps.png");
+      "bytes-per-socket.png", "handshakes.png", "capacity.png", "capacity-steps.png", "durable.png");
 
   private Plots() { }
 
   /** Writes the plots into dir; returns the file names written, in the order to show them. */
   static List<String> write(Path dir, List<ObjectNode> fanout, List<ObjectNode> hold, List<ObjectNode> storm,
-                            List<ObjectNode> capacity, List<JsonNode> capacityRuns) throws IOException {
+                            List<ObjectNode> capacity, List<JsonNode> capacityRuns, List<ObjectNode> durable)
+      throws IOException {
     System.setProperty("java.awt.headless", "true");
     Files.createDirectories(dir);
     for (String f : FILES) {
@@ -116,6 +119,33 @@ final class Plots {
         if (!steps.isEmpty()) {
           BitmapEncoder.saveBitmap(steps, 1, steps.size(), dir.resolve("capacity-steps.png").toString(), BitmapFormat.PNG);
           written.add("capacity-steps.png");
+        }
+      }
+      if (!durable.isEmpty()) { // issue 14: per server, the publish call's and publish-to-delivery's p50 and p99
+        CategoryChart c = new CategoryChartBuilder().width(800).height(500)
+            .title("durable publish: 100 rooms x 5 members, 500 events/s").xAxisTitle("server").yAxisTitle("ms").build();
+        style(c);
+        List<String> servers = new ArrayList<>();
+        List<List<Double>> ys = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+        String[] fields = {"publish_p50_ms", "publish_p99_ms", "p50_ms", "p99_ms"};
+        for (ObjectNode r : durable) {
+          if (r.hasNonNull("publish_p99_ms") && r.hasNonNull("p99_ms")) {
+            servers.add(r.get("server").asText());
+            for (int i = 0; i < fields.length; i++) {
+              ys.get(i).add(value(r.get(fields[i])));
+            }
+          }
+        }
+        if (!servers.isEmpty()) {
+          String[] names = {"publish call p50", "publish call p99", "publish-to-delivery p50", "publish-to-delivery p99"};
+          Color[] colours = {new Color(174, 199, 232), new Color(31, 119, 180), new Color(255, 187, 120), new Color(255, 127, 14)};
+          for (int i = 0; i < names.length; i++) {
+            c.addSeries(names[i], servers, ys.get(i)).setFillColor(colours[i]);
+          }
+          c.setTitle(String.format(java.util.Locale.ROOT, "durable publish: %d rooms x %d members, %d events/s",
+              durable.get(0).path("rooms").asInt(), durable.get(0).path("members").asInt() / Math.max(1, durable.get(0).path("rooms").asInt()),
+              durable.get(0).path("rate").asInt()));
+          save(c, dir, "durable.png", written);
         }
       }
     } catch (RuntimeException | Error e) { // no fonts, no AWT: the report goes on without plots

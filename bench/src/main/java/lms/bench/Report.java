@@ -19,7 +19,7 @@ import lms.bench.Goals.Goal;
 
 /**
  * Merges the driver's per-run JSON files of one {@code bench/run.sh} run ({@code run-*.json}: fan-out,
- * one node or a cluster; {@code hold-*.json}; {@code handshake-*.json}; {@code capacity-*.json}) into
+ * one node or a cluster; {@code hold-*.json}; {@code handshake-*.json}; {@code capacity-*.json}; {@code durable-*.json}) into
  * {@code bench/results/latest.json}, {@code bench/results/<date>.md} and, with {@code --plots DIR}, PNG
  * plots (XChart). Repeated runs of the same server and size are summarised by the median of each figure.
  *
@@ -32,7 +32,16 @@ public final class Report {
   static final String PEKKO = "lms-realtime-pekko-http"; // the same engine with LMS_TRANSPORT=pekko-http
   static final String SIO = "socket.io";
   static final String CEILING = "netty-ceiling";
-  static final List<String> SERVERS = List.of(LMS, PEKKO, "lms-realtime-3-nodes", SIO, CEILING);
+  static final String MEMORY = "lms-realtime-memory";   // the same engine with LMS_DURABLE_ROOMS= (every room in memory)
+  static final String PG = "lms-realtime-pg";           // the same engine with its journal in PostgreSQL
+  static final List<String> SERVERS = List.of(LMS, PG, MEMORY, PEKKO, "lms-realtime-3-nodes", SIO, CEILING);
+  static final List<String> DURABLE_FIELDS = List.of("events_per_s", "events_in_window", "events_accepted_in_window",
+      "publish_p50_ms", "publish_p90_ms", "publish_p99_ms", "publish_p999_ms", "publish_max_ms", "p50_ms", "p90_ms",
+      "p99_ms", "p999_ms", "max_ms", "publish_errors", "publish_errors_total", "publish_skipped", "expected", "received",
+      "lost", "deliveries_per_s", "server_cpu_us_per_event", "server_cpu_us_per_delivery", "server_cpu_pct",
+      "server_idle_cpu_pct", "driver_cpu_pct", "box_cpu_busy_pct", "members_joined", "join_seconds", "unexpected_closes",
+      "server_jit_cpu_pct", "server_cpu_us_per_event_without_jit", "db_cpu_pct", "db_cpu_us_per_event",
+      "server_and_db_cpu_us_per_event");
   static final List<String> HOLD_FIELDS = List.of("sockets_held", "sockets_at_sample", "bytes_per_socket",
       "heap_bytes_per_socket", "native_bytes_per_socket", "rss_bytes_per_socket", "bytes_per_socket_from_fresh",
       "kernel_tcp_bytes_per_socket_both_ends", "ramp_seconds", "unexpected_closes", "idle_cpu_pct",
@@ -46,10 +55,12 @@ public final class Report {
       "avg_frame_bytes", "members_joined", "sockets_held", "sockets_at_sample", "bytes_per_socket",
       "heap_bytes_per_socket", "native_bytes_per_socket", "rss_bytes_per_socket", "bytes_per_socket_from_fresh",
       "kernel_tcp_bytes_per_socket_both_ends", "unexpected_closes", "handshakes_per_s", "handshakes", "failed",
-      "cold_handshakes_per_s", "measured_deliveries_per_s", "steps_held", "steps_tried", "idle_cpu_sockets");
+      "cold_handshakes_per_s", "measured_deliveries_per_s", "steps_held", "steps_tried", "idle_cpu_sockets",
+      "events_in_window", "events_accepted_in_window", "publish_errors", "publish_errors_total", "publish_skipped");
   static final List<String> MEDIAN_FIELDS = List.of("deliveries_per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms",
       "server_cpu_us_per_delivery", "server_cpu_pct", "server_idle_cpu_pct", "driver_cpu_pct", "box_cpu_busy_pct", "expected", "received",
-      "lost", "avg_frame_bytes", "publish_rtt_p99_ms", "members_joined", "join_seconds");
+      "lost", "avg_frame_bytes", "publish_rtt_p99_ms", "members_joined", "join_seconds", "server_jit_cpu_pct",
+      "server_cpu_us_per_delivery_without_jit");
 
   public static void main(String[] args) throws IOException {
     Map<String, String> o = new LinkedHashMap<>();
@@ -61,15 +72,17 @@ public final class Report {
     List<JsonNode> holds = new ArrayList<>();
     List<JsonNode> storms = new ArrayList<>();
     List<JsonNode> caps = new ArrayList<>();
+    List<JsonNode> durables = new ArrayList<>();
     List<String> broken = new ArrayList<>();
     try (Stream<Path> files = Files.list(Path.of(o.get("--runs")))) {
-      for (Path p : files.filter(p -> p.getFileName().toString().matches("(run|hold|handshake|capacity)-.*\\.json")).sorted().toList()) {
+      for (Path p : files.filter(p -> p.getFileName().toString().matches("(run|hold|handshake|capacity|durable)-.*\\.json")).sorted().toList()) {
         try {
           JsonNode n = json.readTree(p.toFile());
           switch (n.path("scenario").asText("fanout")) {
             case "hold" -> holds.add(n);
             case "handshake" -> storms.add(n);
             case "capacity" -> caps.add(n);
+            case "durable" -> durables.add(n);
             default -> runs.add(n);
           }
         } catch (IOException e) {
@@ -141,17 +154,85 @@ public final class Report {
     latest.putArray("hold").addAll(holdRows);
     latest.putArray("handshake").addAll(stormRows);
     latest.putArray("capacity").addAll(capRows);
+    List<ObjectNode> durableRows = summarise(json, durables, DURABLE_FIELDS, "members", "rooms", "rate");
+    for (ObjectNode r : durableRows) { // the journal's cost per event: this engine's CPU per event minus memory rooms'
+      r.put("journal", journalOf(r.path("server").asText()));
+      ObjectNode mem = durableRows.stream().filter(m -> m.path("server").asText().equals(MEMORY)
+          && m.path("members").asInt() == r.path("members").asInt() && m.path("rooms").asInt() == r.path("rooms").asInt()
+          && m.path("rate").asInt() == r.path("rate").asInt()).findFirst().orElse(null);
+      if (mem == null || r.path("server").asText().equals(MEMORY)) {
+        continue;
+      }
+      double db = r.hasNonNull("db_cpu_us_per_event") ? r.get("db_cpu_us_per_event").asDouble() : 0; // PostgreSQL's own
+      Double mine = Goals.value(r, "server_cpu_us_per_event");
+      Double base = Goals.value(mem, "server_cpu_us_per_event");
+      if (mine != null && base != null && base > 0) {
+        r.put("journal_cpu_us_per_event", Math.round((mine + db - base) * 10) / 10.0);
+        r.put("cpu_per_event_vs_memory", Math.round((mine + db) / base * 1000) / 1000.0);
+      }
+      Double mineNj = Goals.value(r, "server_cpu_us_per_event_without_jit");
+      Double baseNj = Goals.value(mem, "server_cpu_us_per_event_without_jit");
+      if (mineNj != null && baseNj != null && baseNj > 0) {
+        r.put("journal_cpu_us_per_event_without_jit", Math.round((mineNj + db - baseNj) * 10) / 10.0);
+      }
+    }
+    latest.putArray("durable").addAll(durableRows);
     Map<String, Map<String, ObjectNode>> bySize = new LinkedHashMap<>();
     for (ObjectNode r : rows) {
       bySize.computeIfAbsent(r.get("members").asInt() + "|" + r.get("rate").asInt(), k -> new LinkedHashMap<>())
           .put(r.get("server").asText(), r);
     }
+    // issue 14: fan-out CPU per delivery, durable room (lms-realtime: course:1 in its H2 journal) vs memory rooms
+    List<ObjectNode> vsMemory = new ArrayList<>();
+    bySize.forEach((k, m) -> {
+      Double mem = cpu(m.get(MEMORY));
+      if (mem == null || mem <= 0) {
+        return;
+      }
+      for (String server : List.of(LMS, PG, PEKKO)) {
+        Double v = cpu(m.get(server));
+        if (v == null) {
+          continue;
+        }
+        String[] mr = k.split("\\|");
+        ObjectNode x = json.createObjectNode();
+        x.put("server", server);
+        x.put("members", Integer.parseInt(mr[0]));
+        x.put("rate", Integer.parseInt(mr[1]));
+        x.put("server_cpu_us_per_delivery", v);
+        x.put("memory_cpu_us_per_delivery", mem);
+        double ratio = v / mem;
+        x.put("ratio", Math.round(ratio * 1000) / 1000.0);
+        x.put("within_10_pct", Math.abs(ratio - 1) <= 0.10);
+        Double vNj = Goals.value(m.get(server), "server_cpu_us_per_delivery_without_jit");
+        Double memNj = Goals.value(m.get(MEMORY), "server_cpu_us_per_delivery_without_jit");
+        if (vNj != null && memNj != null && memNj > 0) {
+          x.put("server_cpu_us_per_delivery_without_jit", vNj);
+          x.put("memory_cpu_us_per_delivery_without_jit", memNj);
+          x.put("ratio_without_jit", Math.round(vNj / memNj * 1000) / 1000.0);
+        }
+        x.put("runs", m.get(server).path("runs").asInt());
+        x.put("memory_runs", m.get(MEMORY).path("runs").asInt());
+        ArrayNode each = x.putArray("runs_us");
+        ArrayNode eachMem = x.putArray("memory_runs_us");
+        ArrayNode pairs = x.putArray("paired_ratios");
+        List<Double> a = runCpu(groups.get(server + "|" + k));
+        List<Double> b = runCpu(groups.get(MEMORY + "|" + k));
+        a.forEach(each::add);
+        b.forEach(eachMem::add);
+        for (int i = 0; i < Math.min(a.size(), b.size()); i++) {
+          pairs.add(Math.round(a.get(i) / b.get(i) * 1000) / 1000.0);
+        }
+        vsMemory.add(x);
+      }
+    });
+    latest.putArray("durable_vs_memory_fanout").addAll(vsMemory);
     List<Goal> goals = Goals.of(mode, bySize, capRows, holdRows, stormRows);
     ArrayNode goalsJson = latest.putArray("issue_11_goals");
     goals.forEach(g -> goalsJson.add(g.json(json)));
     Files.writeString(Path.of(o.get("--json")), json.writeValueAsString(latest) + "\n");
     List<String> plots = o.containsKey("--plots")
-        ? Plots.write(Path.of(o.get("--plots")), rows, holdRows, stormRows, capRows, caps)
+        ? Plots.write(Path.of(o.get("--plots")), rows, holdRows, stormRows, capRows, caps, durableRows)
         : List.of();
     String plotPrefix = o.containsKey("--plots")
         ? relative(Path.of(o.get("--md")).toAbsolutePath().getParent(), Path.of(o.get("--plots")).toAbsolutePath()) : "";
@@ -165,7 +246,11 @@ public final class Report {
         .append("servers within one run.\n\n");
     md.append("`lms-realtime` is the engine on its default transport, **netty** (started with `LMS_TRANSPORT=netty`); ")
         .append("`lms-realtime-pekko-http` is the same jar with `LMS_TRANSPORT=pekko-http` (pekko-http's server), ")
-        .append("everything else the same.\n\n");
+        .append("everything else the same. Since issue 14 `course:` and `user:` rooms are durable by default: ")
+        .append("`lms-realtime` (and pekko-http) keep them in an embedded H2 journal under a fresh `LMS_DATA_DIR` per run, ")
+        .append("`lms-realtime-pg` in a PostgreSQL server started for the run, `lms-realtime-memory` is the same jar with ")
+        .append("`LMS_DURABLE_ROOMS=` (every room in memory, as before issue 14). The fan-out room `course:1` is durable on ")
+        .append("the first two.\n\n");
 
     // ---- the goals of issue 11, as measured by this run
     md.append("## Issue 11's goals, as measured in this run\n\n");
@@ -224,7 +309,9 @@ public final class Report {
     if (!rows.isEmpty()) {
       md.append("\n## Fan-out: one room, events published at a fixed rate through each server's HTTP publish call\n\n");
       md.append("`lms-realtime-3-nodes`: three engine processes forming one cluster on loopback, members spread round robin ")
-          .append("over the three nodes, events published through node 1; its server CPU is the sum of the three processes.\n\n");
+          .append("over the three nodes, events published through node 1; its server CPU is the sum of the three processes. ")
+          .append("Its rooms are **memory rooms** (`LMS_DURABLE_ROOMS=`: three nodes without a shared database may not keep ")
+          .append("durable rooms).\n\n");
       md.append("| members | server | rate /s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | server CPU µs/delivery | server CPU % | server idle CPU % | driver CPU % | box busy % | received / expected | frame bytes | join s | runs |\n");
       md.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |\n");
       for (ObjectNode r : rows) {
@@ -258,6 +345,29 @@ public final class Report {
             m.containsKey(PEKKO) ? num(m.get(PEKKO), "p99_ms") : "-",
             m.containsKey("lms-realtime-3-nodes") ? num(m.get("lms-realtime-3-nodes"), "p99_ms") : "-"));
       });
+      if (!vsMemory.isEmpty()) {
+        md.append("\n### Durable room vs memory rooms: fan-out CPU per delivery (issue 14)\n\n");
+        md.append("The same jar, the same room `course:1`: durable (its every event stored in the journal before it is ")
+            .append("delivered: H2 for lms-realtime, PostgreSQL for lms-realtime-pg) against `lms-realtime-memory` ")
+            .append("(`LMS_DURABLE_ROOMS=`). The journal costs per event, not per member, so at 1,000 members its share of the ")
+            .append("CPU per delivery should be small: issue 14 asks for the ratio to stay within 10 % of 1. Medians over the ")
+            .append("runs; the runs' own figures and the ratios repeat by repeat (servers interleaved) beside them: the box ")
+            .append("drifts 10-20 % from run to run, a single pair proves nothing. `without JIT`: the same with the CPU of the ")
+            .append("JVM's JIT compiler threads (`C1/C2 CompilerThread`, from `/proc/PID/task`) left out: a fresh engine still ")
+            .append("compiles during a short window, and the durable path has more code to compile.\n\n");
+        md.append("| members | rate /s | server | µs/delivery | memory µs/delivery | ratio | within 10 %? | without JIT: µs / memory µs | ratio without JIT | runs (µs) | memory runs (µs) | repeat by repeat |\n");
+        md.append("| ---: | ---: | --- | ---: | ---: | ---: | --- | --- | ---: | --- | --- | --- |\n");
+        for (ObjectNode x : vsMemory) {
+          md.append(String.format(Locale.ROOT, "| %d | %d | %s | %s | %s | %sx | %s | %s | %s | %s | %s | %s |\n",
+              x.get("members").asInt(), x.get("rate").asInt(), x.get("server").asText(),
+              fmt(x.get("server_cpu_us_per_delivery").asDouble()), fmt(x.get("memory_cpu_us_per_delivery").asDouble()),
+              fmt(x.get("ratio").asDouble()), x.get("within_10_pct").asBoolean() ? "yes" : "**no**",
+              x.has("ratio_without_jit") ? fmt(x.get("server_cpu_us_per_delivery_without_jit").asDouble()) + " / "
+                  + fmt(x.get("memory_cpu_us_per_delivery_without_jit").asDouble()) : "-",
+              x.has("ratio_without_jit") ? fmt(x.get("ratio_without_jit").asDouble()) + "x" : "-",
+              list(x.get("runs_us"), ""), list(x.get("memory_runs_us"), ""), list(x.get("paired_ratios"), "x")));
+        }
+      }
     }
 
     // ---- sockets held
@@ -322,6 +432,11 @@ public final class Report {
       appendCapacity(md, capRows, caps);
     }
 
+    // ---- durable publish
+    if (!durableRows.isEmpty()) {
+      appendDurable(md, durableRows, durables);
+    }
+
     // ---- plots
     if (!plots.isEmpty()) {
       md.append("\n## Plots\n\n");
@@ -338,7 +453,7 @@ public final class Report {
       broken.forEach(b -> md.append("- ").append(b).append('\n'));
     }
     List<JsonNode> failed = new ArrayList<>();
-    Stream.of(runs, holds, storms, caps).flatMap(List::stream).filter(r -> r.has("error")).forEach(failed::add);
+    Stream.of(runs, holds, storms, caps, durables).flatMap(List::stream).filter(r -> r.has("error")).forEach(failed::add);
     if (!failed.isEmpty()) {
       md.append("\n## Failed runs\n\n");
       failed.forEach(r -> md.append("- ").append(r.path("scenario").asText("fanout")).append(", ")
@@ -362,7 +477,11 @@ public final class Report {
       });
       return l.stream();
     }).toList();
-    if (!notes.isEmpty() || !holdNotes.isEmpty() || !stormNotes.isEmpty()) {
+    List<JsonNode> durableNotes = durables.stream().filter(r -> !r.has("error") && (r.path("lost").asLong() > 0
+        || r.path("unexpected_closes").asInt() > 0 || r.path("publish_errors_total").asLong() > 0
+        || r.path("publish_skipped").asLong() > 0 || r.path("members_joined").asInt() < r.path("members").asInt()
+        || r.path("connect_retries").size() > 0 || r.path("prewarm").path("errors").asLong() > 0)).toList();
+    if (!notes.isEmpty() || !holdNotes.isEmpty() || !stormNotes.isEmpty() || !durableNotes.isEmpty()) {
       md.append("\n## Runs with losses, closes or errors\n\n");
       notes.forEach(r -> md.append(String.format(Locale.ROOT,
           "- fan-out, %s, %d members: joined %d, lost %d, unexpected closes %d %s, publish errors %d, skipped %d, failures %s%s\n",
@@ -379,6 +498,14 @@ public final class Report {
           "- handshake storm, %s, round %d: %d of %d failed%s, failures %s\n", x.path("server").asText(),
           x.path("round").asInt(), x.path("failed").asInt(), x.path("sockets").asInt(),
           x.path("timed_out").asBoolean() ? " (timed out)" : "", x.path("failures"))));
+      durableNotes.forEach(r -> md.append(String.format(Locale.ROOT,
+          "- durable, %s, %d rooms x %d: joined %d, lost %d, unexpected closes %d %s, publish errors %d (%d in the window) %s, "
+              + "skipped %d, pre-warm errors %d, failures %s%s\n",
+          r.path("server").asText(), r.path("rooms").asInt(), r.path("members").asInt() / Math.max(1, r.path("rooms").asInt()),
+          r.path("members_joined").asInt(), r.path("lost").asLong(), r.path("unexpected_closes").asInt(), r.path("close_codes"),
+          r.path("publish_errors_total").asLong(), r.path("publish_errors").asLong(), r.path("publish_errors_by_status"),
+          r.path("publish_skipped").asLong(), r.path("prewarm").path("errors").asLong(), r.path("failures"),
+          r.path("connect_retries").size() > 0 ? ", handshakes tried again " + r.path("connect_retries") : "")));
     }
     md.append("\n## How each figure is taken\n\n")
         .append("- **latency**: the publisher thread puts `System.nanoTime()` in the event's data (`\"t\":`) at the ")
@@ -404,7 +531,7 @@ public final class Report {
     appendFile(md, "Commands", o.get("--commands"));
     Files.writeString(Path.of(o.get("--md")), md.toString());
     System.out.println("report: " + o.get("--md") + ", " + o.get("--json") + " (" + runs.size() + " fan-out runs, "
-        + holds.size() + " hold, " + storms.size() + " handshake, " + caps.size() + " capacity"
+        + holds.size() + " hold, " + storms.size() + " handshake, " + caps.size() + " capacity, " + durables.size() + " durable"
         + (plots.isEmpty() ? "" : "; plots " + plots) + ")");
   }
 
@@ -460,6 +587,83 @@ public final class Report {
             jnum(x, "p50_ms"), jnum(x, "p99_ms"), jnum(x, "p999_ms"), jnum(x, "max_ms"), jnum(x, "received"),
             jnum(x, "expected"), jnum(x, "server_cpu_pct"), jnum(x, "server_cpu_us_per_delivery"), jnum(x, "driver_cpu_pct"),
             jnum(x, "box_cpu_busy_pct"), x.path("held").asBoolean() ? "yes" : "**no**: " + x.path("why").asText()))));
+  }
+
+  /** The durable section (issue 14): one row per server, medians over its runs. */
+  static void appendDurable(StringBuilder md, List<ObjectNode> rows, List<JsonNode> runs) {
+    JsonNode any = runs.stream().filter(r -> !r.has("error")).findFirst().orElse(null);
+    md.append("\n## Durable publish: many small durable rooms, the backend publishing at a fixed rate (issue 14)\n\n");
+    if (any != null) {
+      md.append(String.format(Locale.ROOT, "%d rooms (%s), %d members each (%d sockets, each its own user with the course in ",
+          any.path("rooms").asInt(), any.path("room_names").asText(), any.path("members").asInt() / Math.max(1, any.path("rooms").asInt()),
+          any.path("members").asInt()))
+          .append(String.format(Locale.ROOT, "its token), the backend publishing %d events/s in all, round robin over the rooms, "
+              + "on a fixed schedule (open loop) through an asynchronous HTTP/1.1 client with at most %d keep-alive connections "
+              + "(one request in flight on each; a publish that finds them all busy waits, and its wait counts); %d s warm-up, "
+              + "%d s measured, %d B bodies. ", any.path("rate").asInt(), any.path("publish_connections").asInt(),
+              any.path("warmup_s").asInt(), any.path("seconds").asInt(), any.path("payload_bytes").asInt()));
+    }
+    md.append("A 503 or any other failure is counted, never retried. Before the members join, the driver pre-warms with ")
+        .append("2,000 publishes back to back over the rooms (each room started and its journal written before the window). ")
+        .append("**publish** = from the event's stamp (`\"t\"` in its data, taken when it is due) to its `202` (the engine ")
+        .append("numbered it and stored it in the journal first); **publish-to-delivery** = from the same stamp to the event ")
+        .append("frame read by each member of its room. Both over the events published in the window. `events/s`: ")
+        .append("events answered 2xx that were published in the window / its length. `CPU µs/event`: the server's ")
+        .append("utime+stime over the window / those events (each also delivered to its room's members); `journal µs/event` ")
+        .append("is the engine's plus the database's (PostgreSQL) minus `lms-realtime-memory`'s (the same jar, every room ")
+        .append("in memory). H2 runs embedded in the engine (its CPU is in the engine's); PostgreSQL is a process tree of its ")
+        .append("own (default settings, fsync on, a fresh server per run), its CPU (`database µs/event`: the postmaster and ")
+        .append("its backends) beside the engine's. `JIT %`: the engine's JIT compiler threads over the window (% of a core), ")
+        .append("`without JIT` the CPU per event without them (a fresh JVM still compiles in a short window). When a server ")
+        .append("cannot keep up (`skipped` > 0, events/s below the offered rate), its latencies are those of a queue: it is ")
+        .append("saturated on this 2-core box, shared with the driver.\n\n");
+    md.append("| server | journal | publish p50 ms | publish p99 ms | publish max ms | publish-to-delivery p50 ms | p99 ms | max ms | events/s | errors | skipped | received / expected | server CPU µs/event | JIT % | without JIT µs/event | database µs/event | journal µs/event (without JIT) | server CPU % | box busy % | runs |\n");
+    md.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |\n");
+    for (ObjectNode r : rows) {
+      md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s (%s) | %s | %s | %d%s |\n",
+          r.path("server").asText(), r.path("journal").asText(), num(r, "publish_p50_ms"), num(r, "publish_p99_ms"),
+          num(r, "publish_max_ms"), num(r, "p50_ms"), num(r, "p99_ms"), num(r, "max_ms"), num(r, "events_per_s"),
+          num(r, "publish_errors"), num(r, "publish_skipped"), num(r, "received"), num(r, "expected"),
+          num(r, "server_cpu_us_per_event"), num(r, "server_jit_cpu_pct"), num(r, "server_cpu_us_per_event_without_jit"),
+          num(r, "db_cpu_us_per_event"), num(r, "journal_cpu_us_per_event"), num(r, "journal_cpu_us_per_event_without_jit"),
+          num(r, "server_cpu_pct"), num(r, "box_cpu_busy_pct"), r.path("runs").asInt(),
+          r.has("failed_runs") ? " (+" + r.get("failed_runs").asInt() + " failed: " + r.path("error").asText() + ")" : ""));
+    }
+    if (runs.stream().filter(r -> !r.has("error")).count() > rows.size()) {
+      md.append("\nEvery run (by server, its repeats in order; the servers ran interleaved):\n\n");
+      md.append("| server | publish p50 ms | publish p99 ms | publish-to-delivery p50 ms | p99 ms | events/s | errors | skipped | server CPU µs/event | without JIT | database µs/event | box busy % |\n");
+      md.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+      runs.stream().filter(r -> !r.has("error")).forEach(r -> md.append(String.format(Locale.ROOT,
+          "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.path("server").asText(), jnum(r, "publish_p50_ms"),
+          jnum(r, "publish_p99_ms"), jnum(r, "p50_ms"), jnum(r, "p99_ms"), jnum(r, "events_per_s"), jnum(r, "publish_errors"),
+          jnum(r, "publish_skipped"), jnum(r, "server_cpu_us_per_event"), jnum(r, "server_cpu_us_per_event_without_jit"),
+          jnum(r, "db_cpu_us_per_event"), jnum(r, "box_cpu_busy_pct"))));
+    }
+  }
+
+  static String journalOf(String server) {
+    return switch (server) {
+      case MEMORY -> "none (memory rooms)";
+      case PG -> "PostgreSQL";
+      case LMS, PEKKO -> "H2 (embedded)";
+      default -> "?";
+    };
+  }
+
+  /** The server CPU per delivery of each run of a group that could measure, in file (repeat) order. */
+  static List<Double> runCpu(List<JsonNode> group) {
+    return group == null ? List.of() : group.stream().filter(r -> !r.has("error") && r.path("server_cpu_us_per_delivery").isNumber())
+        .map(r -> r.get("server_cpu_us_per_delivery").asDouble()).toList();
+  }
+
+  /** "1.02x, 0.98x": a JSON array of numbers, each with the suffix; "-" when empty. */
+  static String list(JsonNode a, String suffix) {
+    if (a == null || a.size() == 0) {
+      return "-";
+    }
+    List<String> l = new ArrayList<>();
+    a.forEach(v -> l.add(fmt(v.asDouble()) + suffix));
+    return String.join(", ", l);
   }
 
   static Double capacity(List<ObjectNode> capRows, String server, int members) {
