@@ -5,4 +5,9 @@ package lms.realtime.auth;
  * the credential that gave it was issued (the access token, or a live room's room token), which a
  * removal from the room compares with.
  */
-public record Membership(String room, String role, boolean canPublish, boolean canSeePresence, Long issuedAt) {}
+public record Membership(String room, String role, boolean canPublish, boolean canSeePresence, Long issuedAt) {
+  /** The same rights with the credential time of another (a refresh keeps the join's, which removals compare with). */
+  public Membership withIssuedAt(Long at) {
+    return new Membership(room, role, canPublish, canSeePresence, at);
+  }
+}

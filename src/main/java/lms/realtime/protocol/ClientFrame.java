@@ -18,6 +18,9 @@ public sealed interface ClientFrame {
 
   record Ping(String id) implements ClientFrame {}
 
+  /** In-band token refresh (contract §9): a new access token of the same user. */
+  record Refresh(String id, String token) implements ClientFrame {}
+
   /** A room position a reconnecting client last saw. */
   record Position(String epoch, long seq) {}
 
@@ -71,6 +74,7 @@ public sealed interface ClientFrame {
       case "publish" -> new Publish(id, room(node, id), eventName(node, id), data(node));
       case "presence" -> new PresenceQuery(id, room(node, id));
       case "ping" -> new Ping(id);
+      case "refresh" -> new Refresh(id, requiredText(node, "token", id));
       default -> throw new Invalid(id, ErrorCodes.UNKNOWN_TYPE, "unknown type '" + clip(type.asText()) + "'");
     };
   }
@@ -107,6 +111,14 @@ public sealed interface ClientFrame {
   static String data(JsonNode node) {
     JsonNode data = node.get("data");
     return data == null ? "null" : Json.write(data);
+  }
+
+  private static String requiredText(JsonNode node, String field, String id) throws Invalid {
+    String value = optionalText(node, field, id);
+    if (value == null) {
+      throw new Invalid(id, ErrorCodes.BAD_REQUEST, "missing field '" + field + "'");
+    }
+    return value;
   }
 
   private static String optionalText(JsonNode node, String field, String id) throws Invalid {

@@ -97,6 +97,11 @@ public final class ServerFrames {
     return b.append("]}").toString();
   }
 
+  /** The answer to {@code refresh}: the new token's {@code exp} (seconds), the socket's 4001 deadline now. */
+  public static String refreshed(String id, long exp) {
+    return start("refreshed", id).append(",\"exp\":").append(exp).append('}').toString();
+  }
+
   public static String ack(String id, long seq) {
     return start("ack", id).append(",\"seq\":").append(seq).append('}').toString();
   }

@@ -51,8 +51,11 @@ public final class Room {
       boolean again)
       implements Command {}
 
-  /** A socket leaves; {@code silent} when the socket is closing and wants no {@code left}. */
-  public record Leave(ActorRef<MemberInbox> socket, ActorRef<Hub.Command> hub, String requestId, boolean silent)
+  /**
+   * A socket leaves; {@code silent} when the socket is closing and wants no {@code left};
+   * {@code reason} the {@code left} frame's (null: none; {@code revoked} after a token refresh).
+   */
+  public record Leave(ActorRef<MemberInbox> socket, ActorRef<Hub.Command> hub, String requestId, boolean silent, String reason)
       implements Command {}
 
   /**

@@ -232,7 +232,7 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
   private Behavior<RoomInbox> onLeave(Room.Leave leave) {
     removeMember(leave.socket());
     leave.hub().tell(new Hub.RemoveMember(name, leave.socket(),
-        leave.silent() ? null : ServerFrames.left(leave.requestId(), name, null), false));
+        leave.silent() ? null : ServerFrames.left(leave.requestId(), name, leave.reason()), false));
     return this;
   }
 

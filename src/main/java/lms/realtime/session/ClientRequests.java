@@ -28,7 +28,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
  */
 final class ClientRequests {
   private final NodeContext node;
-  private final Identity identity;
+  /** The socket's verified access token: the handshake's, then each accepted {@code refresh}'s. */
+  private Identity identity;
   private final ActorRef<MemberInbox> self;
   private final Outbox outbox;
   private final Map<String, Membership> rooms = new HashMap<>(4);
@@ -69,20 +70,27 @@ final class ClientRequests {
   void leaveAll() {
     for (String room : rooms.keySet()) {
       if (!room.equals(ownRoom)) { // that one watches its members, if it runs at all
-        roomRef(room).tell(new Room.Leave(self, node.hubs().forRoom(room), null, true));
+        roomRef(room).tell(new Room.Leave(self, node.hubs().forRoom(room), null, true, null));
       }
     }
     rooms.clear();
   }
 
-  /** A text frame from the client. */
-  void read(String text) {
+  Identity identity() {
+    return identity;
+  }
+
+  /** A text frame from the client; true when it was an accepted {@code refresh} (the token's deadline moved). */
+  boolean read(String text) {
     ClientFrame frame;
     try {
       frame = ClientFrame.parse(node.json(), text);
     } catch (ClientFrame.Invalid e) {
       outbox.sendText(ServerFrames.error(e.id, e.code, e.getMessage()));
-      return;
+      return false;
+    }
+    if (frame instanceof ClientFrame.Refresh r) {
+      return refresh(r);
     }
     if (frame instanceof ClientFrame.Ping) {
       outbox.sendText(ServerFrames.pong(frame.id()));
@@ -95,6 +103,43 @@ final class ClientRequests {
     } else {
       presence((ClientFrame.PresenceQuery) frame);
     }
+    return false;
+  }
+
+  /**
+   * In-band refresh (contract §9): a valid access token of the same user replaces the socket's, and
+   * each joined room is checked again against its claims: a course no longer in {@code courses} is
+   * left, {@code left} with {@code "reason":"revoked"} coming through the room (in order after its
+   * events). A live room's right comes from its room token, not the access token: it stays. What a
+   * room was told at the join (the member's role, whether it sees presence, the credential's
+   * {@code iat} that removals check) stays as it was. An invalid token, or another user's, is an
+   * {@code error} and changes nothing.
+   */
+  private boolean refresh(ClientFrame.Refresh refresh) {
+    Identity next;
+    try {
+      next = node.verifier().verifyAccess(refresh.token());
+    } catch (TokenException e) {
+      error(refresh.id(), ErrorCodes.UNAUTHORIZED, "token refused: " + e.getMessage());
+      return false;
+    }
+    if (!next.userId().equals(identity.userId())) {
+      error(refresh.id(), ErrorCodes.FORBIDDEN, "a refresh token must be of the same user (sub " + identity.userId() + ")");
+      return false;
+    }
+    identity = next;
+    for (var it = rooms.entrySet().iterator(); it.hasNext(); ) {
+      var entry = it.next();
+      RoomName room = RoomName.parse(entry.getKey());
+      if (room.kind() != RoomName.Kind.LIVE && RoomAccess.join(next, room, null) == null) {
+        it.remove();
+        roomRef(entry.getKey()).tell(new Room.Leave(self, node.hubs().forRoom(entry.getKey()), null, false, "revoked"));
+      } else if (room.kind() != RoomName.Kind.LIVE) {
+        entry.setValue(RoomAccess.join(next, room, null).withIssuedAt(entry.getValue().issuedAt()));
+      }
+    }
+    outbox.sendText(ServerFrames.refreshed(refresh.id(), next.expiresAt()));
+    return true;
   }
 
   private void join(ClientFrame.Join join) {
@@ -159,7 +204,7 @@ final class ClientRequests {
       ownRoomJoined = false;
       userRef().tell(new User.OwnRoom(self, false));
     }
-    roomRef(leave.room()).tell(new Room.Leave(self, node.hubs().forRoom(leave.room()), leave.id(), false));
+    roomRef(leave.room()).tell(new Room.Leave(self, node.hubs().forRoom(leave.room()), leave.id(), false, null));
   }
 
   private void publish(ClientFrame.Publish publish) {

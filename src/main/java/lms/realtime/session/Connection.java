@@ -258,8 +258,9 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
     startTimer(Duration.ofNanos(Math.max(0, Math.min(MAX_TIMER_NANOS, Math.min(heartbeat, token)))), Tick.DEADLINE);
   }
 
+  /** The 4001 deadline: the handshake token's {@code exp}, or the last accepted {@code refresh}'s. */
   private long tokenExpiresAtMillis() {
-    return (identity.expiresAt() + node.settings().clockSkewSeconds()) * 1000;
+    return (requests.identity().expiresAt() + node.settings().clockSkewSeconds()) * 1000;
   }
 
   private Behavior<MemberInbox> onDeadline() {
@@ -336,7 +337,11 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
         return closeWith(CloseCodes.RATE_LIMITED, "rate limited");
       }
       case LIMITED -> outbox.sendText(gate.limited(ClientFrame.peekId(node.json(), text)));
-      default -> requests.read(text);
+      default -> {
+        if (requests.read(text)) {
+          armDeadline();
+        }
+      }
     }
     return this;
   }
