@@ -22,6 +22,8 @@ import org.apache.pekko.http.javadsl.server.Route;
 public final class Routes extends AllDirectives {
   private static final ContentType.WithCharset PROMETHEUS =
       MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8);
+  private static final ContentType.WithCharset YAML =
+      MediaTypes.applicationWithOpenCharset("yaml", "yaml").toContentType(HttpCharsets.UTF_8);
 
   private final NodeContext node;
   private final AtomicBoolean ready;
@@ -60,7 +62,12 @@ public final class Routes extends AllDirectives {
         path("metrics", () -> get(() -> complete(HttpResponse.create().withEntity(PROMETHEUS, node.metrics().scrape())))),
         // The client is an ES module: pages on other origins import it, which needs CORS.
         pathPrefix("sdk", () -> respondWithHeader(RawHeader.create("Access-Control-Allow-Origin", "*"),
-            () -> getFromResourceDirectory("web/sdk"))));
+            () -> getFromResourceDirectory("web/sdk"))),
+        // The API documents (OpenAPI 3.1, AsyncAPI 3.0; contract §9), without auth, for tools too.
+        pathPrefix("docs", () -> respondWithHeader(RawHeader.create("Access-Control-Allow-Origin", "*"),
+            () -> concat(
+                path("openapi.yaml", () -> getFromResource("web/docs/openapi.yaml", YAML)),
+                path("asyncapi.yaml", () -> getFromResource("web/docs/asyncapi.yaml", YAML))))));
     Route all = demo == null ? core : concat(core, demo.route());
     // a route that throws is a bug: answered 500 like BackendApi's failures, logged, counted
     return handleExceptions(ExceptionHandler.newBuilder().matchAny(e -> complete(backendApi.failed(e))).build(), () -> all);
