@@ -48,6 +48,9 @@ public final class Metrics {
     new JvmMemoryMetrics().bindTo(registry);
     new FileDescriptorMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
+    // at 0 from the start, so that a dashboard's rate() and an alert on them have a series to read
+    httpFailure("timeout");
+    httpFailure("internal");
   }
 
   /** 1 while the durable rooms' database answers, 0 while it does not (absent with no durable rooms). */
@@ -88,9 +91,12 @@ public final class Metrics {
 
   /** A backend request that failed: {@code timeout} (503) or {@code internal} (500, a bug). */
   public void httpFailed(String reason) {
-    httpFailures
-        .computeIfAbsent(reason, r -> Counter.builder("lms_http_failures").tag("reason", r).description("Backend requests that failed, by reason").register(registry))
-        .increment();
+    httpFailure(reason).increment();
+  }
+
+  private Counter httpFailure(String reason) {
+    return httpFailures.computeIfAbsent(reason,
+        r -> Counter.builder("lms_http_failures").tag("reason", r).description("Backend requests that failed, by reason").register(registry));
   }
 
   /** Counts a message dropped by a starting room; returns the count so far (the log names the first and every 10,000th). */

@@ -74,6 +74,10 @@ public final class WsClient implements AutoCloseable {
     send(json);
   }
 
+  public void sendBinary(byte[] bytes) {
+    socket.sendBinary(ByteBuffer.wrap(bytes), true).join();
+  }
+
   /** The next frame as text, or null if none comes in time. */
   public String nextRaw(Duration timeout) {
     try {
