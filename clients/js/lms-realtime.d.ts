@@ -8,7 +8,11 @@ export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'clo
 export interface RealtimeClientOptions {
   /** The engine's WebSocket URL, e.g. `wss://host/ws`. `http(s):` and page-relative URLs are accepted too. */
   url: string;
-  /** Access token (JWT), sent as the `token` query parameter. Omit it to rely on a same-site `access_token` cookie. */
+  /**
+   * Access token (JWT), sent as the `token` query parameter. Omit it to rely on a same-site
+   * `access_token` cookie. A function is called before every (re)connect, and ahead of the token's
+   * expiry for the in-band refresh (see `refresh`).
+   */
   token?: TokenSource;
   /** WebSocket class to use; default `globalThis.WebSocket` (pass the `ws` package's class in Node). */
   WebSocket?: new (url: string) => WebSocketLike;
@@ -58,6 +62,22 @@ export interface RealtimeClientOptions {
    * after a drop and on `close()`). Default 1000.
    */
   storageFlushMs?: number;
+  /**
+   * In-band token refresh (contract 1.1): ahead of the access token's `exp` the client calls `token`
+   * again and sends the new token in a `refresh` frame, so the socket lives on without a reconnect.
+   * Needs `token` to be a function and its tokens to be JWTs (the client reads their `exp`, and
+   * `iat` when present, without verifying them). A refresh the engine refuses, or does not answer,
+   * reconnects with a fresh token; a token function that fails is tried once more, then the client
+   * reconnects before the expiry. `false`: never (the engine closes the socket with 4001 at the
+   * token's expiry and the client reconnects, as before). Default true.
+   */
+  refresh?: boolean;
+  /**
+   * How long before the token's expiry the refresh is made: this, or a fifth of the token's lifetime
+   * when that is less, plus a random jitter of up to half of it (so that a class whose tokens were
+   * minted together does not refresh in the same second). Default 60000.
+   */
+  refreshMarginMs?: number;
 }
 
 /** The part of the Web Storage interface (`localStorage`) the client uses. */
@@ -119,8 +139,11 @@ export interface LeftFrame {
   type: 'left';
   id?: string;
   room: string;
-  /** `"removed"` when the platform took the user out of the room. */
-  reason?: string;
+  /**
+   * On a `left` the client did not ask for: `"removed"` when the platform took the user out of the
+   * room, `"revoked"` when a refreshed access token no longer allows it. Either ends the {@link Room}.
+   */
+  reason?: 'removed' | 'revoked' | (string & {});
 }
 
 export interface AckFrame {
@@ -176,7 +199,10 @@ export interface NotificationReadEvent {
  * `requestTimeoutMs`), `closed` (`close()` was called), `left`/`not_joined` (the room was left),
  * `removed`, `queue_full`, `token_error`, `connect_failed`, `handler_error`, `bad_frame`,
  * `send_failed`, `unexpected_answer`, `seq_gap` (events of a room were lost on the way: the client
- * reconnects to recover them), `storage_error` (the position storage threw; reported once).
+ * reconnects to recover them), `storage_error` (the position storage threw; reported once),
+ * `refresh_failed` (the engine refused a token refresh, or did not answer it: the client reconnects
+ * with a fresh token; `cause` holds the engine's `error` frame or the `timeout`), `revoked` (on the
+ * pending requests and `ready` of a room that a refreshed token no longer allows).
  */
 export interface ErrorFrame {
   type: 'error';
@@ -195,7 +221,7 @@ export interface ErrorFrame {
   got?: number;
   /** The WebSocket close code, on `disconnected` and `connect_failed`. */
   closeCode?: number;
-  /** The exception behind `handler_error`, `token_error`, `connect_failed`. */
+  /** The exception behind `handler_error`, `token_error`, `connect_failed`; the engine's answer behind `refresh_failed`. */
   cause?: unknown;
 }
 
@@ -213,7 +239,10 @@ export interface JoinOptions {
   onReset?: (joined: JoinedFrame) => void;
   /** Every `joined` answer, the first and each one after a reconnect. */
   onJoined?: (joined: JoinedFrame) => void;
-  /** The engine removed the user from the room (`left` with a `reason`); the room is not re-joined. */
+  /**
+   * The engine took the user out of the room (`left` with a `reason`: `removed` by the platform,
+   * `revoked` by a refreshed token); the room has ended and is not re-joined.
+   */
   onLeft?: (left: LeftFrame) => void;
 }
 
@@ -252,6 +281,14 @@ export interface RealtimeClientEvents {
   error: ErrorFrame;
   /** Events of rooms not joined through `join()` (for instance the automatically joined `user:` room). */
   event: EventFrame;
+  /** The engine took a new access token in-band (`refreshed`): the socket now lasts until `exp`. */
+  refreshed: RefreshedEvent;
+}
+
+/** A token refresh the engine accepted. */
+export interface RefreshedEvent {
+  /** The new token's expiry, seconds since the Unix epoch: the socket's deadline now. */
+  exp: number;
 }
 
 export declare class RealtimeClient {
@@ -266,6 +303,11 @@ export declare class RealtimeClient {
   readonly userId: string | null;
   /** The heartbeat interval in use. */
   readonly heartbeatSeconds: number | null;
+  /**
+   * `exp` (seconds since the epoch) of the access token the connection runs on: the one it connected
+   * with (when it is a JWT), then each `refreshed`'s; null when unknown.
+   */
+  readonly tokenExp: number | null;
   /**
    * Returns a function that removes the listener. A listener for `notification`,
    * `notification_read` or `event` makes the client follow the inbox: it joins `user:<me>` on every

@@ -65,6 +65,26 @@ const STORAGE_PREFIX = 'lms-realtime:';
 const READ_EVENT = 'notification.read';
 /** A listener for any of these makes the client follow the user's inbox (the `user:` room). */
 const INBOX_LISTENERS = new Set(['notification', 'notification_read', 'event']);
+/**
+ * In-band refresh (contract 1.1): a new access token is asked of the token function this long before
+ * the one in force expires, so the socket never reaches its 4001 and never has to reconnect (which
+ * would cost a re-join of every room). A short token is refreshed a fifth of its lifetime ahead, if
+ * that is less: a 3-minute token 36 s before its `exp`, not 60 s.
+ */
+const DEFAULT_REFRESH_MARGIN_MS = 60000;
+const SHORT_TOKEN_FRACTION = 0.2;
+/**
+ * Up to half the margin again, drawn at random per refresh: a class of 300 whose tokens were minted in
+ * the same second spreads its refreshes (and the platform's token requests) over 30 s, not one.
+ */
+const REFRESH_JITTER_FRACTION = 0.5;
+/** A token function that failed during a refresh is tried once more this much later (less for a short token). */
+const REFRESH_RETRY_MS = 5000;
+/**
+ * Never two refreshes closer than this: a token function that keeps giving tokens about to expire (a
+ * cache, a clock that is off) must not make the client spin.
+ */
+const MIN_REFRESH_DELAY_MS = 1000;
 
 const noop = () => {};
 const now = () =>
@@ -125,6 +145,46 @@ function socketUrl(url) {
   return url;
 }
 
+/**
+ * The claims of a JWT, read without verifying it (the engine does that): the payload is base64url
+ * JSON. Null for anything that is not a JWT with a numeric `exp` (an opaque token, an empty one: then
+ * the client cannot know when it expires and does not refresh it ahead of time).
+ * @returns {{exp: number, iat?: number}|null}
+ */
+function jwtClaims(token) {
+  if (typeof token !== 'string') return null;
+  const parts = token.split('.');
+  if (parts.length !== 3 || typeof globalThis.atob !== 'function') return null;
+  try {
+    let b64 = parts[1].replace(/-/g, '+').replace(/_/g, '/');
+    while (b64.length % 4 !== 0) b64 += '=';
+    const bytes = Uint8Array.from(globalThis.atob(b64), (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    if (claims === null || typeof claims !== 'object' || !Number.isFinite(claims.exp)) return null;
+    return Number.isFinite(claims.iat) && claims.iat < claims.exp ? { exp: claims.exp, iat: claims.iat } : { exp: claims.exp };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How long a token obtained at `obtainedAt` (`now()`) has left, and its whole lifetime, in ms. The
+ * `exp` is the platform's clock and the device's may be off, so with an `iat` two figures are
+ * compared: the device clock's (`exp` - now) and the lifetime (`exp - iat`) counted from when the
+ * token came. The smaller one wins: the clock's for a token the platform had cached for a while, the
+ * lifetime's for a clock that is behind. A clock that says the token expired already, when the
+ * platform just gave it, is ahead: then the lifetime's. Without an `iat` there is only the clock's,
+ * and none at all when it says the token expired (null: no refresh ahead of time).
+ * @returns {{remainingMs: number, lifetimeMs: number}|null}
+ */
+function tokenTiming(claims, obtainedAt) {
+  const byClock = claims.exp * 1000 - Date.now();
+  if (claims.iat === undefined) return byClock > 0 ? { remainingMs: byClock, lifetimeMs: byClock } : null;
+  const lifetimeMs = (claims.exp - claims.iat) * 1000;
+  const byIat = lifetimeMs - (now() - obtainedAt);
+  return { remainingMs: byClock > 0 ? Math.min(byClock, byIat) : byIat, lifetimeMs };
+}
+
 function withToken(url, token) {
   if (token === undefined || token === null || token === '') return url;
   return url + (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(String(token));
@@ -177,8 +237,9 @@ export class RealtimeClient {
    * @param {string} options.url WebSocket URL of the engine, e.g. `wss://host/ws` (`http(s):` and
    *   page-relative URLs are accepted too).
    * @param {string|(() => string|Promise<string>)} [options.token] access token, or a function
-   *   called before every (re)connect. Sent as the `token` query parameter; omitted when empty
-   *   (then a same-site `access_token` cookie can authenticate).
+   *   called before every (re)connect, and ahead of the token's expiry to refresh it in-band (see
+   *   `refresh`). Sent as the `token` query parameter; omitted when empty (then a same-site
+   *   `access_token` cookie can authenticate).
    * @param {typeof WebSocket} [options.WebSocket] WebSocket class; default `globalThis.WebSocket`.
    * @param {number} [options.heartbeatSeconds] heartbeat interval to use when it is shorter than
    *   the one of `welcome` (or when `welcome` has none); default: the engine's.
@@ -195,6 +256,12 @@ export class RealtimeClient {
    *   (and of the inbox) is kept, so that a new client (a reloaded page) joins with `since` and
    *   recovers; default `globalThis.localStorage`, else an in-memory store; `null`: nowhere.
    * @param {number} [options.storageFlushMs] positions are written at most this often; default 1000.
+   * @param {boolean} [options.refresh] `false`: never refresh the access token in-band (the socket
+   *   then ends at its token's expiry, 4001, and reconnects with a fresh one); default true, which
+   *   needs `token` to be a function and its tokens to be JWTs (their `exp` says when to refresh).
+   * @param {number} [options.refreshMarginMs] ask for a new token this long before the one in force
+   *   expires (a fifth of a short token's lifetime if that is less), plus a random jitter of up to
+   *   half of it; default 60000.
    */
   constructor(options) {
     options = options || /** @type {any} */ ({});
@@ -217,6 +284,11 @@ export class RealtimeClient {
     this.connectionId = null;
     this.userId = null;
     this.heartbeatSeconds = null;
+    /**
+     * `exp` (seconds since the epoch) of the access token the connection runs on: the one it connected
+     * with (when it is a JWT), then each `refreshed`'s; null when not known.
+     */
+    this.tokenExp = null;
 
     this._WS = WS;
     this._token = token;
@@ -231,6 +303,15 @@ export class RealtimeClient {
     this._rejoinPerSecond = positiveNumber(options.rejoinPerSecond, DEFAULT_REJOIN_PER_SECOND);
     this._storage = storage;
     this._storageFlushMs = Math.min(MAX_TIMER_MS, positiveNumber(options.storageFlushMs, DEFAULT_STORAGE_FLUSH_MS));
+    this._refreshEnabled = options.refresh !== false;
+    this._refreshMarginMs = positiveNumber(options.refreshMarginMs, DEFAULT_REFRESH_MARGIN_MS);
+    /** The token the current attempt connects with, and when the token function gave it (for {@link tokenTiming}). */
+    this._connectToken = null;
+    /** When (`now()`) the token in force expires, and its lifetime; null when unknown (then no refresh ahead of time). */
+    this._tokenExpiresAt = null;
+    this._tokenLifetimeMs = 0;
+    this._refreshTimer = null; // the next refresh, its retry, or the reconnect that stands in for a failed one
+    this._refreshFailures = 0; // failed tries of the refresh under way (one retry, then a reconnect)
     /** Keys are per engine and user (two users of one browser keep apart): `lms-realtime:<url>:<userId>:<room>`. */
     this._storageUrl = socketUrl(url);
     /** @type {Set<Room>} rooms whose position moved since it was last written */
@@ -313,7 +394,8 @@ export class RealtimeClient {
    * the ones missed while away included), `'notification_read'` (`{seq, from, ts, frame}`: a device
    * of the user marked a notification read), `'error'` (error frames not tied to a request, and the
    * client's own problems), `'event'` (events of rooms not joined through
-   * {@link RealtimeClient#join}, such as the automatically joined `user:` room).
+   * {@link RealtimeClient#join}, such as the automatically joined `user:` room), `'refreshed'`
+   * (`{exp}`: the engine took a new access token in-band; the socket now lasts until that `exp`).
    *
    * A listener for `notification`, `notification_read` or `event` makes the client follow the
    * user's inbox: it joins `user:<me>` on every connect, with `since` once it knows a position, so
@@ -345,7 +427,8 @@ export class RealtimeClient {
    * @param {(joined: object) => void} [options.onReset] the engine could not recover the events
    *   missed while disconnected: reload the room's state, then events continue from `joined.seq`
    * @param {(joined: object) => void} [options.onJoined] every `joined` answer (first and re-joins)
-   * @param {(left: object) => void} [options.onLeft] the engine removed the user from the room
+   * @param {(left: object) => void} [options.onLeft] the engine took the user out of the room
+   *   (`reason`: `removed` by the platform, `revoked` by a refreshed token): the room has ended
    * @returns {Room}
    */
   join(room, options = {}) {
@@ -426,6 +509,7 @@ export class RealtimeClient {
       return;
     }
     if (gen !== this._generation || this._closed) return;
+    this._connectToken = { token, obtainedAt: now() };
 
     let ws;
     try {
@@ -456,7 +540,8 @@ export class RealtimeClient {
     closeQuietly(ws, 4000, why);
   }
 
-  _socketGone(ws, code, reason, why) {
+  /** @param {boolean} [soon] connect again at once (the client chose the moment), not after a backoff */
+  _socketGone(ws, code, reason, why, soon = false) {
     if (ws !== this._ws) return;
     this._ws = null;
     detach(ws);
@@ -471,7 +556,8 @@ export class RealtimeClient {
     this._setState('disconnected');
     if (welcomedAt === null) this._emitError('connect_failed', 'no connection: ' + detail, code === null ? undefined : { closeCode: code });
     if (welcomedAt !== null && now() - welcomedAt >= this._resetAfterMs) this._failures = 0;
-    this._scheduleReconnect(reason, welcomedAt !== null && crashClose(code));
+    if (soon) this._armReconnect(0);
+    else this._scheduleReconnect(reason, welcomedAt !== null && crashClose(code));
   }
 
   /**
@@ -521,6 +607,7 @@ export class RealtimeClient {
     if (this._probeTimer !== null) clearTimeout(this._probeTimer);
     if (this._connectTimer !== null) clearTimeout(this._connectTimer);
     if (this._joinTimer !== null) clearTimeout(this._joinTimer);
+    this._clearRefreshTimer();
     this._heartbeatTimer = null;
     this._heartbeatChained = false;
     this._probeTimer = null;
@@ -753,6 +840,7 @@ export class RealtimeClient {
     const option = this._heartbeatOption;
     this.heartbeatSeconds = engine && option ? Math.min(engine, option) : engine || option || DEFAULT_HEARTBEAT_SECONDS;
     this._startHeartbeat(this.heartbeatSeconds);
+    this._startRefresh();
     this._setState('connected');
     this._emit('welcome', frame);
     this._joinTokens = this._rejoinBurst;
@@ -764,6 +852,167 @@ export class RealtimeClient {
     for (const r of [...this._rooms.values()]) this._joinQueue.add(r);
     this._pumpJoins();
     for (const w of this._readsBeforeWelcome.splice(0)) this.markRead(w.seq).then(w.resolve, w.reject);
+  }
+
+  // ---------------------------------------------------------------- in-band token refresh
+
+  /**
+   * After `welcome`: when the token the socket connected with is a JWT, its `exp` says when to ask the
+   * token function for the next one. The socket then lives on across its tokens' expiries, with no
+   * reconnect and no re-join (contract 1.1, `refresh`).
+   */
+  _startRefresh() {
+    const t = this._connectToken;
+    this._connectToken = null;
+    this._refreshFailures = 0;
+    const claims = t ? jwtClaims(t.token) : null;
+    this.tokenExp = claims ? claims.exp : null;
+    this._takeTokenTiming(claims, t ? t.obtainedAt : now());
+    this._scheduleRefresh();
+  }
+
+  /** Notes when (`now()`) the token in force expires and its lifetime; unknown: null (no refresh ahead of time). */
+  _takeTokenTiming(claims, obtainedAt) {
+    const timing = claims ? tokenTiming(claims, obtainedAt) : null;
+    this._tokenExpiresAt = timing ? now() + timing.remainingMs : null;
+    this._tokenLifetimeMs = timing ? timing.lifetimeMs : 0;
+  }
+
+  /** How long before the expiry a refresh is due (before the jitter): the margin, or a fifth of a short token's lifetime. */
+  _refreshLeadMs() {
+    return Math.min(this._refreshMarginMs, this._tokenLifetimeMs * SHORT_TOKEN_FRACTION);
+  }
+
+  /**
+   * Arms the next refresh: the lead plus a random jitter of up to half of it before the token in
+   * force expires, never sooner than {@link MIN_REFRESH_DELAY_MS}. Nothing when refresh is off, when
+   * the token is a fixed string (sending it again would extend nothing) or its expiry is unknown.
+   */
+  _scheduleRefresh() {
+    this._clearRefreshTimer();
+    if (!this._refreshEnabled || typeof this._token !== 'function' || this._tokenExpiresAt === null) return;
+    const lead = this._refreshLeadMs();
+    const at = this._tokenExpiresAt - lead - Math.random() * lead * REFRESH_JITTER_FRACTION;
+    this._armRefreshTimer(Math.max(at, now() + MIN_REFRESH_DELAY_MS), () => this._refresh());
+  }
+
+  /**
+   * The one timer of the refresh (the refresh itself, its retry, or the reconnect standing in for it),
+   * tied to the current socket and cleared with the others (a drop, `close()`), so it never keeps a
+   * Node process alive. A time beyond `setTimeout`'s reach (about 24.8 days) is reached in steps.
+   */
+  _armRefreshTimer(at, fn) {
+    this._clearRefreshTimer();
+    const ws = this._ws;
+    const delay = Math.max(0, at - now());
+    this._refreshTimer = setTimeout(() => {
+      this._refreshTimer = null;
+      if (ws !== this._ws || this._closed) return;
+      if (delay > MAX_TIMER_MS) this._armRefreshTimer(at, fn);
+      else fn();
+    }, Math.min(MAX_TIMER_MS, delay));
+  }
+
+  _clearRefreshTimer() {
+    if (this._refreshTimer !== null) clearTimeout(this._refreshTimer);
+    this._refreshTimer = null;
+  }
+
+  /**
+   * Asks the token function for a new token and sends `{"type":"refresh","token":…}`. `refreshed`
+   * moves the socket's deadline to its `exp` and arms the next refresh from there. A token function
+   * that fails, or `rate_limited`, is tried once more ({@link RealtimeClient#_refreshFailed}); a
+   * refusal of the engine, or no answer, reconnects ({@link RealtimeClient#_refreshRefused}).
+   */
+  async _refresh() {
+    if (!this._isConnected()) return;
+    const gen = this._generation;
+    let token;
+    try {
+      token = await resolveValue(this._token);
+    } catch (err) {
+      if (gen !== this._generation || this._closed) return;
+      this._emitError('token_error', 'the token function failed (token refresh): ' + messageOf(err), { cause: err });
+      this._refreshFailed(0);
+      return;
+    }
+    if (gen !== this._generation || this._closed || !this._isConnected()) return;
+    const obtainedAt = now();
+    if (token === undefined || token === null || token === '') {
+      this._emitError('token_error', 'the token function gave no token (token refresh)');
+      this._refreshFailed(0);
+      return;
+    }
+    const claims = jwtClaims(String(token));
+    if (claims !== null && this.tokenExp !== null && claims.exp <= this.tokenExp) {
+      // A token the platform still had cached: sending it would not move the deadline.
+      this._emitError('token_error', 'the token function gave a token that expires no later than the one in force (exp '
+        + claims.exp + ', token refresh)');
+      this._refreshFailed(0);
+      return;
+    }
+    this._request({ type: 'refresh', token: String(token) }, (answer) => {
+      if (gen !== this._generation || this._closed) return;
+      if (answer.type === 'refreshed') this._onRefreshed(answer, claims, obtainedAt);
+      else if (answer.type === 'error' && answer.code === 'rate_limited') this._refreshFailed(frameRetryAfterMs(answer));
+      else this._refreshRefused(answer);
+    }, (err) => {
+      // Dropped with the socket: the reconnect brings a fresh token anyway. Timed out: as refused.
+      // Not sent (the socket would not take it): tried again like a failed token function.
+      if (gen !== this._generation || this._closed || this._ws === null) return;
+      if (err.code === 'timeout') this._refreshRefused(err);
+      else this._refreshFailed(0);
+    });
+  }
+
+  /** `refreshed`: the socket lasts until its `exp` now; the next refresh is armed from it. */
+  _onRefreshed(frame, claims, obtainedAt) {
+    const exp = Number.isFinite(frame.exp) ? frame.exp : claims ? claims.exp : null;
+    this._refreshFailures = 0;
+    this.tokenExp = exp;
+    // The engine's exp is the new token's (docs/protocol.md §8), so the token's iat gives the lifetime.
+    const timing = exp === null ? null : claims && claims.exp === exp ? claims : { exp };
+    this._takeTokenTiming(timing, obtainedAt);
+    this._scheduleRefresh();
+    this._emit('refreshed', { exp });
+  }
+
+  /**
+   * A refresh that could not be made (the token function failed or gave nothing new, `rate_limited`):
+   * tried once more a little later (not before the engine's `retryAfterMs`); if that fails too, or
+   * the expiry is too near for a retry, the client reconnects with a fresh token itself, half the
+   * lead before the expiry, rather than wait for the engine's 4001.
+   */
+  _refreshFailed(retryAfterMs) {
+    const expiresAt = this._tokenExpiresAt;
+    if (expiresAt === null) return;
+    this._refreshFailures++;
+    const t = now();
+    const fallbackAt = expiresAt - this._refreshLeadMs() / 2;
+    const retryAt = t + Math.max(retryAfterMs, Math.min(REFRESH_RETRY_MS, (expiresAt - t) / 4));
+    if (this._refreshFailures === 1 && retryAt < fallbackAt) this._armRefreshTimer(retryAt, () => this._refresh());
+    else this._armRefreshTimer(Math.max(t, fallbackAt), () => this._reconnectForToken('the token refresh failed'));
+  }
+
+  /**
+   * The engine refused the new token (`forbidden`: another user's; `unauthorized`: invalid;
+   * `bad_request`, `unknown_type` from an engine without refresh…) or did not answer: `refresh_failed`
+   * is emitted and the client reconnects at once with a fresh token (the rooms re-join with `since`).
+   */
+  _refreshRefused(err) {
+    const why = err.code === 'timeout'
+      ? 'no answer to the token refresh within ' + this._requestTimeoutMs + ' ms'
+      : 'the engine refused the new token (' + err.code + (err.message ? ': ' + err.message : '') + ')';
+    this._emitError('refresh_failed', why + '; reconnecting with a fresh token', { cause: err });
+    this._reconnectForToken(why);
+  }
+
+  /** Gives the socket up and connects again at once, through the token function (like a 4001, only earlier). */
+  _reconnectForToken(why) {
+    const ws = this._ws;
+    if (ws === null || this._closed) return;
+    this._socketGone(ws, null, '', why, true);
+    closeQuietly(ws, 4000, why);
   }
 
   // ---------------------------------------------------------------- the inbox
@@ -980,7 +1229,8 @@ export class RealtimeClient {
 
 /**
  * One room joined through {@link RealtimeClient#join}. It stays joined across reconnects until
- * {@link Room#leave}, {@link RealtimeClient#close}, a failed first join, or a removal by the engine.
+ * {@link Room#leave}, {@link RealtimeClient#close}, a failed first join, or the engine taking the user
+ * out (a removal, or a refreshed token that no longer allows the room).
  */
 class Room {
   /** Made by {@link RealtimeClient#join} only. */
@@ -1247,9 +1497,15 @@ class Room {
     this._client._guard(() => call(this._options.onPresence, frame), 'onPresence');
   }
 
-  /** The engine took the user out of the room (`left` with a reason, not asked for). */
+  /**
+   * The engine took the user out of the room (`left` with a reason, not asked for): `removed` by the
+   * platform, or `revoked` when a refreshed access token no longer allows it (a course dropped from
+   * `courses`). Either way joining again would be refused, so the room ends here, like a leave.
+   */
   _onRemoved(frame) {
-    this._terminate(Object.assign(errorFrame(frame.reason || 'removed', 'removed from the room'), { room: this.name }));
+    const reason = frame.reason || 'removed';
+    const message = reason === 'revoked' ? 'the refreshed access token no longer allows the room' : 'removed from the room';
+    this._terminate(Object.assign(errorFrame(reason, message), { room: this.name }));
     this._client._forgetPosition(this);
     this._client._guard(() => call(this._options.onLeft, frame), 'onLeft');
   }

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { startEngine } from './fake-engine.mjs';
+import { spawn } from 'node:child_process';
+import { startEngine, fakeJwt, claimsOf } from './fake-engine.mjs';
 import { RealtimeClient } from '../lms-realtime.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -985,4 +986,235 @@ test('markRead publishes notification.read {seq} into user:<me>; every device he
   await assert.rejects(tablet.markRead(4), (e) => e.code === 'closed');
   laptop.close();
   await engine.stop();
+});
+
+// ------------------------------------------------------------------ in-band token refresh (contract 1.1)
+
+/**
+ * A token function like a platform's: each call mints a new JWT of `sub`, valid `ttlSeconds` from now
+ * (`iat` and `exp` in whole seconds, as platforms sign them). `claims(n)` adds claims to the n-th.
+ */
+function minter(sub, ttlSeconds, claims = () => ({})) {
+  const f = () => {
+    f.calls++;
+    const iat = Math.floor(Date.now() / 1000);
+    const token = fakeJwt({ sub, iat, exp: iat + ttlSeconds, n: f.calls, ...claims(f.calls) });
+    f.tokens.push(token);
+    return token;
+  };
+  f.calls = 0;
+  f.tokens = [];
+  return f;
+}
+const refreshesOf = (engine) => engine.received.filter((r) => r.frame.type === 'refresh');
+const tokenOf = (handshake) => new URL(handshake.url, 'http://x').searchParams.get('token');
+
+test('refresh: a new token goes out before exp, the next refresh is armed from refreshed.exp, the socket outlives its tokens', async () => {
+  // The stand-in closes a socket with 4001 at its deadline, with no clock skew allowed.
+  const engine = await startEngine({ expirySkewMs: 0 });
+  // The engine may answer an exp of its own: the client must go by the answer, not by the token.
+  engine.refreshedExp = (claims) => claims.exp - 1;
+  const token = minter('u1', 3);
+  const refreshed = [];
+  const events = [];
+  const errors = [];
+  const client = new RealtimeClient({ url: engine.url, token, WebSocket, backoff: fast, refreshMarginMs: 1000 });
+  client.on('refreshed', (r) => refreshed.push({ ...r, at: Date.now() }));
+  client.on('error', (e) => errors.push(e));
+  const room = client.join('course:1', { onEvent: (e) => events.push(e.seq) });
+  await room.ready;
+  const firstExp = claimsOf(token.tokens[0]).exp;
+  assert.equal(client.tokenExp, firstExp, 'tokenExp read from the JWT the socket connected with');
+  const connectionId = client.connectionId;
+  const ticker = setInterval(() => engine.publish('course:1', 'tick'), 250);
+  try {
+    await until(() => refreshed.length >= 2 && Date.now() > firstExp * 1000 + 300, 8000, 'two refreshes, past the first exp');
+  } finally {
+    clearInterval(ticker);
+  }
+  const [r1, r2] = refreshesOf(engine);
+  // The first: with the token function's next token, shortly before the first token's exp
+  // (a fifth of a 3 s lifetime = 600 ms ahead, plus a jitter of up to 300 ms).
+  assert.equal(r1.frame.token, token.tokens[1]);
+  assert.equal(typeof r1.frame.id, 'string');
+  assert.ok(r1.at < firstExp * 1000, `refreshed ${firstExp * 1000 - r1.at} ms before exp`);
+  assert.ok(r1.at >= firstExp * 1000 - 950, `not much earlier than the margin: ${firstExp * 1000 - r1.at} ms before exp`);
+  // The second: from the exp the engine answered (a second before the token's own), not from the token.
+  const answered = claimsOf(token.tokens[1]).exp - 1;
+  assert.equal(refreshed[0].exp, answered);
+  assert.equal(r2.frame.token, token.tokens[2]);
+  assert.ok(r2.at < answered * 1000, `second refresh ${answered * 1000 - r2.at} ms before the answered exp`);
+  assert.ok(r2.at >= answered * 1000 - 950, `second refresh ${answered * 1000 - r2.at} ms before the answered exp`);
+  assert.equal(client.tokenExp, refreshed[refreshed.length - 1].exp);
+  // One socket all along: no 4001, no reconnect, no new welcome; every event once and in order.
+  assert.equal(engine.expiryCloses.length, 0);
+  assert.equal(engine.handshakes.length, 1);
+  assert.equal(client.reconnectAttempts, 0);
+  assert.equal(client.connectionId, connectionId);
+  assert.equal(client.state, 'connected');
+  assert.ok(events.length >= 8, 'events kept coming: ' + events.length);
+  assert.deepEqual(events, events.map((_, i) => i + 1));
+  assert.deepEqual(errors, []);
+  client.close();
+  await engine.stop();
+});
+
+test('refresh refused by the engine (error for its id) reconnects at once with a fresh token; the cycle starts again', async () => {
+  const engine = await startEngine({ expirySkewMs: 0 });
+  let refusals = 0;
+  engine.refreshHook = () => (refusals++ === 0 ? { type: 'error', code: 'unauthorized', message: 'bad signature' } : null);
+  const token = minter('u1', 3);
+  const errors = [];
+  const refreshed = [];
+  const events = [];
+  const client = new RealtimeClient({ url: engine.url, token, WebSocket, backoff: fast });
+  client.on('error', (e) => errors.push(e));
+  client.on('refreshed', (r) => refreshed.push(r));
+  const room = client.join('course:1', { onEvent: (e) => events.push(e.seq) });
+  await room.ready;
+  engine.publish('course:1', 'a');
+  await until(() => events.length === 1);
+  const firstExp = claimsOf(token.tokens[0]).exp;
+  await until(() => engine.handshakes.length === 2 && room.joined, 5000, 'the reconnect');
+  assert.ok(engine.handshakes[1].at < firstExp * 1000, 'reconnected before the first token expired');
+  assert.equal(engine.expiryCloses.length, 0, 'no 4001');
+  // Token 2 was refused; the reconnect called the token function again.
+  assert.equal(refreshesOf(engine)[0].frame.token, token.tokens[1]);
+  assert.equal(tokenOf(engine.handshakes[1]), token.tokens[2]);
+  const failed = errors.filter((e) => e.code === 'refresh_failed');
+  assert.equal(failed.length, 1);
+  assert.equal(failed[0].cause.code, 'unauthorized');
+  assert.equal(client.reconnectAttempts, 1);
+  const rejoin = joinsOf(engine).at(-1).frame;
+  assert.deepEqual(rejoin.since, { epoch: 'e1', seq: 1 }, 'the rooms re-joined with since');
+  // The new socket refreshes its own token in turn.
+  await until(() => refreshed.length === 1, 5000, 'a refresh on the new socket');
+  assert.equal(refreshesOf(engine).at(-1).frame.token, token.tokens[3]);
+  assert.equal(engine.handshakes.length, 2);
+  client.close();
+  await engine.stop();
+});
+
+test('refresh: a token function that fails is tried once more; failing again, the client reconnects before the 4001', async () => {
+  const engine = await startEngine({ expirySkewMs: 0 });
+  /** Mints like `minter`, but throws on the calls listed. */
+  const failing = (sub, failOn) => {
+    const mint = minter(sub, 3);
+    const f = () => {
+      f.calls++;
+      if (failOn.includes(f.calls)) throw new Error('the platform is down');
+      return mint();
+    };
+    f.calls = 0;
+    f.mint = mint;
+    return f;
+  };
+  const once = failing('u1', [2]); // the refresh fails, its retry works
+  const twice = failing('u2', [2, 3]); // the refresh and its retry fail: reconnect with call 4
+  const errs = { u1: [], u2: [] };
+  const refreshed = { u1: [], u2: [] };
+  const a = new RealtimeClient({ url: engine.url, token: once, WebSocket, backoff: fast });
+  const b = new RealtimeClient({ url: engine.url, token: twice, WebSocket, backoff: fast });
+  for (const [c, u] of [[a, 'u1'], [b, 'u2']]) {
+    c.on('error', (e) => errs[u].push(e.code));
+    c.on('refreshed', (r) => refreshed[u].push(r));
+  }
+  await Promise.all([a.join('course:1').ready, b.join('course:1').ready]);
+  const expA = claimsOf(once.mint.tokens[0]).exp;
+  const expB = claimsOf(twice.mint.tokens[0]).exp;
+  await until(() => refreshed.u1.length === 1, 5000, 'the retried refresh');
+  assert.ok(Date.now() < expA * 1000, 'the retry came before the expiry');
+  assert.equal(once.calls, 3);
+  assert.deepEqual(errs.u1, ['token_error']);
+  assert.equal(a.reconnectAttempts, 0);
+  await until(() => engine.handshakes.length === 3, 5000, "u2's reconnect");
+  assert.ok(engine.handshakes[2].at < expB * 1000, `u2 reconnected ${expB * 1000 - engine.handshakes[2].at} ms before its token expired`);
+  assert.equal(tokenOf(engine.handshakes[2]), twice.mint.tokens[1], 'with the token of the 4th call');
+  assert.equal(twice.calls, 4);
+  assert.deepEqual(errs.u2, ['token_error', 'token_error']);
+  assert.equal(refreshed.u2.length, 0);
+  assert.equal(refreshesOf(engine).filter((r) => r.ws.userId === 'u2').length, 0, 'no refresh frame without a token');
+  assert.equal(engine.expiryCloses.length, 0, 'no 4001 for either');
+  await until(() => b.state === 'connected');
+  a.close();
+  b.close();
+  await engine.stop();
+});
+
+test('refresh: a room the new token no longer allows is left with reason revoked and ends (onLeft, no re-join)', async () => {
+  const engine = await startEngine();
+  // The first token enrols in courses 1 and 2, the next ones in course 1 only.
+  const token = minter('u1', 3, (n) => ({ courses: n === 1 ? { 1: 'student', 2: 'student' } : { 1: 'student' } }));
+  const lefts = [];
+  const client = new RealtimeClient({ url: engine.url, token, WebSocket, backoff: fast });
+  const kept = client.join('course:1');
+  const dropped = client.join('course:2', { onLeft: (f) => lefts.push(f) });
+  await Promise.all([kept.ready, dropped.ready]);
+  await until(() => lefts.length === 1, 5000, 'the revocation');
+  assert.equal(lefts[0].reason, 'revoked');
+  assert.equal(lefts[0].room, 'course:2');
+  assert.equal(dropped.joined, false);
+  await assert.rejects(dropped.publish('x'), (e) => e.code === 'not_joined');
+  assert.equal(kept.joined, true);
+  assert.equal((await kept.publish('still', {})).type, 'ack');
+  // After a drop only the room still allowed is joined again.
+  const before = joinsOf(engine).length;
+  engine.dropAll();
+  await until(() => client.state === 'connected' && kept.joined, 3000, 'the re-join');
+  await sleep(100);
+  assert.deepEqual(joinsOf(engine).slice(before).map((r) => r.frame.room), ['course:1']);
+  client.close();
+  await engine.stop();
+});
+
+test('no refresh with refresh:false (the 4001 reconnects as before) nor for a token that is not a JWT', async () => {
+  const engine = await startEngine({ expirySkewMs: 0 });
+  const off = new RealtimeClient({ url: engine.url, token: minter('u1', 2), WebSocket, backoff: fast, refresh: false });
+  const opaque = new RealtimeClient({ url: engine.url, token: () => 'u2', WebSocket, backoff: fast });
+  await Promise.all([off.join('course:1').ready, opaque.join('course:1').ready]);
+  assert.equal(opaque.tokenExp, null);
+  await until(() => engine.expiryCloses.length === 1 && off.state === 'connected' && off.reconnectAttempts === 1, 5000, 'the 4001 and its reconnect');
+  assert.deepEqual(refreshesOf(engine), []);
+  assert.equal(opaque.reconnectAttempts, 0);
+  off.close();
+  opaque.close();
+  await engine.stop();
+});
+
+test('refresh timers do not keep a Node process alive after close()', async () => {
+  // A process of its own, which must end by itself once its clients are closed and the engine stopped:
+  // (a) the next refresh an hour away, (b) closed right after a refresh (the next one armed), (c)
+  // closed while the token function is still working on a refresh.
+  const url = (p) => JSON.stringify(new URL(p, import.meta.url).href);
+  const script = `
+    import WebSocket from 'ws';
+    import { startEngine, fakeJwt } from ${url('./fake-engine.mjs')};
+    import { RealtimeClient } from ${url('../lms-realtime.js')};
+    const engine = await startEngine();
+    const mint = (sub, ttl) => { const iat = Math.floor(Date.now() / 1000); return fakeJwt({ sub, iat, exp: iat + ttl }); };
+    const a = new RealtimeClient({ url: engine.url, token: () => mint('a', 3600), WebSocket });
+    const b = new RealtimeClient({ url: engine.url, token: () => mint('b', 2), WebSocket });
+    let calls = 0;
+    let working = null;
+    const c = new RealtimeClient({ url: engine.url, WebSocket,
+      token: () => (++calls === 1 ? mint('c', 2) : new Promise((r) => { working = r; })) });
+    await Promise.all([a.join('course:1').ready, b.join('course:1').ready, c.join('course:1').ready]);
+    await new Promise((r) => b.on('refreshed', r));
+    while (working === null) await new Promise((r) => setTimeout(r, 20));
+    if (a.tokenExp === null || b.tokenExp === null) throw new Error('no token expiry known');
+    a.close(); b.close(); c.close();
+    await engine.stop();
+    console.log('closed');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let closedAt = null;
+  child.stdout.on('data', (d) => { out += d; if (out.includes('closed') && closedAt === null) closedAt = Date.now(); });
+  child.stderr.on('data', (d) => { out += d; });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 15000);
+  const [code] = await new Promise((r) => child.on('exit', (...a) => r(a)));
+  clearTimeout(killer);
+  assert.equal(code, 0, 'the process ended by itself: ' + out);
+  assert.ok(closedAt !== null, out);
+  assert.ok(Date.now() - closedAt < 1500, `it ended ${Date.now() - closedAt} ms after close()`);
 });

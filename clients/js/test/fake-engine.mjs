@@ -2,6 +2,27 @@
 import { WebSocketServer } from 'ws';
 import http from 'node:http';
 
+/**
+ * A token the stand-in takes like a JWT: base64url JSON claims between a header and a signature that
+ * nobody checks. The engine's rules that matter to the client are kept: `sub` is the user, `exp`
+ * (seconds) the socket's deadline, `courses` the course rooms allowed.
+ */
+export function fakeJwt(claims) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return part({ alg: 'HS256', typ: 'JWT' }) + '.' + part(claims) + '.sig';
+}
+
+/** The claims of a fakeJwt, or null for any other token (the plain user ids most tests use). */
+export function claimsOf(token) {
+  const parts = typeof token === 'string' ? token.split('.') : [];
+  if (parts.length !== 3) return null;
+  try {
+    return JSON.parse(Buffer.from(parts[1], 'base64url').toString());
+  } catch {
+    return null;
+  }
+}
+
 export async function startEngine(opts = {}) {
   const engine = {
     heartbeatSeconds: opts.heartbeatSeconds ?? 25,
@@ -20,6 +41,12 @@ export async function startEngine(opts = {}) {
     rate: opts.rate ?? null, // {perSecond, burst} | null (no limit)
     rateRetryAfterMs: null,
     limited: [], // frames refused for the rate: {ws, frame, at}
+    // Like the engine's 4001: a socket whose token has an exp is closed at exp + skew (ms), unless a
+    // refresh moved it. null: never closed for expiry.
+    expirySkewMs: opts.expirySkewMs ?? null,
+    refreshHook: null, // (frame, ws) => frame-to-send (e.g. an error) | 'skip' (never answered) | null
+    refreshedExp: null, // (claims) => the exp a refresh answers and moves the deadline to (default: the token's)
+    expiryCloses: [], // {ws, at}: sockets closed with 4001
   };
   const server = http.createServer((req, res) => { res.writeHead(404); res.end(); });
   const wss = new WebSocketServer({ noServer: true });
@@ -73,11 +100,56 @@ export async function startEngine(opts = {}) {
     engine.epoch = newEpoch;
     for (const r of engine.rooms.values()) { r.seq = 0; r.history = []; }
   };
+  /** (Re)arms the socket's 4001 at its token's exp + expirySkewMs. */
+  function armExpiry(ws, exp) {
+    clearTimeout(ws.expiryTimer);
+    ws.exp = exp;
+    if (engine.expirySkewMs === null || typeof exp !== 'number') return;
+    ws.expiryTimer = setTimeout(() => {
+      engine.expiryCloses.push({ ws, at: Date.now() });
+      ws.close(4001, 'token expired');
+    }, Math.max(0, exp * 1000 + engine.expirySkewMs - Date.now()));
+  }
+  /** The engine's refresh (docs/protocol.md §8): same sub, valid token; rooms the new courses lack are left. */
+  function refresh(frame, ws, reply) {
+    if (typeof frame.token !== 'string' || frame.token === '') {
+      reply({ type: 'error', code: 'bad_request', message: 'refresh needs a token' });
+      return;
+    }
+    const claims = claimsOf(frame.token);
+    if (!claims || typeof claims.exp !== 'number' || claims.exp * 1000 <= Date.now()) {
+      reply({ type: 'error', code: 'unauthorized', message: 'token invalid or expired' });
+      return;
+    }
+    if (claims.sub !== ws.userId) {
+      reply({ type: 'error', code: 'forbidden', message: 'a token of another user' });
+      return;
+    }
+    if (claims.courses && typeof claims.courses === 'object') {
+      for (const [name, r] of engine.rooms) {
+        if (name.startsWith('course:') && r.members.has(ws) && !(name.slice('course:'.length) in claims.courses)) {
+          r.members.delete(ws);
+          ws.send(JSON.stringify({ type: 'left', room: name, reason: 'revoked' }));
+        }
+      }
+    }
+    const exp = engine.refreshedExp ? engine.refreshedExp(claims) : claims.exp;
+    armExpiry(ws, exp);
+    reply({ type: 'refreshed', exp });
+  }
   function onConnection(ws, req) {
     const url = new URL(req.url, 'http://x');
-    ws.userId = url.searchParams.get('token') || 'anon';
+    const token = url.searchParams.get('token');
+    const claims = claimsOf(token);
+    ws.userId = (claims ? claims.sub : token) || 'anon';
+    ws.token = token;
     engine.sockets.add(ws);
-    ws.on('close', () => { engine.sockets.delete(ws); for (const r of engine.rooms.values()) r.members.delete(ws); });
+    ws.on('close', () => {
+      clearTimeout(ws.expiryTimer);
+      engine.sockets.delete(ws);
+      for (const r of engine.rooms.values()) r.members.delete(ws);
+    });
+    if (claims) armExpiry(ws, claims.exp);
     ws.send(JSON.stringify({ type: 'welcome', connectionId: 'c' + engine.handshakes.length, userId: ws.userId, heartbeatSeconds: engine.heartbeatSeconds }));
     room('user:' + ws.userId).members.add(ws);
     ws.on('message', (buf) => {
@@ -123,6 +195,13 @@ export async function startEngine(opts = {}) {
           if (frame.event === 'hang') break; // never answered
           const evt = engine.publish(frame.room, frame.event, frame.data, ws.userId);
           reply({ type: 'ack', seq: evt.seq });
+          break;
+        }
+        case 'refresh': {
+          const f = engine.refreshHook ? engine.refreshHook(frame, ws) : null;
+          if (f === 'skip') break;
+          if (f) reply(f);
+          else refresh(frame, ws, reply);
           break;
         }
         case 'presence':
