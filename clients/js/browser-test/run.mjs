@@ -3,12 +3,13 @@
 //
 //   LMS_JAR=../../../target/lms-realtime.jar node run.mjs   # the runner starts, restarts and stops the engine
 //   LMS_ENGINE_CMD='["java","-cp","<classpath>","lms.realtime.Main"]' node run.mjs   # the same, without a jar
-//   LMS_URL=http://127.0.0.1:18080 node run.mjs             # an engine started by you (the restart test is skipped)
+//   LMS_URL=http://127.0.0.1:18080 node run.mjs             # an engine started by you (the restart and refresh tests are skipped)
 //
 // Prints one line per test and, last, "N passed, N failed"; exits 1 when a test failed.
 
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -23,6 +24,16 @@ const SUITE_LIMIT_MS = Number(process.env.LMS_SUITE_TIMEOUT_SECONDS || 200) * 10
 const OUTAGE_MS = Number(process.env.LMS_OUTAGE_SECONDS || 10) * 1000;
 const IDLE_MS = 12000;
 const HEARTBEAT_SECONDS = 2; // what the runner gives an engine it starts itself
+/**
+ * The platform's side of an engine the runner starts: an HS256 secret of the run (LMS_JWT_SECRET,
+ * 48 bytes), with which the runner mints access tokens as a platform would, of any lifetime (the demo
+ * node's /demo/token gives 1 h ones only). The demo node accepts them beside its own. A clock skew of
+ * 1 s (LMS_JWT_CLOCK_SKEW_SECONDS; 30 by default) lets a short token's 4001 come soon after its exp.
+ */
+const PLATFORM_SECRET = crypto.randomBytes(36).toString('base64url');
+const CLOCK_SKEW_SECONDS = 1;
+const REFRESH_TTL_SECONDS = 4; // lifetime of the tokens of test 8
+const REFRESH_RUN_MS = 12000; // how long test 8 watches: three of those lifetimes
 const COURSE = 'course:demo-101';
 // Outside the work tree by default, so that a run changes no file of the repository.
 const SCREENSHOT_DIR = process.env.LMS_SCREENSHOT_DIR
@@ -95,6 +106,8 @@ class Engine {
       LMS_SEED_NODES: '',
       LMS_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS),
       LMS_DATA_DIR: this.dataDir,
+      LMS_JWT_SECRET: PLATFORM_SECRET,
+      LMS_JWT_CLOCK_SKEW_SECONDS: String(CLOCK_SKEW_SECONDS),
       // The page comes from the engine's origin, the socket may go through the test's proxy (another Host).
       LMS_ALLOWED_ORIGINS: `${this.url},http://localhost:${this.httpPort}`,
     };
@@ -156,6 +169,23 @@ async function ready(base) {
 }
 
 // ------------------------------------------------------------------ the backend API, as the platform calls it
+
+/** Minted tokens, by user: {exp, iat} of each (test 8 compares them with what the engine answered). */
+const minted = new Map();
+
+/**
+ * An access token as the platform mints it (contract §1): HS256 with the run's secret, enrolled as a
+ * student in the demo course, valid `ttlSeconds` from now (`iat`, `exp` in whole seconds).
+ */
+function mintAccessToken(user, ttlSeconds) {
+  const iat = Math.floor(Date.now() / 1000);
+  const claims = { sub: user, name: user, courses: { [COURSE.slice('course:'.length)]: 'student' }, iat, exp: iat + ttlSeconds };
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = part({ alg: 'HS256', typ: 'JWT' }) + '.' + part(claims);
+  if (!minted.has(user)) minted.set(user, []);
+  minted.get(user).push({ iat, exp: claims.exp });
+  return body + '.' + crypto.createHmac('sha256', PLATFORM_SECRET).update(body).digest('base64url');
+}
 
 let serviceToken = null;
 
@@ -334,9 +364,9 @@ function installHarness() {
   const clients = {};
   window.__lms = {
     clients,
-    async make({ name, url, user, room, heartbeatSeconds }) {
+    async make({ name, url, user, room, heartbeatSeconds, ttlSeconds, refresh }) {
       const { RealtimeClient } = await import('/sdk/lms-realtime.js');
-      const rec = { states: [], events: [], resets: [], joins: [], errors: [], sockets: [], tokens: 0 };
+      const rec = { states: [], events: [], resets: [], joins: [], errors: [], sockets: [], tokens: 0, welcomes: [], refreshed: [] };
       class RecordingWebSocket extends WebSocket {
         constructor(u, p) {
           super(u, p);
@@ -348,6 +378,8 @@ function installHarness() {
       }
       const token = async () => {
         rec.tokens++;
+        // Short-lived tokens of the platform, minted by the runner (page.exposeFunction), for test 8.
+        if (ttlSeconds) return window.__mintToken(user, ttlSeconds);
         const q = new URLSearchParams({ user, name: user, role: 'student' });
         const res = await fetch('/demo/token?' + q, { cache: 'no-store' });
         if (!res.ok) throw new Error('/demo/token answered ' + res.status);
@@ -355,7 +387,10 @@ function installHarness() {
       };
       const opts = { url, token, WebSocket: RecordingWebSocket };
       if (heartbeatSeconds) opts.heartbeatSeconds = heartbeatSeconds;
+      if (refresh !== undefined) opts.refresh = refresh;
       const client = new RealtimeClient(opts);
+      client.on('welcome', (w) => rec.welcomes.push({ connectionId: w.connectionId, at: performance.now() }));
+      client.on('refreshed', (r) => rec.refreshed.push({ exp: r.exp, at: performance.now(), wall: Date.now() }));
       client.on('state', (s) => rec.states.push({ s, at: performance.now(), attempts: client.reconnectAttempts }));
       client.on('error', (e) => rec.errors.push({ code: e.code, message: e.message, closeCode: e.closeCode }));
       const r = client.join(room, {
@@ -374,6 +409,7 @@ function installHarness() {
         reconnectAttempts: c.client.reconnectAttempts,
         connectionId: c.client.connectionId,
         heartbeatSeconds: c.client.heartbeatSeconds,
+        tokenExp: c.client.tokenExp,
         epoch: c.room.epoch,
         seq: c.room.seq,
         joined: c.room.joined,
@@ -739,6 +775,72 @@ test('7. page reload: the course room recovers from localStorage (recovered:true
   }
 });
 
+test(`8. in-band token refresh: ${REFRESH_TTL_SECONDS} s tokens, one socket for ${REFRESH_RUN_MS / 1000} s (no new welcome), ` +
+  'events throughout; with refresh:false the engine closes 4001 and the client reconnects', 40000, async () => {
+  const { context, page } = await newPage(base, 't8');
+  // The page's token function asks the runner, which signs as the platform would.
+  await page.exposeFunction('__mintToken', (user, ttl) => mintAccessToken(user, ttl));
+  try {
+    const ttlSeconds = REFRESH_TTL_SECONDS;
+    await make(page, { name: 'r', url: '/ws', user: 'bt-refresh', room: COURSE, ttlSeconds });
+    // The control: the same short tokens, refresh turned off. Its socket must end at exp + skew.
+    await make(page, { name: 'off', url: '/ws', user: 'bt-refresh-off', room: COURSE, ttlSeconds, refresh: false });
+    const t0 = await snap(page, 'r');
+    const firstExp = minted.get('bt-refresh')[0].exp;
+    assert.equal(t0.tokenExp, firstExp, 'the client read exp from the token it connected with');
+    const published = [];
+    const until = Date.now() + REFRESH_RUN_MS;
+    let i = 0;
+    while (Date.now() < until) {
+      published.push(await publishMarked(base, 't8', ++i));
+      await sleep(1000);
+    }
+    for (const name of ['r', 'off']) {
+      await page.waitForFunction(([c, n]) => window.__lms.snap(c).events.length >= n, [name, published.length], { timeout: 10000 });
+    }
+    await sleep(300); // a late duplicate would show up here
+    const s = await snap(page, 'r');
+    const off = await snap(page, 'off');
+    const tokens = minted.get('bt-refresh');
+    const lastExp = s.refreshed.length ? s.refreshed[s.refreshed.length - 1].exp : null;
+    assert.ok(Date.now() > firstExp * 1000 + (CLOCK_SKEW_SECONDS + 2) * 1000, 'the test ran well past the first token\'s exp + skew');
+    // One socket, one welcome, from the start to the end: the token was renewed on it, again and again.
+    assert.equal(s.sockets.length, 1, `one WebSocket in all (${s.sockets.length})`);
+    assert.equal(s.sockets[0].close, null, 'the socket never closed');
+    assert.equal(s.welcomes.length, 1, 'no second welcome');
+    assert.equal(s.connectionId, t0.connectionId, 'the same connection');
+    assert.equal(s.reconnectAttempts, 0);
+    assert.deepEqual(s.states.map((x) => x.s), ['connecting', 'connected'], 'no state change');
+    assert.deepEqual(s.errors, []);
+    const minRefreshes = Math.floor(REFRESH_RUN_MS / 1000 / ttlSeconds);
+    assert.ok(s.refreshed.length >= minRefreshes, `refreshed ${s.refreshed.length} times (at least ${minRefreshes})`);
+    assert.equal(s.tokens, s.refreshed.length + 1, 'one token for the connection, one per refresh');
+    // Each refreshed answered the exp of a token minted for it, and came before the exp in force then.
+    for (let k = 0; k < s.refreshed.length; k++) {
+      const r = s.refreshed[k];
+      assert.equal(r.exp, tokens[k + 1].exp, `refreshed #${k + 1} answered the new token's exp`);
+      assert.ok(r.wall < tokens[k].exp * 1000, `refresh #${k + 1} came ${tokens[k].exp * 1000 - r.wall} ms before the exp it replaced`);
+    }
+    assert.equal(s.tokenExp, lastExp);
+    assert.equal(s.events.length, published.length, `every event exactly once (${s.events.length} seen, ${published.length} published)`);
+    assertInOrderOnce(s.events, 't8');
+    assertGotPublished(s.events, published, 't8');
+    // The control shows the engine enforces the expiry: 4001 soon after exp + skew, then a reconnect.
+    assert.deepEqual(off.refreshed, [], 'refresh:false sent no refresh');
+    const closed = off.sockets[0].close;
+    assert.ok(closed, 'the control socket was closed');
+    assert.equal(closed.code, 4001, `the control socket was closed with 4001 (got ${closed.code} ${closed.reason})`);
+    assert.ok(off.sockets.length >= 2 && off.reconnectAttempts >= 1, 'and the control reconnected');
+    assertGotPublished(off.events, published, 't8 control'); // recovered across its reconnects
+    assert.deepEqual(page.pageErrors, []);
+    say(`   ${s.refreshed.length} refreshes of ${ttlSeconds} s tokens on one socket over ${REFRESH_RUN_MS / 1000} s ` +
+      `(each ${s.refreshed.map((r, k) => ((tokens[k].exp * 1000 - r.wall) / 1000).toFixed(1)).join(', ')} s before the exp in force), ` +
+      `${published.length} events once each; the control (refresh:false): ${off.sockets.length} sockets, closed with 4001`);
+  } finally {
+    await context.close();
+  }
+}, { needsOwnEngine: 'it mints tokens with the secret of an engine it started (LMS_JWT_SECRET)' });
+
 test('4. node restart: a durable course room keeps its history (recovered:true, nothing lost, none twice); ' +
   'on an empty data dir it is lost (recovered:false, onReset)', 120000, async () => {
   if (proxyProblem) throw new Error(proxyProblem);
@@ -939,7 +1041,8 @@ async function main() {
     if (only.length && !only.includes(t.name.split('.')[0])) continue;
     if (t.needsOwnEngine && !engine) {
       skipped.push(t.name);
-      say(`- skipped: ${t.name} (needs LMS_JAR or LMS_ENGINE_CMD: the runner can only restart an engine it started)`);
+      const why = typeof t.needsOwnEngine === 'string' ? t.needsOwnEngine : 'the runner can only restart an engine it started';
+      say(`- skipped: ${t.name} (needs LMS_JAR or LMS_ENGINE_CMD: ${why})`);
       continue;
     }
     const left = SUITE_LIMIT_MS - (Date.now() - started);
