@@ -67,8 +67,8 @@ export interface RealtimeClientOptions {
    * again and sends the new token in a `refresh` frame, so the socket lives on without a reconnect.
    * Needs `token` to be a function and its tokens to be JWTs (the client reads their `exp`, and
    * `iat` when present, without verifying them). A refresh the engine refuses, or does not answer,
-   * reconnects with a fresh token; a token function that fails is tried once more, then the client
-   * reconnects before the expiry. `false`: never (the engine closes the socket with 4001 at the
+   * reconnects with a fresh token; a token function that fails is tried again, a last time shortly
+   * before the expiry, then the client reconnects before the engine's 4001. `false`: never (the engine closes the socket with 4001 at the
    * token's expiry and the client reconnects, as before). Default true.
    */
   refresh?: boolean;

@@ -78,7 +78,7 @@ const SHORT_TOKEN_FRACTION = 0.2;
  * the same second spreads its refreshes (and the platform's token requests) over 30 s, not one.
  */
 const REFRESH_JITTER_FRACTION = 0.5;
-/** A token function that failed during a refresh is tried once more this much later (less for a short token). */
+/** A token function that failed during a refresh is tried again this much later (less for a short token). */
 const REFRESH_RETRY_MS = 5000;
 /**
  * Never two refreshes closer than this: a token function that keeps giving tokens about to expire (a
@@ -310,8 +310,9 @@ export class RealtimeClient {
     /** When (`now()`) the token in force expires, and its lifetime; null when unknown (then no refresh ahead of time). */
     this._tokenExpiresAt = null;
     this._tokenLifetimeMs = 0;
-    this._refreshTimer = null; // the next refresh, its retry, or the reconnect that stands in for a failed one
-    this._refreshFailures = 0; // failed tries of the refresh under way (one retry, then a reconnect)
+    this._refreshTimer = null; // the next refresh, or a retry of a failed one
+    this._refreshFailures = 0; // failed tries of the refresh under way (then a retry, a last try, a reconnect)
+    this._refreshLastTry = false; // the try under way is the last one before the expiry
     /** Keys are per engine and user (two users of one browser keep apart): `lms-realtime:<url>:<userId>:<room>`. */
     this._storageUrl = socketUrl(url);
     /** @type {Set<Room>} rooms whose position moved since it was last written */
@@ -865,6 +866,7 @@ export class RealtimeClient {
     const t = this._connectToken;
     this._connectToken = null;
     this._refreshFailures = 0;
+    this._refreshLastTry = false;
     const claims = t ? jwtClaims(t.token) : null;
     this.tokenExp = claims ? claims.exp : null;
     this._takeTokenTiming(claims, t ? t.obtainedAt : now());
@@ -897,7 +899,7 @@ export class RealtimeClient {
   }
 
   /**
-   * The one timer of the refresh (the refresh itself, its retry, or the reconnect standing in for it),
+   * The one timer of the refresh (the refresh itself, or a retry of it after a failure),
    * tied to the current socket and cleared with the others (a drop, `close()`), so it never keeps a
    * Node process alive. A time beyond `setTimeout`'s reach (about 24.8 days) is reached in steps.
    */
@@ -921,7 +923,7 @@ export class RealtimeClient {
   /**
    * Asks the token function for a new token and sends `{"type":"refresh","token":…}`. `refreshed`
    * moves the socket's deadline to its `exp` and arms the next refresh from there. A token function
-   * that fails, or `rate_limited`, is tried once more ({@link RealtimeClient#_refreshFailed}); a
+   * that fails, or `rate_limited`, is tried again ({@link RealtimeClient#_refreshFailed}); a
    * refusal of the engine, or no answer, reconnects ({@link RealtimeClient#_refreshRefused}).
    */
   async _refresh() {
@@ -969,6 +971,7 @@ export class RealtimeClient {
   _onRefreshed(frame, claims, obtainedAt) {
     const exp = Number.isFinite(frame.exp) ? frame.exp : claims ? claims.exp : null;
     this._refreshFailures = 0;
+    this._refreshLastTry = false;
     this.tokenExp = exp;
     // The engine's exp is the new token's (docs/protocol.md §8), so the token's iat gives the lifetime.
     const timing = exp === null ? null : claims && claims.exp === exp ? claims : { exp };
@@ -979,19 +982,31 @@ export class RealtimeClient {
 
   /**
    * A refresh that could not be made (the token function failed or gave nothing new, `rate_limited`):
-   * tried once more a little later (not before the engine's `retryAfterMs`); if that fails too, or
-   * the expiry is too near for a retry, the client reconnects with a fresh token itself, half the
-   * lead before the expiry, rather than wait for the engine's 4001.
+   * tried again a little later (not before the engine's `retryAfterMs`). If that fails too, or
+   * the expiry is too near for a retry, a last try is made half the lead before the expiry: a
+   * platform that hands out its cached token until shortly before its expiry gives a new one by
+   * then. Should that fail as well, the client reconnects at once, through the token function and its
+   * backoff, rather than wait for the engine's 4001.
    */
   _refreshFailed(retryAfterMs) {
     const expiresAt = this._tokenExpiresAt;
     if (expiresAt === null) return;
+    if (this._refreshLastTry) {
+      this._reconnectForToken('the token refresh failed');
+      return;
+    }
     this._refreshFailures++;
     const t = now();
-    const fallbackAt = expiresAt - this._refreshLeadMs() / 2;
+    const lastAt = expiresAt - this._refreshLeadMs() / 2;
     const retryAt = t + Math.max(retryAfterMs, Math.min(REFRESH_RETRY_MS, (expiresAt - t) / 4));
-    if (this._refreshFailures === 1 && retryAt < fallbackAt) this._armRefreshTimer(retryAt, () => this._refresh());
-    else this._armRefreshTimer(Math.max(t, fallbackAt), () => this._reconnectForToken('the token refresh failed'));
+    if (this._refreshFailures === 1 && retryAt < lastAt) {
+      this._armRefreshTimer(retryAt, () => this._refresh());
+      return;
+    }
+    this._armRefreshTimer(Math.max(t, lastAt), () => {
+      this._refreshLastTry = true;
+      this._refresh();
+    });
   }
 
   /**

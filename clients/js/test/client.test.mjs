@@ -1095,7 +1095,7 @@ test('refresh refused by the engine (error for its id) reconnects at once with a
   await engine.stop();
 });
 
-test('refresh: a token function that fails is tried once more; failing again, the client reconnects before the 4001', async () => {
+test('refresh: a failing token function is tried again, last shortly before exp; failing then too, the client reconnects before the 4001', async () => {
   const engine = await startEngine({ expirySkewMs: 0 });
   /** Mints like `minter`, but throws on the calls listed. */
   const failing = (sub, failOn) => {
@@ -1110,34 +1110,47 @@ test('refresh: a token function that fails is tried once more; failing again, th
     return f;
   };
   const once = failing('u1', [2]); // the refresh fails, its retry works
-  const twice = failing('u2', [2, 3]); // the refresh and its retry fail: reconnect with call 4
-  const errs = { u1: [], u2: [] };
-  const refreshed = { u1: [], u2: [] };
-  const a = new RealtimeClient({ url: engine.url, token: once, WebSocket, backoff: fast });
-  const b = new RealtimeClient({ url: engine.url, token: twice, WebSocket, backoff: fast });
-  for (const [c, u] of [[a, 'u1'], [b, 'u2']]) {
-    c.on('error', (e) => errs[u].push(e.code));
-    c.on('refreshed', (r) => refreshed[u].push(r));
-  }
-  await Promise.all([a.join('course:1').ready, b.join('course:1').ready]);
+  const always = failing('u2', [2, 3, 4]); // the refresh, its retry and the last try fail: reconnect with call 5
+  // A platform that hands out its cached token until shortly before its expiry: the same token on
+  // calls 1-3 (the refresh and its retry get nothing new), a new one on call 4, the last try.
+  const cachedMint = minter('u3', 3);
+  const cached = () => { cached.calls++; return cached.calls <= 3 && cachedMint.tokens.length ? cachedMint.tokens[0] : cachedMint(); };
+  cached.calls = 0;
+  const users = ['u1', 'u2', 'u3'];
+  const errs = Object.fromEntries(users.map((u) => [u, []]));
+  const refreshed = Object.fromEntries(users.map((u) => [u, []]));
+  const clients = [once, always, cached].map((token, i) => {
+    const c = new RealtimeClient({ url: engine.url, token, WebSocket, backoff: fast });
+    c.on('error', (e) => errs[users[i]].push(e.code));
+    c.on('refreshed', (r) => refreshed[users[i]].push(r));
+    return c;
+  });
+  const [a, b, c] = clients;
+  await Promise.all(clients.map((cl) => cl.join('course:1').ready));
   const expA = claimsOf(once.mint.tokens[0]).exp;
-  const expB = claimsOf(twice.mint.tokens[0]).exp;
+  const expB = claimsOf(always.mint.tokens[0]).exp;
+  const expC = claimsOf(cachedMint.tokens[0]).exp;
   await until(() => refreshed.u1.length === 1, 5000, 'the retried refresh');
   assert.ok(Date.now() < expA * 1000, 'the retry came before the expiry');
   assert.equal(once.calls, 3);
   assert.deepEqual(errs.u1, ['token_error']);
-  assert.equal(a.reconnectAttempts, 0);
-  await until(() => engine.handshakes.length === 3, 5000, "u2's reconnect");
-  assert.ok(engine.handshakes[2].at < expB * 1000, `u2 reconnected ${expB * 1000 - engine.handshakes[2].at} ms before its token expired`);
-  assert.equal(tokenOf(engine.handshakes[2]), twice.mint.tokens[1], 'with the token of the 4th call');
-  assert.equal(twice.calls, 4);
-  assert.deepEqual(errs.u2, ['token_error', 'token_error']);
+  await until(() => refreshed.u3.length === 1, 5000, 'the last try of the cached token');
+  assert.ok(Date.now() < expC * 1000, 'the last try came before the expiry');
+  assert.equal(cached.calls, 4);
+  assert.equal(refreshesOf(engine).filter((r) => r.ws.userId === 'u3').length, 1, 'the cached token was never sent');
+  assert.deepEqual(errs.u3, ['token_error', 'token_error']);
+  await until(() => engine.handshakes.length === 4, 5000, "u2's reconnect");
+  const h = engine.handshakes[3];
+  assert.ok(h.at < expB * 1000, `u2 reconnected ${expB * 1000 - h.at} ms before its token expired`);
+  assert.equal(tokenOf(h), always.mint.tokens[1], 'with the token of the 5th call');
+  assert.equal(always.calls, 5);
+  assert.deepEqual(errs.u2, ['token_error', 'token_error', 'token_error']);
   assert.equal(refreshed.u2.length, 0);
   assert.equal(refreshesOf(engine).filter((r) => r.ws.userId === 'u2').length, 0, 'no refresh frame without a token');
-  assert.equal(engine.expiryCloses.length, 0, 'no 4001 for either');
+  assert.equal(engine.expiryCloses.length, 0, 'no 4001 for any of them');
+  assert.equal(a.reconnectAttempts + c.reconnectAttempts, 0, 'u1 and u3 kept their sockets');
   await until(() => b.state === 'connected');
-  a.close();
-  b.close();
+  for (const cl of clients) cl.close();
   await engine.stop();
 });
 
