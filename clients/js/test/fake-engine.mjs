@@ -142,7 +142,6 @@ export async function startEngine(opts = {}) {
     const token = url.searchParams.get('token');
     const claims = claimsOf(token);
     ws.userId = (claims ? claims.sub : token) || 'anon';
-    ws.token = token;
     engine.sockets.add(ws);
     ws.on('close', () => {
       clearTimeout(ws.expiryTimer);
