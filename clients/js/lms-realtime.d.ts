@@ -225,11 +225,12 @@ export interface ErrorFrame {
   cause?: unknown;
 }
 
-export interface JoinOptions {
+/** Options of one room; `T` is the shape of its events' `data` (unknown unless said). */
+export interface JoinOptions<T = unknown> {
   /** Room token (`live:` rooms, §4); a function is called again before every re-join. */
   token?: TokenSource;
   /** Every event of the room in `seq` order, missed ones after a reconnect included; never twice. */
-  onEvent?: (event: EventFrame) => void;
+  onEvent?: (event: EventFrame<T>) => void;
   /** Every `presence_diff` of the room (sent to those who may query its presence). */
   onPresence?: (diff: PresenceDiffFrame) => void;
   /**
@@ -316,7 +317,7 @@ export declare class RealtimeClient {
   on<K extends keyof RealtimeClientEvents>(event: K, fn: (arg: RealtimeClientEvents[K]) => void): () => void;
   off<K extends keyof RealtimeClientEvents>(event: K, fn: (arg: RealtimeClientEvents[K]) => void): void;
   /** Joins now or once connected, and again after every reconnect. Joining a joined room returns the same Room. */
-  join(room: string, options?: JoinOptions): Room;
+  join<T = unknown>(room: string, options?: JoinOptions<T>): Room;
   /**
    * Marks a notification read on all the user's devices: publishes `notification.read` with
    * `{seq}` into `user:<me>` (sent once the inbox is joined; before the first `welcome` it waits for

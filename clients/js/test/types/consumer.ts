@@ -1,0 +1,40 @@
+// A small consumer of the package's types, compiled with `tsc --strict` by test/types.test.mjs:
+// what a TypeScript app writes against @lms-realtime/client must type-check, and what it must not
+// write must not (the @ts-expect-error lines fail the compile if they ever stop being errors).
+import { RealtimeClient, type EventFrame, type JoinedFrame } from '../../lms-realtime.js';
+
+interface Lesson {
+  title: string;
+  minutes: number;
+}
+
+const client = new RealtimeClient({ url: 'wss://engine.example/ws', token: async () => 'jwt' });
+
+// issue 15: a handler typed with the event's data shape
+const room = client.join<Lesson>('course:42', {
+  onEvent: (e: EventFrame<Lesson>) => {
+    const upper: string = e.data.title.toUpperCase();
+    const total: number = e.data.minutes + e.seq;
+    void upper;
+    void total;
+  },
+  onReset: (j: JoinedFrame) => void j.epoch,
+});
+
+// inferred from the handler, without the type argument
+client.join('course:43', {
+  onEvent: (e: EventFrame<{ progress: number }>) => void e.data.progress.toFixed(1),
+});
+
+// unknown data must be narrowed before use
+client.join('course:44', {
+  onEvent: (e) => {
+    // @ts-expect-error data is unknown unless the join says what it is
+    void e.data.title;
+  },
+});
+
+void room.ready.then((j) => j.seq);
+client.on('notification', (n) => void n.event);
+void client.markRead(3);
+client.close();
