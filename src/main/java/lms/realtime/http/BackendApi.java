@@ -50,7 +50,10 @@ final class BackendApi extends AllDirectives {
       }
       return concat(
           pathPrefix("rooms", () -> pathPrefix(roomName -> concat(
-              path("events", () -> post(() -> body(b -> completeWithFuture(publish(roomName, b))))),
+              path("events", () -> concat(
+                  post(() -> body(b -> completeWithFuture(publish(roomName, b)))),
+                  get(() -> parameterOptional("since", since -> parameterOptional("limit", limit ->
+                      completeWithFuture(roomEvents(roomName, since.orElse(null), limit.orElse(null)))))))),
               path("presence", () -> get(() -> completeWithFuture(roomPresence(roomName)))),
               pathPrefix("members", () -> path(userId -> delete(() -> completeWithFuture(removeMember(roomName, userId)))))))),
           pathPrefix("users", () -> pathPrefix(userId -> concat(
@@ -166,30 +169,86 @@ final class BackendApi extends AllDirectives {
         .exceptionally(this::failed);
   }
 
+  /** The most events one read of a room's stream answers, and the default. */
+  static final int MAX_READ = 1000;
+  static final int DEFAULT_READ = 100;
+
+  /** A stream position {@code EPOCH:SEQ} as the frames give them, or the 400 a bad one earns. */
+  private record Since(String epoch, long seq, HttpResponse error) {
+    static final Since NONE = new Since(null, 0, null);
+
+    static Since parse(String since) {
+      if (since == null) {
+        return NONE;
+      }
+      int colon = since.lastIndexOf(':');
+      long seq = -1;
+      try {
+        seq = colon <= 0 ? -1 : Long.parseLong(since.substring(colon + 1));
+      } catch (NumberFormatException ex) {
+        // stays -1
+      }
+      return seq < 0 ? new Since(null, 0, Responses.badRequest("'since' is EPOCH:SEQ, as the stream's frames give them"))
+          : new Since(since.substring(0, colon), seq, null);
+    }
+  }
+
+  /** What a room's stream holds after {@code since} (or all it keeps), as the room answers it. */
+  private CompletionStage<Room.StreamRead> readStream(String room, Since since) {
+    return node.sharding().entityRefFor(Room.KEY, room)
+        .<Room.StreamRead>ask(replyTo -> new Room.ReadStream(since.epoch(), since.seq(), replyTo), node.settings().askTimeout());
+  }
+
+  /**
+   * A room's recent events: the frames its stream keeps after {@code since} ({@code EPOCH:SEQ}), or
+   * all it keeps when it cannot cover that position or none is given, the newest {@code limit} of
+   * them, oldest first. {@code recovered}: every frame after {@code since} is in the answer. For a
+   * page that opens (or reloads) and shows what happened before it joined.
+   */
+  private CompletionStage<HttpResponse> roomEvents(String room, String sinceText, String limitText) {
+    if (RoomName.parse(room) == null) {
+      return done(Responses.badRequest("not a room name: " + room));
+    }
+    Since since = Since.parse(sinceText);
+    if (since.error() != null) {
+      return done(since.error());
+    }
+    int limit;
+    try {
+      limit = limitText == null ? DEFAULT_READ : Integer.parseInt(limitText);
+    } catch (NumberFormatException ex) {
+      limit = 0;
+    }
+    if (limit < 1 || limit > MAX_READ) {
+      return done(Responses.badRequest("'limit' is a whole number from 1 to " + MAX_READ));
+    }
+    int most = limit;
+    return readStream(room, since)
+        .thenApply(read -> {
+          List<String> frames = read.frames().size() > most
+              ? read.frames().subList(read.frames().size() - most, read.frames().size()) : read.frames();
+          return Responses.json(StatusCodes.OK, "{\"room\":" + Json.quote(read.room()) + ",\"epoch\":" + Json.quote(read.epoch())
+              + ",\"seq\":" + read.seq() + ",\"recovered\":" + (sinceText != null && read.complete() && frames == read.frames())
+              + ",\"events\":[" + String.join(",", frames) + "]}");
+        })
+        .exceptionally(this::failed);
+  }
+
   /**
    * A user's inbox: the notifications of their stream after {@code since} ({@code EPOCH:SEQ}, as a
    * device last saw it), or all the stream keeps when it cannot cover that position or none is
    * given ({@code recovered} says which); {@code read}: the seqs that a device marked read since
    * (events {@code notification.read} with {@code data.seq} in the same stream).
    */
-  private CompletionStage<HttpResponse> inbox(String userId, String since) {
+  private CompletionStage<HttpResponse> inbox(String userId, String sinceText) {
     if (!RoomName.validUserId(userId)) {
       return done(Responses.badRequest("not a user id: " + userId));
     }
-    int colon = since == null ? -1 : since.lastIndexOf(':');
-    long sinceSeq;
-    try {
-      sinceSeq = since == null ? 0 : Long.parseLong(since.substring(colon + 1));
-    } catch (NumberFormatException ex) {
-      sinceSeq = -1;
+    Since since = Since.parse(sinceText);
+    if (since.error() != null) {
+      return done(since.error());
     }
-    if (since != null && (colon <= 0 || sinceSeq < 0)) {
-      return done(Responses.badRequest("'since' is EPOCH:SEQ, as the stream's frames give them"));
-    }
-    String sinceEpoch = since == null ? null : since.substring(0, colon);
-    long after = sinceSeq;
-    return node.sharding().entityRefFor(Room.KEY, RoomName.Kind.USER.prefix() + ":" + userId)
-        .<Room.StreamRead>ask(replyTo -> new Room.ReadStream(sinceEpoch, after, replyTo), node.settings().askTimeout())
+    return readStream(RoomName.Kind.USER.prefix() + ":" + userId, since)
         .thenApply(read -> {
           List<String> notifications = new ArrayList<>();
           List<String> readSeqs = new ArrayList<>();
@@ -207,7 +266,7 @@ final class BackendApi extends AllDirectives {
             }
           }
           return Responses.json(StatusCodes.OK, "{\"userId\":" + Json.quote(userId) + ",\"epoch\":" + Json.quote(read.epoch())
-              + ",\"seq\":" + read.seq() + ",\"recovered\":" + (since != null && read.complete())
+              + ",\"seq\":" + read.seq() + ",\"recovered\":" + (sinceText != null && read.complete())
               + ",\"notifications\":[" + String.join(",", notifications) + "],\"read\":[" + String.join(",", readSeqs) + "]}");
         })
         .exceptionally(this::failed);

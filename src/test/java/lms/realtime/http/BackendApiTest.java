@@ -116,6 +116,49 @@ class BackendApiTest {
   }
 
   @Test
+  void aRoomsRecentEventsAreReadNewestLastAndBounded() throws Exception {
+    String room = "/api/v1/rooms/course:104/events";
+    JsonNode empty = json(NODE.get().get(room, SERVICE).body());
+    assertEquals(0, empty.get("seq").asLong());
+    assertEquals(0, empty.get("events").size());
+    assertEquals(false, empty.get("recovered").asBoolean());
+    for (int i = 1; i <= 5; i++) {
+      NODE.get().post(room, SERVICE, "{\"event\":\"announcement\",\"data\":{\"n\":" + i + ",\"by\":\"Prof. T\"}}");
+    }
+    JsonNode all = json(NODE.get().get(room, SERVICE).body());
+    assertEquals(5, all.get("seq").asLong());
+    assertEquals(5, all.get("events").size());
+    assertEquals(1, all.get("events").get(0).get("seq").asLong(), "oldest first");
+    assertEquals("Prof. T", all.get("events").get(4).get("data").get("by").asText());
+    assertEquals("backend", all.get("events").get(4).get("from").asText());
+    String epoch = all.get("epoch").asText();
+
+    JsonNode newest = json(NODE.get().get(room + "?limit=2", SERVICE).body());
+    assertEquals(2, newest.get("events").size());
+    assertEquals(4, newest.get("events").get(0).get("seq").asLong(), "the newest two");
+    JsonNode after = json(NODE.get().get(room + "?since=" + epoch + ":3", SERVICE).body());
+    assertEquals(true, after.get("recovered").asBoolean());
+    assertEquals(2, after.get("events").size());
+    assertEquals(4, after.get("events").get(0).get("seq").asLong());
+    JsonNode cut = json(NODE.get().get(room + "?since=" + epoch + ":1&limit=2", SERVICE).body());
+    assertEquals(false, cut.get("recovered").asBoolean(), "four events after seq 1, two answered: not all of them");
+    JsonNode stale = json(NODE.get().get(room + "?since=another-epoch:3", SERVICE).body());
+    assertEquals(false, stale.get("recovered").asBoolean());
+    assertEquals(5, stale.get("events").size(), "a position of another epoch: all the room keeps");
+
+    for (String bad : new String[] {"?limit=0", "?limit=1001", "?limit=ten", "?since=yesterday", "?since=:4", "?since=e:-1"}) {
+      var r = NODE.get().get(room + bad, SERVICE);
+      assertEquals(400, r.statusCode(), bad + " -> " + r.body());
+      assertEquals("bad_request", json(r.body()).get("error").asText());
+    }
+    assertEquals(400, NODE.get().get("/api/v1/rooms/nope:1/events", SERVICE).statusCode());
+    assertEquals(401, NODE.get().get(room, null).statusCode());
+    assertEquals(403, NODE.get().get(room, Tokens.instructor("t", "104")).statusCode());
+    // reading changed nothing: the next event is 6
+    assertEquals(6, json(NODE.get().post(room, SERVICE, "{\"event\":\"ok\"}").body()).get("seq").asLong());
+  }
+
+  @Test
   void healthAndMetrics() {
     assertEquals(200, NODE.get().get("/health/live", null).statusCode());
     assertEquals(200, NODE.get().get("/health/ready", null).statusCode());
