@@ -5,6 +5,10 @@ import { RealtimeClient } from '/sdk/lms-realtime.js';
 const LESSON_STEPS = ['Watch the intro', 'Read the notes', 'Try the exercise', 'Take the quiz', 'Reflect'];
 const STEP_PERCENT = 100 / LESSON_STEPS.length;
 const TOKEN_REUSE_MS = 5000; // one /demo/token fetch serves the reconnect and the re-join right after it
+const ROSTER_REFRESH_MS = 4000; // a second tab of someone present sends no presence_diff: count tabs again this often
+const RECENT_COURSE = 20; // announcements shown on open, from GET /api/v1/rooms/{room}/events
+const RECENT_LIVE = 100; // chat lines and hands
+const RECENT_USER = 100; // the own room: the last progress and hand
 
 const $ = (id) => document.getElementById(id);
 
@@ -85,7 +89,10 @@ function setBusy(busy) {
 }
 
 function signOut() {
-  if (session) session.client.close();
+  if (session) {
+    session.client.close();
+    clearInterval(session.rosterTimer);
+  }
   clearTimeout(rosterRefresh);
   session = null;
   history.replaceState(null, '', location.pathname);
@@ -106,7 +113,7 @@ function start(me, tokens) {
   const courseRoom = tokens.courseRoom || 'course:demo-101';
   const liveRoom = tokens.liveRoom || 'live:demo-class';
   const userRoom = 'user:' + me.userId;
-  session = { me, client, courseRoom, liveRoom, userRoom, hands: new Map(), roster: new Map(), shown: new Set() };
+  session = { me, client, courseRoom, liveRoom, userRoom, hands: new Map(), roster: new Map(), shown: new Set(), rosterTimer: null };
 
   $('login').hidden = true;
   $('app').hidden = false;
@@ -119,6 +126,8 @@ function start(me, tokens) {
   $('roster-panel').hidden = me.role !== 'instructor';
   $('progress-panel').hidden = me.role !== 'student';
   $('hand-row').hidden = me.role !== 'student';
+  $('announce-form').hidden = me.role !== 'instructor';
+  $('announce-by-instructors').hidden = me.role === 'instructor';
   setHand(false);
 
   client.on('state', (s) => {
@@ -129,8 +138,11 @@ function start(me, tokens) {
   client.on('error', (e) => log('error ' + e.code + ': ' + e.message, 'error'));
   client.on('notification', (n) => toast((n.data && n.data.text) || n.event, 'notification'));
 
+  // A page that opens (or reloads) joins without the events before it: they come from the backend
+  // API (GET /api/v1/rooms/{room}/events), on the first join and after any join that could not recover.
   session.course = client.join(courseRoom, {
     onEvent: addFeedItem,
+    onJoined: recentOnJoin(courseRoom, RECENT_COURSE, addFeedItem),
     onReset: () => addNotice($('feed'), 'Some events were lost while offline; the feed continues from here.'),
   });
   session.course.ready.then(() => log('joined ' + courseRoom), (e) => log('could not join ' + courseRoom + ': ' + e.message, 'error'));
@@ -139,13 +151,17 @@ function start(me, tokens) {
     token: async () => (await fresh()).liveToken,
     onEvent: onLiveEvent,
     onPresence: onPresenceDiff,
-    onJoined: () => { if (me.role === 'instructor') refreshRoster(); },
+    onJoined: recentOnJoin(liveRoom, RECENT_LIVE, onLiveEvent, () => { if (me.role === 'instructor') refreshRoster(); }),
   });
   session.live.ready.then(() => log('joined ' + liveRoom), (e) => log('could not join ' + liveRoom + ': ' + e.message, 'error'));
 
+  if (me.role === 'instructor') {
+    session.rosterTimer = setInterval(() => { if (session && session.client.state === 'connected') refreshRoster(); }, ROSTER_REFRESH_MS);
+  }
+
   if (me.role === 'student') {
     setProgress(storedProgress(me.userId));
-    session.user = client.join(userRoom, { onEvent: onUserEvent });
+    session.user = client.join(userRoom, { onEvent: onUserEvent, onJoined: recentOnJoin(userRoom, RECENT_USER, onUserEvent) });
     session.user.ready.then(() => log('joined ' + userRoom), (e) => log('could not join ' + userRoom + ': ' + e.message, 'error'));
   }
 }
@@ -156,6 +172,34 @@ function socketUrl(wsUrl) {
     return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
   }
   return wsUrl;
+}
+
+/**
+ * An onJoined handler that shows the room's recent events once joined: on the first join, and on a
+ * re-join that could not recover (the room lost its history). The handlers see each event once
+ * however it comes (recent, missed or live): they skip what they showed.
+ */
+function recentOnJoin(room, limit, show, then) {
+  let first = true;
+  return (joined) => {
+    if (then) then(joined);
+    if (!first && joined.recovered) return;
+    first = false;
+    loadRecent(room, limit, show);
+  };
+}
+
+async function loadRecent(room, limit, show) {
+  try {
+    const res = await backend('GET', '/api/v1/rooms/' + pathRoom(room) + '/events?limit=' + limit);
+    if (!res.ok) throw new Error(res.status + ' ' + ((await res.json().catch(() => ({}))).message || ''));
+    const body = await res.json();
+    const events = body.events.filter((e) => e.type === 'event');
+    for (const e of events) show(e);
+    log('recent events of ' + room + ': ' + events.length);
+  } catch (err) {
+    log('recent events of ' + room + ' not read: ' + err.message, 'error');
+  }
 }
 
 function showState(s) {
@@ -171,19 +215,26 @@ function showState(s) {
 
 function addFeedItem(e) {
   const feed = $('feed');
+  const same = [...feed.querySelectorAll('.feed-item')].filter((c) => c.dataset.epoch === e.epoch);
+  if (same.some((c) => Number(c.dataset.seq) === e.seq)) return; // shown already (recent, missed or live)
   feed.querySelector('.empty')?.remove();
   const li = document.createElement('li');
   li.className = 'feed-item';
   li.setAttribute('data-testid', 'feed-item');
   li.dataset.seq = String(e.seq);
+  li.dataset.epoch = e.epoch;
   li.dataset.event = e.event;
-  li.append(
-    el('span', 'seq', '#' + e.seq),
-    el('span', 'event-name', e.event),
-    el('span', 'text', describe(e.data)),
-    el('span', 'meta', 'from ' + nameOf(e.from) + ' · ' + time(e.ts)),
-  );
-  feed.prepend(li);
+  const by = e.data && typeof e.data.by === 'string' ? e.data.by : null;
+  const meta = el('span', 'meta');
+  if (by) meta.append(document.createTextNode('posted by '), el('span', 'by', by), document.createTextNode(' through the platform'));
+  else meta.append(document.createTextNode('from ' + nameOf(e.from)));
+  meta.append(document.createTextNode(' · ' + time(e.ts)));
+  li.append(el('span', 'seq', '#' + e.seq), el('span', 'event-name', e.event), el('span', 'text', describe(e.data)), meta);
+  // Newest first: before the first older event of its epoch; a new epoch's events go on top.
+  const older = same.find((c) => Number(c.dataset.seq) < e.seq);
+  if (older) feed.insertBefore(li, older);
+  else if (same.length) same[same.length - 1].after(li);
+  else feed.prepend(li);
 }
 
 async function postAnnouncement(text) {
@@ -245,23 +296,23 @@ function pathRoom(room) {
 // ------------------------------------------------------------------ live classroom (live:demo-class)
 
 function onLiveEvent(e) {
-  if (e.event === 'chat') showChat(e.seq, e.from, e.data && e.data.text, e.ts);
-  else if (e.event === 'hand_raised' || e.event === 'hand_lowered') showHand(e.seq, e.from, e.event === 'hand_raised');
+  if (e.event === 'chat') showChat(e.epoch, e.seq, e.from, e.data && e.data.text, e.ts);
+  else if (e.event === 'hand_raised' || e.event === 'hand_lowered') showHand(e.epoch, e.seq, e.from, e.event === 'hand_raised');
 }
 
 async function sendChat(text) {
   try {
     const ack = await session.live.publish('chat', { text });
     // The engine normally echoes the event to the sender too; the ack covers it if not.
-    showChat(ack.seq, session.me.userId, text, Date.now());
+    showChat(session.live.epoch, ack.seq, session.me.userId, text, Date.now());
     $('chat-input').value = '';
   } catch (err) {
     liveStatus('Not sent: ' + (err.message || err.code));
   }
 }
 
-function showChat(seq, from, text, ts) {
-  if (!firstTime(seq)) return;
+function showChat(epoch, seq, from, text, ts) {
+  if (!firstTime(epoch, seq)) return;
   const log = $('chat-log');
   log.querySelector('.empty')?.remove();
   const li = document.createElement('li');
@@ -279,7 +330,10 @@ async function toggleHand() {
   button.disabled = true;
   try {
     const ack = await session.live.publish(up ? 'hand_raised' : 'hand_lowered', {});
-    showHand(ack.seq, session.me.userId, up);
+    showHand(session.live.epoch, ack.seq, session.me.userId, up);
+    // The own room keeps it too: every tab of this student, and one opened later, shows the same hand
+    // (the live room keeps its events for 10 minutes only).
+    session.user?.publish('hand', { up }).catch((err) => log('hand not kept for your other tabs: ' + (err.message || err.code), 'error'));
   } catch (err) {
     liveStatus('Could not ' + (up ? 'raise' : 'lower') + ' your hand: ' + (err.message || err.code));
   } finally {
@@ -287,8 +341,8 @@ async function toggleHand() {
   }
 }
 
-function showHand(seq, from, up) {
-  if (!firstTime(seq)) return;
+function showHand(epoch, seq, from, up) {
+  if (!firstTime(epoch, seq)) return;
   session.hands.set(from, up);
   if (from === session.me.userId) setHand(up);
   const log = $('chat-log');
@@ -297,7 +351,8 @@ function showHand(seq, from, up) {
   li.className = 'system';
   li.setAttribute('data-testid', 'hand-notice');
   li.dataset.seq = String(seq);
-  li.textContent = nameOf(from) + (up ? ' raised a hand ✋' : ' lowered their hand');
+  li.textContent = nameOf(from) + (up ? ' raised a hand' : ' lowered their hand');
+  if (up) li.append(handIcon());
   insertBySeq(log, li, seq);
   renderRoster();
 }
@@ -305,7 +360,12 @@ function showHand(seq, from, up) {
 function setHand(up) {
   const b = $('hand-button');
   b.setAttribute('aria-pressed', String(up));
-  b.textContent = up ? 'Lower hand' : '✋ Raise hand';
+  b.replaceChildren(handIcon(), el('span', 'label', up ? 'Lower hand' : 'Raise hand'));
+}
+
+/** The raised-hand icon: inline SVG from the page's template (no emoji font needed). */
+function handIcon() {
+  return document.getElementById('hand-icon').content.firstElementChild.cloneNode(true);
 }
 
 function liveStatus(text) {
@@ -315,9 +375,9 @@ function liveStatus(text) {
   liveStatus.timer = setTimeout(() => { s.textContent = ''; }, 5000);
 }
 
-/** Live events show once, whether they come as the echo or through the publisher's ack. */
-function firstTime(seq) {
-  const key = session.live.epoch + ':' + seq;
+/** Live events show once, whether they come as the echo, through the publisher's ack or as recent events. */
+function firstTime(epoch, seq) {
+  const key = epoch + ':' + seq;
   if (session.shown.has(key)) return false;
   session.shown.add(key);
   return true;
@@ -371,8 +431,9 @@ function renderRoster() {
       el('span', 'who', nameOf(u.userId) + (u.userId === session.me.userId ? ' (you)' : '')),
       el('span', 'role', u.role || ''),
       el('span', 'conns', u.connections > 1 ? u.connections + ' tabs' : ''),
-      el('span', 'hand-flag', up ? '✋' : ''),
+      el('span', 'hand-flag'),
     );
+    if (up) li.lastChild.append(handIcon());
     return li;
   });
   $('roster').replaceChildren(...items);
@@ -383,6 +444,7 @@ function renderRoster() {
 // ------------------------------------------------------------------ lesson progress (user:{me})
 
 function onUserEvent(e) {
+  if (e.event === 'hand' && e.data && typeof e.data.up === 'boolean') setHand(e.data.up);
   if (e.event === 'progress' && e.data && Number.isFinite(Number(e.data.percent))) {
     setProgress(Number(e.data.percent));
     try { localStorage.setItem('lms-demo-progress:' + session.me.userId, String(e.data.percent)); } catch { /* private mode */ }
@@ -406,7 +468,7 @@ function setProgress(percent) {
   $('progress-fill').style.width = p + '%';
   $('progress-value').textContent = String(p);
   $('progress-step').disabled = p >= 100;
-  $('progress-step').textContent = p >= 100 ? 'Lesson complete 🎉' : 'Complete a step';
+  $('progress-step').textContent = p >= 100 ? 'Lesson complete' : 'Complete a step';
   const done = Math.round(p / STEP_PERCENT);
   $('lesson-steps').replaceChildren(...LESSON_STEPS.map((s, i) => {
     const li = el('li', i < done ? 'done' : '', s);
@@ -516,6 +578,8 @@ $('progress-step').addEventListener('click', () => {
 });
 
 $('progress-reset').addEventListener('click', () => publishProgress(0));
+
+document.querySelector('#roster-panel .hand-slot').append(handIcon());
 
 const initial = identityFromUrl();
 if (initial) signIn(initial);
