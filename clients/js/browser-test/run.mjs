@@ -691,6 +691,7 @@ test('6. demo page: two tabs of one student stay in sync (progress, hand, chat, 
     assert.equal(await teacher.isVisible('#announce-form'), true, 'an instructor sees the announcement form');
     const tab1 = await open(context, 'as=ada');
     await teacher.waitForSelector('#roster [data-user-id="ada"]', { timeout: 10000 });
+    await sleep(1000); // past the roster's settling read after that diff: only the periodic read can count the next tab
     const tab2 = await open(context, new URLSearchParams({ user: 'ada', name: 'Ada', role: 'student' }).toString());
     await logged(tab1, 'joined user:ada');
     await logged(tab2, 'joined user:ada');
@@ -775,6 +776,30 @@ test('6. demo page: two tabs of one student stay in sync (progress, hand, chat, 
   } finally {
     await context.close();
     await instructorContext.close();
+  }
+});
+
+test('6b. demo page with ?ttl=10: 10-second tokens, refreshed on the open socket (one welcome)', 30000, async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e && e.stack || e)));
+    await page.goto(`${base}/?as=linus&ttl=10`, { waitUntil: 'load' });
+    await page.waitForSelector('#state[data-state="connected"]', { timeout: 15000 });
+    assert.match(page.url(), /ttl=10/, 'the page keeps ttl in its address');
+    const exp = await page.evaluate(async () => {
+      const t = await (await fetch('/demo/token?user=linus&ttl=10')).json();
+      return JSON.parse(atob(t.token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).exp;
+    });
+    assert.ok(exp - Date.now() / 1000 <= 11, 'a 10-second token');
+    await page.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li) => li.textContent.includes('token refreshed')),
+      null, { timeout: 15000 });
+    const welcomes = await page.$$eval('#log li', (l) => l.filter((li) => li.textContent.includes('welcome:')).length);
+    assert.equal(welcomes, 1, 'the socket stayed open: one welcome');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
   }
 });
 

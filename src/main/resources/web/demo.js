@@ -43,8 +43,12 @@ function slug(name) {
   return s || 'guest-' + Math.random().toString(36).slice(2, 7);
 }
 
+/** ?ttl=30 in the page's address: 30-second tokens, to watch the client refresh them on the open socket. */
+const TOKEN_TTL = new URLSearchParams(location.search).get('ttl');
+
 async function fetchTokens(me) {
   const q = new URLSearchParams({ user: me.userId, name: me.name, role: me.role });
+  if (TOKEN_TTL) q.set('ttl', TOKEN_TTL);
   const res = await fetch('/demo/token?' + q, { cache: 'no-store' });
   if (!res.ok) throw new Error('/demo/token answered ' + res.status + ' (is the engine running with --demo?)');
   return res.json();
@@ -79,6 +83,7 @@ async function signIn(me) {
   me = { userId: tokens.userId || me.userId, name: tokens.name || me.name, role: tokens.role || me.role };
   names.set(me.userId, me.name);
   const q = new URLSearchParams({ user: me.userId, name: me.name, role: me.role });
+  if (TOKEN_TTL) q.set('ttl', TOKEN_TTL);
   history.replaceState(null, '', '?' + q);
   $('open-twin').href = '?' + q;
   start(me, tokens);
@@ -135,6 +140,7 @@ function start(me, tokens) {
     log('state: ' + s + (s === 'connecting' && client.reconnectAttempts ? ' (attempt ' + client.reconnectAttempts + ')' : ''));
   });
   client.on('welcome', (w) => log('welcome: connection ' + w.connectionId + ', heartbeat ' + w.heartbeatSeconds + ' s'));
+  client.on('refreshed', (r) => log('token refreshed on the open socket: now valid until ' + time(r.exp * 1000)));
   client.on('error', (e) => log('error ' + e.code + ': ' + e.message, 'error'));
   client.on('notification', (n) => toast((n.data && n.data.text) || n.event, 'notification'));
 

@@ -22,6 +22,9 @@ final class DemoRoutes extends AllDirectives {
   static final String COURSE = "demo-101";
   static final String LIVE_ROOM = "live:demo-class";
   private static final long TOKEN_SECONDS = 3600;
+  /** What {@code ttl} may ask for: short enough to try in-band refresh, at most a day. */
+  static final long MIN_TTL_SECONDS = 10;
+  static final long MAX_TTL_SECONDS = 86_400;
 
   private final NodeContext node;
   private final SecretKeySpec key;
@@ -36,19 +39,29 @@ final class DemoRoutes extends AllDirectives {
         pathSingleSlash(() -> getFromResource("web/index.html")),
         pathPrefix("demo", () -> concat(
             path("token", () -> get(() -> parameter("user", user -> parameterOptional("name", name ->
-                parameterOptional("role", role -> extractRequest(req -> complete(token(user, name.orElse(user),
-                    role.orElse("student"), req.getHeader("Host").map(h -> h.value()).orElse("localhost"))))))))),
+                parameterOptional("role", role -> parameterOptional("ttl", ttl -> extractRequest(req -> complete(
+                    token(user, name.orElse(user), role.orElse("student"), ttl.orElse(null),
+                        req.getHeader("Host").map(h -> h.value()).orElse("localhost")))))))))),
             path("service-token", () -> get(() -> complete(Responses.json(StatusCodes.OK,
-                "{\"token\":" + Json.quote(sign(Map.of("sub", "demo-backend", "roles", List.of("service")))) + "}")))))),
+                "{\"token\":" + Json.quote(sign(Map.of("sub", "demo-backend", "roles", List.of("service")), TOKEN_SECONDS)) + "}")))))),
         getFromResourceDirectory("web"));
   }
 
-  private org.apache.pekko.http.javadsl.model.HttpResponse token(String user, String name, String role, String host) {
+  private org.apache.pekko.http.javadsl.model.HttpResponse token(String user, String name, String role, String ttlText, String host) {
     if (!RoomName.validUserId(user) || !(role.equals("student") || role.equals("instructor"))) {
-      return Responses.badRequest("user must be an id (letters, digits, . _ - @) and role student or instructor");
+      return Responses.badRequest("user must be an id (1-128 of letters, digits and . _ @ ~ | : + = -) and role student or instructor");
     }
-    String access = sign(Map.of("sub", user, "name", name, "courses", Map.of(COURSE, role)));
-    String live = sign(Map.of("sub", user, "room", LIVE_ROOM, "role", role));
+    long ttl;
+    try {
+      ttl = ttlText == null ? TOKEN_SECONDS : Long.parseLong(ttlText);
+    } catch (NumberFormatException ex) {
+      ttl = -1;
+    }
+    if (ttl < MIN_TTL_SECONDS || ttl > MAX_TTL_SECONDS) {
+      return Responses.badRequest("ttl is the tokens' lifetime in whole seconds, " + MIN_TTL_SECONDS + " to " + MAX_TTL_SECONDS);
+    }
+    String access = sign(Map.of("sub", user, "name", name, "courses", Map.of(COURSE, role)), ttl);
+    String live = sign(Map.of("sub", user, "room", LIVE_ROOM, "role", role), ttl);
     return Responses.json(StatusCodes.OK, "{\"token\":" + Json.quote(access)
         + ",\"liveToken\":" + Json.quote(live)
         + ",\"userId\":" + Json.quote(user)
@@ -59,12 +72,12 @@ final class DemoRoutes extends AllDirectives {
         + ",\"wsUrl\":" + Json.quote("ws://" + host + "/ws") + "}");
   }
 
-  private String sign(Map<String, Object> claims) {
+  private String sign(Map<String, Object> claims, long seconds) {
     Instant now = Instant.now();
     return Jwts.builder()
         .claims(claims)
         .issuedAt(Date.from(now))
-        .expiration(Date.from(now.plusSeconds(TOKEN_SECONDS)))
+        .expiration(Date.from(now.plusSeconds(seconds)))
         .signWith(key, Jwts.SIG.HS256)
         .compact();
   }

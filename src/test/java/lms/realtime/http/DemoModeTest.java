@@ -44,7 +44,27 @@ class DemoModeTest {
         ws.expect("joined");
       }
       assertEquals(400, node.get("/demo/token?user=ada&role=king", null).statusCode());
+
+      // ttl: the tokens' lifetime, for trying in-band refresh (default 1 h, 10 s to 1 day)
+      long now = System.currentTimeMillis() / 1000;
+      JsonNode brief = WsClient.JSON.readTree(node.get("/demo/token?user=ada&ttl=20", null).body());
+      for (String field : new String[] {"token", "liveToken"}) {
+        long exp = claims(brief.get(field).asText()).get("exp").asLong();
+        assertTrue(exp >= now + 19 && exp <= now + 22, field + " exp " + exp + ", now " + now);
+      }
+      long hour = claims(minted.get("token").asText()).get("exp").asLong();
+      assertTrue(hour >= now + 3590 && hour <= now + 3602, "default 1 h: exp " + hour);
+      for (String bad : new String[] {"9", "86401", "soon", "-5"}) {
+        var r = node.get("/demo/token?user=ada&ttl=" + bad, null);
+        assertEquals(400, r.statusCode(), bad + " -> " + r.body());
+        assertTrue(r.body().contains("ttl"), r.body());
+      }
     }
+  }
+
+  /** The claims of a JWS (read, not verified: the node verified it above). */
+  private static JsonNode claims(String jws) throws Exception {
+    return WsClient.JSON.readTree(java.util.Base64.getUrlDecoder().decode(jws.split("\\.")[1]));
   }
 
   @Test
