@@ -16,6 +16,7 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import lms.realtime.Main;
+import lms.realtime.testkit.NodeSuite;
 import lms.realtime.testkit.TestNode;
 import org.junit.jupiter.api.Test;
 

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import lms.realtime.testkit.NodeSuite;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -1,4 +1,4 @@
-package lms.realtime.browser;
+package lms.realtime.testkit;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -19,15 +19,15 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * Runs one of the JavaScript suites (clients/js) as a child process from a JUnit test, so that
- * {@code mvn -B test} runs them too: output streamed to the test's stdout line by line, a timeout that
+ * Runs a Node.js suite (the client's in clients/js, the API documents' check in docs/check) as a
+ * child process from a JUnit test, so that {@code mvn -B test} runs them too: output streamed to the test's stdout line by line, a timeout that
  * ends the whole process tree, and preconditions that fail in CI but skip on a developer's machine.
  */
-final class NodeSuite {
+public final class NodeSuite {
 
   /** What a run left behind: exit code (null when it timed out) and every line it printed. */
-  record Result(Integer exitCode, List<String> lines, Duration took) {
-    String tail(int n) {
+  public record Result(Integer exitCode, List<String> lines, Duration took) {
+    public String tail(int n) {
       return String.join("\n", lines.subList(Math.max(0, lines.size() - n), lines.size()));
     }
   }
@@ -35,7 +35,7 @@ final class NodeSuite {
   private NodeSuite() {}
 
   /** The repository's root: the directory holding pom.xml and clients/js. */
-  static Path projectDir() {
+  public static Path projectDir() {
     for (String candidate : new String[] {System.getProperty("basedir"), System.getProperty("user.dir")}) {
       if (candidate == null || candidate.isEmpty()) {
         continue;
@@ -49,7 +49,7 @@ final class NodeSuite {
   }
 
   /** An executable called {@code name} on PATH. */
-  static Optional<Path> onPath(String name) {
+  public static Optional<Path> onPath(String name) {
     String path = System.getenv("PATH");
     if (path == null) {
       return Optional.empty();
@@ -66,7 +66,7 @@ final class NodeSuite {
     return Optional.empty();
   }
 
-  static boolean inCi() {
+  public static boolean inCi() {
     String ci = System.getenv("CI");
     return ci != null && !ci.isEmpty();
   }
@@ -75,7 +75,7 @@ final class NodeSuite {
    * A missing precondition: in CI (env {@code CI} set) the test fails, since {@code .ci/run} should have
    * installed it; elsewhere it is skipped with how to install it.
    */
-  static void require(boolean present, String what, String ciInstalls, String howToInstall) {
+  public static void require(boolean present, String what, String ciInstalls, String howToInstall) {
     if (present) {
       return;
     }
@@ -92,7 +92,7 @@ final class NodeSuite {
    * {@code prefix}. After {@code timeout} the process and all its descendants are ended (SIGTERM,
    * then SIGKILL after 10 s) and the result has a null exit code.
    */
-  static Result run(List<String> command, Path dir, Map<String, String> env, List<String> unsetEnv, String prefix, Duration timeout)
+  public static Result run(List<String> command, Path dir, Map<String, String> env, List<String> unsetEnv, String prefix, Duration timeout)
       throws IOException, InterruptedException {
     ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
     pb.redirectInput(ProcessBuilder.Redirect.PIPE);
@@ -134,7 +134,7 @@ final class NodeSuite {
   }
 
   /** SIGTERM to the process and every descendant (runners clean up on SIGTERM), SIGKILL to what is left after 10 s. */
-  static void destroyTree(Process process) throws InterruptedException {
+  public static void destroyTree(Process process) throws InterruptedException {
     List<ProcessHandle> tree = new ArrayList<>(process.descendants().toList());
     tree.add(0, process.toHandle());
     tree.forEach(ProcessHandle::destroy);
