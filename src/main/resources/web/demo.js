@@ -118,7 +118,7 @@ function start(me, tokens) {
   const courseRoom = tokens.courseRoom || 'course:demo-101';
   const liveRoom = tokens.liveRoom || 'live:demo-class';
   const userRoom = 'user:' + me.userId;
-  session = { me, client, courseRoom, liveRoom, userRoom, hands: new Map(), roster: new Map(), shown: new Set(), rosterTimer: null };
+  session = { me, client, courseRoom, liveRoom, userRoom, hands: new Map(), roster: new Map(), shown: new Set(), rosterTimer: null, latest: new Map() };
 
   $('login').hidden = true;
   $('app').hidden = false;
@@ -349,8 +349,10 @@ async function toggleHand() {
 
 function showHand(epoch, seq, from, up) {
   if (!firstTime(epoch, seq)) return;
-  session.hands.set(from, up);
-  if (from === session.me.userId) setHand(up);
+  if (isLatest('hand:' + from, epoch, seq)) { // recent events may come after a newer live one
+    session.hands.set(from, up);
+    if (from === session.me.userId) setHand(up);
+  }
   const log = $('chat-log');
   log.querySelector('.empty')?.remove();
   const li = document.createElement('li');
@@ -379,6 +381,17 @@ function liveStatus(text) {
   s.textContent = text;
   clearTimeout(liveStatus.timer);
   liveStatus.timer = setTimeout(() => { s.textContent = ''; }, 5000);
+}
+
+/**
+ * Whether this event is the newest seen for a piece of state (a hand, the progress): a state follows
+ * its newest event only, whichever order the live, missed and recent ones arrive in.
+ */
+function isLatest(key, epoch, seq) {
+  const last = session.latest.get(key);
+  if (last && last.epoch === epoch && last.seq >= seq) return false;
+  session.latest.set(key, { epoch, seq });
+  return true;
 }
 
 /** Live events show once, whether they come as the echo, through the publisher's ack or as recent events. */
@@ -450,8 +463,8 @@ function renderRoster() {
 // ------------------------------------------------------------------ lesson progress (user:{me})
 
 function onUserEvent(e) {
-  if (e.event === 'hand' && e.data && typeof e.data.up === 'boolean') setHand(e.data.up);
-  if (e.event === 'progress' && e.data && Number.isFinite(Number(e.data.percent))) {
+  if (e.event === 'hand' && e.data && typeof e.data.up === 'boolean' && isLatest('own-hand', e.epoch, e.seq)) setHand(e.data.up);
+  if (e.event === 'progress' && e.data && Number.isFinite(Number(e.data.percent)) && isLatest('progress', e.epoch, e.seq)) {
     setProgress(Number(e.data.percent));
     try { localStorage.setItem('lms-demo-progress:' + session.me.userId, String(e.data.percent)); } catch { /* private mode */ }
   }
