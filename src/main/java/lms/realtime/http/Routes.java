@@ -24,6 +24,9 @@ public final class Routes extends AllDirectives {
       MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8);
   private static final ContentType.WithCharset YAML =
       MediaTypes.applicationWithOpenCharset("yaml", "yaml").toContentType(HttpCharsets.UTF_8);
+  /** The client's declarations: pekko-http knows no media type for {@code .d.ts}; this is what CDNs serve. */
+  private static final ContentType.WithCharset TYPESCRIPT =
+      MediaTypes.applicationWithOpenCharset("typescript", "ts").toContentType(HttpCharsets.UTF_8);
 
   private final NodeContext node;
   private final AtomicBoolean ready;
@@ -62,7 +65,9 @@ public final class Routes extends AllDirectives {
         path("metrics", () -> get(() -> complete(HttpResponse.create().withEntity(PROMETHEUS, node.metrics().scrape())))),
         // The client is an ES module: pages on other origins import it, which needs CORS.
         pathPrefix("sdk", () -> respondWithHeader(RawHeader.create("Access-Control-Allow-Origin", "*"),
-            () -> getFromResourceDirectory("web/sdk"))),
+            () -> concat(
+                path("lms-realtime.d.ts", () -> getFromResource("web/sdk/lms-realtime.d.ts", TYPESCRIPT)),
+                getFromResourceDirectory("web/sdk")))),
         // The API documents (OpenAPI 3.1, AsyncAPI 3.0; contract §9), without auth, for tools too.
         pathPrefix("docs", () -> respondWithHeader(RawHeader.create("Access-Control-Allow-Origin", "*"),
             () -> concat(

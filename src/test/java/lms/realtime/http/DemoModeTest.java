@@ -30,6 +30,11 @@ class DemoModeTest {
       assertEquals(200, sdk.statusCode());
       assertTrue(sdk.body().contains("RealtimeClient"));
       assertEquals("*", sdk.headers().firstValue("Access-Control-Allow-Origin").orElse(""));
+      var types = node.get("/sdk/lms-realtime.d.ts", null);
+      assertEquals(200, types.statusCode());
+      assertTrue(types.body().contains("export declare class RealtimeClient"));
+      assertEquals("application/typescript; charset=UTF-8", types.headers().firstValue("Content-Type").orElse(""));
+      assertEquals("*", types.headers().firstValue("Access-Control-Allow-Origin").orElse(""));
 
       JsonNode minted = WsClient.JSON.readTree(node.get("/demo/token?user=ada&name=Ada&role=student", null).body());
       JsonNode service = WsClient.JSON.readTree(node.get("/demo/service-token", null).body());
