@@ -24,6 +24,10 @@ public final class Metrics {
   private final Counter eventsPublished = Counter.builder("lms_events_published").description("Room events numbered and stored").register(registry);
   private final Counter notifications = Counter.builder("lms_notifications").description("User notifications sent").register(registry);
   private final Counter queueDrops = Counter.builder("lms_queue_drops").description("Frames refused by a full outgoing queue").register(registry);
+  private final Counter journalBatches = Counter.builder("lms_journal_batches")
+      .description("Batches durable rooms' journals stored, one database transaction each").register(registry);
+  private final Counter journalEvents = Counter.builder("lms_journal_events")
+      .description("Entries durable rooms' journals stored for their rooms (events and removals)").register(registry);
   private final Counter gaps = Counter.builder("lms_event_gaps").description("Gaps a hub found in a room's events (recovered from the room)").register(registry);
   private final Timer publishToEnqueue =
       Timer.builder("lms_publish_to_enqueue")
@@ -77,6 +81,12 @@ public final class Metrics {
 
   public void queueDrop() {
     queueDrops.increment();
+  }
+
+  /** A durable room's journal stored a batch of {@code entries}. */
+  public void journalStored(int entries) {
+    journalBatches.increment();
+    journalEvents.increment(entries);
   }
 
   public void gapFound() {

@@ -2,10 +2,12 @@ package lms.realtime.room;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import lms.realtime.config.Settings;
 import lms.realtime.fanout.RoomInbox;
+import lms.realtime.metrics.Metrics;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
@@ -16,12 +18,16 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * room has no journal: its writes are done at once. A durable room's journal that stops (its
  * database lost) fails every write under way, and is started again after a backoff until it
  * recovers; meanwhile {@link #available} is false and the room refuses what it would have to store.
+ *
+ * <p>One batch is in the journal at a time: the writes that arrive while it is being stored wait,
+ * and go together as the next batch (one transaction, one commit), so a busy room pays one commit
+ * for many events instead of one each.
  */
 final class JournalLink {
   /** What the journal (and its retry timer) tells the room. */
   interface Message extends Room.Command {}
 
-  /** The journal stored the oldest write under way. */
+  /** The journal stored the batch under way. */
   enum Wrote implements Message { INSTANCE }
 
   /** The journal recovered: what it holds. */
@@ -39,14 +45,25 @@ final class JournalLink {
   private final String name;
   private final Settings settings;
   private final boolean durable;
+  /** The most events one batch holds. */
+  static final int MAX_BATCH = 64;
+
   private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+  /** The writes of {@link #pending} not handed to the journal yet, in order. */
+  private final ArrayDeque<RoomJournal.Event> unsent = new ArrayDeque<>();
+  /** How many events the journal is storing now (0: no batch under way). */
+  private int inFlight;
+  /** Counts the stored batches (a durable room's; null for a memory room). */
+  private final Metrics metrics;
   private ActorRef<RoomJournal.Command> journal;
   private boolean up;
   private int incarnation;
   private Duration backoff;
 
-  private JournalLink(ActorContext<RoomInbox> ctx, TimerScheduler<RoomInbox> timers, String name, Settings settings, boolean durable) {
+  private JournalLink(ActorContext<RoomInbox> ctx, TimerScheduler<RoomInbox> timers, String name, Settings settings,
+      boolean durable, Metrics metrics) {
     this.ctx = ctx;
+    this.metrics = metrics;
     this.timers = timers;
     this.name = name;
     this.settings = settings;
@@ -55,12 +72,13 @@ final class JournalLink {
   }
 
   static JournalLink memory(ActorContext<RoomInbox> ctx, TimerScheduler<RoomInbox> timers, String name, Settings settings) {
-    return new JournalLink(ctx, timers, name, settings, false);
+    return new JournalLink(ctx, timers, name, settings, false, null);
   }
 
   /** A durable room's link; its journal starts recovering at once and answers {@link Recovered}. */
-  static JournalLink durable(ActorContext<RoomInbox> ctx, TimerScheduler<RoomInbox> timers, String name, Settings settings) {
-    JournalLink link = new JournalLink(ctx, timers, name, settings, true);
+  static JournalLink durable(ActorContext<RoomInbox> ctx, TimerScheduler<RoomInbox> timers, String name, Settings settings,
+      Metrics metrics) {
+    JournalLink link = new JournalLink(ctx, timers, name, settings, true, metrics);
     link.start();
     return link;
   }
@@ -86,7 +104,23 @@ final class JournalLink {
       return;
     }
     pending.addLast(new Pending(event, stored, failed));
-    journal.tell(new RoomJournal.Write(event));
+    unsent.addLast(event);
+    if (inFlight == 0) {
+      send();
+    }
+  }
+
+  /** Hands the journal the writes that wait (at most {@link #MAX_BATCH}) as one batch. */
+  private void send() {
+    if (unsent.isEmpty() || journal == null) {
+      return;
+    }
+    List<RoomJournal.Event> batch = new ArrayList<>(Math.min(unsent.size(), MAX_BATCH));
+    while (!unsent.isEmpty() && batch.size() < MAX_BATCH) {
+      batch.add(unsent.pollFirst());
+    }
+    inFlight = batch.size();
+    journal.tell(new RoomJournal.Write(List.copyOf(batch)));
   }
 
   /** Runs {@code stored} once every write under way is stored (at once when none is), {@code failed} if one fails. */
@@ -109,14 +143,22 @@ final class JournalLink {
     }
   }
 
+  /** The batch is stored: its writes, and the barriers among and right after them, are done in order. */
   private void onWrote() {
-    Pending head = pending.pollFirst();
-    if (head != null) {
-      head.stored().run();
+    int batch = inFlight;
+    if (batch > 0) {
+      metrics.journalStored(batch);
     }
-    while (!pending.isEmpty() && pending.peekFirst().event() == null) {
-      pending.pollFirst().stored().run();
+    int done = 0;
+    while (!pending.isEmpty() && (done < batch || pending.peekFirst().event() == null)) {
+      Pending p = pending.pollFirst();
+      if (p.event() != null) {
+        done++;
+      }
+      p.stored().run();
     }
+    inFlight = 0;
+    send();
   }
 
   /** The journal recovered: the room may write again. */
@@ -136,6 +178,8 @@ final class JournalLink {
     }
     up = false;
     journal = null;
+    unsent.clear();
+    inFlight = 0;
     while (!pending.isEmpty()) {
       pending.pollFirst().failed().run();
     }

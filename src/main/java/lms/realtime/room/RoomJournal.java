@@ -25,7 +25,7 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  * with its frame and de-duplication id), its epoch (once, when the stream begins) and its removals;
  * presence and members are never in it. It recovers from its last snapshot and the events after it,
  * tells the room what it holds ({@link JournalLink.Recovered}), then persists what the room hands it
- * in order, answering each once stored ({@link JournalLink.Wrote}). Every
+ * in order, a batch at a time, answering each batch once stored ({@link JournalLink.Wrote}). Every
  * {@code journal-snapshot-every} events it snapshots (the kept history, bounded like the room's)
  * and deletes the events before, so replay stays short whatever a room's age.
  *
@@ -36,8 +36,8 @@ final class RoomJournal extends EventSourcedBehavior<RoomJournal.Command, RoomJo
 
   interface Command {}
 
-  /** Persist this, then answer {@link JournalLink.Wrote}. */
-  record Write(Event event) implements Command {}
+  /** Persist these in order, in one write to the database, then answer {@link JournalLink.Wrote} once. */
+  record Write(List<Event> events) implements Command {}
 
   private record Begin(String epoch) implements Command {}
 
@@ -92,7 +92,7 @@ final class RoomJournal extends EventSourcedBehavior<RoomJournal.Command, RoomJo
   @Override
   public CommandHandler<Command, Event, State> commandHandler() {
     return newCommandHandlerBuilder().forAnyState()
-        .onCommand(Write.class, (state, write) -> Effect().persist(write.event()).thenRun(s -> room.tell(JournalLink.Wrote.INSTANCE)))
+        .onCommand(Write.class, (state, write) -> Effect().persist(write.events()).thenRun(s -> room.tell(JournalLink.Wrote.INSTANCE)))
         .onCommand(Begin.class, (state, begin) -> Effect().persist(new EpochStarted(begin.epoch())).thenRun(this::recovered))
         .build();
   }

@@ -84,7 +84,7 @@ final class RoomStartup {
       ctx.getLog().info("room {} taken over at {}/{}", env.name(), found.snapshot().epoch(), found.snapshot().seq());
     }
     if (durable) {
-      return recovering(found, JournalLink.durable(ctx, timers, env.name(), env.settings()));
+      return recovering(found, JournalLink.durable(ctx, timers, env.name(), env.settings(), env.metrics()));
     }
     return serve(new RoomActor(ctx, timers, snapshots, env, found, JournalLink.memory(ctx, timers, env.name(), env.settings()), null));
   }

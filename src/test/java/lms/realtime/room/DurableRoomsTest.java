@@ -6,12 +6,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.File;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import lms.realtime.Main;
 import lms.realtime.Node;
 import lms.realtime.testkit.ProcessCluster;
+import lms.realtime.testkit.Scrape;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
@@ -169,6 +178,71 @@ class DurableRoomsTest {
       assertEquals(8, kept.get("missed").get(4).get("data").get("n").asInt());
       leave(ws, "course:902");
       assertFalse(rejoin(ws, "course:902", epoch, 2).get("recovered").asBoolean(), "seq 3 is past the size");
+    }
+  }
+
+  /**
+   * Many publishes at once to one durable room: the room hands its journal the writes that wait as
+   * one batch, so batches form here. Each event is numbered once, in the order it was taken, a
+   * repeated id answers its first seq (also while that write is under way), the member gets every
+   * event once and in order, and a restart replays them all across snapshots taken mid-batch.
+   */
+  @Test
+  void concurrentPublishesShareBatchesInOrderAndSurviveARestart() throws Exception {
+    Map<String, Object> settings = Map.of("lms.durable.data-dir", TestNode.dataDir(), "lms.internals.journal-snapshot-every", 7);
+    int n = 150;
+    String epoch;
+    try (TestNode node = TestNode.start(settings); WsClient ws = node.open(Tokens.student("d-batch", "904"))) {
+      ws.join("course:904");
+      HttpClient http = HttpClient.newHttpClient();
+      List<CompletableFuture<HttpResponse<String>>> sent = new ArrayList<>();
+      List<String> ids = new ArrayList<>();
+      for (int i = 1; i <= n; i++) {
+        for (int copy = 0; copy < (i % 10 == 0 ? 2 : 1); copy++) { // every tenth id twice, at once
+          ids.add("b-" + i);
+          sent.add(http.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port + "/api/v1/rooms/course:904/events"))
+              .header("Authorization", "Bearer " + SERVICE)
+              .POST(HttpRequest.BodyPublishers.ofString("{\"event\":\"e\",\"id\":\"b-" + i + "\",\"data\":{\"n\":" + i + "}}"))
+              .build(), HttpResponse.BodyHandlers.ofString()));
+        }
+      }
+      Map<String, Long> seqById = new HashMap<>();
+      for (int k = 0; k < sent.size(); k++) {
+        HttpResponse<String> r = sent.get(k).get(30, TimeUnit.SECONDS);
+        assertEquals(202, r.statusCode(), r.body());
+        long seq = json(r.body()).get("seq").asLong();
+        Long first = seqById.putIfAbsent(ids.get(k), seq);
+        if (first != null) {
+          assertEquals(first, seq, "a repeated id answers its first seq: " + ids.get(k));
+        }
+      }
+      assertEquals(n, seqById.size());
+      assertEquals(n, new java.util.HashSet<>(seqById.values()).size(), "one seq per id");
+      assertTrue(seqById.values().stream().allMatch(seq -> seq >= 1 && seq <= n), "seqs 1.." + n + ": " + seqById.values());
+      epoch = null;
+      long last = 0;
+      for (int i = 1; i <= n; i++) {
+        JsonNode e = ws.expect("event");
+        assertEquals(last + 1, e.get("seq").asLong(), "every seq once, in order");
+        last = e.get("seq").asLong();
+        epoch = e.get("epoch").asText();
+      }
+      ws.expectNothing(java.time.Duration.ofMillis(300)); // the repeated ids were not published again
+      String metrics = node.get("/metrics", null).body();
+      double batches = Scrape.sum(metrics, "lms_journal_batches_total", "");
+      double entries = Scrape.sum(metrics, "lms_journal_events_total", "");
+      System.out.println("durable batches: " + (long) entries + " journal entries in " + (long) batches + " batches");
+      assertTrue(entries >= n, "every event was stored: " + entries);
+      assertTrue(batches < entries, "the waiting writes went in shared batches: " + (long) entries + " entries, " + (long) batches + " batches");
+    }
+    try (TestNode node = TestNode.start(settings); WsClient ws = node.open(Tokens.student("d-batch", "904"))) {
+      JsonNode back = rejoin(ws, "course:904", epoch, 0);
+      assertTrue(back.get("recovered").asBoolean(), back.toString());
+      assertEquals(n, back.get("seq").asLong());
+      assertEquals(n, back.get("missed").size());
+      for (int i = 0; i < n; i++) {
+        assertEquals(i + 1, back.get("missed").get(i).get("seq").asLong());
+      }
     }
   }
 
