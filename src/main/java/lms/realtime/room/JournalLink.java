@@ -24,6 +24,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * for many events instead of one each.
  */
 final class JournalLink {
+  /** The most events one batch holds. */
+  static final int MAX_BATCH = 64;
+
   /** What the journal (and its retry timer) tells the room. */
   interface Message extends Room.Command {}
 
@@ -45,9 +48,6 @@ final class JournalLink {
   private final String name;
   private final Settings settings;
   private final boolean durable;
-  /** The most events one batch holds. */
-  static final int MAX_BATCH = 64;
-
   private final ArrayDeque<Pending> pending = new ArrayDeque<>();
   /** The writes of {@link #pending} not handed to the journal yet, in order. */
   private final ArrayDeque<RoomJournal.Event> unsent = new ArrayDeque<>();
@@ -63,11 +63,11 @@ final class JournalLink {
   private JournalLink(ActorContext<RoomInbox> ctx, TimerScheduler<RoomInbox> timers, String name, Settings settings,
       boolean durable, Metrics metrics) {
     this.ctx = ctx;
-    this.metrics = metrics;
     this.timers = timers;
     this.name = name;
     this.settings = settings;
     this.durable = durable;
+    this.metrics = metrics;
     this.backoff = settings.internals().journalRetryMin();
   }
 
