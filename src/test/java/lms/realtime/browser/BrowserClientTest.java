@@ -35,12 +35,8 @@ class BrowserClientTest {
   @Test
   void browserSuitePasses() throws Exception {
     Path suiteDir = NodeSuite.projectDir().resolve("clients/js/browser-test");
-    Optional<Path> node = NodeSuite.onPath("node");
-    NodeSuite.require(node.isPresent(), "node (Node.js >= 18) on PATH", "apt-get install -y nodejs npm",
-        "install Node.js >= 18 (e.g. apt-get install -y nodejs npm)");
-    NodeSuite.require(Files.isDirectory(suiteDir.resolve("node_modules/playwright-core")),
-        "clients/js/browser-test/node_modules/playwright-core", "npm ci --no-audit --no-fund in clients/js/browser-test",
-        "cd clients/js/browser-test && npm ci --no-audit --no-fund (playwright-core only; no browser is downloaded)");
+    Path node = NodeSuite.requireTool("node", "18");
+    NodeSuite.requireInstalled("clients/js/browser-test", "playwright-core"); // no browser is downloaded
     NodeSuite.require(chromium() != null, "chromium (command -v chromium, or /usr/bin/chromium)", "apt-get install -y chromium",
         "apt-get install -y chromium (or set CHROMIUM=/path/to/a/chromium)");
 
@@ -59,7 +55,7 @@ class BrowserClientTest {
         .filter(k -> k.startsWith("LMS_") && !k.equals("LMS_DEBUG"))
         .toList();
 
-    NodeSuite.Result r = NodeSuite.run(List.of(node.get().toString(), "run.mjs"), suiteDir, env, unset, "[browser-test] ", TIMEOUT);
+    NodeSuite.Result r = NodeSuite.run(List.of(node.toString(), "run.mjs"), suiteDir, env, unset, "[browser-test] ", TIMEOUT);
 
     assertNotNull(r.exitCode(), "the browser suite did not finish within " + TIMEOUT.toSeconds() + " s; last lines:\n" + r.tail(40));
     Integer passed = null;

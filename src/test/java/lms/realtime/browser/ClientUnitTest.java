@@ -4,12 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import lms.realtime.testkit.NodeSuite;
@@ -30,15 +28,12 @@ class ClientUnitTest {
   @Test
   void clientUnitTestsPass() throws Exception {
     Path clientDir = NodeSuite.projectDir().resolve("clients/js");
-    Optional<Path> node = NodeSuite.onPath("node");
-    Optional<Path> npm = NodeSuite.onPath("npm");
-    NodeSuite.require(node.isPresent() && npm.isPresent(), "node and npm (Node.js >= 18) on PATH", "apt-get install -y nodejs npm",
-        "install Node.js >= 18 with npm (e.g. apt-get install -y nodejs npm)");
-    NodeSuite.require(Files.isDirectory(clientDir.resolve("node_modules/ws")), "clients/js/node_modules/ws",
-        "npm ci --no-audit --no-fund in clients/js", "cd clients/js && npm ci --no-audit --no-fund");
+    NodeSuite.requireTool("node", "18");
+    Path npm = NodeSuite.requireTool("npm", "18");
+    NodeSuite.requireInstalled("clients/js", "ws");
 
     Map<String, String> env = Map.of("NO_COLOR", "1", "npm_config_update_notifier", "false", "npm_config_fund", "false");
-    NodeSuite.Result r = NodeSuite.run(List.of(npm.get().toString(), "test"), clientDir, env, List.of(), "[client-test] ", TIMEOUT);
+    NodeSuite.Result r = NodeSuite.run(List.of(npm.toString(), "test"), clientDir, env, List.of(), "[client-test] ", TIMEOUT);
 
     assertNotNull(r.exitCode(), "npm test did not finish within " + TIMEOUT.toSeconds() + " s; last lines:\n" + r.tail(40));
     Integer failed = null;

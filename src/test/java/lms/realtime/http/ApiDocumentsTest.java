@@ -7,13 +7,11 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import java.net.URISyntaxException;
 import java.net.URL;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import lms.realtime.testkit.NodeSuite;
@@ -39,13 +37,8 @@ class ApiDocumentsTest {
   @Test
   void theServedDocumentsAreValidCompleteAndTheirExamplesHold() throws Exception {
     Path checkDir = NodeSuite.projectDir().resolve("docs/check");
-    Optional<Path> node = NodeSuite.onPath("node");
-    NodeSuite.require(node.isPresent(), "node (Node.js >= 20.16) on PATH", "apt-get install -y nodejs npm",
-        "install Node.js >= 20.16 with npm");
-    for (String p : PACKAGES) {
-      NodeSuite.require(Files.isDirectory(checkDir.resolve("node_modules").resolve(p)), "docs/check/node_modules/" + p,
-          "npm ci --no-audit --no-fund in docs/check", "cd docs/check && npm ci --no-audit --no-fund");
-    }
+    Path node = NodeSuite.requireTool("node", "20.16");
+    NodeSuite.requireInstalled("docs/check", PACKAGES.toArray(String[]::new));
     Path resources = resourcesRoot();
 
     // a fresh node (the examples are one session's story, numbered from its start) and a --demo one
@@ -58,7 +51,7 @@ class ApiDocumentsTest {
           "LMS_SOURCE_DIR", NodeSuite.projectDir().toString(),
           "LMS_RESOURCES_DIR", resources.toString(),
           "NO_COLOR", "1");
-      NodeSuite.Result r = NodeSuite.run(List.of(node.get().toString(), "check.mjs"), checkDir, env, List.of(), "[api-docs] ", TIMEOUT);
+      NodeSuite.Result r = NodeSuite.run(List.of(node.toString(), "check.mjs"), checkDir, env, List.of(), "[api-docs] ", TIMEOUT);
 
       assertNotNull(r.exitCode(), "check.mjs did not finish within " + TIMEOUT.toSeconds() + " s; last lines:\n" + r.tail(40));
       Matcher summary = null;

@@ -87,6 +87,22 @@ public final class NodeSuite {
     Assumptions.assumeTrue(false, message);
   }
 
+  /** {@code name} (node, npm) of Node.js {@code minVersion} or later on PATH, {@link #require}d. */
+  public static Path requireTool(String name, String minVersion) {
+    Optional<Path> tool = onPath(name);
+    require(tool.isPresent(), name + " (Node.js >= " + minVersion + ") on PATH", "apt-get install -y nodejs npm",
+        "install Node.js >= " + minVersion + " with npm (e.g. apt-get install -y nodejs npm)");
+    return tool.get();
+  }
+
+  /** The {@code npm ci} of {@code dir} (from the project's root) holds each of {@code packages}, {@link #require}d. */
+  public static void requireInstalled(String dir, String... packages) {
+    for (String p : packages) {
+      require(Files.isDirectory(projectDir().resolve(dir).resolve("node_modules").resolve(p)), dir + "/node_modules/" + p,
+          "npm ci --no-audit --no-fund in " + dir, "cd " + dir + " && npm ci --no-audit --no-fund");
+    }
+  }
+
   /**
    * Runs {@code command} in {@code dir}; each line of its stdout and stderr goes to System.out with
    * {@code prefix}. After {@code timeout} the process and all its descendants are ended (SIGTERM,
