@@ -225,10 +225,11 @@ final class BackendApi extends AllDirectives {
     int most = limit;
     return readStream(room, since)
         .thenApply(read -> {
-          List<String> frames = read.frames().size() > most
-              ? read.frames().subList(read.frames().size() - most, read.frames().size()) : read.frames();
+          int kept = read.frames().size();
+          boolean cut = kept > most;
+          List<String> frames = cut ? read.frames().subList(kept - most, kept) : read.frames();
           return Responses.json(StatusCodes.OK, "{\"room\":" + Json.quote(read.room()) + ",\"epoch\":" + Json.quote(read.epoch())
-              + ",\"seq\":" + read.seq() + ",\"recovered\":" + (sinceText != null && read.complete() && frames == read.frames())
+              + ",\"seq\":" + read.seq() + ",\"recovered\":" + (sinceText != null && read.complete() && !cut)
               + ",\"events\":[" + String.join(",", frames) + "]}");
         })
         .exceptionally(this::failed);
