@@ -74,7 +74,9 @@ final class RoomJournal extends EventSourcedBehavior<RoomJournal.Command, RoomJo
   private final Settings settings;
 
   private RoomJournal(String name, ActorRef<Command> self, ActorRef<RoomInbox> room, Settings settings) {
-    super(PersistenceId.of("Room", name));
+    // Room names may hold the "|" that PersistenceId.of refuses (user:auth0|abc): the same id string,
+    // made whole, so the journals of rooms named before stay theirs. Nothing we run splits it.
+    super(PersistenceId.ofUniqueId("Room|" + name));
     this.self = self;
     this.room = room;
     this.settings = settings;
