@@ -32,6 +32,7 @@ final class Jws {
           .maxNestingDepth(16).maxStringLength(16 * 1024).maxNumberLength(32).maxDocumentLength(64 * 1024).build())
       .build());
   private static final Base64.Decoder BASE64URL = Base64.getUrlDecoder();
+  private static final Base64.Encoder CANONICAL = Base64.getUrlEncoder().withoutPadding();
 
   private final List<SecretKeySpec> secrets;
   private final PublicKey publicKey;
@@ -134,7 +135,12 @@ final class Jws {
     return node;
   }
 
-  /** Unpadded base64url (RFC 7515 §2), nothing else. */
+  /**
+   * Unpadded base64url (RFC 7515 §2), nothing else, in its one canonical spelling: the JDK's decoder
+   * ignores the bits a last character carries beyond the data, so without the check a signed token
+   * had up to 16 spellings that all verify, and a deny-list or cache keyed on the token string could
+   * be sidestepped (RFC 4648 §3.5 lets a decoder refuse them; issue 22).
+   */
   private static byte[] base64url(String token, int from, int to, String part) throws TokenException {
     for (int i = from; i < to; i++) {
       char c = token.charAt(i);
@@ -142,10 +148,16 @@ final class Jws {
         throw new TokenException("not a JWT: its " + part + " is not base64url");
       }
     }
+    String text = token.substring(from, to);
+    byte[] bytes;
     try {
-      return BASE64URL.decode(token.substring(from, to));
+      bytes = BASE64URL.decode(text);
     } catch (IllegalArgumentException e) {
       throw new TokenException("not a JWT: its " + part + " is not base64url");
     }
+    if (!CANONICAL.encodeToString(bytes).equals(text)) {
+      throw new TokenException("not a JWT: its " + part + " is not canonical base64url (unused bits set in its last character)");
+    }
+    return bytes;
   }
 }

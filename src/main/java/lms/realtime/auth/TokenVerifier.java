@@ -30,6 +30,11 @@ import lms.realtime.config.Settings;
 public final class TokenVerifier {
   /** HS256 needs a key of at least 256 bits (RFC 7518 §3.2). */
   public static final int MIN_SECRET_BYTES = 32;
+  /**
+   * The latest time claim ({@code exp}, {@code nbf}, {@code iat}) accepted: 9999-12-31T23:59:59Z. Its
+   * milliseconds, and a deadline computed from them, stay far inside a {@code long}.
+   */
+  static final long MAX_NUMERIC_DATE = 253_402_300_799L;
   /** RS256 needs an RSA key of at least 2048 bits (RFC 7518 §3.3). */
   private static final int MIN_RSA_BITS = 2048;
 
@@ -160,12 +165,21 @@ public final class TokenVerifier {
     return claims;
   }
 
-  /** A NumericDate (seconds since the epoch, RFC 7519 §2) in milliseconds. */
+  /**
+   * A NumericDate (seconds since the epoch, RFC 7519 §2) in milliseconds; a fraction is kept to the
+   * millisecond. Only 0 to {@link #MAX_NUMERIC_DATE}: {@code 1e300} once read as "never expires"
+   * (and overflowed into an immediate 4001 at /ws), {@code 1e400} as infinity (issue 22).
+   */
   private static long millis(JsonNode value, String claim) throws TokenException {
     if (!value.isNumber()) {
       throw new TokenException("claim " + claim + " must be a number of seconds since the epoch");
     }
-    return (long) (value.asDouble() * 1000);
+    double seconds = value.asDouble();
+    if (!(seconds >= 0 && seconds <= MAX_NUMERIC_DATE)) { // NaN and infinities fail too
+      throw new TokenException("claim " + claim + " must be seconds since the epoch from 0 to " + MAX_NUMERIC_DATE
+          + " (" + Instant.ofEpochSecond(MAX_NUMERIC_DATE) + "), not " + value.asText());
+    }
+    return (long) (seconds * 1000);
   }
 
   private static long seconds(JsonNode claims, String claim) throws TokenException {

@@ -90,6 +90,12 @@ class BackendApiTest {
     assertEquals("forbidden", json(forbidden.body()).get("error").asText());
     assertEquals(401, NODE.get().get("/api/v1/rooms/course:103/presence", null).statusCode());
     assertEquals(403, NODE.get().post("/api/v1/users/u1/notifications", Tokens.admin("a"), body).statusCode());
+    // issue 22: a service token spelled otherwise, and one whose exp is "never" (1e300), are not valid
+    assertEquals(401, NODE.get().post("/api/v1/rooms/course:103/events", Tokens.respelled(SERVICE), body).statusCode());
+    var never = NODE.get().post("/api/v1/rooms/course:103/events",
+        Tokens.handMade("{\"alg\":\"HS256\"}", "{\"sub\":\"platform\",\"roles\":[\"service\"],\"exp\":1e300}"), body);
+    assertEquals(401, never.statusCode(), never.body());
+    assertTrue(never.body().contains("9999"), never.body());
     // nothing was published by the refused calls
     assertEquals(1, json(NODE.get().post("/api/v1/rooms/course:103/events", SERVICE, body).body()).get("seq").asLong());
   }

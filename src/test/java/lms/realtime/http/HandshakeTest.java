@@ -101,6 +101,27 @@ class HandshakeTest {
     assertUnauthorized(refused(NODE.get().wsUrl() + "?token=" + Tokens.signedWith(otherKey, "u1"), Map.of()));
   }
 
+  /** Issue 22: the same signature spelled otherwise (unused bits of its last character set) is not the token. */
+  @Test
+  void aRespelledSignatureIs401() throws Exception {
+    String token = Tokens.student("u1");
+    assertUnauthorized(refused(NODE.get().wsUrl() + "?token=" + Tokens.respelled(token), Map.of()));
+    try (WsClient ws = NODE.get().connect(token)) {
+      ws.expect("welcome");
+    }
+  }
+
+  /** Issue 22: an exp of 1e300 was "never expires" (and overflowed into an immediate 4001), 1e400 infinity. */
+  @Test
+  void timeClaimsPastTheYear9999Are401() throws Exception {
+    long exp = Instant.now().plusSeconds(600).getEpochSecond();
+    for (String claims : new String[] {"\"exp\":1e300", "\"exp\":1e400", "\"exp\":" + exp + ",\"iat\":1e300"}) {
+      HandshakeRefused r = refused(NODE.get().wsUrl() + "?token=" + Tokens.handMade("{\"alg\":\"HS256\"}", "{\"sub\":\"u1\"," + claims + "}"), Map.of());
+      assertUnauthorized(r);
+      assertTrue(r.body.contains("9999"), r.body);
+    }
+  }
+
   @Test
   void expiredTokenIs401BeyondTheSkew() throws Exception {
     String expired = Tokens.timed("u1", -60, 120);

@@ -88,6 +88,20 @@ public final class Tokens {
     }
   }
 
+  /**
+   * The same token spelled otherwise: the last character of its signature with the bits it carries
+   * beyond the data changed, so it decodes to the same bytes (an HS256 signature's last character
+   * carries two such bits; issue 22). Canonical base64url has one spelling only.
+   */
+  public static String respelled(String token) {
+    String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    if (token.substring(token.lastIndexOf('.') + 1).length() % 4 == 0) {
+      throw new IllegalArgumentException("a signature of a multiple of 4 characters has no unused bits");
+    }
+    char last = token.charAt(token.length() - 1);
+    return token.substring(0, token.length() - 1) + alphabet.charAt(alphabet.indexOf(last) ^ 1);
+  }
+
   public static JwtBuilder builder(String userId) {
     Instant now = Instant.now();
     return Jwts.builder().subject(userId).issuedAt(Date.from(now.minusSeconds(5)))
