@@ -254,7 +254,8 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
   private void armDeadline() {
     long now = System.nanoTime();
     long heartbeat = gate.lastTextNanos() + 2 * heartbeatNanos - now;
-    long token = (tokenExpiresAtMillis() - System.currentTimeMillis()) * 1_000_000L;
+    // capped before the conversion: in nanoseconds an exp centuries away overflowed, re-arming the timer at once
+    long token = Math.min(tokenExpiresAtMillis() - System.currentTimeMillis(), MAX_TIMER_NANOS / 1_000_000) * 1_000_000L;
     startTimer(Duration.ofNanos(Math.max(0, Math.min(MAX_TIMER_NANOS, Math.min(heartbeat, token)))), Tick.DEADLINE);
   }
 

@@ -147,6 +147,39 @@ class ProtectionTest {
     }
   }
 
+  /**
+   * Issue 22: the latest exp accepted (the end of the year 9999, §1) keeps its socket open and idle.
+   * The nanoseconds to it overflowed a long, and the negative delay re-armed the socket's 4001 timer
+   * at once, over and over: a core spun for as long as the socket lived.
+   */
+  @Test
+  void anExpInTheYear9999KeepsTheSocketOpenAndIdle() {
+    try (TestNode node = TestNode.start()) {
+      WsClient ws = open(node, Tokens.handMade("{\"alg\":\"HS256\"}", "{\"sub\":\"far\",\"exp\":253402300799}"));
+      long cpu = actorThreadsCpuNanos();
+      long wall = System.nanoTime();
+      ws.expectNothing(Duration.ofSeconds(1));
+      double cores = (actorThreadsCpuNanos() - cpu) / (double) (System.nanoTime() - wall);
+      System.out.printf("one idle socket with an exp in the year 9999: the node's actor threads used %.3f of a core%n", cores);
+      assertTrue(cores < 0.3, "the actor threads used " + cores + " of a core while the socket idled");
+      ws.send("{\"type\":\"ping\",\"id\":\"p\"}");
+      assertEquals("p", ws.expect("pong").get("id").asText());
+      ws.close();
+    }
+  }
+
+  /** CPU time of the node's Pekko threads (dispatchers and scheduler), not the JIT's, the GC's or the test's. */
+  private static long actorThreadsCpuNanos() {
+    java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    long sum = 0;
+    for (java.lang.management.ThreadInfo t : threads.getThreadInfo(threads.getAllThreadIds())) {
+      if (t != null && t.getThreadName().contains("pekko.")) {
+        sum += Math.max(0, threads.getThreadCpuTime(t.getThreadId()));
+      }
+    }
+    return sum;
+  }
+
   @Test
   void pausedReaderIsClosed4008AndTheRoomGoesOnAtFullSpeed() throws Exception {
     try (TestNode node = TestNode.start(Map.of("lms.limits.outgoing-buffer", 100))) {
