@@ -24,10 +24,21 @@ public final class RoomAccess {
         if (grant == null || !grant.userId().equals(who.userId()) || !grant.room().equals(room.value())) {
           yield null;
         }
-        yield new Membership(room.value(), grant.role(), true, INSTRUCTOR.equals(grant.role()) || who.isAdmin(), grant.issuedAt());
+        yield new Membership(room.value(), grant.role(), true, INSTRUCTOR.equals(grant.role()) || who.isAdmin(),
+            older(who.issuedAt(), grant.issuedAt()));
       }
       case USER -> room.key().equals(who.userId()) ? new Membership(room.value(), null, true, true, who.issuedAt()) : null;
     };
+  }
+
+  /**
+   * The {@code iat} a removal compares for a live room: the older of the access token's and the room
+   * token's (null when either has none), so that a removal bars the socket when either credential
+   * predates it. A fresh room token on an access token issued before the removal does not readmit
+   * the user (issue 22); a refreshed access token and a fresh room token do.
+   */
+  private static Long older(Long accessIssuedAt, Long roomIssuedAt) {
+    return accessIssuedAt == null || roomIssuedAt == null ? null : Math.min(accessIssuedAt, roomIssuedAt);
   }
 
   /**

@@ -184,7 +184,7 @@ final class ClientRequests {
       ownRoomJoined = true;
       userRef().tell(new User.OwnRoom(self, true));
     }
-    // A removal bars credentials issued before it (for a live room that is the room token).
+    // A removal bars credentials issued before it (for a live room either one: the membership has the older iat).
     roomRef(room.value()).tell(new Room.Join(self, node.hubs().forRoom(room.value()), join.id(), identity.userId(),
         identity.name(), membership.role(), membership.canSeePresence(), membership.issuedAt(), join.since(), again));
   }

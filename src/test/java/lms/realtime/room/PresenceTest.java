@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
 import java.util.function.Predicate;
 import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.Tokens;
@@ -172,6 +174,51 @@ class PresenceTest {
       assertEquals(400, NODE.get().delete("/api/v1/rooms/bad/members/x", SERVICE).statusCode());
       assertEquals(403, NODE.get().delete("/api/v1/rooms/course:203/members/x", Tokens.admin("a")).statusCode());
     }
+  }
+
+  /**
+   * Issue 22: in a live room a removal bars the socket while either of its credentials predates it
+   * (contract §9: join, publish, presence). A room token minted after the removal does not readmit a
+   * socket whose access token is older; after a refresh with a newer access token, it does.
+   */
+  @Test
+  void aLiveRoomRemovalIsNotUndoneByAFreshRoomToken() throws Exception {
+    String room = "live:205";
+    try (WsClient ws = open(Tokens.timed("lr-kicked", 600, 10))) {
+      ws.send(joinLive(room, "j1", Tokens.roomToken("lr-kicked", room, "instructor")));
+      ws.expect("joined");
+      var r = NODE.get().delete("/api/v1/rooms/" + room + "/members/lr-kicked", SERVICE);
+      assertEquals(1, WsClient.JSON.readTree(r.body()).get("removed").asInt(), r.body());
+      assertEquals("removed", ws.expect("left").get("reason").asText());
+      // issued in a later second than the removal, without waiting for one (a future iat is accepted, §1)
+      Instant later = Instant.now().plusSeconds(2);
+      String freshRoomToken = Tokens.builder("lr-kicked").issuedAt(Date.from(later)).claim("room", room).claim("role", "instructor").compact();
+      ws.send(joinLive(room, "j2", freshRoomToken));
+      JsonNode refused = ws.expect("error");
+      assertEquals("forbidden", refused.get("code").asText(), refused.toString());
+      assertEquals("j2", refused.get("id").asText());
+      ws.send("{\"type\":\"publish\",\"room\":\"" + room + "\",\"id\":\"p\",\"event\":\"hand\"}");
+      assertEquals("not_joined", ws.expect("error").get("code").asText());
+      ws.send("{\"type\":\"presence\",\"room\":\"" + room + "\",\"id\":\"q\"}");
+      assertEquals("forbidden", ws.expect("error").get("code").asText());
+
+      // a newer access token alone does not do it either: the old room token still predates the removal
+      try (WsClient renewed = open(Tokens.timed("lr-kicked", 600, -2))) {
+        renewed.send(joinLive(room, "j3", Tokens.roomToken("lr-kicked", room, "instructor")));
+        assertEquals("forbidden", renewed.expect("error").get("code").asText());
+      }
+      // both newer: the platform let the user back in
+      ws.send("{\"type\":\"refresh\",\"id\":\"r\",\"token\":\"" + Tokens.timed("lr-kicked", 600, -2) + "\"}");
+      ws.expect("refreshed");
+      ws.send(joinLive(room, "j4", freshRoomToken));
+      assertEquals("j4", ws.expect("joined").get("id").asText());
+      ws.send("{\"type\":\"presence\",\"room\":\"" + room + "\",\"id\":\"q2\"}");
+      assertEquals("lr-kicked", ws.expect("presence").get("users").get(0).get("userId").asText());
+    }
+  }
+
+  static String joinLive(String room, String id, String roomToken) {
+    return "{\"type\":\"join\",\"room\":\"" + room + "\",\"id\":\"" + id + "\",\"token\":\"" + roomToken + "\"}";
   }
 
   @Test
