@@ -19,10 +19,12 @@ public final class Main {
 
   static final String USAGE = String.join("\n",
       "usage: java -jar lms-realtime.jar [--demo] [--help]",
+      "       java -jar lms-realtime.jar --mint-token USER [options]   (--mint-token --help for the options)",
       "",
-      "  --demo   try it: the node makes up a token secret, serves the demo page at http://localhost:8080/",
-      "           and mints demo tokens (listens on 127.0.0.1 unless LMS_HTTP_HOST is set; never in production)",
-      "  --help   this text",
+      "  --demo         try it: the node makes up a token secret, serves the demo page at http://localhost:8080/",
+      "                 and mints demo tokens (listens on 127.0.0.1 unless LMS_HTTP_HOST is set; never in production)",
+      "  --mint-token   print a token signed with LMS_JWT_SECRET, to try a cluster without the platform",
+      "  --help         this text",
       "",
       "Settings come from config/application.conf (inside the jar; -Dconfig.file=... for another) and from",
       "environment variables, among them:",
@@ -45,6 +47,13 @@ public final class Main {
 
   public static void main(String[] args) throws Exception {
     List<String> arguments = Arrays.asList(args);
+    if (!arguments.isEmpty() && arguments.get(0).equals("--mint-token")) {
+      if (arguments.contains("--help")) {
+        System.out.println(MintToken.USAGE);
+        return;
+      }
+      System.exit(MintToken.run(arguments.subList(1, arguments.size()), ConfigFactory.load(), System.out, System.err));
+    }
     if (arguments.contains("--help") || arguments.contains("-h")) {
       System.out.println(USAGE);
       return;
