@@ -18,6 +18,7 @@ import lms.realtime.protocol.Json;
 import lms.realtime.room.Room;
 import lms.realtime.session.NodeContext;
 import lms.realtime.session.PerAddress;
+import lms.realtime.store.JournalStats;
 import lms.realtime.transport.Transport;
 import lms.realtime.transport.netty.NettyTransport;
 import lms.realtime.transport.pekkohttp.PekkoHttpTransport;
@@ -64,6 +65,8 @@ public final class Guardian {
       Metrics metrics = new Metrics(sockets::open);
       if (settings.durable().any()) {
         metrics.journalUp(journalUp);
+        JournalStats journal = JournalStats.get(ctx.getSystem().classicSystem());
+        metrics.journalCommits(journal::commits, journal::rows);
       }
       List<ActorRef<Hub.Command>> hubs = new ArrayList<>();
       for (int i = 0; i < settings.hubShards(); i++) {

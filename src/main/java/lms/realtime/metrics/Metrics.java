@@ -1,6 +1,7 @@
 package lms.realtime.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -61,6 +62,17 @@ public final class Metrics {
   public void journalUp(java.util.function.BooleanSupplier up) {
     Gauge.builder("lms_journal_up", () -> up.getAsBoolean() ? 1 : 0)
         .description("Whether the durable rooms' journal database answers (1) or not (0)").register(registry);
+  }
+
+  /**
+   * The node's journal writer: the transactions it committed and the rows in them (their ratio is
+   * how many durable writes share one database commit).
+   */
+  public void journalCommits(Supplier<Number> commits, Supplier<Number> rows) {
+    FunctionCounter.builder("lms_journal_commits", commits, c -> c.get().doubleValue())
+        .description("Database transactions the journal committed (group commit: every room's writes that waited)").register(registry);
+    FunctionCounter.builder("lms_journal_rows", rows, r -> r.get().doubleValue())
+        .description("Journal rows (events, removals) in those transactions").register(registry);
   }
 
   public void frameIn() {

@@ -8,12 +8,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Properties;
 import lms.realtime.config.Settings;
 
 /**
@@ -24,17 +22,11 @@ import lms.realtime.config.Settings;
  * node runs, whether the database answers.
  */
 public final class Database {
-  private final String url;
-  private final String user;
-  private final String password;
-  private final boolean embedded;
+  private final Connections connections;
   private final Settings.Durable durable;
 
   private Database(String url, String user, String password, boolean embedded, Settings.Durable durable) {
-    this.url = url;
-    this.user = user;
-    this.password = password;
-    this.embedded = embedded;
+    this.connections = new Connections(url, user, password, embedded, durable.dbConnectTimeout());
     this.durable = durable;
   }
 
@@ -55,23 +47,31 @@ public final class Database {
   }
 
   public boolean embedded() {
-    return embedded;
+    return connections.embedded();
   }
 
   /** The URL, for messages and logs (it carries no password: that is a setting of its own). */
   public String url() {
-    return url;
+    return connections.url();
   }
 
-  /** What pekko-persistence-jdbc needs on top of application.conf: the pool's URL, driver and Slick profile. */
+  /**
+   * What the journal plugins need on top of application.conf: where the database is, for the
+   * node's group-commit journal ({@code lms-journal}, {@link GroupCommitJournal}: one writer
+   * connection and {@code read-threads} for replays) and for pekko-persistence-jdbc's snapshot store
+   * (its Slick pool, URL, driver and profile). Of {@code lms.durable.db.pool-size} connections, half
+   * serve replays and half snapshots; the writer holds one more.
+   */
   public Config pekkoConfig() {
+    boolean embedded = connections.embedded();
+    int half = Math.max(1, durable.dbPoolSize() / 2);
     Map<String, Object> db = new HashMap<>();
-    db.put("url", url);
-    db.put("user", user);
-    db.put("password", password);
+    db.put("url", connections.url());
+    db.put("user", connections.user());
+    db.put("password", connections.password());
     db.put("driver", embedded ? "org.h2.Driver" : "org.postgresql.Driver");
-    db.put("numThreads", durable.dbPoolSize());
-    db.put("maxConnections", durable.dbPoolSize());
+    db.put("numThreads", half);
+    db.put("maxConnections", half);
     db.put("minConnections", 1);
     db.put("connectionTimeout", durable.dbConnectTimeout().toMillis());
     db.put("validationTimeout", Math.max(250, durable.dbConnectTimeout().toMillis()));
@@ -86,8 +86,11 @@ public final class Database {
     root.put("pekko-persistence-jdbc.shared-databases.slick.profile",
         embedded ? "slick.jdbc.H2Profile$" : "slick.jdbc.PostgresProfile$");
     root.put("pekko-persistence-jdbc.shared-databases.slick.db", db);
+    Map<String, Object> journal = new HashMap<>(connections.toConfig());
+    journal.put("read-threads", half);
+    root.put("lms-journal", journal);
     // started with the node (after prepare), not by the first durable room
-    root.put("pekko.persistence.journal.auto-start-journals", java.util.List.of("jdbc-journal"));
+    root.put("pekko.persistence.journal.auto-start-journals", java.util.List.of("lms-journal"));
     root.put("pekko.persistence.snapshot-store.auto-start-snapshot-stores", java.util.List.of("jdbc-snapshot-store"));
     return ConfigFactory.parseMap(root);
   }
@@ -98,6 +101,7 @@ public final class Database {
    * PostgreSQL they take turns under an advisory lock.
    */
   public void prepare() {
+    boolean embedded = connections.embedded();
     try {
       if (embedded) {
         Files.createDirectories(Path.of(durable.dataDir()));
@@ -119,14 +123,14 @@ public final class Database {
       }
       c.commit();
     } catch (SQLException e) {
-      throw new IllegalStateException("the journal database at " + url + " cannot be used: " + e.getMessage()
+      throw new IllegalStateException("the journal database at " + connections.url() + " cannot be used: " + e.getMessage()
           + (embedded ? " (set LMS_DATA_DIR to a writable directory)"
               : " (check LMS_DB_URL, LMS_DB_USER and LMS_DB_PASSWORD; or LMS_DURABLE_ROOMS= to keep every room in memory)"));
     }
   }
 
   private String schema() {
-    String file = embedded ? "/schema/h2.sql" : "/schema/postgres.sql";
+    String file = connections.embedded() ? "/schema/h2.sql" : "/schema/postgres.sql";
     try (InputStream in = Database.class.getResourceAsStream(file)) {
       String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
       return text.lines().filter(l -> !l.startsWith("--")).reduce("", (a, b) -> a + "\n" + b);
@@ -136,15 +140,6 @@ public final class Database {
   }
 
   Connection connect() throws SQLException {
-    Properties props = new Properties();
-    props.setProperty("user", user);
-    props.setProperty("password", password);
-    if (!embedded) {
-      String seconds = Long.toString(Math.max(1, durable.dbConnectTimeout().toSeconds()));
-      props.setProperty("connectTimeout", seconds);
-      props.setProperty("loginTimeout", seconds);
-      props.setProperty("socketTimeout", seconds);
-    }
-    return DriverManager.getConnection(url, props);
+    return connections.open();
   }
 }
