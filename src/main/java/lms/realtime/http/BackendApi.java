@@ -25,7 +25,7 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
-import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,9 +36,17 @@ import org.slf4j.LoggerFactory;
 final class BackendApi extends AllDirectives {
   private static final Logger LOG = LoggerFactory.getLogger(BackendApi.class);
   private final NodeContext node;
+  private final ServiceAuth auth;
+  private final Publishing publishing;
 
-  BackendApi(NodeContext node) {
+  BackendApi(NodeContext node, ServiceAuth auth, Publishing publishing) {
     this.node = node;
+    this.auth = auth;
+    this.publishing = publishing;
+  }
+
+  private static CompletionStage<HttpResponse> answer(CompletionStage<Publishing.Result> result) {
+    return result.thenApply(r -> Responses.json(StatusCodes.get(r.status()), r.body()));
   }
 
   /** Routes below {@code /api/v1}. */
@@ -51,122 +59,46 @@ final class BackendApi extends AllDirectives {
       return concat(
           pathPrefix("rooms", () -> pathPrefix(roomName -> concat(
               path("events", () -> concat(
-                  post(() -> body(b -> completeWithFuture(publish(roomName, b)))),
+                  post(() -> body(false, b -> completeWithFuture(answer(publishing.event(roomName, b))))),
                   get(() -> parameterOptional("since", since -> parameterOptional("limit", limit ->
                       completeWithFuture(roomEvents(roomName, since.orElse(null), limit.orElse(null)))))))),
               path("presence", () -> get(() -> completeWithFuture(roomPresence(roomName)))),
               pathPrefix("members", () -> path(userId -> delete(() -> completeWithFuture(removeMember(roomName, userId)))))))),
           pathPrefix("users", () -> pathPrefix(userId -> concat(
               path("notifications", () -> concat(
-                  post(() -> body(b -> completeWithFuture(notifyUser(userId, b)))),
+                  post(() -> body(false, b -> completeWithFuture(answer(publishing.notification(userId, b))))),
                   get(() -> parameterOptional("since", since -> completeWithFuture(inbox(userId, since.orElse(null))))))),
               path("presence", () -> get(() -> completeWithFuture(userPresence(userId))))))),
+          path("batch", () -> post(() -> body(true, b -> completeWithFuture(answer(publishing.batch(b)))))),
           complete(Responses.error(StatusCodes.NOT_FOUND, ErrorCodes.NOT_FOUND, "no such API call")));
     });
   }
 
   private HttpResponse authorise(HttpRequest request) {
-    String bearer = TokenVerifier.bearer(request.getHeader("Authorization").map(h -> h.value()).orElse(null));
-    if (bearer == null) {
-      return Responses.error(StatusCodes.UNAUTHORIZED, ErrorCodes.UNAUTHORIZED, "a service token is required (Authorization: Bearer)");
-    }
-    Identity who;
-    try {
-      who = node.verifier().verifyAccess(bearer);
-    } catch (TokenException e) {
-      return Responses.error(StatusCodes.UNAUTHORIZED, ErrorCodes.UNAUTHORIZED, e.getMessage());
-    }
-    if (!who.isService()) {
-      return Responses.error(StatusCodes.FORBIDDEN, ErrorCodes.FORBIDDEN, "the token lacks the service role");
-    }
-    return null;
+    Publishing.Result refused = auth.refusal(request.getHeader("Authorization").map(h -> h.value()).orElse(null));
+    return refused == null ? null : Responses.json(StatusCodes.get(refused.status()), refused.body());
   }
 
-  private Route body(Function<String, Route> inner) {
-    return entity(Unmarshaller.entityToString(), inner);
-  }
-
-  /** The fields of an event body, or the 400 that it earns. */
-  private record EventBody(String event, String data, String id, boolean durable, HttpResponse error) {
-    EventBody(HttpResponse error) {
-      this(null, null, null, false, error);
-    }
-  }
-
-  private EventBody readEventBody(String body, boolean allowId) {
-    if (Json.utf8Length(body) > node.settings().maxBodyBytes()) {
-      return new EventBody(Responses.error(StatusCodes.BAD_REQUEST, ErrorCodes.TOO_LARGE,
-          "body larger than " + node.settings().maxBodyBytes() + " bytes"));
-    }
-    JsonNode json;
-    try {
-      json = node.json().parse(body);
-    } catch (JsonProcessingException e) {
-      return new EventBody(Responses.badRequest("malformed JSON"));
-    }
-    if (!json.isObject()) {
-      return new EventBody(Responses.badRequest("the body is a JSON object"));
-    }
-    String event;
-    try {
-      event = ClientFrame.eventName(json, null);
-    } catch (ClientFrame.Invalid invalid) {
-      return new EventBody(Responses.badRequest(invalid.getMessage()));
-    }
-    JsonNode id = json.get("id");
-    if (allowId && id != null && !id.isNull() && (!id.isTextual() || id.asText().isEmpty() || id.asText().length() > ClientFrame.MAX_ID)) {
-      return new EventBody(Responses.badRequest(
-          "'id' must be a non-empty string of at most " + ClientFrame.MAX_ID + " characters"));
-    }
-    JsonNode durable = json.get("durable");
-    if (!allowId && durable != null && !durable.isBoolean()) {
-      return new EventBody(Responses.badRequest("'durable' must be true or false"));
-    }
-    return new EventBody(event, ClientFrame.data(json),
-        allowId && id != null && id.isTextual() ? id.asText() : null, durable == null || durable.asBoolean(), null);
-  }
-
-  private CompletionStage<HttpResponse> publish(String room, String body) {
-    if (RoomName.parse(room) == null) {
-      return done(Responses.badRequest("not a room name: " + room));
-    }
-    EventBody e = readEventBody(body, true);
-    if (e.error() != null) {
-      return done(e.error());
-    }
-    return node.sharding().entityRefFor(Room.KEY, room)
-        .<Room.Published>ask(replyTo -> new Room.Publish(e.event(), e.data(), "backend", e.id(), replyTo),
-            node.settings().askTimeout())
-        .thenApply(p -> p.unavailable() != null ? Responses.unavailable(p.unavailable()) : Responses.json(StatusCodes.ACCEPTED,
-            "{\"room\":" + Json.quote(p.room()) + ",\"seq\":" + p.seq() + ",\"epoch\":" + Json.quote(p.epoch()) + "}"))
-        .exceptionally(this::failed);
-  }
-
-  private CompletionStage<HttpResponse> notifyUser(String userId, String body) {
-    if (!RoomName.validUserId(userId)) {
-      return done(Responses.badRequest("not a user id: " + userId));
-    }
-    EventBody e = readEventBody(body, false);
-    if (e.error() != null) {
-      return done(e.error());
-    }
-    // Kept (the default): appended to the user's own stream, whose sockets get it numbered (contract §9).
-    CompletionStage<User.Delivered> delivered = e.durable()
-        ? node.sharding().entityRefFor(Room.KEY, RoomName.Kind.USER.prefix() + ":" + userId)
-            .ask(replyTo -> new Room.Notify(e.event(), e.data(), replyTo), node.settings().askTimeout())
-        : node.sharding().entityRefFor(User.KEY, userId)
-            .ask(replyTo -> new User.Notify(ServerFrames.notification(e.event(), e.data(), System.currentTimeMillis()), replyTo),
-                node.settings().askTimeout());
-    return delivered
-        .thenApply(d -> {
-          if (d.unavailable() != null) {
-            return Responses.unavailable(d.unavailable());
-          }
-          node.metrics().notificationSent();
-          return Responses.json(StatusCodes.ACCEPTED, "{\"delivered\":" + d.delivered()
-              + (d.epoch() == null ? "" : ",\"seq\":" + d.seq() + ",\"epoch\":" + Json.quote(d.epoch())) + "}");
-        })
-        .exceptionally(this::failed);
+  /**
+   * The request's body as text, read up to its bound: {@code lms.http.max-batch-bytes} for a batch
+   * (over it: 413), {@code lms.http.max-body-bytes} otherwise (over it: 400), both {@code too_large},
+   * as the netty transport answers them.
+   */
+  private Route body(boolean batch, Function<String, Route> inner) {
+    int max = batch ? node.settings().maxBatchBytes() : node.settings().maxBodyBytes();
+    long timeout = node.settings().internals().routeResponseTimeout().toMillis();
+    HttpResponse tooLarge = Responses.error(batch ? StatusCodes.PAYLOAD_TOO_LARGE : StatusCodes.BAD_REQUEST, ErrorCodes.TOO_LARGE,
+        (batch ? "a batch body is at most " : "body larger than ") + max + " bytes");
+    return extractRequestEntity(entity -> {
+      // a declared length over the bound is refused before reading; a chunked body, as it passes it
+      if (entity.getContentLengthOption().orElse(0L) > max) {
+        return complete(tooLarge);
+      }
+      return extractMaterializer(mat -> onComplete(entity.toStrict(timeout, max, mat), read -> read.isSuccess()
+          ? inner.apply(read.get().getData().utf8String())
+          : complete(tooLarge(read.failed().get()) ? tooLarge
+              : Responses.badRequest("the body could not be read: " + read.failed().get().getMessage()))));
+    });
   }
 
   /** The most events one read of a room's stream answers, and the default. */
@@ -312,20 +244,20 @@ final class BackendApi extends AllDirectives {
         .exceptionally(this::failed);
   }
 
-  /**
-   * A request whose answer failed. Only a timeout (an entity that did not answer: moving, starting,
-   * overloaded) is a 503 the caller should retry; anything else is a bug, answered 500 and logged
-   * with its cause. Both are counted (lms_http_failures_total{reason}).
-   */
-  HttpResponse failed(Throwable failure) {
-    Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-    if (cause instanceof TimeoutException) {
-      node.metrics().httpFailed("timeout");
-      return Responses.unavailable("the engine did not answer in time; retry");
+  /** Whether reading a body failed for its size (pekko-http's exception, however it is wrapped). */
+  private static boolean tooLarge(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof EntityStreamSizeException) {
+        return true;
+      }
     }
-    node.metrics().httpFailed("internal");
-    LOG.error("backend request failed", cause);
-    return Responses.error(StatusCodes.INTERNAL_SERVER_ERROR, ErrorCodes.INTERNAL, "the request failed: " + cause.getClass().getSimpleName());
+    return false;
+  }
+
+  /** A request whose answer failed: 503 for a timeout, 500 for a bug ({@link Publishing#failed}). */
+  HttpResponse failed(Throwable failure) {
+    Publishing.Result r = publishing.failed(failure);
+    return Responses.json(StatusCodes.get(r.status()), r.body());
   }
 
   private static CompletionStage<HttpResponse> done(HttpResponse response) {

@@ -1,6 +1,7 @@
 package lms.realtime.http;
 
 import java.util.concurrent.atomic.AtomicBoolean;
+import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.session.NodeContext;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
@@ -9,6 +10,7 @@ import org.apache.pekko.http.javadsl.model.HttpCharsets;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
@@ -31,6 +33,8 @@ public final class Routes extends AllDirectives {
   private final NodeContext node;
   private final AtomicBoolean ready;
   private final Route webSocket;
+  private final ServiceAuth serviceAuth;
+  private final Publishing publishing;
   private final BackendApi backendApi;
   private final DemoRoutes demo;
 
@@ -38,8 +42,19 @@ public final class Routes extends AllDirectives {
     this.node = node;
     this.ready = ready;
     this.webSocket = webSocket;
-    this.backendApi = new BackendApi(node);
+    this.serviceAuth = new ServiceAuth(node);
+    this.publishing = new Publishing(node);
+    this.backendApi = new BackendApi(node, serviceAuth, publishing);
     this.demo = node.isDemo() ? new DemoRoutes(node) : null;
+  }
+
+  /** The backend's writes as the routes answer them, for a transport that calls them without the route (netty). */
+  public Publishing publishing() {
+    return publishing;
+  }
+
+  public ServiceAuth serviceAuth() {
+    return serviceAuth;
   }
 
   /**
@@ -74,7 +89,12 @@ public final class Routes extends AllDirectives {
                 path("openapi.yaml", () -> getFromResource("web/docs/openapi.yaml", YAML)),
                 path("asyncapi.yaml", () -> getFromResource("web/docs/asyncapi.yaml", YAML))))));
     Route all = demo == null ? core : concat(core, demo.route());
-    // a route that throws is a bug: answered 500 like BackendApi's failures, logged, counted
-    return handleExceptions(ExceptionHandler.newBuilder().matchAny(e -> complete(backendApi.failed(e))).build(), () -> all);
+    // a body over pekko.http.server.parsing.max-content-length (lms.http.max-batch-bytes) is the
+    // client's: 413 in the contract's shape. A route that throws otherwise is a bug: answered 500
+    // like BackendApi's failures, logged, counted
+    return handleExceptions(ExceptionHandler.newBuilder()
+        .match(EntityStreamSizeException.class, e -> complete(Responses.error(StatusCodes.PAYLOAD_TOO_LARGE, ErrorCodes.TOO_LARGE,
+            "a body is at most " + e.limit() + " bytes")))
+        .matchAny(e -> complete(backendApi.failed(e))).build(), () -> all);
   }
 }

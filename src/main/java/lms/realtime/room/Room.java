@@ -1,5 +1,7 @@
 package lms.realtime.room;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import java.util.List;
 import lms.realtime.config.Settings;
 import lms.realtime.fanout.Hub;
@@ -8,7 +10,6 @@ import lms.realtime.fanout.RoomInbox;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.CborSerializable;
 import lms.realtime.protocol.ClientFrame;
-import lms.realtime.user.User;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -58,26 +59,41 @@ public final class Room {
   public record Leave(ActorRef<MemberInbox> socket, ActorRef<Hub.Command> hub, String requestId, boolean silent, String reason)
       implements Command {}
 
-  /**
-   * An event from the backend to number and fan out: {@code replyTo} gets the position; a repeated
-   * {@code idempotencyId} (may be null) within the history window is not published again.
-   */
-  public record Publish(String event, String data, String from, String idempotencyId, ActorRef<Published> replyTo)
-      implements Command {}
-
   /** An event from a member socket: the socket gets the {@code ack} for {@code requestId}. */
   public record SocketPublish(
       String event, String data, String from, ActorRef<MemberInbox> socket, ActorRef<Hub.Command> hub, String requestId)
       implements Command {}
 
-  /** {@code unavailable}: null when published; else why not (a durable room whose journal is down: 503). */
-  public record Published(String room, long seq, String epoch, String unavailable) implements CborSerializable {}
+  /**
+   * Backend items to add to this room's stream, in item order: events, or, for a {@code user:} room,
+   * notifications of its user. A single call (contract §6) is one item; a batch (§10) sends each
+   * room the items that name it, in one message. {@code replyTo} gets one outcome per item, in the
+   * same order, once every item is stored (or has failed).
+   */
+  public record Append(List<Item> items, ActorRef<Appended> replyTo) implements Command {}
 
   /**
-   * A notification for the room's user, kept in this {@code user:} room's stream (contract §9): the
-   * user's sockets in the room get it, numbered; {@code replyTo} gets how many, and its place.
+   * One item: an event {@code from} the backend, or ({@code notification}) a notification for the
+   * room's user; {@code id} (may be null) de-duplicates as in the single calls.
    */
-  public record Notify(String event, String data, ActorRef<User.Delivered> replyTo) implements Command {}
+  public record Item(boolean notification, String event, String data, String id) implements CborSerializable {}
+
+  /** The outcome of each item of an {@link Append}, in its order, and the room's epoch. */
+  public record Appended(String room, String epoch, List<Outcome> outcomes) implements CborSerializable {}
+
+  /** What became of one item. */
+  @JsonTypeInfo(use = JsonTypeInfo.Id.NAME)
+  @JsonSubTypes({@JsonSubTypes.Type(value = Stored.class, name = "stored"), @JsonSubTypes.Type(value = Unavailable.class, name = "unavailable")})
+  public sealed interface Outcome extends CborSerializable {}
+
+  /**
+   * Stored and delivered at {@code seq}; {@code delivered}: for a notification, the user's sockets
+   * in the room it reached (0 when its {@code id} repeated one already stored: not sent again).
+   */
+  public record Stored(long seq, int delivered) implements Outcome {}
+
+  /** Not stored (a durable room whose journal is down): nothing of it happened; retry it, with its id. */
+  public record Unavailable(String message) implements Outcome {}
 
   /** What the stream holds after a position ({@code sinceEpoch} null: all it holds). */
   public record ReadStream(String sinceEpoch, long sinceSeq, ActorRef<StreamRead> replyTo) implements Command {}

@@ -107,15 +107,11 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
           return this;
         })
         .onMessage(Room.Leave.class, this::onLeave)
-        .onMessage(Room.Publish.class, p -> {
-          writes.publish(p);
+        .onMessage(Room.Append.class, a -> {
+          writes.append(a);
           return this;
         })
         .onMessage(Room.SocketPublish.class, this::onSocketPublish)
-        .onMessage(Room.Notify.class, n -> {
-          writes.notify(n);
-          return this;
-        })
         .onMessage(Room.ReadStream.class, r -> {
           writes.read(r);
           return this;

@@ -5,7 +5,6 @@ import java.util.function.LongConsumer;
 import lms.realtime.fanout.Hub;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.ServerFrames;
-import lms.realtime.user.User;
 
 /**
  * What adds to a room's stream: backend events, member events, notifications for a {@code user:}
@@ -16,6 +15,8 @@ import lms.realtime.user.User;
  */
 final class RoomWrites {
   static final String UNAVAILABLE = "the room's journal is unavailable (its database does not answer); retry";
+  /** The {@code from} of the backend's events. */
+  static final String BACKEND = "backend";
 
   private final String name;
   private final RoomStream stream;
@@ -34,21 +35,6 @@ final class RoomWrites {
     this.joinedEmptyRoom = joinedEmptyRoom;
   }
 
-  /** A backend event: a repeated id is answered with its first seq once that is stored (or unavailable if it is not). */
-  void publish(Room.Publish publish) {
-    long now = System.currentTimeMillis();
-    Long first = publish.idempotencyId() == null ? null : stream.seqOf(publish.idempotencyId(), now);
-    Runnable unavailable = () -> publish.replyTo().tell(new Room.Published(name, 0, stream.epoch(), UNAVAILABLE));
-    if (first != null) {
-      journal.afterWrites(() -> publish.replyTo().tell(new Room.Published(name, first, stream.epoch(), null)), unavailable);
-    } else if (!journal.available()) {
-      unavailable.run();
-    } else {
-      append((room, seq, epoch, ts) -> ServerFrames.event(room, seq, epoch, publish.event(), publish.data(), publish.from(), ts),
-          publish.idempotencyId(), now, seq -> publish.replyTo().tell(new Room.Published(name, seq, stream.epoch(), null)), unavailable);
-    }
-  }
-
   /** A member's event (membership checked by the room): the socket gets its {@code ack}, or {@code error unavailable}. */
   void socketPublish(Room.SocketPublish publish) {
     Runnable unavailable = () -> publish.hub().tell(new Hub.ToSocket(name, publish.socket(),
@@ -62,16 +48,47 @@ final class RoomWrites {
         seq -> publish.hub().tell(new Hub.ToSocket(name, publish.socket(), ServerFrames.ack(publish.requestId(), seq))), unavailable);
   }
 
-  /** A notification for a {@code user:} room's user: its sockets in the room get it; answered with how many. */
-  void notify(Room.Notify notify) {
-    Runnable unavailable = () -> notify.replyTo().tell(new User.Delivered(0, 0, null, UNAVAILABLE));
-    if (!journal.available()) {
-      unavailable.run();
-      return;
+  /**
+   * The backend's items for this room (one for a single call, a batch's share of them), numbered in
+   * item order (contract §10): each is stored, delivered and given its outcome; a repeated id (of a
+   * stored event, or earlier in the batch) is answered with its first seq and not published again.
+   * The answer goes once every item has its outcome.
+   */
+  void append(Room.Append append) {
+    List<Room.Item> items = append.items();
+    Room.Outcome[] outcomes = new Room.Outcome[items.size()];
+    int[] open = {items.size()};
+    Runnable answerWhenDone = () -> {
+      if (--open[0] == 0) {
+        append.replyTo().tell(new Room.Appended(name, stream.epoch(), List.of(outcomes)));
+      }
+    };
+    long now = System.currentTimeMillis();
+    for (int i = 0; i < items.size(); i++) {
+      Room.Item item = items.get(i);
+      int at = i;
+      Runnable unavailable = () -> {
+        outcomes[at] = new Room.Unavailable(UNAVAILABLE);
+        answerWhenDone.run();
+      };
+      Long first = item.id() == null ? null : stream.seqOf(item.id(), now);
+      if (first != null) {
+        journal.afterWrites(() -> {
+          outcomes[at] = new Room.Stored(first, 0);
+          answerWhenDone.run();
+        }, unavailable);
+      } else if (!journal.available()) {
+        unavailable.run();
+      } else {
+        append(item.notification()
+                ? (room, seq, epoch, ts) -> ServerFrames.notification(room, seq, epoch, item.event(), item.data(), ts)
+                : (room, seq, epoch, ts) -> ServerFrames.event(room, seq, epoch, item.event(), item.data(), BACKEND, ts),
+            item.id(), now, seq -> {
+              outcomes[at] = new Room.Stored(seq, item.notification() ? members.size() : 0);
+              answerWhenDone.run();
+            }, unavailable);
+      }
     }
-    append((room, seq, epoch, ts) -> ServerFrames.notification(room, seq, epoch, notify.event(), notify.data(), ts),
-        null, System.currentTimeMillis(),
-        seq -> notify.replyTo().tell(new User.Delivered(members.size(), seq, stream.epoch(), null)), unavailable);
   }
 
   /** The stream after a position, or all it keeps when the position is not covered (or not given). */

@@ -70,11 +70,8 @@ public final class User extends ExtensibleBehavior<User.Command> {
 
   public record Notify(String frame, ActorRef<Delivered> replyTo) implements Command {}
 
-  /**
-   * Connections a notification reached; for one kept in the user's stream also its {@code seq} and
-   * {@code epoch} (else 0 and null); {@code unavailable} when it could not be kept (503).
-   */
-  public record Delivered(int delivered, long seq, String epoch, String unavailable) implements CborSerializable {}
+  /** Connections a notification that is not kept reached (a kept one is its {@code user:} room's: {@code Room.Append}). */
+  public record Delivered(int delivered) implements CborSerializable {}
 
   public record GetPresence(ActorRef<UserPresence> replyTo) implements Command {}
 
@@ -220,7 +217,7 @@ public final class User extends ExtensibleBehavior<User.Command> {
     for (ActorRef<MemberInbox> socket : connections.keySet()) {
       socket.tell(new MemberInbox.Deliver(notify.frame()));
     }
-    notify.replyTo().tell(new Delivered(connections.size(), 0, null, null));
+    notify.replyTo().tell(new Delivered(connections.size()));
     return passivateIfIdle();
   }
 

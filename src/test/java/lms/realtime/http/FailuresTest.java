@@ -3,6 +3,7 @@ package lms.realtime.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -13,7 +14,6 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
-import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.junit.jupiter.api.Test;
 
 /** Issue 12, item 11: failures that used to be silent are logged and counted in /metrics. */
@@ -26,7 +26,7 @@ class FailuresTest {
     try {
       var system = node.node.system();
       AtomicInteger answered = new AtomicInteger();
-      ActorRef<Room.Published> counter = system.systemActorOf(Behaviors.receive(Room.Published.class)
+      ActorRef<Room.Appended> counter = system.systemActorOf(Behaviors.receive(Room.Appended.class)
           .onAnyMessage(p -> {
             answered.incrementAndGet();
             return Behaviors.same();
@@ -36,7 +36,7 @@ class FailuresTest {
       for (int r = 0; r < 20 && node.metric("lms_room_stash_drops_total") == 0; r++) {
         var room = ClusterSharding.get(system).entityRefFor(Room.KEY, "course:99" + r);
         for (int i = 0; i < 500; i++) {
-          room.tell(new Room.Publish("e", "{}", "svc", null, counter));
+          room.tell(new Room.Append(List.of(new Room.Item(false, "e", "{}", null)), counter));
           sent++;
         }
         Thread.sleep(300);
@@ -60,8 +60,8 @@ class FailuresTest {
     TestNode node = TestNode.start();
     try {
       // what a bug in a route's answer path would throw
-      HttpResponse bug = new BackendApi(node.node.context()).failed(new CompletionException(new NullPointerException("a bug")));
-      assertEquals(500, bug.status().intValue());
+      Publishing.Result bug = new Publishing(node.node.context()).failed(new CompletionException(new NullPointerException("a bug")));
+      assertEquals(500, bug.status());
       assertEquals(1.0, node.metric("lms_http_failures_total{reason=\"internal\"}"));
       assertEquals(0.0, node.metric("lms_http_failures_total{reason=\"timeout\"}"));
     } finally {

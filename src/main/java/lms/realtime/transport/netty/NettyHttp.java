@@ -20,8 +20,9 @@ import lms.realtime.protocol.ErrorCodes;
 
 /**
  * One HTTP connection on the netty transport, until it becomes a WebSocket (if it does). Requests
- * are answered one at a time, in order: {@code GET /ws} by the {@link NettyUpgrade}, everything else
- * by the pekko-http routes through the {@link RouteBridge}. While a request is being answered nothing
+ * are answered one at a time, in order: {@code GET /ws} by the {@link NettyUpgrade}, the backend's
+ * writes by {@link BackendWrites}, everything else by the pekko-http routes through the
+ * {@link RouteBridge}. While a request is being answered nothing
  * more is read.
  */
 final class NettyHttp extends ChannelInboundHandlerAdapter {
@@ -35,13 +36,15 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
 
   private final NettyUpgrade upgrade;
   private final RouteBridge routes;
+  private final BackendWrites backendWrites;
   private final HeaderDeadline deadline;
   private final ArrayDeque<FullHttpRequest> pending = new ArrayDeque<>(1);
   private boolean busy;
 
-  NettyHttp(NettyUpgrade upgrade, RouteBridge routes, HeaderDeadline deadline) {
+  NettyHttp(NettyUpgrade upgrade, RouteBridge routes, BackendWrites backendWrites, HeaderDeadline deadline) {
     this.upgrade = upgrade;
     this.routes = routes;
+    this.backendWrites = backendWrites;
     this.deadline = deadline;
   }
 
@@ -104,7 +107,7 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
     Answer answer = (keepAlive, response) -> answer(ctx, keepAlive, response);
     if (request.method().equals(HttpMethod.GET) && uri.path().equals("/ws")) {
       upgrade.open(ctx, request, uri, answer);
-    } else {
+    } else if (!backendWrites.answer(ctx, request, answer)) {
       routes.route(ctx, request, answer);
     }
   }

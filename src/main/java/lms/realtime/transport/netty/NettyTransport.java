@@ -74,6 +74,7 @@ public final class NettyTransport implements Transport {
   final WebSocketDecoderConfig decoderConfig;
   private final NettyUpgrade upgrade;
   private final RouteBridge bridge;
+  final BackendWrites backendWrites;
   private final AtomicInteger connections = new AtomicInteger();
   private final PerAddress unfinished = new PerAddress();
   private final boolean epoll;
@@ -95,10 +96,10 @@ public final class NettyTransport implements Transport {
     this.handshake = new Handshake(node);
     // GET /ws never reaches the routes here (NettyHttp answers it); the route only keeps 405 for
     // other methods on /ws, as on the pekko-http transport.
-    this.routes = new Routes(node, ready, Directives.complete(
-            Responses.refused(new Handshake.Refused(400,
-                Json.errorBody(ErrorCodes.BAD_REQUEST, "not a WebSocket upgrade"), 0))))
-        .route().seal().handler(node.system());
+    Routes routes = new Routes(node, ready, Directives.complete(
+        Responses.refused(new Handshake.Refused(400, Json.errorBody(ErrorCodes.BAD_REQUEST, "not a WebSocket upgrade"), 0))));
+    this.routes = routes.route().seal().handler(node.system());
+    this.backendWrites = new BackendWrites(routes.serviceAuth(), routes.publishing());
     this.materializer = SystemMaterializer.get(node.system()).materializer();
     this.decoderConfig = WebSocketDecoderConfig.newBuilder()
         .maxFramePayloadLength(settings.maxFrameBytes())
@@ -169,8 +170,8 @@ public final class NettyTransport implements Transport {
         .addLast(HeaderDeadline.NAME, deadline)
         .addLast(NettyHttp.IDLE, new IdleStateHandler(0, 0, settings.httpIdleTimeout().toMillis(), TimeUnit.MILLISECONDS))
         .addLast("http", new HttpServerCodec(MAX_REQUEST_LINE, MAX_HEADERS, MAX_CHUNK))
-        .addLast(BodyLimit.NAME, new BodyLimit(settings.maxBodyBytes(), deadline))
-        .addLast(NettyHttp.NAME, new NettyHttp(upgrade, bridge, deadline));
+        .addLast(BodyLimit.NAME, new BodyLimit(settings.maxBodyBytes(), settings.maxBatchBytes(), deadline))
+        .addLast(NettyHttp.NAME, new NettyHttp(upgrade, bridge, backendWrites, deadline));
   }
 
   private final class NettyBinding implements Binding {

@@ -1,0 +1,58 @@
+package lms.realtime.http;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import lms.realtime.auth.Identity;
+import lms.realtime.auth.TokenException;
+import lms.realtime.auth.TokenVerifier;
+import lms.realtime.protocol.ErrorCodes;
+import lms.realtime.protocol.Json;
+import lms.realtime.session.NodeContext;
+
+/**
+ * Who may call the backend API (contract §6): a valid access token with the {@code service} role;
+ * none or an invalid one is 401, a token without the role 403. A platform's backend sends the same
+ * service token with every call until it expires, so a verified one is remembered (up to
+ * {@link #REMEMBERED} tokens, until their {@code exp} plus the clock skew): a call then costs a map
+ * lookup instead of a signature check and a claims parse. Tokens are compared as strings, which is
+ * sound because the verifier accepts one spelling of a token only (canonical base64url).
+ */
+public final class ServiceAuth {
+  /** Verified service tokens kept at most; past it the memory is cleared and fills again. */
+  static final int REMEMBERED = 1024;
+
+  private final NodeContext node;
+  private final Map<String, Identity> verified = new ConcurrentHashMap<>();
+
+  ServiceAuth(NodeContext node) {
+    this.node = node;
+  }
+
+  /** Null when the {@code Authorization} header value admits the call; else its 401 or 403. */
+  public Publishing.Result refusal(String authorization) {
+    String bearer = TokenVerifier.bearer(authorization);
+    if (bearer == null) {
+      return new Publishing.Result(401, Json.errorBody(ErrorCodes.UNAUTHORIZED, "a service token is required (Authorization: Bearer)"));
+    }
+    long now = System.currentTimeMillis() / 1000;
+    Identity who = verified.get(bearer);
+    if (who == null || who.expiresAt() + node.settings().clockSkewSeconds() <= now) {
+      try {
+        who = node.verifier().verifyAccess(bearer);
+      } catch (TokenException e) {
+        verified.remove(bearer);
+        return new Publishing.Result(401, Json.errorBody(ErrorCodes.UNAUTHORIZED, e.getMessage()));
+      }
+      if (who.isService()) {
+        if (verified.size() >= REMEMBERED) {
+          verified.clear();
+        }
+        verified.put(bearer, who);
+      }
+    }
+    if (!who.isService()) {
+      return new Publishing.Result(403, Json.errorBody(ErrorCodes.FORBIDDEN, "the token lacks the service role"));
+    }
+    return null;
+  }
+}
