@@ -7,6 +7,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
@@ -35,7 +36,16 @@ final class RawSocket implements AutoCloseable {
   final OutputStream out;
 
   RawSocket(int port, String user) throws IOException {
-    socket = new Socket("127.0.0.1", port);
+    this(port, user, 0);
+  }
+
+  /** With {@code receiveBuffer} > 0, the kernel's receive buffer (the TCP window the server sees) is that small. */
+  RawSocket(int port, String user, int receiveBuffer) throws IOException {
+    socket = new Socket();
+    if (receiveBuffer > 0) {
+      socket.setReceiveBufferSize(receiveBuffer); // before connect, so the window scale agrees
+    }
+    socket.connect(new InetSocketAddress("127.0.0.1", port));
     socket.setSoTimeout(5000);
     in = new DataInputStream(socket.getInputStream());
     out = socket.getOutputStream();

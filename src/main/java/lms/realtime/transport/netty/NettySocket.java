@@ -7,6 +7,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
@@ -31,8 +32,8 @@ import org.apache.pekko.actor.typed.ActorRef;
  * <p><b>Out</b>: a frame is written and flushed at once while the channel is writable. When it is
  * not (the peer reads slowly: Netty's high water mark is passed), frames wait in a {@link Backlog},
  * written as soon as the channel is writable again; a backlog past its bounds is a slow reader,
- * closed with 4008. Nothing polls. The close frame goes ahead of the backlog and nothing follows it;
- * the peer then has the close-handshake timeout to answer before TCP is closed.
+ * closed with 4008. Nothing polls. The close frame goes ahead of the backlog and nothing follows it
+ * but TCP's FIN; the socket then reads (and drops) what the peer still sends until it closes too.
  */
 final class NettySocket extends Outbox {
   static final String NAME = "socket";
@@ -209,10 +210,30 @@ final class NettySocket extends Outbox {
     closeSent = true;
     backlog = null;
     cancelTimer();
+    inbound.dropInput();
     ChannelFuture written = channel.writeAndFlush(Unpooled.wrappedBuffer(pendingClose.wire()));
     if (endAfterClose || closeReceived || finished) {
       written.addListener(ChannelFutureListener.CLOSE);
     } else {
+      written.addListener((ChannelFutureListener) this::closeFrameOut);
+    }
+  }
+
+  /**
+   * Our close frame is in the kernel, behind whatever was written before it: TCP's FIN goes right
+   * behind it, and the socket stays open, reading, until the peer closes. Closing it while the peer
+   * still sends (a slow reader keeps its heartbeat) would make the kernel answer with a reset and
+   * drop what it had not sent yet, the close frame included: the client would see 1006. A slow
+   * reader (4008) may take a while to read what is ahead of the close frame: its bound is the close
+   * grace (its actor's); any other peer has the close-handshake timeout from now.
+   */
+  private void closeFrameOut(ChannelFuture written) {
+    if (!written.isSuccess() || gone) {
+      channel.close();
+      return;
+    }
+    ((DuplexChannel) channel).shutdownOutput();
+    if (closeCode() != CloseCodes.SLOW_CONSUMER) {
       timer = loop.schedule(() -> {
         channel.close();
       }, closeTimeoutNanos, TimeUnit.NANOSECONDS);

@@ -66,7 +66,7 @@ final class SocketInbound extends ChannelInboundHandlerAdapter {
           onText(frame.text());
         }
       } else if (msg instanceof BinaryWebSocketFrame) {
-        if (!inputDone) {
+        if (!inputDone && !socket.isClosing()) {
           deliver(Connection.Binary.INSTANCE);
         }
       } else if (msg instanceof PingWebSocketFrame ping) {
@@ -121,6 +121,16 @@ final class SocketInbound extends ChannelInboundHandlerAdapter {
       // Closing TCP at once would reset it while it is still sending, and lose the close frame.
       connection.tell(Connection.FrameTooLarge.INSTANCE);
     }
+  }
+
+  /**
+   * Our close frame is on its way: from now on the peer's frames are read and dropped (only its close
+   * counts), whatever the actor still has. Input left unread when the socket ends would make the
+   * kernel reset the connection instead of ending it after what we sent.
+   */
+  void dropInput() {
+    paused = false;
+    channel.config().setAutoRead(true);
   }
 
   // ---------------------------------------------------------------- back-pressure

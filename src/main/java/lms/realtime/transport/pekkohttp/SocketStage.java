@@ -6,6 +6,7 @@ import java.time.Duration;
 import lms.realtime.fanout.Frame;
 import lms.realtime.fanout.MemberInbox;
 import lms.realtime.metrics.Metrics;
+import lms.realtime.protocol.CloseCodes;
 import lms.realtime.session.Connection;
 import lms.realtime.session.Gate;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -34,9 +35,10 @@ import org.apache.pekko.util.ByteString;
  *
  * <p><b>Out</b>: whatever the socket's {@link StageOutbox} holds, as one write: frames that piled up
  * while the previous write was on its way go out together. The close frame goes ahead of queued
- * frames and nothing follows it; after it the stage waits for the client's close, at most the close
- * timeout. With {@code keepAliveIdle} set, a ping goes out when nothing else has for that long (for
- * proxies that cut quiet connections).
+ * frames and nothing follows it; after it the stage reads on, dropping what comes, until the
+ * client's close (at most the close timeout; after a slow reader's 4008, the close grace). With
+ * {@code keepAliveIdle} set, a ping goes out when nothing else has for that long (for proxies that
+ * cut quiet connections).
  */
 final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
   /** A write takes queued frames up to about this many bytes. */
@@ -198,7 +200,14 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
       }
     }
 
-    /** The close frame goes alone and last; then the client's close is awaited, at most the close timeout. */
+    /**
+     * The close frame goes alone and last; then the client's close is awaited, reading (and dropping)
+     * what it still sends: the stage may not end while the peer sends (a slow reader keeps its
+     * heartbeat), since TCP would then be closed with input unread, which the kernel answers with a
+     * reset that drops what it had not sent yet, the close frame included (the client's 1006). A slow
+     * reader (4008) may take a while to read what is ahead of the close frame: its bound is the close
+     * grace (its actor's); any other peer has the close timeout.
+     */
     private void writeClose(ByteString closing) {
       closeSent = true;
       reader.closing();
@@ -206,7 +215,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
       push(out, closing);
       if (closeReceived || reader.stopped() || outbox.finished()) {
         completeStage(); // the close frame is written first; after broken framing nothing is read
-      } else {
+      } else if (outbox.closeCode() != CloseCodes.SLOW_CONSUMER) {
         scheduleOnce(CLOSE_TIMEOUT, closeTimeout);
       }
     }
