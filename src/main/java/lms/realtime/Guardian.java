@@ -72,7 +72,9 @@ public final class Guardian {
       for (int i = 0; i < settings.hubShards(); i++) {
         // Resume, not stop: a hub's subscriptions are its whole value, and a failure in one
         // delivery must not end fan-out for its slice of the node's rooms.
-        hubs.add(ctx.spawn(Behaviors.supervise(Hub.create(sockets, metrics, Room.KEY, settings.internals().rejoinBatch(), settings.internals().rejoinRetry())).onFailure(SupervisorStrategy.resume()), "hub-" + i));
+        Settings.Internals inner = settings.internals();
+        hubs.add(ctx.spawn(Behaviors.supervise(Hub.create(sockets, metrics, Room.KEY, inner.rejoinBatch(), inner.rejoinRetry(),
+            inner.hubHeldMax())).onFailure(SupervisorStrategy.resume()), "hub-" + i));
       }
       NodeContext node = new NodeContext(ctx.getSystem(), settings, verifier, new Json(settings), sockets, new PerAddress(),
           new Hubs(List.copyOf(hubs)), metrics, ClusterSharding.get(ctx.getSystem()), journalUp, demo);

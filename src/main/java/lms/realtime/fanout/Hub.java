@@ -27,9 +27,10 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
  * order the room said it.
  *
  * <p>The hub also keeps its members in their rooms when a room entity moves (a rolling restart, a
- * rebalance) or dies with its node, and recovers events lost on the way: its {@link RoomFollower}
- * watches each room's actor and joins the members again to the room's next incarnation with the last
- * position delivered. The room answers with what they missed, or tells them its history is gone.
+ * rebalance) or dies with its node: its {@link RoomFollower} watches each room's actor and joins the
+ * members again to the room's next incarnation with the last position delivered. The room answers
+ * with what they missed, or tells them its history is gone. And it recovers events lost on the way
+ * ({@link GapRecovery}), holding what the room says meanwhile so that nothing overtakes them.
  */
 public final class Hub extends AbstractBehavior<Hub.Command> {
 
@@ -94,25 +95,29 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
 
   /**
    * {@code rejoinBatch}: members per {@link RoomInbox.Rejoin} message (a re-join stays under Artery's large
-   * frame); {@code rejoinRetry}: how often a re-join or a recovery without an answer is tried again.
+   * frame); {@code rejoinRetry}: how often a re-join or a recovery without an answer is tried again;
+   * {@code heldMax}: messages a room's recovery may hold before it is given up.
    */
   public static Behavior<Command> create(
-      LocalSockets sockets, Metrics metrics, EntityTypeKey<RoomInbox> rooms, int rejoinBatch, Duration rejoinRetry) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Hub(ctx, timers, sockets, metrics, rooms, rejoinBatch, rejoinRetry)));
+      LocalSockets sockets, Metrics metrics, EntityTypeKey<RoomInbox> rooms, int rejoinBatch, Duration rejoinRetry, int heldMax) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new Hub(ctx, timers, sockets, metrics, rooms, rejoinBatch, rejoinRetry, heldMax)));
   }
 
   private final LocalSockets sockets;
   private final Metrics metrics;
   private final Map<String, Subscription> rooms = new HashMap<>();
   private final Map<ActorRef<MemberInbox>, Set<String>> roomsOf = new HashMap<>();
+  private final GapRecovery recovery;
   private final RoomFollower follower;
 
-  private Hub(ActorContext<Command> ctx, TimerScheduler<Command> timers,
-      LocalSockets sockets, Metrics metrics, EntityTypeKey<RoomInbox> roomKey, int rejoinBatch, Duration rejoinRetry) {
+  private Hub(ActorContext<Command> ctx, TimerScheduler<Command> timers, LocalSockets sockets, Metrics metrics,
+      EntityTypeKey<RoomInbox> roomKey, int rejoinBatch, Duration rejoinRetry, int heldMax) {
     super(ctx);
     this.sockets = sockets;
     this.metrics = metrics;
-    this.follower = new RoomFollower(ctx, timers, rooms, metrics, roomKey, rejoinBatch, rejoinRetry);
+    this.recovery = new GapRecovery(ctx, timers, rooms, metrics, rejoinRetry, heldMax, this::released, this::drop);
+    this.follower = new RoomFollower(ctx, timers, rooms, recovery, roomKey, rejoinBatch, rejoinRetry);
   }
 
   @Override
@@ -127,8 +132,8 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
         .onMessage(RoomMoved.class, m -> followed(() -> follower.roomMoved(m)))
         .onMessage(RoomActorGone.class, m -> followed(() -> follower.roomActorGone(m)))
         .onMessage(RejoinTimeout.class, m -> followed(() -> follower.rejoinTimeout(m)))
-        .onMessage(Recovered.class, m -> followed(() -> follower.recovered(m)))
-        .onMessage(RecoverTimeout.class, m -> followed(() -> follower.recoverTimeout(m)))
+        .onMessage(Recovered.class, m -> followed(() -> recovery.recovered(m)))
+        .onMessage(RecoverTimeout.class, m -> followed(() -> recovery.timeout(m)))
         .build();
   }
 
@@ -137,7 +142,23 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     return this;
   }
 
+  /** A message a gap recovery held, in its turn. */
+  private void released(Command msg) {
+    if (msg instanceof AddMember add) {
+      onAddMember(add);
+    } else if (msg instanceof RemoveMember remove) {
+      onRemoveMember(remove);
+    } else if (msg instanceof ToSocket toSocket) {
+      onToSocket(toSocket);
+    } else if (msg instanceof Broadcast broadcast) {
+      onBroadcast(broadcast);
+    }
+  }
+
   private Behavior<Command> onAddMember(AddMember msg) {
+    if (recovery.held(msg.room(), msg)) {
+      return this;
+    }
     ActorRef<MemberInbox> socket = msg.member().socket();
     Outbox outbox = sockets.outbox(socket);
     if (outbox == null) {
@@ -160,6 +181,9 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
   }
 
   private Behavior<Command> onRemoveMember(RemoveMember msg) {
+    if (recovery.held(msg.room(), msg)) {
+      return this;
+    }
     unsubscribe(msg.room(), msg.socket());
     if (msg.tellSocket()) {
       msg.socket().tell(new MemberInbox.RoomLeft(msg.room(), msg.lastFrame()));
@@ -173,8 +197,8 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     Subscription sub = rooms.get(room);
     if (sub != null) {
       sub.remove(socket);
-      if (sub.members.isEmpty()) {
-        drop(room, sub);
+      if (sub.members.isEmpty() && !sub.recovering()) {
+        drop(room, sub); // a recovering room's held joins are still to come: the recovery's end drops it
       }
     }
     Set<String> joined = roomsOf.get(socket);
@@ -195,11 +219,14 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
   }
 
   private Behavior<Command> onBroadcast(Broadcast msg) {
+    if (recovery.held(msg.room(), msg)) {
+      return this;
+    }
     Subscription sub = rooms.get(msg.room());
     if (sub == null) {
       return this;
     }
-    if (msg.seq() > 0 && follower.gap(sub, msg)) {
+    if (msg.seq() > 0 && recovery.gap(sub, msg)) {
       return this; // the room's answer to the recovery carries this event too
     }
     Frame frame = Frame.text(msg.frame());
@@ -213,6 +240,9 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
   }
 
   private Behavior<Command> onToSocket(ToSocket msg) {
+    if (recovery.held(msg.room(), msg)) {
+      return this;
+    }
     sendTo(msg.socket(), msg.frame());
     return this;
   }

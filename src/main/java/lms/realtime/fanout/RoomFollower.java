@@ -6,16 +6,12 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import lms.realtime.fanout.Hub.Broadcast;
 import lms.realtime.fanout.Hub.Command;
-import lms.realtime.fanout.Hub.RecoverTimeout;
-import lms.realtime.fanout.Hub.Recovered;
 import lms.realtime.fanout.Hub.RejoinTimeout;
 import lms.realtime.fanout.Hub.Rejoined;
 import lms.realtime.fanout.Hub.RoomActorGone;
 import lms.realtime.fanout.Hub.RoomMoved;
 import lms.realtime.fanout.Subscription.Member;
-import lms.realtime.metrics.Metrics;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
@@ -25,25 +21,25 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 /**
  * How a hub follows each of its rooms' actors: it watches the current incarnation and, when it stops
  * while members remain (a rolling restart, a rebalance, its node died) or a new one says it took over,
- * joins the members again to the next incarnation with the last position delivered; and when the
- * room's events skip a number, it asks the room for what was missed. Retried until answered. Part of
- * the hub's actor: its state lives in the hub's {@link Subscription}s.
+ * joins the members again to the next incarnation with the last position delivered. Retried until
+ * answered. A gap recovery under way with the previous incarnation is given up first (its
+ * {@link GapRecovery}). Part of the hub's actor: its state lives in the hub's {@link Subscription}s.
  */
 final class RoomFollower {
   private final ActorContext<Command> ctx;
   private final TimerScheduler<Command> timers;
   private final Map<String, Subscription> rooms;
-  private final Metrics metrics;
+  private final GapRecovery recovery;
   private final EntityTypeKey<RoomInbox> roomKey;
   private final int rejoinBatch;
   private final Duration rejoinRetry;
 
-  RoomFollower(ActorContext<Command> ctx, TimerScheduler<Command> timers, Map<String, Subscription> rooms, Metrics metrics,
+  RoomFollower(ActorContext<Command> ctx, TimerScheduler<Command> timers, Map<String, Subscription> rooms, GapRecovery recovery,
       EntityTypeKey<RoomInbox> roomKey, int rejoinBatch, Duration rejoinRetry) {
     this.ctx = ctx;
     this.timers = timers;
     this.rooms = rooms;
-    this.metrics = metrics;
+    this.recovery = recovery;
     this.roomKey = roomKey;
     this.rejoinBatch = rejoinBatch;
     this.rejoinRetry = rejoinRetry;
@@ -67,7 +63,7 @@ final class RoomFollower {
   /** The room's actor stopped with members still here: take them to its next incarnation. */
   void roomActorGone(RoomActorGone msg) {
     Subscription sub = rooms.get(msg.room());
-    if (sub == null || !msg.roomActor().equals(sub.roomActor) || sub.members.isEmpty()) {
+    if (sub == null || !msg.roomActor().equals(sub.roomActor) || (sub.members.isEmpty() && !sub.recovering())) {
       return;
     }
     rejoinNextIncarnation(msg.room(), sub);
@@ -82,6 +78,13 @@ final class RoomFollower {
   }
 
   private void rejoinNextIncarnation(String room, Subscription sub) {
+    if (sub.recovering()) {
+      recovery.giveUp(room, sub); // its answer would come from the incarnation that is gone
+      sub = rooms.get(room);
+      if (sub == null || sub.members.isEmpty()) {
+        return;
+      }
+    }
     if (sub.roomActor != null) {
       ctx.unwatch(sub.roomActor);
     }
@@ -106,52 +109,6 @@ final class RoomFollower {
     timers.startSingleTimer(new RejoinTimeout(room), rejoinRetry);
   }
 
-  /**
-   * Events of one room come in {@code seq} order; one that skips a number means some were lost on
-   * the way (issue 12: messages dropped between nodes used to go unnoticed). The hub asks the room
-   * for what it missed, holds the room's events until the answer (which carries them), and asks
-   * again if no answer comes.
-   */
-  boolean gap(Subscription sub, Broadcast msg) {
-    if (sub.recovering) {
-      return true;
-    }
-    if (sub.roomActor == null || sub.epoch == null || !sub.epoch.equals(msg.epoch()) || msg.seq() <= sub.seq + 1) {
-      return false;
-    }
-    sub.recovering = true;
-    ctx.getLog().info("room {}: events {}..{} missing on this node; recovering them", msg.room(), sub.seq + 1, msg.seq() - 1);
-    metrics.gapFound();
-    askRecovery(msg.room(), sub);
-    return true;
-  }
-
-  private void askRecovery(String room, Subscription sub) {
-    sub.roomActor.tell(new RoomInbox.Recover(ctx.getSelf(), sub.epoch, sub.seq));
-    timers.startSingleTimer(new RecoverTimeout(room), rejoinRetry);
-  }
-
-  void recoverTimeout(RecoverTimeout msg) {
-    Subscription sub = rooms.get(msg.room());
-    if (sub != null && sub.recovering && sub.roomActor != null) {
-      askRecovery(msg.room(), sub);
-    }
-  }
-
-  void recovered(Recovered msg) {
-    Subscription sub = rooms.get(msg.room());
-    if (sub == null || !sub.recovering) {
-      return;
-    }
-    timers.cancel(new RecoverTimeout(msg.room()));
-    sub.recovering = false;
-    sub.epoch = msg.epoch();
-    sub.seq = msg.seq();
-    for (String text : msg.frames()) {
-      sub.deliver(Frame.text(text), false);
-    }
-  }
-
   void rejoinTimeout(RejoinTimeout msg) {
     Subscription sub = rooms.get(msg.room());
     if (sub != null && sub.rejoining != null && !sub.members.isEmpty()) {
@@ -166,6 +123,15 @@ final class RoomFollower {
     }
     if (sub.rejoining == null) {
       return; // an answer to a retried re-join that was already answered
+    }
+    if (sub.recovering()) {
+      // a gap found in the events of a socket that joined the new incarnation meanwhile: what was
+      // held goes first, as it came; the re-join's catch-up follows
+      recovery.giveUp(msg.room(), sub);
+      sub = rooms.get(msg.room());
+      if (sub == null || sub.rejoining == null) {
+        return;
+      }
     }
     timers.cancel(new RejoinTimeout(msg.room()));
     // A socket that joined the new incarnation meanwhile (AddMember) already has its position;

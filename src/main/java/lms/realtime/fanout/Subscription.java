@@ -1,5 +1,6 @@
 package lms.realtime.fanout;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -27,11 +28,18 @@ final class Subscription {
   final Map<ActorRef<MemberInbox>, Member> members = new HashMap<>();
   /** The members a re-join is under way for (null: none): they, and only they, get the catch-up. */
   Set<ActorRef<MemberInbox>> rejoining;
-  /** A gap in the events was found and its recovery asked of the room: events wait for the answer. */
-  boolean recovering;
+  /**
+   * While a gap in the events is recovered (null otherwise): what the room said to this node's
+   * sockets since, in the order it came, waiting for the room's answer ({@link GapRecovery}).
+   */
+  ArrayDeque<Hub.Command> held;
   /** Members by drainer, for events and for presence watchers; null until needed after a change. */
   private Group[] everyone;
   private Group[] watchers;
+
+  boolean recovering() {
+    return held != null;
+  }
 
   void put(ActorRef<MemberInbox> socket, Member member) {
     Member before = members.put(socket, member);
