@@ -23,6 +23,14 @@
 #   durable    issue 14: 100 durable rooms (course:d1..course:d100) x 5 members, the backend publishing 500
 #              events/s in all (open loop, async client, 16 connections): the publish call's latency (sent
 #              -> 202), publish-to-delivery, events/s, errors, server CPU per event; on --durable-servers
+#   publish    issue 23: the backend publishing at saturation (16 keep-alive connections, closed loop) into 1 room
+#              and into 1,000 rooms without members: publishes/s, server CPU per publish (PostgreSQL's beside it),
+#              p50/p99 of the call, errors; then notifications to 1,000 online users through the batch call, 100
+#              a call: notifications/s; one server process per server, on --publish-servers
+#   lms-day    issue 23: a learning platform's day: 5,000 students (each in its user: room and a course of 50),
+#              an instructor per course; progress ticks (socket publish -> ack), notifications (batch call ->
+#              delivery), announcements (call -> delivery), presence queries (-> answer), stepped up x1, x2,
+#              x4, ... until a class passes p99 100 ms or loses anything: the capacity; on --day-servers
 #   cluster    the fan-out on three lms-realtime nodes forming one cluster on loopback, every room in memory
 #              (LMS_DURABLE_ROOMS=: three nodes and no shared database)
 #
@@ -32,11 +40,13 @@
 #   bench/run.sh             fan-out and cluster 1,000 / 5,000 / 10,000 (10 s + 30 s, 3 repeats), hold 19,000
 #                            (once), storm 15,000 (3 repeats), capacity 1,000 / 10,000 (steps of 3 s + 10 s,
 #                            once), durable on lms, lms-pg and lms-memory (10 s + 30 s, 3 repeats): well over an hour
+#   issue 23's two scenarios alone (about QUICK23 min):
+#   bench/run.sh --quick --scenarios "publish lms-day"
 #   issue 14's two comparisons (not in --quick's defaults: one run cannot resolve 10 %, and PostgreSQL adds a server):
 #   bench/run.sh --quick --scenarios "fanout durable" --servers "lms lms-memory plain" \
 #                --durable-servers "lms lms-pg lms-memory" --repeats 3
 #
-# Options (after the mode): --scenarios "fanout hold handshake capacity durable cluster",
+# Options (after the mode): --scenarios "fanout hold handshake capacity durable publish lms-day cluster",
 # --servers "lms lms-pekko socketio plain" (also: lms-memory, lms-pg),
 # durable: --durable-servers "lms lms-pg lms-memory" (any of lms lms-pekko lms-memory lms-pg; default: quick
 # "lms lms-memory", full "lms lms-pg lms-memory", lms-pg left out when PostgreSQL is not installed),
@@ -50,6 +60,14 @@
 # capacity: --capacity-members "1000 10000", --capacity-steps "20000 40000 ..." (deliveries/s; 20k to 200k
 # by 20k), --capacity-warmup N (2 quick, 3 full; the first step at least 5), --capacity-seconds N (5 quick,
 # 10 full); --sources N (127.0.0.1..N for hold, handshake and capacity, 4);
+# publish: --publish-servers "lms-memory lms lms-pg socketio plain" (lms-pg left out when PostgreSQL is not
+# installed), --publish-rooms "1 1000", --publish-connections N (16), --publish-warmup N (10 quick, 15 full),
+# --publish-seconds N (15 quick, 30 full; per room count), --batch-users N (1000; 0: no batch phase),
+# --batch-size N (100), --batch-connections N (4);
+# lms-day: --day-servers "lms lms-pg lms-memory socketio", --day-students N (5000 quick, 10000 full; courses of
+# --day-course-size 50, one instructor each), --day-steps "1 2 4 8 16 32 64 128 256" (multipliers),
+# --day-warmup N (2 quick, 3 full; the first step at least 8), --day-seconds N (8 quick, 15 full),
+# --day-connections N (8: the HTTP calls' connections);
 # --engine-jar PATH (default target/lms-realtime.jar, built when missing);
 # --no-build (use bench/target/lms-bench.jar as it is).
 # Environment: ENGINE_JAVA_OPTS, HOLD_JAVA_OPTS (hold: engine and ceiling), CLUSTER_JAVA_OPTS (each node),
@@ -71,7 +89,7 @@ REPEATS=
 SIZES=
 CLUSTER_SIZES=
 SERVERS="lms lms-pekko socketio plain"
-SCENARIOS="fanout hold handshake capacity durable cluster"
+SCENARIOS="fanout hold handshake capacity durable publish lms-day cluster"
 DURABLE_SERVERS=
 DURABLE_ROOMS=100
 DURABLE_PER_ROOM=5
@@ -93,10 +111,27 @@ CAP_DRAIN=5
 STORM_N=
 IN_FLIGHT=256
 SOURCES=4
+PUBLISH_SERVERS=
+PUBLISH_ROOMS="1 1000"
+PUBLISH_CONNECTIONS=16
+PUBLISH_WARMUP=
+PUBLISH_SECONDS=
+BATCH_USERS=1000
+BATCH_SIZE=100
+BATCH_CONNECTIONS=4
+DAY_SERVERS=
+DAY_STUDENTS=
+DAY_COURSE_SIZE=50
+DAY_STEPS="1 2 4 8 16 32 64 128 256"
+DAY_WARMUP=
+DAY_FIRST_WARMUP=8
+DAY_SECONDS=
+DAY_DRAIN=5
+DAY_CONNECTIONS=8
 BUILD=1
 ENGINE_JAR="${ENGINE_JAR:-}"
 
-usage() { sed -n '2,58p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,78p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -131,6 +166,21 @@ while [ $# -gt 0 ]; do
     --durable-prewarm) DURABLE_PREWARM="$2"; shift ;;
     --durable-warmup) DURABLE_WARMUP="$2"; shift ;;
     --durable-seconds) DURABLE_SECONDS="$2"; shift ;;
+    --publish-servers) PUBLISH_SERVERS="${2//,/ }"; shift ;;
+    --publish-rooms) PUBLISH_ROOMS="${2//,/ }"; shift ;;
+    --publish-connections) PUBLISH_CONNECTIONS="$2"; shift ;;
+    --publish-warmup) PUBLISH_WARMUP="$2"; shift ;;
+    --publish-seconds) PUBLISH_SECONDS="$2"; shift ;;
+    --batch-users) BATCH_USERS="$2"; shift ;;
+    --batch-size) BATCH_SIZE="$2"; shift ;;
+    --batch-connections) BATCH_CONNECTIONS="$2"; shift ;;
+    --day-servers) DAY_SERVERS="${2//,/ }"; shift ;;
+    --day-students) DAY_STUDENTS="$2"; shift ;;
+    --day-course-size) DAY_COURSE_SIZE="$2"; shift ;;
+    --day-steps) DAY_STEPS="${2//,/ }"; shift ;;
+    --day-warmup) DAY_WARMUP="$2"; shift ;;
+    --day-seconds) DAY_SECONDS="$2"; shift ;;
+    --day-connections) DAY_CONNECTIONS="$2"; shift ;;
     --engine-jar) ENGINE_JAR="$2"; shift ;;
     --no-build) BUILD=0 ;;
     -h|--help) usage; exit 0 ;;
@@ -144,12 +194,17 @@ if [ "$MODE" = quick ]; then
   HOLD_N="${HOLD_N:-5000}"; HOLD_SECONDS="${HOLD_SECONDS:-30}"; STORM_N="${STORM_N:-5000}"
   CAP_SIZES="${CAP_SIZES:-1000}"; CAP_WARMUP="${CAP_WARMUP:-2}"; CAP_SECONDS="${CAP_SECONDS:-5}"
   DURABLE_WARMUP="${DURABLE_WARMUP:-5}"; DURABLE_SECONDS="${DURABLE_SECONDS:-20}"
+  PUBLISH_WARMUP="${PUBLISH_WARMUP:-10}"; PUBLISH_SECONDS="${PUBLISH_SECONDS:-15}"
+  DAY_STUDENTS="${DAY_STUDENTS:-5000}"; DAY_WARMUP="${DAY_WARMUP:-2}"; DAY_SECONDS="${DAY_SECONDS:-8}"
 else
   SIZES="${SIZES:-1000 5000 10000}"; MEASURE="${MEASURE:-30}"; WARMUP="${WARMUP:-10}"; REPEATS="${REPEATS:-3}"
   HOLD_N="${HOLD_N:-19000}"; HOLD_SECONDS="${HOLD_SECONDS:-60}"; STORM_N="${STORM_N:-15000}"
   CAP_SIZES="${CAP_SIZES:-1000 10000}"; CAP_WARMUP="${CAP_WARMUP:-3}"; CAP_SECONDS="${CAP_SECONDS:-10}"
   DURABLE_WARMUP="${DURABLE_WARMUP:-10}"; DURABLE_SECONDS="${DURABLE_SECONDS:-30}"
+  PUBLISH_WARMUP="${PUBLISH_WARMUP:-15}"; PUBLISH_SECONDS="${PUBLISH_SECONDS:-30}"
+  DAY_STUDENTS="${DAY_STUDENTS:-10000}"; DAY_WARMUP="${DAY_WARMUP:-3}"; DAY_SECONDS="${DAY_SECONDS:-15}"
 fi
+DAY_SOCKETS=$((DAY_STUDENTS + (DAY_STUDENTS + DAY_COURSE_SIZE - 1) / DAY_COURSE_SIZE)) # students and an instructor per course
 DURABLE_N=$((DURABLE_ROOMS * DURABLE_PER_ROOM)) # sockets in all
 # the hold lasts at least its idle window
 [ "$HOLD_SECONDS" -lt "$IDLE_CPU_SECONDS" ] && HOLD_SECONDS="$IDLE_CPU_SECONDS"
@@ -168,7 +223,7 @@ for s in $SERVERS; do
   case "$s" in lms|lms-pekko|lms-memory|lms-pg|socketio|plain) ;; *) echo "run.sh: unknown server $s (lms, lms-pekko, lms-memory, lms-pg, socketio, plain)" >&2; exit 64 ;; esac
 done
 for s in $SCENARIOS; do
-  case "$s" in fanout|hold|handshake|capacity|durable|cluster) ;; *) echo "run.sh: unknown scenario $s (fanout, hold, handshake, capacity, durable, cluster)" >&2; exit 64 ;; esac
+  case "$s" in fanout|hold|handshake|capacity|durable|publish|lms-day|cluster) ;; *) echo "run.sh: unknown scenario $s (fanout, hold, handshake, capacity, durable, publish, lms-day, cluster)" >&2; exit 64 ;; esac
 done
 has() { case " $1 " in *" $2 "*) return 0 ;; *) return 1 ;; esac; }
 
@@ -188,6 +243,21 @@ if [ -z "$DURABLE_SERVERS" ]; then
     DURABLE_NOTE="lms-pg left out of durable: PostgreSQL is not installed (apt-get install postgresql)"
   fi
 fi
+PG_NOTE=""
+if [ -z "$PUBLISH_SERVERS" ]; then
+  PUBLISH_SERVERS="lms-memory lms lms-pg socketio plain"
+  [ -n "$PG_BIN" ] || { PUBLISH_SERVERS="lms-memory lms socketio plain"; PG_NOTE="lms-pg left out of publish and lms-day: PostgreSQL is not installed"; }
+fi
+if [ -z "$DAY_SERVERS" ]; then
+  DAY_SERVERS="lms lms-pg lms-memory socketio"
+  [ -n "$PG_BIN" ] || { DAY_SERVERS="lms lms-memory socketio"; PG_NOTE="lms-pg left out of publish and lms-day: PostgreSQL is not installed"; }
+fi
+for s in $PUBLISH_SERVERS $DAY_SERVERS; do
+  case "$s" in lms|lms-pekko|lms-memory|lms-pg|socketio|plain) ;; *) echo "run.sh: --publish-servers / --day-servers: unknown server $s" >&2; exit 64 ;; esac
+done
+for s in $DAY_SERVERS; do
+  [ "$s" = plain ] && { echo "run.sh: --day-servers: the ceiling has no lms-day application (lms, lms-pekko, lms-memory, lms-pg, socketio)" >&2; exit 64; }
+done
 for s in $DURABLE_SERVERS; do
   case "$s" in lms|lms-pekko|lms-memory|lms-pg) ;; *) echo "run.sh: --durable-servers: $s is not an engine (lms, lms-pekko, lms-memory, lms-pg)" >&2; exit 64 ;; esac
 done
@@ -199,6 +269,8 @@ has_lms() {
   local s
   for s in $SERVERS; do is_engine "$s" && return 0; done
   has "$SCENARIOS" durable && [ -n "$DURABLE_SERVERS" ] && return 0
+  if has "$SCENARIOS" publish; then for s in $PUBLISH_SERVERS; do is_engine "$s" && return 0; done; fi
+  if has "$SCENARIOS" lms-day; then for s in $DAY_SERVERS; do is_engine "$s" && return 0; done; fi
   return 1
 }
 
@@ -214,6 +286,8 @@ has "$SCENARIOS" hold && COUNTS="$COUNTS $HOLD_N"
 has "$SCENARIOS" handshake && COUNTS="$COUNTS $STORM_N"
 has "$SCENARIOS" capacity && COUNTS="$COUNTS $CAP_SIZES"
 has "$SCENARIOS" durable && COUNTS="$COUNTS $DURABLE_N"
+has "$SCENARIOS" publish && COUNTS="$COUNTS $BATCH_USERS"
+has "$SCENARIOS" lms-day && COUNTS="$COUNTS $DAY_SOCKETS"
 has "$SCENARIOS" cluster && COUNTS="$COUNTS $CLUSTER_SIZES"
 for n in $COUNTS; do [ "$n" -gt "$MOST" ] && MOST="$n"; done
 if [ "$FD_LIMIT" != unlimited ] && [ $((MOST + 1000)) -gt "$FD_LIMIT" ]; then
@@ -284,7 +358,8 @@ fi
 [ -f "$BUILT_JAR" ] || { log "missing $BUILT_JAR (run without --no-build)"; exit 1; }
 cp "$BUILT_JAR" "$JAR"
 
-if has "$SERVERS" socketio && { has "$SCENARIOS" fanout || has "$SCENARIOS" hold || has "$SCENARIOS" handshake || has "$SCENARIOS" capacity; }; then
+if { has "$SERVERS" socketio && { has "$SCENARIOS" fanout || has "$SCENARIOS" hold || has "$SCENARIOS" handshake || has "$SCENARIOS" capacity; }; } \
+   || { has "$SCENARIOS" publish && has "$PUBLISH_SERVERS" socketio; } || { has "$SCENARIOS" lms-day && has "$DAY_SERVERS" socketio; }; then
   if [ ! -d "$BENCH/peers/socketio/node_modules/socket.io" ]; then
     log "installing the Socket.IO peer (npm ci)"
     (cd "$BENCH/peers/socketio" && npm ci --no-audit --no-fund --loglevel=error) || { log "npm ci failed"; exit 1; }
@@ -315,6 +390,8 @@ SECRET="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" # 48 characters, new for
   echo "hold:           $HOLD_N sockets, held ${HOLD_SECONDS}s (idle CPU over the last ${IDLE_CPU_SECONDS}s; at 0 sockets over ${IDLE_BASELINE_SECONDS}s), over $SOURCES source addresses"
   echo "handshake:      $STORM_N sockets, $IN_FLIGHT in flight, over $SOURCES source addresses, 2 rounds (cold, warm)"
   echo "durable:        $DURABLE_ROOMS rooms (course:d1..course:d$DURABLE_ROOMS) x $DURABLE_PER_ROOM members ($DURABLE_N sockets); $DURABLE_RATE events/s in all, round robin over the rooms, open loop; async client, at most $DURABLE_CONNECTIONS connections; warm-up ${DURABLE_WARMUP}s; measured ${DURABLE_SECONDS}s; payload ${PAYLOAD} B; servers: $DURABLE_SERVERS; repeats: $REPEATS${DURABLE_NOTE:+; $DURABLE_NOTE}"
+  echo "publish:        servers: $PUBLISH_SERVERS; rooms without members: $PUBLISH_ROOMS (course:r<R>-1..R, round robin); $PUBLISH_CONNECTIONS keep-alive connections, closed loop (the harness's HttpPool); warm-up ${PUBLISH_WARMUP}s over every room, then per room count 1 s + ${PUBLISH_SECONDS}s measured; batch: $BATCH_USERS users online, $BATCH_SIZE user items a call, $BATCH_CONNECTIONS connections, 5 s + ${PUBLISH_SECONDS}s${PG_NOTE:+; $PG_NOTE}"
+  echo "lms-day:        servers: $DAY_SERVERS; $DAY_STUDENTS students in courses of $DAY_COURSE_SIZE, an instructor each ($DAY_SOCKETS sockets); base: a tick per student every 30 s, a notification per student every 600 s (batches of $BATCH_SIZE), an announcement per course every 300 s, a presence query per instructor every 20 s; steps x$(echo $DAY_STEPS | sed 's/ /, x/g'); each ${DAY_WARMUP}s warm-up (the first at least ${DAY_FIRST_WARMUP}s) + ${DAY_SECONDS}s measured + at most ${DAY_DRAIN}s drain; bound p99 <= 100 ms per class, nothing lost; $DAY_CONNECTIONS HTTP connections"
   echo "journals:       lms, lms-pekko: durable rooms (course,user) in H2 under a fresh LMS_DATA_DIR per run; lms-memory: LMS_DURABLE_ROOMS= (every room in memory); lms-pg: PostgreSQL, a fresh server per run; cluster: LMS_DURABLE_ROOMS= (memory rooms: no shared database)"
   if [ -n "$PG_BIN" ]; then
     echo "postgresql:     $("$PG_BIN/postgres" --version 2>/dev/null) ($PG_BIN; default settings, fsync on)"
@@ -436,8 +513,9 @@ start_server() { # name run-id [hold]: sets SERVER_PID and SERVER_PORT; 0 when r
       SERVER_PORT="$(free_port 18283)"
       opts=""
       [ "$variant" = hold ] && opts="--expose-gc"
-      echo "node ${opts:+$opts }bench/peers/socketio/server.mjs $SERVER_PORT" >> "$COMMANDS"
-      node $opts "$BENCH/peers/socketio/server.mjs" "$SERVER_PORT" > "$logf" 2>&1 &
+      # the run's JWT secret: the peer's learning-platform application (publish, lms-day) checks the same tokens
+      echo "LMS_JWT_SECRET=\$SECRET node ${opts:+$opts }bench/peers/socketio/server.mjs $SERVER_PORT" >> "$COMMANDS"
+      LMS_JWT_SECRET="$SECRET" node $opts "$BENCH/peers/socketio/server.mjs" "$SERVER_PORT" > "$logf" 2>&1 &
       SERVER_PID=$!
       ready="/health" ;;
   esac
@@ -510,6 +588,8 @@ error_result() { # file scenario server members message
   local rate seconds="$MEASURE"
   rate="$(rate_for "$4")"
   [ "$2" = durable ] && { rate="$DURABLE_RATE"; seconds="$DURABLE_SECONDS"; }
+  [ "$2" = publish ] && seconds="$PUBLISH_SECONDS"
+  [ "$2" = lms-day ] && seconds="$DAY_SECONDS"
   printf '{"scenario":"%s","server":"%s","members":%s,"rate":%s,"payload_bytes":%s,"seconds":%s,"error":"%s"}\n' \
     "$2" "$(label_of "$3")" "$4" "$rate" "$PAYLOAD" "$seconds" "$5" > "$1"
 }
@@ -520,9 +600,11 @@ run_driver() {
   shift 7
   local args=("$@" --out "$out")
   shown="${args[*]/#$WORK\//}"
-  is_lms "$s" && shown="$shown --secret \$SECRET"
+  local tokens=no # the engine, and the peer's application in publish and lms-day, check the run's JWTs
+  { is_lms "$s" || { [ "$s" = socketio ] && { [ "$scenario" = publish ] || [ "$scenario" = lms-day ]; }; }; } && tokens=yes
+  [ "$tokens" = yes ] && shown="$shown --secret \$SECRET"
   echo "java $DRIVER_JAVA_OPTS -cp bench/target/lms-bench.jar lms.bench.Driver $shown" >> "$COMMANDS"
-  is_lms "$s" && args+=(--secret "$SECRET")
+  [ "$tokens" = yes ] && args+=(--secret "$SECRET")
   timeout "$tmo" java $DRIVER_JAVA_OPTS -cp "$JAR" lms.bench.Driver "${args[@]}" 2>&1 | tee "$WORK/driver-$id.log" | sed 's/^/    /'
   rc=${PIPESTATUS[0]}
   for p in ${pids//,/ }; do kill -0 "$p" 2>/dev/null || alive=0; done
@@ -544,6 +626,8 @@ has "$SCENARIOS" hold && TOTAL=$((TOTAL + $(count_words $SERVERS)))
 has "$SCENARIOS" handshake && TOTAL=$((TOTAL + REPEATS * $(count_words $SERVERS)))
 has "$SCENARIOS" capacity && TOTAL=$((TOTAL + $(count_words $CAP_SIZES) * $(count_words $SERVERS)))
 has "$SCENARIOS" durable && TOTAL=$((TOTAL + REPEATS * $(count_words $DURABLE_SERVERS)))
+has "$SCENARIOS" publish && TOTAL=$((TOTAL + $(count_words $PUBLISH_SERVERS)))
+has "$SCENARIOS" lms-day && TOTAL=$((TOTAL + $(count_words $DAY_SERVERS)))
 has "$SCENARIOS" cluster && TOTAL=$((TOTAL + REPEATS * $(count_words $CLUSTER_SIZES)))
 N=0
 log "$MODE: $TOTAL runs (scenarios: $SCENARIOS; servers: $SERVERS); work dir $WORK"
@@ -559,7 +643,8 @@ one_run() {
     return 0
   fi
   local db=()
-  [ "$s" = lms-pg ] && [ "$scenario" = durable ] && db=(--db-pid "$PG_PID") # the database's CPU, beside the engine's
+  [ "$s" = lms-pg ] && { [ "$scenario" = durable ] || [ "$scenario" = publish ] || [ "$scenario" = lms-day ]; } &&
+    db=(--db-pid "$PG_PID") # the database's CPU, beside the engine's
   run_driver "$scenario" "$s" "$m" "$id" "$out" "$timeout" "$SERVER_PID" \
     "$@" "${db[@]}" --server "$(proto_of "$s")" --label "$(label_of "$s")" --url "http://127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID"
   stop_current
@@ -659,6 +744,39 @@ if has "$SCENARIOS" durable; then
         --seconds "$DURABLE_SECONDS" --warmup "$DURABLE_WARMUP" --payload-bytes "$PAYLOAD" \
         --publish-connections "$DURABLE_CONNECTIONS" --prewarm "$DURABLE_PREWARM" --drain 5 --threads "$DRIVER_THREADS"
     done
+  done
+fi
+
+# ---------------------------------------------------------------- publish at saturation, and batches (issue 23)
+if has "$SCENARIOS" publish; then
+  log "publish: servers $PUBLISH_SERVERS; rooms $PUBLISH_ROOMS; $PUBLISH_CONNECTIONS connections; ${PUBLISH_WARMUP}s + ${PUBLISH_SECONDS}s per room count; batch $BATCH_USERS users x $BATCH_SIZE a call"
+  for s in $PUBLISH_SERVERS; do # one server process each: warm-up, every room count, then the batch
+    N=$((N + 1))
+    id="publish-$s"
+    out="$WORK/publish-$s.json"
+    log "run $N/$TOTAL: publish, $(label_of "$s")"
+    one_run publish "$s" "$BATCH_USERS" "$id" "$out" $(( PUBLISH_WARMUP + 3 * (PUBLISH_SECONDS + 5) + 600 )) "" \
+      --scenario publish --publish-rooms "$(echo $PUBLISH_ROOMS | tr ' ' ',')" --publish-connections "$PUBLISH_CONNECTIONS" \
+      --warmup "$PUBLISH_WARMUP" --seconds "$PUBLISH_SECONDS" --payload-bytes "$PAYLOAD" \
+      --batch-users "$BATCH_USERS" --batch-size "$BATCH_SIZE" --batch-connections "$BATCH_CONNECTIONS" --batch-warmup 5 \
+      --drain 5 --sources "$SOURCES" --threads "$DRIVER_THREADS" --join-timeout 120
+  done
+fi
+
+# ---------------------------------------------------------------- a learning platform's day (issue 23)
+if has "$SCENARIOS" lms-day; then
+  log "lms-day: servers $DAY_SERVERS; $DAY_STUDENTS students, courses of $DAY_COURSE_SIZE; steps x$DAY_STEPS; ${DAY_WARMUP}s + ${DAY_SECONDS}s per step"
+  DAY_TIMEOUT=$(( $(count_words $DAY_STEPS) * (DAY_WARMUP + DAY_SECONDS + DAY_DRAIN + 30) + DAY_FIRST_WARMUP + 900 ))
+  for s in $DAY_SERVERS; do # one server process per server, kept running across its steps
+    N=$((N + 1))
+    id="lms-day-$s"
+    out="$WORK/lms-day-$s.json"
+    log "run $N/$TOTAL: lms-day, $(label_of "$s"), $DAY_STUDENTS students"
+    one_run lms-day "$s" "$DAY_SOCKETS" "$id" "$out" "$DAY_TIMEOUT" "" \
+      --scenario lms-day --students "$DAY_STUDENTS" --course-size "$DAY_COURSE_SIZE" \
+      --steps "$(echo $DAY_STEPS | tr ' ' ',')" --warmup "$DAY_WARMUP" --first-step-warmup "$DAY_FIRST_WARMUP" \
+      --seconds "$DAY_SECONDS" --drain "$DAY_DRAIN" --p99-bound-ms 100 --batch-size "$BATCH_SIZE" \
+      --publish-connections "$DAY_CONNECTIONS" --sources "$SOURCES" --threads "$DRIVER_THREADS" --join-timeout 300
   done
 fi
 

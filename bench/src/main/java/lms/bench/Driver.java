@@ -139,6 +139,17 @@ public final class Driver {
   double p99BoundMs = 50;
   double lossTolerance = 0.001; // a step falls behind when received < (1 - this) x expected
   int firstStepWarmup = 5;      // the first step's warm-up (the server's publish and fan-out code still cold)
+  boolean stepsGiven;
+  // publish (Publish.java, issue 23): room counts, client threads, the batch phase
+  List<Integer> publishRooms = new ArrayList<>(List.of(1, 1000));
+  int clientThreads = 1;
+  int batchUsers = 1000;        // 0: no batch phase
+  int batchSize = 100;
+  int batchConnections = 4;
+  int batchWarmup = 5;
+  boolean userTokens;           // members are users in their own user: room (socket.io: a token in the URI)
+  // lms-day (LmsDay.java, issue 23)
+  final LmsDay.Options day = new LmsDay.Options();
 
   // ---- run state
   volatile long measureStart = Long.MAX_VALUE;
@@ -209,12 +220,14 @@ public final class Driver {
       case "handshake" -> new Handshake(d).run();
       case "capacity" -> new Capacity(d).run();
       case "durable" -> new Durable(d).run();
+      case "publish" -> new Publish(d).run();
+      case "lms-day" -> new LmsDay(d).run();
       default -> d.run();
     });
   }
 
   static final String USAGE = """
-      usage: java -cp lms-bench.jar lms.bench.Driver [--scenario fanout|hold|handshake|capacity|durable]
+      usage: java -cp lms-bench.jar lms.bench.Driver [--scenario fanout|hold|handshake|capacity|durable|publish|lms-day]
                --server lms|socketio|plain --url http://127.0.0.1:PORT[,http://127.0.0.1:PORT2,...]
                [--members 1000] [--rate 20] [--seconds 10] [--warmup 5] [--payload-bytes 128]
                [--secret S (lms)] [--room course:1|r|none] [--publish-url URL] [--server-pid PID[,PID2,...]]
@@ -229,7 +242,14 @@ public final class Driver {
                         [--seconds 10 (per step)] [--first-step-warmup 5] [--drain 5] [--p99-bound-ms 50]
                         [--loss-tolerance 0.001]
              durable:   --server lms --members 500 (sockets in all) [--rooms 100] [--room course:d (a prefix: course:d1 ..)]
-                        [--rate 500 (events/s in all)] [--warmup 5] [--seconds 20] [--publish-connections 16]""";
+                        [--rate 500 (events/s in all)] [--warmup 5] [--seconds 20] [--publish-connections 16]
+             publish:   [--publish-rooms 1,1000] [--publish-connections 16] [--client-threads 1] [--warmup 10]
+                        [--seconds 20 (per room count)] [--batch-users 1000 (0: none)] [--batch-size 100]
+                        [--batch-connections 4] [--batch-warmup 5] [--db-pid PID]
+             lms-day:   [--students 5000] [--course-size 50] [--steps 1,2,4,... (multipliers)] [--warmup 3]
+                        [--first-step-warmup 8] [--seconds 10] [--drain 5] [--p99-bound-ms 100]
+                        [--tick-seconds 30] [--notify-seconds 600] [--announce-seconds 300] [--presence-seconds 20]
+                        [--batch-size 100] [--publish-connections 8] [--db-pid PID]""";
 
   void parse(String[] a) {
     for (int i = 0; i < a.length; i++) {
@@ -246,8 +266,9 @@ public final class Driver {
           default -> throw new IllegalArgumentException("unknown --server " + v);
         };
         case "--scenario" -> scenario = switch (v) {
-          case "fanout", "hold", "handshake", "capacity", "durable" -> v;
-          default -> throw new IllegalArgumentException("unknown --scenario " + v + " (fanout, hold, handshake, capacity, durable)");
+          case "fanout", "hold", "handshake", "capacity", "durable", "publish", "lms-day" -> v;
+          default -> throw new IllegalArgumentException("unknown --scenario " + v
+              + " (fanout, hold, handshake, capacity, durable, publish, lms-day)");
         };
         case "--label" -> label = v;
         case "--url" -> {
@@ -289,6 +310,7 @@ public final class Driver {
         case "--idle-cpu-seconds" -> idleCpuSeconds = Integer.parseInt(v);
         case "--idle-baseline-seconds" -> idleBaselineSeconds = Integer.parseInt(v);
         case "--steps" -> {
+          stepsGiven = true;
           steps.clear();
           for (String x : v.split("[,\\s]+")) {
             if (!x.isBlank()) {
@@ -296,9 +318,34 @@ public final class Driver {
             }
           }
           if (steps.isEmpty() || steps.stream().anyMatch(x -> x < 1)) {
-            throw new IllegalArgumentException("--steps needs deliveries/s >= 1");
+            throw new IllegalArgumentException("--steps needs deliveries/s (lms-day: multipliers) >= 1");
           }
         }
+        case "--publish-rooms" -> {
+          publishRooms.clear();
+          for (String x : v.split("[,\\s]+")) {
+            if (!x.isBlank()) {
+              publishRooms.add(Integer.parseInt(x.trim()));
+            }
+          }
+          if (publishRooms.isEmpty() || publishRooms.stream().anyMatch(x -> x < 1)) {
+            throw new IllegalArgumentException("--publish-rooms needs room counts >= 1");
+          }
+        }
+        case "--client-threads" -> clientThreads = Integer.parseInt(v);
+        case "--batch-users" -> batchUsers = Integer.parseInt(v);
+        case "--batch-size" -> {
+          batchSize = Integer.parseInt(v);
+          day.batchSize = batchSize;
+        }
+        case "--batch-connections" -> batchConnections = Integer.parseInt(v);
+        case "--batch-warmup" -> batchWarmup = Integer.parseInt(v);
+        case "--students" -> day.students = Integer.parseInt(v);
+        case "--course-size" -> day.courseSize = Integer.parseInt(v);
+        case "--tick-seconds" -> day.tickSeconds = Double.parseDouble(v);
+        case "--notify-seconds" -> day.notifySeconds = Double.parseDouble(v);
+        case "--announce-seconds" -> day.announceSeconds = Double.parseDouble(v);
+        case "--presence-seconds" -> day.presenceSeconds = Double.parseDouble(v);
         case "--p99-bound-ms" -> p99BoundMs = Double.parseDouble(v);
         case "--loss-tolerance" -> lossTolerance = Double.parseDouble(v);
         case "--first-step-warmup" -> firstStepWarmup = Integer.parseInt(v);
@@ -361,6 +408,9 @@ public final class Driver {
     if (proto == Proto.LMS && (secret == null || secret.length() < 32)) {
       throw new IllegalArgumentException("--server lms needs --secret (the engine's LMS_JWT_SECRET, >= 32 bytes)");
     }
+    if (secret != null) {
+      key = new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256");
+    }
     if (connectRetries == null) {
       connectRetries = scenario.equals("handshake") ? 0 : 5;
     }
@@ -391,6 +441,26 @@ public final class Driver {
     } else if (roomCount != 1) {
       throw new IllegalArgumentException("--rooms is for --scenario durable only");
     }
+    if (scenario.equals("publish") || scenario.equals("lms-day")) {
+      // their own rooms and calls (Publish, LmsDay); the socket.io peer checks the same JWTs as the engine
+      if (proto != Proto.PLAIN && key == null) {
+        throw new IllegalArgumentException("--scenario " + scenario + " needs --secret (the server's JWT secret)");
+      }
+      if (scenario.equals("lms-day") && proto == Proto.PLAIN) {
+        throw new IllegalArgumentException("--scenario lms-day needs --server lms or socketio");
+      }
+      if (!publishConnectionsGiven) {
+        publishConnections = scenario.equals("publish") ? 16 : 8;
+      }
+      if (clientThreads < 1 || batchSize < 1 || batchConnections < 1) {
+        throw new IllegalArgumentException("--client-threads, --batch-size and --batch-connections must be >= 1");
+      }
+      if (scenario.equals("lms-day") && !stepsGiven) {
+        steps.clear();
+        steps.addAll(List.of(1L, 2L, 4L, 8L, 16L, 32L, 64L, 128L, 256L));
+      }
+      return;
+    }
     if (publishConnections < 1) {
       throw new IllegalArgumentException("--publish-connections must be >= 1");
     }
@@ -415,9 +485,6 @@ public final class Driver {
 
   /** The client shared by every scenario: the event loops, a bootstrap, the stats of each loop. */
   void startClient() {
-    if (proto == Proto.LMS) {
-      key = new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256");
-    }
     group = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
     for (EventExecutor loop : group) {
       statsByLoop.put(loop, new Stats());
@@ -735,7 +802,8 @@ public final class Driver {
     String ws = bases.get(i % bases.size()).toString().replaceFirst("^http", "ws");
     return URI.create(switch (proto) {
       case LMS -> ws + "/ws?token=" + memberToken(i);
-      case SOCKETIO -> ws + "/socket.io/?EIO=4&transport=websocket" + (room == null ? "" : "&room=" + room);
+      case SOCKETIO -> ws + "/socket.io/?EIO=4&transport=websocket" + (room == null ? "" : "&room=" + room)
+          + (userTokens ? "&token=" + memberToken(i) : "");
       case PLAIN -> ws + "/ws";
     });
   }
@@ -755,7 +823,12 @@ public final class Driver {
     if (r != null && r.startsWith("course:")) {
       claims.put("courses", Map.of(r.substring("course:".length()), "student"));
     }
-    return token("bench-m-" + i, claims);
+    return token(userOf(i), claims);
+  }
+
+  /** Member i's user id (the {@code sub} of its token). */
+  static String userOf(int i) {
+    return "bench-m-" + i;
   }
 
   String token(String sub, Map<String, Object> claims) {
@@ -764,6 +837,11 @@ public final class Driver {
   }
 
   ChannelInitializer<SocketChannel> initializer(URI uri, long t0, int index, int attempt) {
+    return initializer(uri, () -> new Member(t0, uri, index, attempt));
+  }
+
+  /** A WebSocket client pipeline ending in the handler {@code last} makes (lms-day has its own). */
+  static ChannelInitializer<SocketChannel> initializer(URI uri, java.util.function.Supplier<io.netty.channel.ChannelHandler> last) {
     WebSocketClientProtocolConfig config = WebSocketClientProtocolConfig.newBuilder()
         .webSocketUri(uri)
         .version(WebSocketVersion.V13)
@@ -783,7 +861,7 @@ public final class Driver {
             new HttpObjectAggregator(1 << 16),
             new WebSocketClientProtocolHandler(config),
             new WebSocketFrameAggregator(1 << 20),
-            new Member(t0, uri, index, attempt));
+            last.get());
       }
     };
   }

@@ -51,6 +51,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *       encoding, no cross-thread write per member, no queue bound (a slow reader just buffers). This is
  *       the same kind of call as the engine's backend API ({@code POST /api/v1/rooms/{room}/events}),
  *       minus the JWT check, the JSON parse and the room bookkeeping.
+ *   <li>{@code POST /publish} without a query, body {@code {"room":..,"event":..,"data":..}} (issue 23's
+ *       publish scenario, rooms without members): the body is parsed with Jackson's streaming parser (every
+ *       token read, so malformed JSON is a 400), its {@code room} and {@code event} taken, and 202
+ *       {@code {"room":..}} answered; nothing is broadcast (the ceiling has no rooms). The floor of a publish
+ *       call: HTTP and a JSON parse, no token, no room.
  *   <li>{@code GET /health}: {@code {"members":N}}.
  * </ul>
  *
@@ -140,6 +145,34 @@ public final class NettyCeiling {
     return frame;
   }
 
+  static final com.fasterxml.jackson.core.JsonFactory JSON = new com.fasterxml.jackson.core.JsonFactory();
+
+  /** The top-level {@code room} of a JSON object with a string {@code event}, every token read; null if not so. */
+  static String roomOf(ByteBuf body) {
+    try (com.fasterxml.jackson.core.JsonParser p = JSON.createParser((java.io.InputStream) new io.netty.buffer.ByteBufInputStream(body.duplicate()))) {
+      if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+        return null;
+      }
+      String room = null;
+      String event = null;
+      com.fasterxml.jackson.core.JsonToken t;
+      while ((t = p.nextToken()) == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        t = p.nextToken();
+        if (name.equals("room") && t == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+          room = p.getText();
+        } else if (name.equals("event") && t == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+          event = p.getText();
+        } else {
+          p.skipChildren(); // data: read through, not kept
+        }
+      }
+      return t == com.fasterxml.jackson.core.JsonToken.END_OBJECT && p.nextToken() == null && event != null ? room : null;
+    } catch (java.io.IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
   void broadcast(ByteBuf frame) {
     published.incrementAndGet();
     for (Map.Entry<EventExecutor, List<Channel>> e : membersByLoop.entrySet()) {
@@ -197,7 +230,16 @@ public final class NettyCeiling {
       if (q >= 0) {
         path = path.substring(0, q);
       }
-      if (req.method().equals(HttpMethod.POST) && path.equals("/publish")) {
+      // the fan-out publishes to /publish?room=r: that form broadcasts, the bare /publish parses (issue 23)
+      if (req.method().equals(HttpMethod.POST) && path.equals("/publish") && q < 0) {
+        String room = roomOf(req.content());
+        if (room == null) {
+          respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "{\"error\":\"bad_request\"}");
+        } else {
+          published.incrementAndGet();
+          respond(ctx, req, HttpResponseStatus.ACCEPTED, "{\"room\":\"" + room + "\"}");
+        }
+      } else if (req.method().equals(HttpMethod.POST) && path.equals("/publish")) {
         broadcast(encodeTextFrame(ctx.alloc(), req.content()));
         respond(ctx, req, HttpResponseStatus.ACCEPTED, "{\"members\":" + members.get() + "}");
       } else if (req.method().equals(HttpMethod.GET) && path.equals("/health")) {

@@ -39,7 +39,8 @@ final class Plots {
       "socket.io", new Color(255, 127, 14),
       "netty-ceiling", new Color(110, 110, 110));
   static final List<String> FILES = List.of("latency.png", "throughput.png", "cpu-per-delivery.png",
-      "bytes-per-socket.png", "handshakes.png", "capacity.png", "capacity-steps.png", "durable.png");
+      "bytes-per-socket.png", "handshakes.png", "capacity.png", "capacity-steps.png", "durable.png", "publish.png",
+      "lms-day.png"); // the last two written by Issue23
 
   private Plots() { }
 

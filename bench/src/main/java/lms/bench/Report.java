@@ -73,9 +73,11 @@ public final class Report {
     List<JsonNode> storms = new ArrayList<>();
     List<JsonNode> caps = new ArrayList<>();
     List<JsonNode> durables = new ArrayList<>();
+    List<JsonNode> publishes = new ArrayList<>(); // issue 23
+    List<JsonNode> days = new ArrayList<>();
     List<String> broken = new ArrayList<>();
     try (Stream<Path> files = Files.list(Path.of(o.get("--runs")))) {
-      for (Path p : files.filter(p -> p.getFileName().toString().matches("(run|hold|handshake|capacity|durable)-.*\\.json")).sorted().toList()) {
+      for (Path p : files.filter(p -> p.getFileName().toString().matches("(run|hold|handshake|capacity|durable|publish|lms-day)-.*\\.json")).sorted().toList()) {
         try {
           JsonNode n = json.readTree(p.toFile());
           switch (n.path("scenario").asText("fanout")) {
@@ -83,6 +85,8 @@ public final class Report {
             case "handshake" -> storms.add(n);
             case "capacity" -> caps.add(n);
             case "durable" -> durables.add(n);
+            case "publish" -> publishes.add(n);
+            case "lms-day" -> days.add(n);
             default -> runs.add(n);
           }
         } catch (IOException e) {
@@ -230,10 +234,15 @@ public final class Report {
     List<Goal> goals = Goals.of(mode, bySize, capRows, holdRows, stormRows);
     ArrayNode goalsJson = latest.putArray("issue_11_goals");
     goals.forEach(g -> goalsJson.add(g.json(json)));
+    Issue23.Summary i23 = Issue23.summarise(json, publishes, days);
+    Issue23.putJson(latest, i23);
     Files.writeString(Path.of(o.get("--json")), json.writeValueAsString(latest) + "\n");
-    List<String> plots = o.containsKey("--plots")
+    List<String> plots = new ArrayList<>(o.containsKey("--plots")
         ? Plots.write(Path.of(o.get("--plots")), rows, holdRows, stormRows, capRows, caps, durableRows)
-        : List.of();
+        : List.of());
+    if (o.containsKey("--plots")) {
+      plots.addAll(Issue23.plots(Path.of(o.get("--plots")), i23, days));
+    }
     String plotPrefix = o.containsKey("--plots")
         ? relative(Path.of(o.get("--md")).toAbsolutePath().getParent(), Path.of(o.get("--plots")).toAbsolutePath()) : "";
 
@@ -272,6 +281,8 @@ public final class Report {
       md.append("| ").append(g.text()).append(" | ").append(g.lmsCell()).append(" | ")
           .append(g.met() == null ? "-" : g.met() ? "yes" : "**no**").append(" | ").append(g.pekkoCell()).append(" |\n");
     }
+
+    Issue23.appendGoals(md, i23);
 
     // ---- the goals of issue 7, kept for comparison
     md.append("\n## Issue 7's goals (the earlier issue's, kept for comparison)\n\n");
@@ -444,6 +455,10 @@ public final class Report {
       appendDurable(md, durableRows, durables);
     }
 
+    // ---- issue 23: publish at saturation, batch, a learning platform's day
+    Issue23.appendPublish(md, i23, publishes);
+    Issue23.appendDay(md, i23, days);
+
     // ---- plots
     if (!plots.isEmpty()) {
       md.append("\n## Plots\n\n");
@@ -460,7 +475,7 @@ public final class Report {
       broken.forEach(b -> md.append("- ").append(b).append('\n'));
     }
     List<JsonNode> failed = new ArrayList<>();
-    Stream.of(runs, holds, storms, caps, durables).flatMap(List::stream).filter(r -> r.has("error")).forEach(failed::add);
+    Stream.of(runs, holds, storms, caps, durables, publishes, days).flatMap(List::stream).filter(r -> r.has("error")).forEach(failed::add);
     if (!failed.isEmpty()) {
       md.append("\n## Failed runs\n\n");
       failed.forEach(r -> md.append("- ").append(r.path("scenario").asText("fanout")).append(", ")
@@ -538,7 +553,8 @@ public final class Report {
     appendFile(md, "Commands", o.get("--commands"));
     Files.writeString(Path.of(o.get("--md")), md.toString());
     System.out.println("report: " + o.get("--md") + ", " + o.get("--json") + " (" + runs.size() + " fan-out runs, "
-        + holds.size() + " hold, " + storms.size() + " handshake, " + caps.size() + " capacity, " + durables.size() + " durable"
+        + holds.size() + " hold, " + storms.size() + " handshake, " + caps.size() + " capacity, " + durables.size() + " durable, "
+        + publishes.size() + " publish, " + days.size() + " lms-day"
         + (plots.isEmpty() ? "" : "; plots " + plots) + ")");
   }
 
