@@ -452,8 +452,14 @@ public final class Driver {
       if (!publishConnectionsGiven) {
         publishConnections = scenario.equals("publish") ? 16 : 8;
       }
-      if (clientThreads < 1 || batchSize < 1 || batchConnections < 1) {
-        throw new IllegalArgumentException("--client-threads, --batch-size and --batch-connections must be >= 1");
+      if (clientThreads < 1 || batchSize < 1 || batchConnections < 1 || publishConnections < 1) {
+        throw new IllegalArgumentException(
+            "--client-threads, --batch-size, --batch-connections and --publish-connections must be >= 1");
+      }
+      int sockets = scenario.equals("publish") ? batchUsers : day.students + (day.students + day.courseSize - 1) / day.courseSize;
+      if (sockets > MAX_SOCKETS_PER_PROCESS || day.students < 1 || day.courseSize < 1) {
+        throw new IllegalArgumentException("at most " + MAX_SOCKETS_PER_PROCESS + " sockets per driver process (students"
+            + " and an instructor per course, or --batch-users); --students and --course-size >= 1");
       }
       if (scenario.equals("lms-day") && !stepsGiven) {
         steps.clear();
@@ -1102,36 +1108,29 @@ public final class Driver {
     }
   }
 
+  static final byte[] T_KEY = "\"t\":".getBytes(StandardCharsets.US_ASCII);
+
   /** The publisher's nanoTime after {@code "t":} in the frame, or {@link #NO_T}. No JSON parse. */
   static long findT(ByteBuf b) {
-    int end = b.writerIndex();
-    for (int i = b.readerIndex(), last = end - 4; i < last; i++) {
-      if (b.getByte(i) == '"' && b.getByte(i + 1) == 't' && b.getByte(i + 2) == '"' && b.getByte(i + 3) == ':') {
-        int j = i + 4;
-        while (j < end && b.getByte(j) == ' ') {
-          j++;
-        }
-        boolean neg = j < end && b.getByte(j) == '-';
-        if (neg) {
-          j++;
-        }
-        long v = 0;
-        int digits = 0;
-        for (; j < end; j++) {
-          byte d = b.getByte(j);
-          if (d < '0' || d > '9') {
-            break;
-          }
-          v = v * 10 + (d - '0');
-          digits++;
-        }
-        return digits == 0 ? NO_T : neg ? -v : v;
-      }
+    int j = after(b, T_KEY);
+    if (j < 0) {
+      return NO_T;
     }
-    return NO_T;
+    int end = b.writerIndex();
+    while (j < end && b.getByte(j) == ' ') {
+      j++;
+    }
+    boolean neg = j < end && b.getByte(j) == '-';
+    long v = digits(b, neg ? j + 1 : j);
+    return v == NO_T ? NO_T : neg ? -v : v;
   }
 
   static boolean contains(ByteBuf b, byte[] needle) {
+    return after(b, needle) >= 0;
+  }
+
+  /** The index just after the first {@code needle} in b's readable bytes, or -1. */
+  static int after(ByteBuf b, byte[] needle) {
     int end = b.writerIndex() - needle.length;
     outer:
     for (int i = b.readerIndex(); i <= end; i++) {
@@ -1140,9 +1139,24 @@ public final class Driver {
           continue outer;
         }
       }
-      return true;
+      return i + needle.length;
     }
-    return false;
+    return -1;
+  }
+
+  /** The decimal digits from index i on as a number, or {@link #NO_T} when there are none. */
+  static long digits(ByteBuf b, int i) {
+    long v = 0;
+    int n = 0;
+    for (int end = b.writerIndex(); i >= 0 && i < end; i++) {
+      byte c = b.getByte(i);
+      if (c < '0' || c > '9') {
+        break;
+      }
+      v = v * 10 + (c - '0');
+      n++;
+    }
+    return n == 0 ? NO_T : v;
   }
 
   // ---------------------------------------------------------------------------------- the publisher

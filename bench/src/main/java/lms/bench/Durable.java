@@ -1,41 +1,12 @@
 package lms.bench;
 
-import io.netty.bootstrap.Bootstrap;
-import io.netty.buffer.Unpooled;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoop;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
-import io.netty.handler.codec.http.FullHttpRequest;
-import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
-import io.netty.util.concurrent.ScheduledFuture;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
@@ -48,7 +19,7 @@ import org.HdrHistogram.Histogram;
  * <p>{@code --rooms} rooms ({@code course:d1} .. {@code course:d100} by default), {@code --members} sockets
  * in all, member i in room {@code i % rooms + 1} with a token whose {@code courses} claim names that course
  * (5 per room for 500 and 100). Events go round robin over the rooms at {@code --rate} events/s in all,
- * open loop on a fixed schedule, through an asynchronous HTTP/1.1 client (Netty, its own event loop) with at
+ * open loop on a fixed schedule, through an asynchronous HTTP/1.1 client ({@link HttpPool}) with at
  * most {@code --publish-connections} keep-alive connections, one request at a time on each; a publish that
  * finds every connection busy waits in a queue (its wait counts in both latencies), and past
  * {@code 16 x connections} waiting the next ones are skipped and counted. A 503, any other status but 2xx,
@@ -65,7 +36,7 @@ import org.HdrHistogram.Histogram;
  */
 final class Durable {
 
-  static final long ANSWER_TIMEOUT_MS = 10_000;
+  static final long ANSWER_TIMEOUT_MS = HttpPool.ANSWER_TIMEOUT_MS;
 
   final Driver d;
 
@@ -165,7 +136,7 @@ final class Durable {
       r.put("seconds", d.seconds);
       r.put("payload_bytes", client.bodyBytes);
       r.put("publish_connections", d.publishConnections);
-      r.put("publish_connections_opened", client.opened.get());
+      r.put("publish_connections_opened", client.pool.opened.get());
       r.put("threads", d.threads);
       r.put("prewarm", prewarmed);
       r.put("events_scheduled", client.scheduled.get());
@@ -177,9 +148,9 @@ final class Durable {
       r.put("publish_errors_total", client.errors.get());
       r.put("publish_errors_by_status", new TreeMap<>(client.errorsByStatus));
       r.put("publish_skipped", client.skipped.get());
-      r.put("publish_queued", client.queuedCount.get());
-      r.put("publish_queue_max", client.queueMax);
-      r.put("publish_unanswered_at_end", answered ? 0 : client.outstanding.get());
+      r.put("publish_queued", client.pool.queued.get());
+      r.put("publish_queue_max", client.pool.queueMax);
+      r.put("publish_unanswered_at_end", answered ? 0 : client.pool.outstanding.get());
       synchronized (client.rtt) {
         r.put("publish_p50_ms", Driver.ms(client.rtt, 50));
         r.put("publish_p90_ms", Driver.ms(client.rtt, 90));
@@ -268,65 +239,42 @@ final class Durable {
   record Job(long t, long n, int room, byte[] body, boolean prewarm) { }
 
   /**
-   * The asynchronous publish client: one Netty event loop of its own, at most {@code max} keep-alive
-   * HTTP/1.1 connections, each with one request in flight; the rest wait in a FIFO (bounded). Every field
-   * not atomic is touched on the loop's thread only (the histogram is also read under its lock).
+   * The asynchronous publish client: an {@link HttpPool} (one Netty event loop of its own, at most {@code max}
+   * keep-alive HTTP/1.1 connections, each with one request in flight, the rest waiting in a FIFO of at most
+   * {@code 16 x max}) and this scenario's counts. Every answer is counted on the pool's loop thread (the
+   * histograms are also read under their locks).
    */
-  final class Client {
-    final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    final EventLoop loop = group.next();
+  final class Client implements HttpPool.Answer {
+    final HttpPool pool;
     final int max;
-    final int maxQueue;
-    final String host;
-    final int port;
     final String auth;
-    final Bootstrap bootstrap;
-    final ArrayDeque<Conn> idle = new ArrayDeque<>();
-    final List<Conn> all = new ArrayList<>();
-    final ArrayDeque<Job> queue = new ArrayDeque<>();
-    int connecting;
-    int queueMax;
     volatile long windowStart = Long.MAX_VALUE;
     volatile long windowEnd = Long.MAX_VALUE;
     volatile int bodyBytes;
     final Histogram rtt = new Histogram(Driver.HIGHEST_US, 3); // publish call of the window's events; guarded by itself
     final Histogram prewarmRtt = new Histogram(Driver.HIGHEST_US, 3);
     final AtomicLong scheduled = new AtomicLong();
-    final AtomicLong sent = new AtomicLong();
+    final AtomicLong sent = new AtomicLong();         // handed to a connection (answered or failed there)
     final AtomicLong sentInWindow = new AtomicLong();
     final AtomicLong skipped = new AtomicLong();
-    final AtomicLong queuedCount = new AtomicLong();
     final AtomicLong errors = new AtomicLong();
     final AtomicLong errorsInWindow = new AtomicLong();
     final AtomicLong prewarmErrors = new AtomicLong();
-    final AtomicInteger opened = new AtomicInteger();
-    final AtomicInteger outstanding = new AtomicInteger(); // handed to the client, not answered yet
     final Map<String, LongAdder> errorsByStatus = new ConcurrentHashMap<>();
     final AtomicLongArray acceptedInWindow;
 
     Client(int max) {
       this.max = max;
-      this.maxQueue = 16 * max;
-      this.host = d.base.getHost();
-      this.port = Driver.port(d.base);
-      this.auth = "Bearer " + d.token("bench-backend", Map.of("roles", List.of("service")));
+      this.pool = new HttpPool(d.base.getHost(), Driver.port(d.base), max);
+      this.auth = d.token("bench-backend", Map.of("roles", List.of("service")));
       this.acceptedInWindow = new AtomicLongArray(d.roomCount);
-      this.bootstrap = new Bootstrap().group(loop).channel(NioSocketChannel.class)
-          .option(ChannelOption.TCP_NODELAY, true)
-          .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5_000)
-          .handler(new ChannelInitializer<SocketChannel>() {
-            @Override
-            protected void initChannel(SocketChannel ch) {
-              ch.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(1 << 16), new Conn());
-            }
-          });
     }
 
     /** n publishes back to back, at most {@code max} in flight, over every room; then the counters start at 0. */
     Map<String, Object> prewarm(int n) throws InterruptedException {
       long t0 = System.nanoTime();
       for (int i = 0; i < n; i++) {
-        while (outstanding.get() >= max) {
+        while (pool.outstanding.get() >= max) {
           LockSupport.parkNanos(20_000);
         }
         long t = System.nanoTime();
@@ -340,7 +288,7 @@ final class Durable {
       r.put("seconds", Driver.round((System.nanoTime() - t0) / 1e9, 2));
       r.put("rtt_p50_ms", Driver.ms(prewarmRtt, 50));
       r.put("rtt_p99_ms", Driver.ms(prewarmRtt, 99));
-      r.put("connections", opened.get());
+      r.put("connections", pool.opened.get());
       return r;
     }
 
@@ -365,64 +313,39 @@ final class Durable {
     }
 
     void submit(Job job) {
-      outstanding.incrementAndGet();
-      loop.execute(() -> {
-        if (queue.size() >= maxQueue) {
-          skipped.incrementAndGet();
-          outstanding.decrementAndGet();
-          return;
-        }
-        if (idle.isEmpty()) {
-          queuedCount.incrementAndGet();
-        }
-        queue.add(job);
-        queueMax = Math.max(queueMax, queue.size());
-        dispatch();
-      });
+      pool.submit(new HttpPool.Call(HttpPool.post(pool.host, pool.port, auth, "/api/v1/rooms/" + d.roomOf(job.room()) + "/events",
+          job.body()), job.t(), job, false, this));
     }
 
-    /** On the loop: hand waiting publishes to idle connections; open connections up to max while some wait. */
-    void dispatch() {
-      while (!queue.isEmpty() && !idle.isEmpty()) {
-        idle.poll().send(queue.poll());
-      }
-      while (queue.size() > connecting && all.size() + connecting < max) {
-        connecting++;
-        bootstrap.connect(new InetSocketAddress(host, port)).addListener(f -> {
-          connecting--;
-          if (!f.isSuccess()) {
-            Job j = queue.poll(); // the connection this publish waited for did not come: counted, not retried
-            if (j != null) {
-              done(j, "connect: " + f.cause().getClass().getSimpleName() + ": " + f.cause().getMessage(), false);
-            }
-            dispatch();
-          }
-        });
-      }
-    }
-
-    /** On the loop: a publish answered (ok) or failed (why); its figures. */
-    void done(Job job, String why, boolean ok) {
+    /** On the pool's loop: a publish answered (failure null) or failed; its figures. */
+    @Override
+    public void done(HttpPool.Call call, int status, byte[] answer, String why) {
+      Job job = (Job) call.tag;
       long us = (System.nanoTime() - job.t()) / 1000;
-      outstanding.decrementAndGet();
       if (job.prewarm()) {
         synchronized (prewarmRtt) {
           prewarmRtt.recordValue(Math.min(Math.max(0, us), Driver.HIGHEST_US));
         }
-        if (!ok) {
+        if (why != null) {
           prewarmErrors.incrementAndGet();
           d.fail("pre-warm publish: " + why);
         }
         return;
       }
-      boolean inWindow = job.t() >= windowStart && job.t() < windowEnd;
-      if (inWindow && ok) {
-        synchronized (rtt) {
-          rtt.recordValue(Math.min(Math.max(0, us), Driver.HIGHEST_US));
-        }
+      if (why != null && why.startsWith(HttpPool.SKIPPED)) {
+        skipped.incrementAndGet(); // never handed to a connection
+        return;
       }
-      if (ok) {
+      boolean inWindow = job.t() >= windowStart && job.t() < windowEnd;
+      sent.incrementAndGet();
+      if (inWindow) {
+        sentInWindow.incrementAndGet();
+      }
+      if (why == null) {
         if (inWindow) {
+          synchronized (rtt) {
+            rtt.recordValue(Math.min(Math.max(0, us), Driver.HIGHEST_US));
+          }
           acceptedInWindow.incrementAndGet(job.room());
         }
       } else {
@@ -438,113 +361,11 @@ final class Durable {
 
     /** Waits until every publish handed to the client was answered or failed; false at the timeout. */
     boolean awaitIdle(long millis) throws InterruptedException {
-      long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-      while (outstanding.get() > 0 && System.nanoTime() < deadline) {
-        Thread.sleep(5);
-      }
-      return outstanding.get() == 0;
+      return pool.awaitIdle(millis);
     }
 
     void close() {
-      CompletableFuture<Void> f = new CompletableFuture<>();
-      loop.execute(() -> {
-        for (Conn c : new ArrayList<>(all)) {
-          c.ch.close();
-        }
-        f.complete(null);
-      });
-      try {
-        f.get(5, TimeUnit.SECONDS);
-      } catch (Exception ignored) {
-        // closing anyway
-      }
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
-    }
-
-    /** One keep-alive connection, one request at a time. */
-    final class Conn extends SimpleChannelInboundHandler<FullHttpResponse> {
-      Channel ch;
-      Job current;
-      ScheduledFuture<?> timeout;
-
-      @Override
-      public void channelActive(ChannelHandlerContext ctx) throws Exception {
-        ch = ctx.channel();
-        all.add(this);
-        opened.incrementAndGet();
-        idle.add(this);
-        dispatch();
-        super.channelActive(ctx);
-      }
-
-      void send(Job job) {
-        current = job;
-        String path = "/api/v1/rooms/" + d.roomOf(job.room()) + "/events";
-        FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, path,
-            Unpooled.wrappedBuffer(job.body()));
-        req.headers().set(HttpHeaderNames.HOST, host + ":" + port)
-            .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
-            .set(HttpHeaderNames.AUTHORIZATION, auth)
-            .setInt(HttpHeaderNames.CONTENT_LENGTH, job.body().length);
-        if (!job.prewarm()) {
-          sent.incrementAndGet();
-          if (job.t() >= windowStart && job.t() < windowEnd) {
-            sentInWindow.incrementAndGet();
-          }
-        }
-        timeout = loop.schedule(() -> {
-          if (current == job) {
-            current = null;
-            done(job, "no answer in " + ANSWER_TIMEOUT_MS + " ms", false);
-            ch.close();
-          }
-        }, ANSWER_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-        ch.writeAndFlush(req);
-      }
-
-      @Override
-      protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse resp) {
-        Job job = current;
-        if (job == null) {
-          return; // answered after its timeout: already counted
-        }
-        current = null;
-        timeout.cancel(false);
-        int status = resp.status().code();
-        if (status / 100 == 2) {
-          done(job, null, true);
-        } else {
-          String text = resp.content().toString(StandardCharsets.UTF_8);
-          done(job, "HTTP " + status + " " + (text.length() > 60 ? text.substring(0, 60) : text), false);
-        }
-        if (HttpUtil.isKeepAlive(resp)) {
-          idle.add(this);
-          dispatch();
-        } else {
-          ctx.close();
-        }
-      }
-
-      @Override
-      public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-        all.remove(this);
-        idle.remove(this);
-        if (current != null) {
-          Job job = current;
-          current = null;
-          if (timeout != null) {
-            timeout.cancel(false);
-          }
-          done(job, "connection closed before the answer", false);
-        }
-        dispatch(); // others may wait: a new connection for them
-        super.channelInactive(ctx);
-      }
-
-      @Override
-      public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        ctx.close();
-      }
+      pool.close();
     }
   }
 }

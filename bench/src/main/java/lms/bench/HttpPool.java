@@ -30,6 +30,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A lean asynchronous HTTP/1.1 client for the publish scenarios (issue 23): one Netty event loop of its
@@ -37,7 +38,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * waiting in a FIFO of at most {@code 16 x max}. A request is its bytes, encoded once by the caller
  * ({@link #post}); a scenario that repeats the same call (the saturation publish) writes the same buffer
  * again without encoding anything. Answers are read by Netty's {@link HttpResponseDecoder}: the status, and
- * the body only when the call asks for it. No aggregator, no request encoder: the driver's CPU per call is
+ * the body when the call asks for it or the status is not 2xx. No aggregator, no request encoder: the driver's CPU per call is
  * part of what the 2 cores share with the server.
  *
  * <p>Every {@link Answer} runs on the pool's loop thread; a closed loop resubmits from there with
@@ -47,6 +48,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class HttpPool {
 
   static final long ANSWER_TIMEOUT_MS = 10_000;
+  /** How the failure of a call that was never sent (the queue was full) begins. */
+  static final String SKIPPED = "skipped: ";
 
   /** The end of one call: {@code status} -1 when it failed without an answer; {@code body} only if asked. */
   interface Answer {
@@ -82,6 +85,8 @@ final class HttpPool {
   final ArrayDeque<Call> queue = new ArrayDeque<>();
   final AtomicInteger outstanding = new AtomicInteger(); // submitted, not answered yet
   final AtomicInteger opened = new AtomicInteger();
+  final AtomicLong queued = new AtomicLong(); // calls that found every connection busy and waited
+  volatile int queueMax;
   int connecting;
 
   HttpPool(String host, int port, int max) {
@@ -110,6 +115,13 @@ final class HttpPool {
     return b;
   }
 
+  /** One call, waited for (at most the answer timeout and 5 s): its status, -1 when it failed without one. */
+  int statusOf(String bearer, String path, byte[] body) throws Exception {
+    CompletableFuture<Integer> f = new CompletableFuture<>();
+    submit(new Call(post(host, port, bearer, path, body), System.nanoTime(), null, false, (c, s, b, w) -> f.complete(s)));
+    return f.get(ANSWER_TIMEOUT_MS + 5_000, TimeUnit.MILLISECONDS);
+  }
+
   /** From any thread. */
   void submit(Call call) {
     outstanding.incrementAndGet();
@@ -124,10 +136,14 @@ final class HttpPool {
 
   private void enqueue(Call call) {
     if (queue.size() >= maxQueue) {
-      finish(call, -1, null, "skipped: " + maxQueue + " calls already waiting");
+      finish(call, -1, null, SKIPPED + maxQueue + " calls already waiting");
       return;
     }
+    if (idle.isEmpty()) {
+      queued.incrementAndGet();
+    }
     queue.add(call);
+    queueMax = Math.max(queueMax, queue.size());
     dispatch();
   }
 
@@ -203,7 +219,7 @@ final class HttpPool {
     void send(Call call) {
       current = call;
       status = -1;
-      body = call.keepBody ? new ByteArrayOutputStream(256) : null;
+      body = null;
       timeout = loop.schedule(() -> {
         if (current == call) {
           current = null;
@@ -220,6 +236,9 @@ final class HttpPool {
         if (msg instanceof HttpResponse r) {
           status = r.status().code();
           keepAlive = HttpUtil.isKeepAlive(r);
+          if (current != null && (current.keepBody || status / 100 != 2)) { // a failure's body says why
+            body = new ByteArrayOutputStream(256);
+          }
         }
         if (msg instanceof HttpContent c && body != null) {
           ByteBuf b = c.content();
@@ -234,7 +253,7 @@ final class HttpPool {
           }
           current = null;
           timeout.cancel(false);
-          byte[] b = body == null ? null : body.toByteArray();
+          byte[] b = body == null || !call.keepBody && status / 100 == 2 ? null : body.toByteArray();
           body = null;
           finish(call, status, b, status / 100 == 2 ? null
               : "HTTP " + status + (b == null ? "" : " " + abbreviate(new String(b, StandardCharsets.UTF_8))));

@@ -21,7 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -193,10 +192,7 @@ final class LmsDay {
 
       // 0. is there a batch call? (an engine before issue 23 answers 404; a 400 to an empty batch means yes)
       String batchPath = lms ? "/api/v1/batch" : "/batch";
-      CompletableFuture<Integer> probe = new CompletableFuture<>();
-      pool.submit(new HttpPool.Call(HttpPool.post(d.base.getHost(), Driver.port(d.base), bearer, batchPath,
-          "{\"items\":[]}".getBytes(StandardCharsets.UTF_8)), 0, null, false, (c, s, b, w) -> probe.complete(s)));
-      int probed = probe.get(15, TimeUnit.SECONDS);
+      int probed = pool.statusOf(bearer, batchPath, "{\"items\":[]}".getBytes(StandardCharsets.UTF_8));
       batchApi = probed != 404 && probed != 405 && probed != -1;
       r.put("notifications_via", batchApi ? "batch (" + batchPath + ", " + o.batchSize + " users a call)"
           : "single calls (POST /api/v1/users/{u}/notifications): the batch call answered " + probed);
@@ -615,36 +611,6 @@ final class LmsDay {
   static final byte[] ID = "\"id\":\"".getBytes(StandardCharsets.US_ASCII);
   static final byte[] MARK = "\"c\":\"".getBytes(StandardCharsets.US_ASCII);
 
-  /** The index just after needle in b, or -1. */
-  static int after(ByteBuf b, byte[] needle) {
-    int end = b.writerIndex() - needle.length;
-    outer:
-    for (int i = b.readerIndex(); i <= end; i++) {
-      for (int k = 0; k < needle.length; k++) {
-        if (b.getByte(i + k) != needle[k]) {
-          continue outer;
-        }
-      }
-      return i + needle.length;
-    }
-    return -1;
-  }
-
-  /** Digits from index i on, or NO_T when none. */
-  static long digits(ByteBuf b, int i) {
-    long v = 0;
-    int n = 0;
-    for (int end = b.writerIndex(); i >= 0 && i < end; i++) {
-      byte c = b.getByte(i);
-      if (c < '0' || c > '9') {
-        break;
-      }
-      v = v * 10 + (c - '0');
-      n++;
-    }
-    return n == 0 ? Driver.NO_T : v;
-  }
-
   /**
    * One socket of the day, a student (ticks) or an instructor (presence queries): one attempt to connect;
    * a failed attempt hands its connect slot and its place in {@link #students} / {@link #instructors} to
@@ -814,7 +780,7 @@ final class LmsDay {
 
     /** A delivery that carries a class mark ("c":"p|a|n") and its stamp. */
     void onMarked(ByteBuf c, long now) {
-      int m = after(c, MARK);
+      int m = Driver.after(c, MARK);
       if (m < 0 || m >= c.writerIndex()) {
         return;
       }
@@ -835,7 +801,7 @@ final class LmsDay {
         }
         byte t0 = c.getByte(r + 9); // {"type":"X...
         switch (t0) {
-          case 'a' -> record(TICK, digits(c, after(c, ID)), now);                     // ack
+          case 'a' -> record(TICK, Driver.digits(c, Driver.after(c, ID)), now);                     // ack
           case 'n' -> onMarked(c, now);                                             // notification
           case 'e' -> {
             if (c.getByte(r + 10) == 'v') {
@@ -846,7 +812,7 @@ final class LmsDay {
           }
           case 'p' -> {
             if (c.getByte(r + 10) == 'r' && n > 17 && c.getByte(r + 17) == '"') {
-              record(PRES, digits(c, after(c, ID)), now);                           // presence (not _diff)
+              record(PRES, Driver.digits(c, Driver.after(c, ID)), now);                           // presence (not _diff)
             }
           }
           case 'l' -> error("left: " + c.toString(StandardCharsets.UTF_8));
@@ -864,7 +830,7 @@ final class LmsDay {
         if (Driver.contains(c, ERROR_WORD)) {
           error(c.toString(StandardCharsets.UTF_8));
         } else {
-          record(student ? TICK : PRES, digits(c, r + 2), now);
+          record(student ? TICK : PRES, Driver.digits(c, r + 2), now);
         }
       } else if (b0 == '4' && b1 == '1') {
         error("socket.io disconnect: " + c.toString(StandardCharsets.UTF_8));

@@ -296,10 +296,7 @@ final class Publish {
       BatchLoop loop = new BatchLoop(pool, bearer, path);
       try {
         // is the batch call there at all? (an engine before issue 23 answers 404)
-        CompletableFuture<int[]> probe = new CompletableFuture<>();
-        pool.submit(new HttpPool.Call(HttpPool.post(d.base.getHost(), Driver.port(d.base), bearer, path,
-            loop.body(System.nanoTime(), 1)), 0, null, true, (c, status, b, why) -> probe.complete(new int[] {status})));
-        int status = probe.get(15, TimeUnit.SECONDS)[0];
+        int status = pool.statusOf(bearer, path, loop.body(System.nanoTime(), 1));
         if (status == 404 || status == 405) {
           x.put("available", false);
           x.put("why", "the server answers HTTP " + status + " to " + path + ": no batch call");
