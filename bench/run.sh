@@ -40,13 +40,14 @@
 #   bench/run.sh             fan-out and cluster 1,000 / 5,000 / 10,000 (10 s + 30 s, 3 repeats), hold 19,000
 #                            (once), storm 15,000 (3 repeats), capacity 1,000 / 10,000 (steps of 3 s + 10 s,
 #                            once), durable on lms, lms-pg and lms-memory (10 s + 30 s, 3 repeats): well over an hour
-#   issue 23's two scenarios alone (about QUICK23 min):
+#   issue 23's two scenarios alone (about 11 min: publish 4 min 40 s for five servers, lms-day 5 min 50 s for four):
 #   bench/run.sh --quick --scenarios "publish lms-day"
 #   issue 14's two comparisons (not in --quick's defaults: one run cannot resolve 10 %, and PostgreSQL adds a server):
 #   bench/run.sh --quick --scenarios "fanout durable" --servers "lms lms-memory plain" \
 #                --durable-servers "lms lms-pg lms-memory" --repeats 3
 #
-# Options (after the mode): --scenarios "fanout hold handshake capacity durable publish lms-day cluster",
+# Options (after the mode): --scenarios "fanout hold handshake capacity durable publish lms-day cluster" (full: all
+# eight; --quick: all but publish and lms-day, which add about 11 min: opt in with --scenarios),
 # --servers "lms lms-pekko socketio plain" (also: lms-memory, lms-pg),
 # durable: --durable-servers "lms lms-pg lms-memory" (any of lms lms-pekko lms-memory lms-pg; default: quick
 # "lms lms-memory", full "lms lms-pg lms-memory", lms-pg left out when PostgreSQL is not installed),
@@ -89,7 +90,7 @@ REPEATS=
 SIZES=
 CLUSTER_SIZES=
 SERVERS="lms lms-pekko socketio plain"
-SCENARIOS="fanout hold handshake capacity durable publish lms-day cluster"
+SCENARIOS= # full: all eight; quick: without publish and lms-day (about 11 min more: opt in with --scenarios)
 DURABLE_SERVERS=
 DURABLE_ROOMS=100
 DURABLE_PER_ROOM=5
@@ -190,6 +191,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$MODE" = quick ]; then
+  SCENARIOS="${SCENARIOS:-fanout hold handshake capacity durable cluster}"
   SIZES="${SIZES:-1000}"; MEASURE="${MEASURE:-20}"; WARMUP="${WARMUP:-5}"; REPEATS="${REPEATS:-1}"
   HOLD_N="${HOLD_N:-5000}"; HOLD_SECONDS="${HOLD_SECONDS:-30}"; STORM_N="${STORM_N:-5000}"
   CAP_SIZES="${CAP_SIZES:-1000}"; CAP_WARMUP="${CAP_WARMUP:-2}"; CAP_SECONDS="${CAP_SECONDS:-5}"
@@ -197,6 +199,7 @@ if [ "$MODE" = quick ]; then
   PUBLISH_WARMUP="${PUBLISH_WARMUP:-10}"; PUBLISH_SECONDS="${PUBLISH_SECONDS:-15}"
   DAY_STUDENTS="${DAY_STUDENTS:-5000}"; DAY_WARMUP="${DAY_WARMUP:-2}"; DAY_SECONDS="${DAY_SECONDS:-8}"
 else
+  SCENARIOS="${SCENARIOS:-fanout hold handshake capacity durable publish lms-day cluster}"
   SIZES="${SIZES:-1000 5000 10000}"; MEASURE="${MEASURE:-30}"; WARMUP="${WARMUP:-10}"; REPEATS="${REPEATS:-3}"
   HOLD_N="${HOLD_N:-19000}"; HOLD_SECONDS="${HOLD_SECONDS:-60}"; STORM_N="${STORM_N:-15000}"
   CAP_SIZES="${CAP_SIZES:-1000 10000}"; CAP_WARMUP="${CAP_WARMUP:-3}"; CAP_SECONDS="${CAP_SECONDS:-10}"
