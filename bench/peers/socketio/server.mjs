@@ -59,7 +59,7 @@ const verify = (token) => {
 };
 
 // a backend's bearer is verified once and then found in this map until its exp (what an application would
-// do: the engine, for comparison, verifies the HS256 signature on every call); at most 1,000 kept
+// do, and what the engine does since issue 23; before, it verified the signature on every call); at most 1,000 kept
 const bearers = new Map();
 const bearer = (token) => {
   const known = bearers.get(token);

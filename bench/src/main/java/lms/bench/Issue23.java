@@ -260,9 +260,9 @@ final class Issue23 {
               + "room, then per room count 1 s unmeasured and %d s measured. ", any.path("connections").asInt(),
           any.path("body_bytes").asInt(), any.path("warmup_s").asInt(), any.path("seconds").asInt()));
     }
-    md.append("The engine's call is `POST /api/v1/rooms/{room}/events` with a service JWT, verified on every call; ")
-        .append("Socket.IO's is the peer's `POST /publish` (`io.to(room).emit`, the same JWT verified once and then found in ")
-        .append("a map); the ceiling's parses the JSON and answers 202 (the floor). `µs/publish`: the server's CPU over ")
+    md.append("The engine's call is `POST /api/v1/rooms/{room}/events` with a service JWT (verified on every call before ")
+        .append("issue 23's 1e576e9, remembered once verified since); Socket.IO's is the peer's `POST /publish` (`io.to(room).emit`, ")
+        .append("the same JWT verified once and then found in a map); the ceiling's parses the JSON and answers 202 (the floor). `µs/publish`: the server's CPU over ")
         .append("the window / publishes answered 2xx in it; `+ database`: PostgreSQL's processes' CPU per publish, and the ")
         .append("sum. `driver µs/publish`: the load driver's own CPU (it shares the 2 cores).\n\n");
     md.append("| rooms | server | journal | publishes/s | server µs/publish | database µs/publish | server + database µs | without JIT µs | p50 ms | p99 ms | max ms | errors | server CPU % | database CPU % | driver µs/publish | box busy % |\n");

@@ -18,7 +18,7 @@ import org.HdrHistogram.Histogram;
  * <p>One server process for the whole run. {@code --publish-connections} (16) keep-alive HTTP/1.1
  * connections in a closed loop (each sends its next call the moment the last one is answered), spread over
  * {@code --client-threads} {@link HttpPool}s. The call: the engine's {@code POST /api/v1/rooms/{room}/events}
- * with a service JWT (verified on every call) and {@code {"event":"progress","data":{...}}}; the Socket.IO
+ * with a service JWT and {@code {"event":"progress","data":{...}}}; the Socket.IO
  * peer's and the ceiling's {@code POST /publish} with {@code {"room":..,"event":"progress","data":{...}}}
  * (the peer checks the same JWT and emits to the room; the ceiling parses the JSON and answers 202: the
  * floor). Rooms {@code course:r<R>-1 .. course:r<R>-<R>} for each count R of {@code --publish-rooms}
