@@ -118,6 +118,7 @@ final class ClientRequests {
   private boolean refresh(ClientFrame.Refresh refresh) {
     Identity next;
     try {
+      Handshake.requireWithinBound(refresh.token(), node.settings().maxTokenBytes());
       next = node.verifier().verifyAccess(refresh.token());
     } catch (TokenException e) {
       error(refresh.id(), ErrorCodes.UNAUTHORIZED, "token refused: " + e.getMessage());
@@ -155,6 +156,7 @@ final class ClientRequests {
         return;
       }
       try {
+        Handshake.requireWithinBound(join.token(), node.settings().maxTokenBytes());
         grant = node.verifier().verifyRoomToken(join.token());
       } catch (TokenException e) {
         error(join.id(), ErrorCodes.FORBIDDEN, "room token refused: " + e.getMessage());

@@ -148,15 +148,23 @@ public final class Handshake {
     TokenException first = null;
     for (String token : tokens(request)) {
       try {
-        if (token.length() > node.settings().maxTokenBytes()) {
-          throw new TokenException("token longer than " + node.settings().maxTokenBytes() + " bytes");
-        }
+        requireWithinBound(token, node.settings().maxTokenBytes());
         return node.verifier().verifyAccess(token);
       } catch (TokenException e) {
         first = first == null ? e : first;
       }
     }
     throw first != null ? first : new TokenException("no token");
+  }
+
+  /**
+   * {@code lms.jwt.max-token-bytes}, one bound for every token a socket presents (at the handshake,
+   * in a {@code refresh}, a room token in a {@code join}): a longer one is refused before it is parsed.
+   */
+  static void requireWithinBound(String token, int maxTokenBytes) throws TokenException {
+    if (token.length() > maxTokenBytes) {
+      throw new TokenException("token longer than " + maxTokenBytes + " bytes");
+    }
   }
 
   private List<String> tokens(Request request) {

@@ -88,4 +88,39 @@ class RefreshTest {
       assertEquals(4001, ws.awaitClose(Duration.ofSeconds(10)).code(), "the deadline did not move");
     }
   }
+
+  /** 20 KB with base64: the padding goes in twice, each claim under the verifier's 16 KiB string bound. */
+  private static final String PADDING = "x".repeat(7_500);
+
+  /**
+   * Issue 22: the handshake refuses a token over lms.jwt.max-token-bytes, and so does a refresh (the
+   * frame bound, 64 KiB, used to be the only one there): a valid token of 20 KB changes nothing.
+   */
+  @Test
+  void aRefreshWithATokenOverTheLengthBoundIsUnauthorized() throws Exception {
+    try (WsClient ws = NODE.get().open(Tokens.timed("rf-5", 3, 0, "51"))) {
+      refresh(ws, "long", Tokens.builder("rf-5").claim("pad", PADDING).claim("pad2", PADDING).compact());
+      JsonNode refused = ws.expect("error");
+      assertEquals("unauthorized", refused.get("code").asText(), refused.toString());
+      assertEquals("long", refused.get("id").asText());
+      assertTrue(refused.get("message").asText().contains("token longer than 8192 bytes"), refused.toString());
+      assertEquals(4001, ws.awaitClose(Duration.ofSeconds(10)).code(), "the deadline did not move");
+    }
+  }
+
+  /** Issue 22: a room token is held to the same bound; a longer one is forbidden, as room token errors are. */
+  @Test
+  void aRoomTokenOverTheLengthBoundIsForbidden() throws Exception {
+    try (WsClient ws = NODE.get().open(Tokens.student("rf-6"))) {
+      String roomToken = Tokens.builder("rf-6").claim("room", "live:61").claim("role", "student")
+          .claim("pad", PADDING).claim("pad2", PADDING).compact();
+      ws.send("{\"type\":\"join\",\"id\":\"j\",\"room\":\"live:61\",\"token\":\"" + roomToken + "\"}");
+      JsonNode forbidden = ws.expect("error");
+      assertEquals("forbidden", forbidden.get("code").asText(), forbidden.toString());
+      assertEquals("j", forbidden.get("id").asText());
+      assertTrue(forbidden.get("message").asText().contains("token longer than 8192 bytes"), forbidden.toString());
+      ws.send("{\"type\":\"publish\",\"id\":\"p\",\"room\":\"live:61\",\"event\":\"x\"}");
+      assertEquals("not_joined", ws.expect("error").get("code").asText(), "the room was not joined");
+    }
+  }
 }
