@@ -99,7 +99,13 @@ public final class Handshake {
     if (!RoomName.validUserId(identity.userId())) {
       return refuse("unauthorized", 401, ErrorCodes.UNAUTHORIZED, "sub is not a usable user id");
     }
-    String origin = request.header("Origin");
+    List<String> origins = request.headers("Origin");
+    if (origins.size() > 1) {
+      // RFC 6454 §7.3: never more than one; which of them would the page be? (only the first was read)
+      ORIGIN_REFUSALS.note(String.join(" and ", origins));
+      return refuse("origin", 403, ErrorCodes.ORIGIN_NOT_ALLOWED, "more than one Origin header");
+    }
+    String origin = origins.isEmpty() ? null : origins.get(0);
     if (origin != null && !originAllowed(origin, request)) {
       ORIGIN_REFUSALS.note(origin);
       return refuse("origin", 403, ErrorCodes.ORIGIN_NOT_ALLOWED,

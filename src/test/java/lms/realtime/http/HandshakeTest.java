@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.Date;
 import java.util.Map;
 import lms.realtime.testkit.NodePerClass;
+import lms.realtime.testkit.RawHttp;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
 import lms.realtime.testkit.WsClient.HandshakeRefused;
@@ -169,6 +170,31 @@ class HandshakeTest {
     // issue 15: the body names the setting to change, and the refusal is counted by reason
     assertTrue(WsClient.JSON.readTree(r.body).get("message").asText().contains("LMS_ALLOWED_ORIGINS"), r.body);
     assertEquals(before + 1, NODE.get().metric("lms_handshakes_refused_total{reason=\"origin\"}"));
+  }
+
+  /**
+   * Issue 22: only the first of two Origin headers used to be checked, so an allowed one ahead of
+   * any other opened the socket. A request has at most one (RFC 6454 §7.3): with two it is refused,
+   * in either order, and also when both are allowed. Raw, since HTTP clients send one Origin only.
+   */
+  @Test
+  void twoOriginHeadersAre403() throws Exception {
+    double before = NODE.get().metric("lms_handshakes_refused_total{reason=\"origin\"}");
+    String[][] pairs = {
+        {"https://school.example", "https://evil.example"},
+        {"https://evil.example", "https://school.example"},
+        {"https://school.example", "https://school.example"}};
+    for (String[] origins : pairs) {
+      String response = RawHttp.exchange(NODE.get().port, "GET /ws?token=" + Tokens.student("u1") + " HTTP/1.1\r\n"
+          + "Host: 127.0.0.1\r\nOrigin: " + origins[0] + "\r\nOrigin: " + origins[1] + "\r\n"
+          + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          + "Sec-WebSocket-Version: 13\r\n\r\n");
+      assertEquals(403, RawHttp.status(response), String.join(", ", origins) + ": " + response);
+      String body = response.substring(response.indexOf("\r\n\r\n") + 4);
+      assertEquals("origin_not_allowed", WsClient.JSON.readTree(body).get("error").asText(), body);
+      assertTrue(body.contains("more than one Origin"), body);
+    }
+    assertEquals(before + 3, NODE.get().metric("lms_handshakes_refused_total{reason=\"origin\"}"));
   }
 
   @Test
