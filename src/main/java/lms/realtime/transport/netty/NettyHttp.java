@@ -100,26 +100,32 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
     busy = true;
     ctx.channel().config().setAutoRead(false);
     if (!request.decoderResult().isSuccess()) {
-      malformed(ctx, request);
+      Throwable cause = request.decoderResult().cause();
+      refuse(ctx, request, cause instanceof TooLongHttpLineException ? HttpResponseStatus.REQUEST_URI_TOO_LONG
+          : cause instanceof TooLongHttpHeaderException ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+          : HttpResponseStatus.BAD_REQUEST, "malformed HTTP request");
       return;
     }
-    QueryStringDecoder uri = new QueryStringDecoder(request.uri());
+    RequestTarget target;
+    try {
+      target = RequestTarget.of(request);
+    } catch (RequestTarget.Refused e) {
+      refuse(ctx, request, HttpResponseStatus.BAD_REQUEST, "malformed HTTP request: " + e.getMessage());
+      return;
+    }
+    QueryStringDecoder uri = new QueryStringDecoder(target.pathAndQuery());
     Answer answer = (keepAlive, response) -> answer(ctx, keepAlive, response);
     if (request.method().equals(HttpMethod.GET) && uri.path().equals("/ws")) {
       upgrade.open(ctx, request, uri, answer);
     } else if (!backendWrites.answer(ctx, request, answer)) {
-      routes.route(ctx, request, answer);
+      routes.route(ctx, request, target, answer);
     }
   }
 
-  /** A request Netty's decoder could not read: answered, then the connection closes. */
-  private static void malformed(ChannelHandlerContext ctx, FullHttpRequest request) {
-    Throwable cause = request.decoderResult().cause();
-    HttpResponseStatus status = cause instanceof TooLongHttpLineException ? HttpResponseStatus.REQUEST_URI_TOO_LONG
-        : cause instanceof TooLongHttpHeaderException ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
-        : HttpResponseStatus.BAD_REQUEST;
+  /** A request that is not answered by a route (Netty's decoder could not read it, or it has no address): then the connection closes. */
+  private static void refuse(ChannelHandlerContext ctx, FullHttpRequest request, HttpResponseStatus status, String message) {
     request.release();
-    FullHttpResponse response = Answers.error(status, ErrorCodes.BAD_REQUEST, "malformed HTTP request");
+    FullHttpResponse response = Answers.error(status, ErrorCodes.BAD_REQUEST, message);
     response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
   }

@@ -77,7 +77,7 @@ final class NettyUpgrade {
 
   /** The 101; then the HTTP handlers make way for the WebSocket codec and the socket. */
   private void upgrade(ChannelHandlerContext ctx, FullHttpRequest request, NettySocket socket) {
-    String url = "ws://" + request.headers().get(HttpHeaderNames.HOST, "localhost") + "/ws";
+    String url = "ws://" + request.headers().get(HttpHeaderNames.HOST) + "/ws"; // a Host NettyHttp has checked
     WebSocketServerHandshaker handshaker =
         new WebSocketServerHandshakerFactory(url, null, transport.decoderConfig).newHandshaker(request);
     try {

@@ -44,11 +44,11 @@ final class RouteBridge {
   }
 
   /** Answers {@code request} through the routes; the answer goes to {@code answer}, on the channel's loop. */
-  void route(ChannelHandlerContext ctx, FullHttpRequest request, NettyHttp.Answer answer) {
+  void route(ChannelHandlerContext ctx, FullHttpRequest request, RequestTarget target, NettyHttp.Answer answer) {
     boolean keepAlive = HttpUtil.isKeepAlive(request);
     HttpRequest pekko;
     try {
-      pekko = toPekko(request, (InetSocketAddress) ctx.channel().remoteAddress());
+      pekko = toPekko(request, target, (InetSocketAddress) ctx.channel().remoteAddress());
     } catch (RuntimeException e) {
       answer.send(keepAlive, Answers.error(HttpResponseStatus.BAD_REQUEST, ErrorCodes.BAD_REQUEST, "malformed request: " + e.getMessage()));
       return;
@@ -85,7 +85,7 @@ final class RouteBridge {
   }
 
   /** The request as pekko-http's server would have built it, or null for a method it does not know. */
-  private static HttpRequest toPekko(FullHttpRequest request, InetSocketAddress peer) {
+  private static HttpRequest toPekko(FullHttpRequest request, RequestTarget target, InetSocketAddress peer) {
     var method = HttpMethods.lookup(request.method().name());
     if (method.isEmpty()) {
       return null;
@@ -104,10 +104,9 @@ final class RouteBridge {
     HttpEntity.Strict entity = body.length == 0 && contentType == null
         ? HttpEntities.EMPTY
         : HttpEntities.create(contentType != null ? contentType : ContentTypes.APPLICATION_OCTET_STREAM, body);
-    String host = request.headers().get(HttpHeaderNames.HOST, "localhost");
     return HttpRequest.create()
         .withMethod(method.get())
-        .withUri(Uri.create("http://" + host + request.uri()))
+        .withUri(Uri.create(target.uri()))
         .withProtocol(request.protocolVersion().equals(HttpVersion.HTTP_1_0) ? HttpProtocols.HTTP_1_0 : HttpProtocols.HTTP_1_1)
         .addHeaders(headers)
         .withEntity(entity)
