@@ -1,6 +1,7 @@
 package lms.realtime.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -9,11 +10,14 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import lms.realtime.testkit.RawHttp;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
+import lms.realtime.testkit.WsClient;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -124,6 +128,91 @@ class SlowlorisTest {
         assertTrue(realClient(node.port).contains("welcome"), "another address still gets in");
       } finally {
         for (Socket s : flood) {
+          s.close();
+        }
+      }
+    }
+  }
+
+  private static final String LIVE = "GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  /** The start of a second request, in the same write as the first. */
+  private static final String HALF = "GET /health/live HTTP/1.1\r\nHo";
+
+  /**
+   * Issue 22: after one whole request, the start of a second in the same read was never timed: the
+   * connection was held until the idle timeout (120 s). Now every request is, from its first byte,
+   * also after a refused WebSocket handshake.
+   */
+  @Test
+  void aSecondRequestBegunInTheSameReadIsTimed() throws Exception {
+    try (TestNode node = TestNode.start(Map.of("lms.http.header-timeout", "1s"))) {
+      String refusedUpgrade = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+      for (String[] first : new String[][] {{LIVE, "200"}, {refusedUpgrade, "401"}}) {
+        try (Socket s = RawHttp.open("127.0.0.1", node.port)) {
+          long t0 = System.nanoTime();
+          RawHttp.write(s, first[0] + HALF);
+          String answer = RawHttp.response(s);
+          assertEquals(Integer.parseInt(first[1]), RawHttp.status(answer), answer);
+          assertTrue(RawHttp.closedWithin(s, Duration.ofSeconds(5)), "the half request was not timed (idle timeout: 120 s)");
+          System.out.printf("a half request after a %s in one read: closed %.1f s after it came%n", first[1], (System.nanoTime() - t0) / 1e9);
+        }
+      }
+    }
+  }
+
+  /** A kept-alive connection with nothing unfinished is the idle timeout's, not the header timer's. */
+  @Test
+  void aKeptAliveConnectionWithNothingUnfinishedIsNotTimed() throws Exception {
+    try (TestNode node = TestNode.start(Map.of("lms.http.header-timeout", "1s"));
+        Socket s = RawHttp.open("127.0.0.1", node.port)) {
+      RawHttp.write(s, "POST /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}");
+      assertTrue(RawHttp.status(RawHttp.response(s)) >= 400, "answered (not a route for POST)");
+      assertFalse(RawHttp.closedWithin(s, Duration.ofMillis(2500)), "closed while idle between requests");
+      RawHttp.write(s, LIVE);
+      assertEquals(200, RawHttp.status(RawHttp.response(s)));
+    }
+  }
+
+  /** And a WebSocket is never timed as a request: its frames after the 101 are not requests. */
+  @Test
+  void aWebSocketOutlivesTheHeaderTimeout() throws Exception {
+    try (TestNode node = TestNode.start(Map.of("lms.http.header-timeout", "1s"));
+        WsClient ws = node.open(Tokens.student("slow-socket"))) {
+      ws.send("{\"type\":\"ping\",\"id\":\"1\"}");
+      assertEquals("1", ws.expect("pong").get("id").asText());
+      ws.expectNothing(Duration.ofMillis(2500));
+      ws.send("{\"type\":\"ping\",\"id\":\"2\"}");
+      assertEquals("2", ws.expect("pong").get("id").asText(), "still open past the header timeout");
+    }
+  }
+
+  /**
+   * Issue 22: a half request after a whole one holds a slot of lms.http.max-unfinished-per-ip like a
+   * first one does (it held none): with a cap of 5, five such connections are answered and held, and
+   * the sixth to eighth from that address are closed at once, while another address gets in.
+   */
+  @Test
+  void pipelinedHalfRequestsCountTowardTheCapPerAddress() throws Exception {
+    try (TestNode node = TestNode.start(Map.of("lms.http.header-timeout", "30s", "lms.http.max-unfinished-per-ip", 5))) {
+      List<Socket> held = new ArrayList<>();
+      try {
+        List<Integer> statuses = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+          Socket s = RawHttp.open("127.0.0.1", node.port);
+          held.add(s);
+          try {
+            RawHttp.write(s, LIVE + HALF);
+          } catch (IOException e) {
+            // closed before the write: no answer below
+          }
+          statuses.add(RawHttp.status(RawHttp.response(s)));
+        }
+        System.out.println("8 connections with a half request after a whole one, a cap of 5: " + statuses);
+        assertEquals(List.of(200, 200, 200, 200, 200, -1, -1, -1), statuses);
+        assertTrue(realClient(node.port).contains("welcome"), "another address still gets in");
+      } finally {
+        for (Socket s : held) {
           s.close();
         }
       }

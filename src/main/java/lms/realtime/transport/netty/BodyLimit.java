@@ -23,15 +23,13 @@ final class BodyLimit extends HttpObjectAggregator {
   static final String NAME = "body";
   static final String BATCH = "/api/v1/batch";
 
-  private final HeaderDeadline deadline;
   private final int maxBody;
   private final int maxBatch;
 
-  BodyLimit(int maxBody, int maxBatch, HeaderDeadline deadline) {
+  BodyLimit(int maxBody, int maxBatch) {
     super(Math.max(maxBody, maxBatch));
     this.maxBody = maxBody;
     this.maxBatch = maxBatch;
-    this.deadline = deadline;
   }
 
   private static boolean isBatch(HttpMessage message) {
@@ -45,7 +43,6 @@ final class BodyLimit extends HttpObjectAggregator {
 
   @Override
   protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-    deadline.requestIn();
     boolean batch = isBatch(oversized);
     FullHttpResponse response = Answers.error(batch ? HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE : HttpResponseStatus.BAD_REQUEST,
         ErrorCodes.TOO_LARGE, (batch ? "a batch body is at most " + maxBatch : "body larger than " + maxBody) + " bytes");

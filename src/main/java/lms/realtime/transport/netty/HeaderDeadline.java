@@ -3,27 +3,34 @@ package lms.realtime.transport.netty;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 import lms.realtime.session.PerAddress;
+import lms.realtime.transport.RequestFraming;
 
 /**
- * Half-open connections (issue 12): a request whose line and headers have not all come within
+ * Half-open connections (issue 12): a request (line, headers, body) that has not all come within
  * {@code lms.http.header-timeout} of the connection opening, or of its first byte for a later request,
- * ends the connection; and a peer may hold at most {@code lms.http.max-unfinished-per-ip} connections
- * whose first request is not in yet (a new one past that is closed at once). {@link NettyHttp} tells
- * it when a request is in; a WebSocket leaves it behind at the upgrade.
+ * ends the connection; and a peer may hold at most {@code lms.http.max-unfinished-per-ip} unfinished
+ * requests (past it the connection is closed at once). It reads the bytes before Netty's decoder
+ * does, and a {@link RequestFraming} says where each request begins and ends (issue 22: when the read
+ * that finished one request also held the start of the next, nothing used to time that one). A
+ * WebSocket leaves it behind at the upgrade.
  */
-final class HeaderDeadline extends ChannelInboundHandlerAdapter {
+final class HeaderDeadline extends ChannelInboundHandlerAdapter implements RequestFraming.Listener {
   static final String NAME = "header-deadline";
 
   private final long timeoutNanos;
   private final PerAddress unfinished;
   private final int maxUnfinished;
+  private final RequestFraming framing = new RequestFraming(this);
+  private ChannelHandlerContext ctx;
   private String address;
   private boolean holdsSlot;
   private boolean inRequest;
+  private boolean refused;
   private ScheduledFuture<?> timer;
 
   HeaderDeadline(long timeoutNanos, PerAddress unfinished, int maxUnfinished) {
@@ -34,28 +41,47 @@ final class HeaderDeadline extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) throws Exception {
+    this.ctx = ctx;
     address = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
-    if (!unfinished.tryAcquire(address, maxUnfinished)) {
-      ctx.close();
-      return;
+    started(); // the first request is due from now on
+    if (!refused) {
+      super.channelActive(ctx);
     }
-    holdsSlot = true;
-    inRequest = true; // the first request is due from now on
-    arm(ctx);
-    super.channelActive(ctx);
   }
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
-    if (!inRequest && msg instanceof ByteBuf b && b.isReadable()) {
-      inRequest = true; // a later request on a kept-alive connection starts
-      arm(ctx);
+    if (!refused && msg instanceof ByteBuf b) {
+      int from = b.readerIndex();
+      framing.read(b.readableBytes(), i -> b.getByte(from + i));
+    }
+    if (refused) {
+      ReferenceCountUtil.release(msg); // closing: nothing more is read
+      return;
     }
     super.channelRead(ctx, msg);
   }
 
-  /** A whole request (line, headers, body) is in. */
-  void requestIn() {
+  @Override
+  public void started() {
+    if (inRequest) {
+      return;
+    }
+    if (!unfinished.tryAcquire(address, maxUnfinished)) {
+      refused = true;
+      ctx.close();
+      return;
+    }
+    holdsSlot = true;
+    inRequest = true;
+    cancel();
+    timer = ctx.executor().schedule(() -> {
+      ctx.close();
+    }, timeoutNanos, TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public void ended() {
     inRequest = false;
     cancel();
     releaseSlot();
@@ -72,13 +98,6 @@ final class HeaderDeadline extends ChannelInboundHandlerAdapter {
   public void handlerRemoved(ChannelHandlerContext ctx) {
     cancel();
     releaseSlot();
-  }
-
-  private void arm(ChannelHandlerContext ctx) {
-    cancel();
-    timer = ctx.executor().schedule(() -> {
-      ctx.close();
-    }, timeoutNanos, TimeUnit.NANOSECONDS);
   }
 
   private void cancel() {

@@ -37,15 +37,13 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
   private final NettyUpgrade upgrade;
   private final RouteBridge routes;
   private final BackendWrites backendWrites;
-  private final HeaderDeadline deadline;
   private final ArrayDeque<FullHttpRequest> pending = new ArrayDeque<>(1);
   private boolean busy;
 
-  NettyHttp(NettyUpgrade upgrade, RouteBridge routes, BackendWrites backendWrites, HeaderDeadline deadline) {
+  NettyHttp(NettyUpgrade upgrade, RouteBridge routes, BackendWrites backendWrites) {
     this.upgrade = upgrade;
     this.routes = routes;
     this.backendWrites = backendWrites;
-    this.deadline = deadline;
   }
 
   @Override
@@ -54,7 +52,6 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
       ReferenceCountUtil.release(msg);
       return;
     }
-    deadline.requestIn();
     pending.add(request);
     if (!busy) {
       next(ctx);

@@ -165,13 +165,12 @@ public final class NettyTransport implements Transport {
       return;
     }
     ch.closeFuture().addListener(f -> connections.decrementAndGet());
-    HeaderDeadline deadline = new HeaderDeadline(settings.headerTimeout().toNanos(), unfinished, settings.maxUnfinishedPerIp());
     ch.pipeline()
-        .addLast(HeaderDeadline.NAME, deadline)
+        .addLast(HeaderDeadline.NAME, new HeaderDeadline(settings.headerTimeout().toNanos(), unfinished, settings.maxUnfinishedPerIp()))
         .addLast(NettyHttp.IDLE, new IdleStateHandler(0, 0, settings.httpIdleTimeout().toMillis(), TimeUnit.MILLISECONDS))
         .addLast("http", new HttpServerCodec(MAX_REQUEST_LINE, MAX_HEADERS, MAX_CHUNK))
-        .addLast(BodyLimit.NAME, new BodyLimit(settings.maxBodyBytes(), settings.maxBatchBytes(), deadline))
-        .addLast(NettyHttp.NAME, new NettyHttp(upgrade, bridge, backendWrites, deadline));
+        .addLast(BodyLimit.NAME, new BodyLimit(settings.maxBodyBytes(), settings.maxBatchBytes()))
+        .addLast(NettyHttp.NAME, new NettyHttp(upgrade, bridge, backendWrites));
   }
 
   private final class NettyBinding implements Binding {

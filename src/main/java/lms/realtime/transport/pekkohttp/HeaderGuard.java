@@ -3,12 +3,15 @@ package lms.realtime.transport.pekkohttp;
 import java.time.Duration;
 import java.util.concurrent.TimeoutException;
 import lms.realtime.session.PerAddress;
+import lms.realtime.transport.RequestFraming;
+import org.apache.pekko.Done;
 import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.FlowShape;
 import org.apache.pekko.stream.Inlet;
 import org.apache.pekko.stream.Outlet;
 import org.apache.pekko.stream.stage.AbstractInHandler;
 import org.apache.pekko.stream.stage.AbstractOutHandler;
+import org.apache.pekko.stream.stage.AsyncCallback;
 import org.apache.pekko.stream.stage.GraphStage;
 import org.apache.pekko.stream.stage.GraphStageLogic;
 import org.apache.pekko.stream.stage.TimerGraphStageLogic;
@@ -16,11 +19,17 @@ import org.apache.pekko.util.ByteString;
 
 /**
  * Half-open connections on the pekko-http transport (issue 12), on a connection's inbound bytes
- * before pekko-http's parser sees them: the first request's line and headers (up to the blank line
- * that ends them) must come within {@code lms.http.header-timeout} of the connection opening, and a
- * peer may hold at most {@code lms.http.max-unfinished-per-ip} connections that have not got that
- * far (past it a new one is closed at once). pekko-http has no such timeout of its own; later
- * requests of a kept-alive connection are bounded by its idle timeout only.
+ * before pekko-http's parser sees them: a request (line, headers, body) must have come within
+ * {@code lms.http.header-timeout} of the connection opening, or of its first byte for a later request,
+ * and a peer may hold at most {@code lms.http.max-unfinished-per-ip} unfinished requests (past it the
+ * connection is closed at once). pekko-http has no such timeout of its own.
+ *
+ * <p>Every request is timed, not only the first (issue 22: a second request begun in the read that
+ * ended the first was held until the idle timeout). Its parser reads ahead, pipelined requests
+ * included, and says nothing of a request until its headers are in, so the guard finds where each
+ * request begins and ends in the bytes itself ({@link RequestFraming}: the header section, then the
+ * body by Content-Length or chunks). Once the connection's 101 has gone out ({@link #becameSocket}),
+ * its bytes are WebSocket frames and the guard lets them pass unread. One stage per connection.
  */
 final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
   private static final Object TIMEOUT = "header-timeout";
@@ -32,12 +41,22 @@ final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
   private final PerAddress unfinished;
   private final int maxUnfinished;
   private final Duration timeout;
+  /** Set when the stage starts, before any byte passes (so before any request can be answered). */
+  private volatile AsyncCallback<Done> socketOpened;
 
   HeaderGuard(String address, PerAddress unfinished, int maxUnfinished, Duration timeout) {
     this.address = address;
     this.unfinished = unfinished;
     this.maxUnfinished = maxUnfinished;
     this.timeout = timeout;
+  }
+
+  /** The connection's 101 answer goes out: from any thread, before the client can send a frame. */
+  void becameSocket() {
+    AsyncCallback<Done> callback = socketOpened;
+    if (callback != null) {
+      callback.invoke(Done.getInstance());
+    }
   }
 
   @Override
@@ -50,11 +69,11 @@ final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
     return new Logic();
   }
 
-  private final class Logic extends TimerGraphStageLogic {
+  private final class Logic extends TimerGraphStageLogic implements RequestFraming.Listener {
+    private final RequestFraming framing = new RequestFraming(this);
     private boolean holdsSlot;
-    private boolean headersIn;
-    /** How many bytes of CR LF CR LF were matched at the end of what came so far. */
-    private int matched;
+    private boolean inRequest;
+    private boolean socket;
 
     Logic() {
       super(shape);
@@ -62,10 +81,12 @@ final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
         @Override
         public void onPush() {
           ByteString bytes = grab(in);
-          if (!headersIn) {
-            scan(bytes);
+          if (!socket) {
+            framing.read(bytes.size(), bytes::apply);
           }
-          push(out, bytes);
+          if (!isClosed(out)) {
+            push(out, bytes);
+          }
         }
       });
       setHandler(out, new AbstractOutHandler() {
@@ -78,25 +99,34 @@ final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
 
     @Override
     public void preStart() {
+      socketOpened = createAsyncCallback(done -> {
+        socket = true;
+        inRequest = false;
+        cancelTimer(TIMEOUT);
+        release();
+      });
+      started(); // the first request is due from now on
+    }
+
+    @Override
+    public void started() {
+      if (inRequest) {
+        return;
+      }
       if (!unfinished.tryAcquire(address, maxUnfinished)) {
         failStage(new IllegalStateException("too many unfinished requests from " + address));
         return;
       }
       holdsSlot = true;
+      inRequest = true;
       scheduleOnce(TIMEOUT, timeout);
     }
 
-    private void scan(ByteString bytes) {
-      for (int i = 0, n = bytes.size(); i < n; i++) {
-        byte b = bytes.apply(i);
-        matched = b == (matched % 2 == 0 ? '\r' : '\n') ? matched + 1 : (b == '\r' ? 1 : 0);
-        if (matched == 4) {
-          headersIn = true;
-          cancelTimer(TIMEOUT);
-          release();
-          return;
-        }
-      }
+    @Override
+    public void ended() {
+      inRequest = false;
+      cancelTimer(TIMEOUT);
+      release();
     }
 
     @Override

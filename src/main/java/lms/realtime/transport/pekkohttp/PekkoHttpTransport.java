@@ -25,6 +25,7 @@ import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.RemoteAddress;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.Cookie;
 import org.apache.pekko.http.javadsl.model.headers.HttpCookiePair;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
@@ -85,10 +86,16 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
           InetSocketAddress peer = incoming.remoteAddress();
           BidiFlow layer = Http.get(classic).serverLayer(serverSettings, Optional.of(peer), classic.log())
               .atop((BidiFlow) TLSPlacebo.getInstance());
+          HeaderGuard guard = new HeaderGuard(peer.getAddress().getHostAddress(), unfinished, settings.maxUnfinishedPerIp(), settings.headerTimeout());
           Flow<ByteString, ByteString, NotUsed> http = ((BidiFlow<HttpResponse, ByteString, ByteString, HttpRequest, NotUsed>) layer)
-              .reversed().join(handler);
+              .reversed().join(handler.map(response -> {
+                if (response.status().equals(StatusCodes.SWITCHING_PROTOCOLS)) {
+                  guard.becameSocket();
+                }
+                return response;
+              }));
           Flow<ByteString, ByteString, NotUsed> guarded = Flow.of(ByteString.class)
-              .via(new HeaderGuard(peer.getAddress().getHostAddress(), unfinished, settings.maxUnfinishedPerIp(), settings.headerTimeout()))
+              .via(guard)
               .via(http)
               .via(connections.flow())
               .watchTermination((mat, done) -> {
