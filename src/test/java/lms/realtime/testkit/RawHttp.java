@@ -81,6 +81,7 @@ public final class RawHttp {
   public static boolean closedWithin(Socket s, Duration within) throws IOException {
     long deadline = System.nanoTime() + within.toNanos();
     InputStream in = s.getInputStream();
+    int readTimeout = s.getSoTimeout();
     try {
       while (true) {
         long left = (deadline - System.nanoTime()) / 1_000_000;
@@ -96,6 +97,10 @@ public final class RawHttp {
       return false;
     } catch (IOException e) {
       return true;
+    } finally {
+      if (!s.isClosed()) {
+        s.setSoTimeout(readTimeout);
+      }
     }
   }
 }

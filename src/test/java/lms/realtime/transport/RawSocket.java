@@ -9,12 +9,13 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.Locale;
 import java.util.concurrent.ThreadLocalRandom;
 import lms.realtime.session.Handshake;
+import lms.realtime.testkit.RawHttp;
 import lms.realtime.testkit.Tokens;
 
 /** A hand-driven WebSocket client on a raw TCP socket: frames are written exactly as given. */
@@ -121,19 +122,9 @@ final class RawSocket implements AutoCloseable {
     return f;
   }
 
-  /** True when the server closed the TCP connection (end of stream). */
+  /** True when the server closed the TCP connection (end of stream) within the socket's read timeout. */
   boolean tcpClosed() throws IOException {
-    try {
-      while (true) {
-        if (in.read() < 0) {
-          return true;
-        }
-      }
-    } catch (SocketTimeoutException e) {
-      return false;
-    } catch (IOException e) {
-      return true;
-    }
+    return RawHttp.closedWithin(socket, Duration.ofMillis(socket.getSoTimeout()));
   }
 
   @Override

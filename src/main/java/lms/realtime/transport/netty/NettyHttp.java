@@ -119,7 +119,7 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** A request that is not answered by a route (Netty's decoder could not read it, or it has no address): then the connection closes. */
+  /** A request no route answers (Netty's decoder could not read it, or it has no address): then the connection closes. */
   private static void refuse(ChannelHandlerContext ctx, FullHttpRequest request, HttpResponseStatus status, String message) {
     request.release();
     FullHttpResponse response = Answers.error(status, ErrorCodes.BAD_REQUEST, message);

@@ -86,7 +86,8 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
           InetSocketAddress peer = incoming.remoteAddress();
           BidiFlow layer = Http.get(classic).serverLayer(serverSettings, Optional.of(peer), classic.log())
               .atop((BidiFlow) TLSPlacebo.getInstance());
-          HeaderGuard guard = new HeaderGuard(peer.getAddress().getHostAddress(), unfinished, settings.maxUnfinishedPerIp(), settings.headerTimeout());
+          HeaderGuard guard = new HeaderGuard(peer.getAddress().getHostAddress(), unfinished,
+              settings.maxUnfinishedPerIp(), settings.headerTimeout());
           Flow<ByteString, ByteString, NotUsed> http = ((BidiFlow<HttpResponse, ByteString, ByteString, HttpRequest, NotUsed>) layer)
               .reversed().join(handler.map(response -> {
                 if (response.status().equals(StatusCodes.SWITCHING_PROTOCOLS)) {
