@@ -10,10 +10,11 @@ import java.util.Locale;
  * line, then a body of {@code Content-Length} bytes, or of chunks up to the last one and its trailer
  * section when {@code Transfer-Encoding} ends in {@code chunked} (which then wins over a length).
  *
- * <p>It only frames: Netty's or pekko-http's parser still reads and judges each request, and a
- * malformed one (the only kind this reader could frame otherwise) is refused there and ends the
- * connection. Any byte between requests starts the next one, empty lines too: a connection cannot
- * be held open by a trickle of line ends. A small pure reader that a test can drive byte by byte.
+ * <p>It only frames: Netty's or pekko-http's parser still reads and judges each request (and ends
+ * the connection on a malformed one). Only a malformed or obsolete request (a folded header line)
+ * can be framed otherwise here, and then at worst its connection is timed when it need not be. Any
+ * byte between requests starts the next one, empty lines too: a connection cannot be held open by a
+ * trickle of line ends. A small pure reader that a test can drive byte by byte.
  */
 public final class RequestFraming {
   /** Told where requests begin and end, on the thread that reads. */
@@ -35,7 +36,7 @@ public final class RequestFraming {
   private static final String CONTENT_LENGTH = "content-length";
   private static final String TRANSFER_ENCODING = "transfer-encoding";
   /** Longer values of the two fields read here are malformed anyway (the parsers' header bound is 8 KiB). */
-  private static final int MAX_VALUE = 8 * 1024;
+  private static final int MAX_FIELD_VALUE = 8 * 1024;
   /** A body length or chunk size past this is taken as this (no request comes near it). */
   private static final long HUGE = 1L << 60;
 
@@ -99,9 +100,7 @@ public final class RequestFraming {
       case CHUNK_SIZE -> chunkSize(b);
       case CHUNK_END -> {
         if (b == '\n') {
-          state = State.CHUNK_SIZE;
-          chunkSize = 0;
-          chunkExtension = false;
+          nextChunk();
         }
       }
       case TRAILERS -> {
@@ -147,7 +146,7 @@ public final class RequestFraming {
   /** A byte of a field line: its name is matched until the colon, then a value of interest kept. */
   private void field(byte b) {
     if (value != null) {
-      if (value.length() < MAX_VALUE + 1) {
+      if (value.length() <= MAX_FIELD_VALUE) {
         value.append((char) (b & 0xFF));
       }
     } else if (nameMatched >= 0) {
@@ -199,15 +198,19 @@ public final class RequestFraming {
 
   private void headRead() {
     if (chunked) {
-      state = State.CHUNK_SIZE;
-      chunkSize = 0;
-      chunkExtension = false;
+      nextChunk();
     } else if (contentLength > 0) {
       state = State.BODY;
       left = contentLength;
     } else {
       end();
     }
+  }
+
+  private void nextChunk() {
+    state = State.CHUNK_SIZE;
+    chunkSize = 0;
+    chunkExtension = false;
   }
 
   private void chunkSize(byte b) {

@@ -64,7 +64,7 @@ final class HeaderDeadline extends ChannelInboundHandlerAdapter implements Reque
 
   @Override
   public void started() {
-    if (inRequest) {
+    if (inRequest || refused) {
       return;
     }
     if (!unfinished.tryAcquire(address, maxUnfinished)) {

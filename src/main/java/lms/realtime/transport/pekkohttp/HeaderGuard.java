@@ -74,6 +74,7 @@ final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
     private boolean holdsSlot;
     private boolean inRequest;
     private boolean socket;
+    private boolean refused;
 
     Logic() {
       super(shape);
@@ -110,10 +111,11 @@ final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
 
     @Override
     public void started() {
-      if (inRequest) {
+      if (inRequest || refused) {
         return;
       }
       if (!unfinished.tryAcquire(address, maxUnfinished)) {
+        refused = true;
         failStage(new IllegalStateException("too many unfinished requests from " + address));
         return;
       }
