@@ -8,29 +8,25 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 import lms.realtime.session.PerAddress;
-import lms.realtime.transport.RequestFraming;
+import lms.realtime.transport.UnfinishedRequest;
 
 /**
  * Half-open connections (issue 12): a request (line, headers, body) that has not all come within
  * {@code lms.http.header-timeout} of the connection opening, or of its first byte for a later request,
  * ends the connection; and a peer may hold at most {@code lms.http.max-unfinished-per-ip} unfinished
  * requests (past it the connection is closed at once). It reads the bytes before Netty's decoder
- * does, and a {@link RequestFraming} says where each request begins and ends (issue 22: when the read
- * that finished one request also held the start of the next, nothing used to time that one). A
- * WebSocket leaves it behind at the upgrade.
+ * does, and its {@link UnfinishedRequest} finds where each request begins and ends (issue 22: when
+ * the read that finished one request also held the start of the next, nothing used to time that
+ * one). A WebSocket leaves it behind at the upgrade.
  */
-final class HeaderDeadline extends ChannelInboundHandlerAdapter implements RequestFraming.Listener {
+final class HeaderDeadline extends ChannelInboundHandlerAdapter implements UnfinishedRequest.Guard {
   static final String NAME = "header-deadline";
 
   private final long timeoutNanos;
   private final PerAddress unfinished;
   private final int maxUnfinished;
-  private final RequestFraming framing = new RequestFraming(this);
   private ChannelHandlerContext ctx;
-  private String address;
-  private boolean holdsSlot;
-  private boolean inRequest;
-  private boolean refused;
+  private UnfinishedRequest request;
   private ScheduledFuture<?> timer;
 
   HeaderDeadline(long timeoutNanos, PerAddress unfinished, int maxUnfinished) {
@@ -42,20 +38,21 @@ final class HeaderDeadline extends ChannelInboundHandlerAdapter implements Reque
   @Override
   public void channelActive(ChannelHandlerContext ctx) throws Exception {
     this.ctx = ctx;
-    address = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
-    started(); // the first request is due from now on
-    if (!refused) {
+    String address = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
+    request = new UnfinishedRequest(unfinished, address, maxUnfinished, this);
+    request.started(); // the first request is due from now on
+    if (!request.refused()) {
       super.channelActive(ctx);
     }
   }
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
-    if (!refused && msg instanceof ByteBuf b) {
+    if (msg instanceof ByteBuf b) {
       int from = b.readerIndex();
-      framing.read(b.readableBytes(), i -> b.getByte(from + i));
+      request.read(b.readableBytes(), i -> b.getByte(from + i));
     }
-    if (refused) {
+    if (request.refused()) {
       ReferenceCountUtil.release(msg); // closing: nothing more is read
       return;
     }
@@ -63,54 +60,40 @@ final class HeaderDeadline extends ChannelInboundHandlerAdapter implements Reque
   }
 
   @Override
-  public void started() {
-    if (inRequest || refused) {
-      return;
-    }
-    if (!unfinished.tryAcquire(address, maxUnfinished)) {
-      refused = true;
-      ctx.close();
-      return;
-    }
-    holdsSlot = true;
-    inRequest = true;
-    cancel();
+  public void startTimer() {
+    stopTimer();
     timer = ctx.executor().schedule(() -> {
       ctx.close();
     }, timeoutNanos, TimeUnit.NANOSECONDS);
   }
 
   @Override
-  public void ended() {
-    inRequest = false;
-    cancel();
-    releaseSlot();
-  }
-
-  @Override
-  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-    cancel();
-    releaseSlot();
-    super.channelInactive(ctx);
-  }
-
-  @Override
-  public void handlerRemoved(ChannelHandlerContext ctx) {
-    cancel();
-    releaseSlot();
-  }
-
-  private void cancel() {
+  public void stopTimer() {
     if (timer != null) {
       timer.cancel(false);
       timer = null;
     }
   }
 
-  private void releaseSlot() {
-    if (holdsSlot) {
-      holdsSlot = false;
-      unfinished.release(address);
+  @Override
+  public void refuse() {
+    ctx.close();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    stop();
+    super.channelInactive(ctx);
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    stop();
+  }
+
+  private void stop() {
+    if (request != null) {
+      request.stop();
     }
   }
 }

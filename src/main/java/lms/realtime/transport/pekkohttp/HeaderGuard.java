@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.concurrent.TimeoutException;
 import lms.realtime.session.PerAddress;
 import lms.realtime.transport.RequestFraming;
+import lms.realtime.transport.UnfinishedRequest;
 import org.apache.pekko.Done;
 import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.FlowShape;
@@ -27,9 +28,10 @@ import org.apache.pekko.util.ByteString;
  * <p>Every request is timed, not only the first (issue 22: a second request begun in the read that
  * ended the first was held until the idle timeout). Its parser reads ahead, pipelined requests
  * included, and says nothing of a request until its headers are in, so the guard finds where each
- * request begins and ends in the bytes itself ({@link RequestFraming}: the header section, then the
- * body by Content-Length or chunks). Once the connection's 101 has gone out ({@link #becameSocket}),
- * its bytes are WebSocket frames and the guard lets them pass unread. One stage per connection.
+ * request begins and ends in the bytes itself ({@link UnfinishedRequest}, {@link RequestFraming}:
+ * the header section, then the body by Content-Length or chunks). Once the connection's 101 has
+ * gone out ({@link #becameSocket}), its bytes are WebSocket frames and the guard lets them pass
+ * unread. One stage per connection.
  */
 final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
   private static final Object TIMEOUT = "header-timeout";
@@ -69,12 +71,8 @@ final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
     return new Logic();
   }
 
-  private final class Logic extends TimerGraphStageLogic implements RequestFraming.Listener {
-    private final RequestFraming framing = new RequestFraming(this);
-    private boolean holdsSlot;
-    private boolean inRequest;
-    private boolean socket;
-    private boolean refused;
+  private final class Logic extends TimerGraphStageLogic implements UnfinishedRequest.Guard {
+    private final UnfinishedRequest request = new UnfinishedRequest(unfinished, address, maxUnfinished, this);
 
     Logic() {
       super(shape);
@@ -82,9 +80,7 @@ final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
         @Override
         public void onPush() {
           ByteString bytes = grab(in);
-          if (!socket) {
-            framing.read(bytes.size(), bytes::apply);
-          }
+          request.read(bytes.size(), bytes::apply);
           if (!isClosed(out)) {
             push(out, bytes);
           }
@@ -100,35 +96,23 @@ final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
 
     @Override
     public void preStart() {
-      socketOpened = createAsyncCallback(done -> {
-        socket = true;
-        inRequest = false;
-        cancelTimer(TIMEOUT);
-        release();
-      });
-      started(); // the first request is due from now on
+      socketOpened = createAsyncCallback(done -> request.stop());
+      request.started(); // the first request is due from now on
     }
 
     @Override
-    public void started() {
-      if (inRequest || refused) {
-        return;
-      }
-      if (!unfinished.tryAcquire(address, maxUnfinished)) {
-        refused = true;
-        failStage(new IllegalStateException("too many unfinished requests from " + address));
-        return;
-      }
-      holdsSlot = true;
-      inRequest = true;
+    public void startTimer() {
       scheduleOnce(TIMEOUT, timeout);
     }
 
     @Override
-    public void ended() {
-      inRequest = false;
+    public void stopTimer() {
       cancelTimer(TIMEOUT);
-      release();
+    }
+
+    @Override
+    public void refuse() {
+      failStage(new IllegalStateException("too many unfinished requests from " + address));
     }
 
     @Override
@@ -138,14 +122,7 @@ final class HeaderGuard extends GraphStage<FlowShape<ByteString, ByteString>> {
 
     @Override
     public void postStop() {
-      release();
-    }
-
-    private void release() {
-      if (holdsSlot) {
-        holdsSlot = false;
-        unfinished.release(address);
-      }
+      request.stop();
     }
   }
 }
