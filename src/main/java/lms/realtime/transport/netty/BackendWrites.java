@@ -33,12 +33,14 @@ final class BackendWrites {
     this.publishing = publishing;
   }
 
-  /** Answers a backend write (true), or leaves the request to the routes (false). On the channel's loop. */
-  boolean answer(ChannelHandlerContext ctx, FullHttpRequest request, NettyHttp.Answer answer) {
+  /**
+   * Answers a backend write (true), or leaves the request to the routes (false); {@code uri} is the
+   * request's path and query, from its checked request line ({@link RequestTarget}). On the channel's loop.
+   */
+  boolean answer(ChannelHandlerContext ctx, FullHttpRequest request, String uri, NettyHttp.Answer answer) {
     if (!request.method().equals(HttpMethod.POST)) {
       return false;
     }
-    String uri = request.uri();
     if (uri.indexOf('%') >= 0 || uri.indexOf('?') >= 0) {
       return false;
     }

@@ -114,7 +114,7 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
     Answer answer = (keepAlive, response) -> answer(ctx, keepAlive, response);
     if (request.method().equals(HttpMethod.GET) && uri.path().equals("/ws")) {
       upgrade.open(ctx, request, uri, answer);
-    } else if (!backendWrites.answer(ctx, request, answer)) {
+    } else if (!backendWrites.answer(ctx, request, target.pathAndQuery(), answer)) {
       routes.route(ctx, request, target, answer);
     }
   }
