@@ -94,7 +94,7 @@ final class BackendApi extends AllDirectives {
       if (entity.getContentLengthOption().orElse(0L) > max) {
         return complete(tooLarge);
       }
-      return extractMaterializer(mat -> onComplete(entity.toStrict(timeout, max, mat), read -> read.isSuccess()
+      return extractMaterializer(mat -> onComplete(entity.withSizeLimit(max).toStrict(timeout, mat), read -> read.isSuccess()
           ? inner.apply(read.get().getData().utf8String())
           : complete(tooLarge(read.failed().get()) ? tooLarge
               : Responses.badRequest("the body could not be read: " + read.failed().get().getMessage()))));

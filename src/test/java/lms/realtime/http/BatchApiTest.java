@@ -171,6 +171,27 @@ class BatchApiTest {
     assertEquals(MAX_ITEMS + 1, atMost.get(MAX_ITEMS - 1).get("seq").asLong());
   }
 
+  /** A body without a length (chunked) is held to the same bounds, in the contract's shape, on both transports. */
+  @Test
+  void aChunkedBodyOverItsBoundIsTooLarge() throws Exception {
+    String single = "{\"event\":\"x\",\"data\":\"" + "a".repeat(70_000) + "\"}";
+    var one = chunked("/api/v1/rooms/course:b7/events", single);
+    assertEquals(400, one.statusCode(), one.body());
+    assertEquals("too_large", json(one.body()).get("error").asText());
+    String batch = "{\"items\":[{\"room\":\"course:b7\",\"event\":\"x\",\"data\":\"" + "a".repeat(MAX_BYTES) + "\"}]}";
+    var many = chunked("/api/v1/batch", batch);
+    assertEquals(413, many.statusCode(), many.body());
+    assertEquals("too_large", json(many.body()).get("error").asText());
+    assertEquals(1, nextSeq("course:b7"), "nothing was published");
+  }
+
+  private static java.net.http.HttpResponse<String> chunked(String path, String body) {
+    byte[] bytes = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    return NODE.get().send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(NODE.get().url(path)))
+        .header("Content-Type", "application/json")
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(bytes))), SERVICE);
+  }
+
   @Test
   void aBatchNeedsAServiceToken() {
     String body = "{\"items\":[{\"room\":\"course:b5\",\"event\":\"x\"}]}";
