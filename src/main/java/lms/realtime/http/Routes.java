@@ -58,14 +58,23 @@ public final class Routes extends AllDirectives {
   }
 
   /**
-   * Bound, sharding answering, this node a member that is Up (not joining, leaving or down), and
-   * the durable rooms' database answering.
+   * Bound, sharding answering, and this node a member that is Up (not joining, leaving or down):
+   * whether this node takes traffic. Not whether the durable rooms' database answers: a database
+   * outage is every node's at once, and taking them all out of service would refuse memory rooms and
+   * new sockets too, which do not need it. It is said in the body instead ({@link #readiness}).
    */
   private boolean isReady() {
-    return ready.get()
-        && node.journalUp().getAsBoolean()
-        && Cluster.get(node.system()).selfMember().status()
-            == MemberStatus.up();
+    return ready.get() && Cluster.get(node.system()).selfMember().status() == MemberStatus.up();
+  }
+
+  /** 200 or 503 for this node; {@code journal}, when it has durable rooms, says whether their database answers. */
+  private HttpResponse readiness() {
+    String journal = node.settings().durable().any()
+        ? ",\"journal\":\"" + (node.journalUp().getAsBoolean() ? "up" : "down") + "\""
+        : "";
+    return isReady()
+        ? Responses.json(StatusCodes.OK, "{\"status\":\"ready\"" + journal + "}")
+        : Responses.json(StatusCodes.SERVICE_UNAVAILABLE, "{\"status\":\"not_ready\"" + journal + "}");
   }
 
   public Route route() {
@@ -74,9 +83,7 @@ public final class Routes extends AllDirectives {
         pathPrefix("api", () -> pathPrefix("v1", backendApi::route)),
         pathPrefix("health", () -> concat(
             path("live", () -> get(() -> complete(Responses.json(StatusCodes.OK, "{\"status\":\"alive\"}")))),
-            path("ready", () -> get(() -> complete(isReady()
-                ? Responses.json(StatusCodes.OK, "{\"status\":\"ready\"}")
-                : Responses.json(StatusCodes.SERVICE_UNAVAILABLE, "{\"status\":\"not_ready\"}")))))),
+            path("ready", () -> get(() -> complete(readiness()))))),
         path("metrics", () -> get(() -> complete(HttpResponse.create().withEntity(PROMETHEUS, node.metrics().scrape())))),
         // The client is an ES module: pages on other origins import it, which needs CORS.
         pathPrefix("sdk", () -> respondWithHeader(RawHeader.create("Access-Control-Allow-Origin", "*"),

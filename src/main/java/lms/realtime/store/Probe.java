@@ -11,8 +11,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Whether the journal's database answers, checked on a thread of its own (JDBC blocks) every
- * interval over one connection it keeps: readiness ({@code /health/ready}) and
- * {@code lms_journal_up} read it. It says when the answer changes, once.
+ * interval over one connection it keeps: {@code lms_journal_up} and the body of
+ * {@code /health/ready} read it (not readiness itself: the node still takes traffic). It says when
+ * the answer changes, once.
  */
 public final class Probe implements BooleanSupplier, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Probe.class);
@@ -54,7 +55,8 @@ public final class Probe implements BooleanSupplier, AutoCloseable {
       closeConnection();
       ok = false;
       if (up.get()) {
-        LOG.warn("the journal database at {} does not answer ({}): durable publishes answer 503 and the node is not ready until it does",
+        LOG.warn("the journal database at {} does not answer ({}): durable publishes answer 503 until it does"
+            + " (the node stays ready; /health/ready says journal down, lms_journal_up is 0)",
             database.url(), e.getMessage());
       }
     }

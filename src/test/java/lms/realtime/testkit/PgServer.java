@@ -86,6 +86,13 @@ public final class PgServer implements AutoCloseable {
     }
   }
 
+  /** Starts the server again if it is stopped: after a test that stopped it failed before it started it. */
+  public void ensureRunning() throws Exception {
+    if (process == null || !process.isAlive()) {
+      startServer();
+    }
+  }
+
   /** Fast shutdown (SIGINT): every client connection is cut, as when a database server goes away. */
   public void stop() throws Exception {
     if (process != null && process.isAlive()) {
