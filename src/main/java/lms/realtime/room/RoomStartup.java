@@ -40,6 +40,7 @@ final class RoomStartup {
   private final StashBuffer<RoomInbox> stash;
   private final RoomSnapshots snapshots;
   private final Env env;
+  private final long startedAt = System.nanoTime();
   private boolean askedMajority;
 
   private RoomStartup(ActorContext<RoomInbox> ctx, TimerScheduler<RoomInbox> timers, StashBuffer<RoomInbox> stash,
@@ -103,7 +104,14 @@ final class RoomStartup {
    */
   private Behavior<RoomInbox> recovering(RoomSnapshots.Found found, JournalLink journal) {
     return Behaviors.receive(RoomInbox.class)
-        .onMessage(JournalLink.Recovered.class, recovered -> serve(new RoomActor(ctx, timers, snapshots, env, found, journal, recovered)))
+        .onMessage(JournalLink.Recovered.class, recovered -> {
+          if (recovered.seq() > 0) {
+            // the durable twin of "taken over": when a moved or crashed room serves again (the kill drills read it)
+            ctx.getLog().info("room {} recovered its journal at {}/{}, {} ms after it started", env.name(), recovered.epoch(),
+                recovered.seq(), (System.nanoTime() - startedAt) / 1_000_000);
+          }
+          return serve(new RoomActor(ctx, timers, snapshots, env, found, journal, recovered));
+        })
         .onMessage(JournalLink.Message.class, message -> {
           journal.handle(message);
           return Behaviors.same();

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import lms.realtime.testkit.KillTimeline;
 import lms.realtime.testkit.PgServer;
 import lms.realtime.testkit.ProcessCluster;
 import lms.realtime.testkit.RollingRestart;
@@ -21,14 +22,15 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
  * Contract §9 on a cluster: three real node processes sharing a real PostgreSQL (Debian's, started
  * by the test on its own data). kill -9 of the node that owns a course room loses nothing: members
  * on the other nodes see every event, in order, without a reset; a member whose node died recovers
- * on another with {@code recovered:true}. A rolling restart likewise. And the database lost while a
- * node runs: durable publishes answer 503 (nothing half-applied) while the node stays ready and in
- * service, and they come back with it.
+ * on another with {@code recovered:true}, and the room answers again within a bound (the timeline is
+ * printed). A rolling restart likewise. And the database lost while a node runs: durable publishes
+ * answer 503 (nothing half-applied) while the node stays ready and in service, and they come back with it.
  */
 class DurableClusterTest {
   static PgServer pg;
@@ -61,23 +63,8 @@ class DurableClusterTest {
     return nodes;
   }
 
-  /** Rooms course:{from}.. are created through node 0 until one lives on node {@code target} (its lms_rooms_active went up). */
   String roomOn(int target, int from) throws Exception {
-    for (int k = from; k < from + 100; k++) {
-      double before = roomsActive(target);
-      String room = "course:" + k;
-      nodes.reliably(new int[] {0}, "POST", "/api/v1/rooms/" + room + "/events", "{\"event\":\"first\"}");
-      if (roomsActive(target) > before) {
-        return room;
-      }
-    }
-    throw new AssertionError("no room landed on node " + target);
-  }
-
-  double roomsActive(int i) {
-    HttpResponse<String> r = nodes.call(i, "GET", "/metrics", null);
-    Double v = r == null ? null : Scrape.find(r.body(), "lms_rooms_active");
-    return v == null ? 0 : v;
+    return nodes.roomOn(target, 0, from);
   }
 
   static String courseOf(String room) {
@@ -88,10 +75,12 @@ class DurableClusterTest {
   void killNineOfTheNodeThatOwnsARoomLosesNothingThenARollingRestart() throws Exception {
     cluster(3, "durable-cluster").startAllAndAwaitReady();
     String room = roomOn(2, 9100);
+    String elsewhere = roomOn(1, 9200);
     WsClient survivor = nodes.connect(0, Tokens.student("dc-s0", courseOf(room)));
-    WsClient doomed = nodes.connect(2, Tokens.student("dc-s2", courseOf(room)));
+    WsClient doomed = nodes.connect(2, Tokens.student("dc-s2", courseOf(room), courseOf(elsewhere)));
     String epoch = survivor.join(room).get("epoch").asText();
     doomed.join(room);
+    doomed.join(elsewhere);
     Set<Long> published = new TreeSet<>();
     for (int i = 0; i < 3; i++) {
       published.add(nodes.reliably(new int[] {0}, "POST", "/api/v1/rooms/" + room + "/events", "{\"event\":\"before\"}").get("seq").asLong());
@@ -101,18 +90,20 @@ class DurableClusterTest {
       lastSeenByDoomed = doomed.await("event").get("seq").asLong();
     }
 
-    nodes.kill9(2);
-    long killedAt = System.nanoTime();
-    for (int i = 0; i < 5; i++) {
-      // with an id: a publish that timed out while the room was between nodes (answered 503) is
-      // delivered once the room is back, and the retry then answers its first seq instead of
-      // publishing it twice
-      JsonNode r = nodes.reliably(new int[] {0, 1}, "POST", "/api/v1/rooms/" + room + "/events",
-          "{\"event\":\"after\",\"id\":\"after-" + i + "\",\"data\":{\"n\":" + i + "}}");
-      assertEquals(epoch, r.get("epoch").asText(), "the room kept its epoch on its new node");
-      published.add(r.get("seq").asLong());
+    try (KillTimeline timeline = KillTimeline.kill(nodes, 2, room, elsewhere, "dc-s2")) {
+      long killedAt = System.nanoTime();
+      for (int i = 0; i < 5; i++) {
+        // with an id: a publish that timed out while the room was between nodes (answered 503) is
+        // delivered once the room is back, and the retry then answers its first seq instead of
+        // publishing it twice
+        JsonNode r = nodes.reliably(new int[] {0, 1}, "POST", "/api/v1/rooms/" + room + "/events",
+            "{\"event\":\"after\",\"id\":\"after-" + i + "\",\"data\":{\"n\":" + i + "}}");
+        assertEquals(epoch, r.get("epoch").asText(), "the room kept its epoch on its new node");
+        published.add(r.get("seq").asLong());
+      }
+      System.out.printf("durable kill -9 of %s's node: publishing again %.1f s after the kill%n", room, (System.nanoTime() - killedAt) / 1e9);
+      timeline.follow();
     }
-    System.out.printf("durable kill -9 of %s's node: publishing again %.1f s after the kill%n", room, (System.nanoTime() - killedAt) / 1e9);
 
     // the member on a surviving node: every event, in order, no reset
     List<Long> seen = new ArrayList<>();
@@ -241,5 +232,42 @@ class DurableClusterTest {
       assertTrue(System.nanoTime() < end, "lms_journal_up is not " + value + " after " + within.toSeconds() + " s");
       Thread.sleep(200);
     }
+  }
+
+  /**
+   * Kill -9 drills to measure, not run by default: {@code -Dlms.kill-drills=N} kills a node that holds
+   * a durable room N times on one cluster, the oldest member (which hosts the sharding coordinators)
+   * and a younger one in turn, starting it again between drills, and prints each timeline and the
+   * medians of when the room answered again.
+   */
+  @Test
+  @EnabledIfSystemProperty(named = "lms.kill-drills", matches = "[1-9][0-9]?")
+  void repeatedKillDrills() throws Exception {
+    int drills = Integer.getInteger("lms.kill-drills");
+    nodes = new ProcessCluster(3, "kill-drills", ProcessCluster.env("LMS_DB_URL", pg.url(), "LMS_DB_USER", "postgres", "LMS_DB_PASSWORD", ""))
+        .withManagement();
+    nodes.startAllAndAwaitReady();
+    List<Double> oldest = new ArrayList<>();
+    List<Double> younger = new ArrayList<>();
+    for (int d = 0; d < drills; d++) {
+      int coordinator = nodes.oldest(0);
+      int victim = d % 2 == 0 ? coordinator : (coordinator + 1) % 3;
+      int survivor = nodes.others(victim)[0];
+      String room = roomOn(victim, 10_000 + 200 * d);
+      String elsewhere = roomOn(survivor, 10_100 + 200 * d);
+      WsClient member = nodes.connect(victim, Tokens.student("kd-" + d, courseOf(room), courseOf(elsewhere)));
+      member.join(room);
+      member.join(elsewhere);
+      System.out.printf("drill %d: kill -9 of node %d (%s)%n", d + 1, victim, victim == coordinator ? "the oldest" : "not the oldest");
+      try (KillTimeline timeline = KillTimeline.kill(nodes, victim, room, elsewhere, "kd-" + d)) {
+        (victim == coordinator ? oldest : younger).add(timeline.follow());
+      }
+      member.close();
+      nodes.start(victim);
+      nodes.awaitReady(victim);
+    }
+    System.out.printf("kill -9 drills: the room answered again after %s s with the oldest killed (median %.1f), %s s with"
+        + " another (median %.1f)%n", KillTimeline.seconds(oldest), KillTimeline.median(oldest), KillTimeline.seconds(younger),
+        KillTimeline.median(younger));
   }
 }

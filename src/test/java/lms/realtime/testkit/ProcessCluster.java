@@ -8,6 +8,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -24,7 +25,10 @@ public final class ProcessCluster implements AutoCloseable {
 
   public final int[] httpPorts;
   public final int[] clusterPorts;
+  /** Pekko Management's ports, used after {@link #withManagement}. */
+  public final int[] managementPorts;
   public final Process[] processes;
+  private boolean management;
   private final String name;
   private final Map<String, String> env;
   private final String service = Tokens.service();
@@ -33,10 +37,12 @@ public final class ProcessCluster implements AutoCloseable {
   public ProcessCluster(int size, String name, Map<String, String> env) {
     this.httpPorts = new int[size];
     this.clusterPorts = new int[size];
+    this.managementPorts = new int[size];
     this.processes = new Process[size];
     for (int i = 0; i < size; i++) {
       httpPorts[i] = TestNode.freePort();
       clusterPorts[i] = TestNode.freePort();
+      managementPorts[i] = TestNode.freePort();
     }
     this.name = name;
     this.env = env;
@@ -49,7 +55,7 @@ public final class ProcessCluster implements AutoCloseable {
         "-Dlogback.configurationFile=logback.xml",
         "-cp", System.getProperty("java.class.path"), Main.class.getName())
         .redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(new File("target/" + name + "-node-" + i + ".log")));
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log(i).toFile()));
     Map<String, String> e = pb.environment();
     e.put("LMS_HTTP_HOST", "127.0.0.1");
     e.put("LMS_HTTP_PORT", Integer.toString(httpPorts[i]));
@@ -62,9 +68,44 @@ public final class ProcessCluster implements AutoCloseable {
     e.put("LMS_SEED_NODES", seeds.toString());
     e.put("LMS_JWT_SECRET", Tokens.SECRET);
     e.put("LMS_LOG_LEVEL", "INFO");
+    if (management) {
+      e.put("LMS_MANAGEMENT_PORT", Integer.toString(managementPorts[i]));
+    }
     e.putAll(env);
     processes[i] = pb.start();
     return processes[i];
+  }
+
+  /** Nodes started from now on run Pekko Management's cluster HTTP API (for {@link #oldest}). */
+  public ProcessCluster withManagement() {
+    management = true;
+    return this;
+  }
+
+  /**
+   * The oldest member, as node {@code asked} sees it (Pekko Management): the one that hosts the
+   * cluster singletons, the sharding coordinators among them.
+   */
+  public int oldest(int asked) throws Exception {
+    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPorts[asked] + "/cluster/members"))
+        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+    String oldest = WsClient.JSON.readTree(r.body()).path("oldest").asText();
+    for (int i = 0; i < clusterPorts.length; i++) {
+      if (oldest.endsWith(":" + clusterPorts[i])) {
+        return i;
+      }
+    }
+    throw new IllegalStateException("no oldest member in " + r.body());
+  }
+
+  /** Node {@code i}'s log (stdout and stderr, appended over its starts). */
+  public Path log(int i) {
+    return Path.of("target", name + "-node-" + i + ".log");
+  }
+
+  /** The nodes but {@code i}. */
+  public int[] others(int i) {
+    return java.util.stream.IntStream.range(0, processes.length).filter(k -> k != i).toArray();
   }
 
   public String url(int i, String path) {
@@ -121,6 +162,28 @@ public final class ProcessCluster implements AutoCloseable {
       Thread.sleep(100);
     }
     throw new AssertionError(method + " " + path + " failed on every node for 40 s");
+  }
+
+  /**
+   * A room {@code course:{from}..} that lives on node {@code target}: rooms are created by a publish
+   * through node {@code via} until one made that node's {@code lms_rooms_active} go up.
+   */
+  public String roomOn(int target, int via, int from) throws Exception {
+    for (int k = from; k < from + 100; k++) {
+      double before = roomsActive(target);
+      String room = "course:" + k;
+      reliably(new int[] {via}, "POST", "/api/v1/rooms/" + room + "/events", "{\"event\":\"first\"}");
+      if (roomsActive(target) > before) {
+        return room;
+      }
+    }
+    throw new AssertionError("no room landed on node " + target);
+  }
+
+  double roomsActive(int i) {
+    HttpResponse<String> r = call(i, "GET", "/metrics", null);
+    Double v = r == null ? null : Scrape.find(r.body(), "lms_rooms_active");
+    return v == null ? 0 : v;
   }
 
   /** A socket to node {@code i}, past its welcome. */
