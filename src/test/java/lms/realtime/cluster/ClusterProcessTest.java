@@ -73,7 +73,7 @@ class ClusterProcessTest {
 
     // --- kill -9 node 2: its user leaves presence, its memory room answers again on a survivor ---
     try (KillTimeline timeline = KillTimeline.kill(nodes, 2, lost, room, "p-s2")) {
-      timeline.follow();
+      timeline.assertRoomAnswersWithin(KillTimeline.ROOMS_BACK_WITHIN);
     }
     JsonNode users = nodes.reliably(new int[] {0}, "GET", "/api/v1/rooms/" + room + "/presence", null).get("users");
     assertEquals(2, users.size(), "the dead node's user left presence, the others stayed: " + users);

@@ -102,7 +102,7 @@ class DurableClusterTest {
         published.add(r.get("seq").asLong());
       }
       System.out.printf("durable kill -9 of %s's node: publishing again %.1f s after the kill%n", room, (System.nanoTime() - killedAt) / 1e9);
-      timeline.follow();
+      timeline.assertRoomAnswersWithin(KillTimeline.ROOMS_BACK_WITHIN);
     }
 
     // the member on a surviving node: every event, in order, no reset
