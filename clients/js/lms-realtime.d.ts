@@ -15,7 +15,7 @@ export interface RealtimeClientOptions {
    */
   token?: TokenSource;
   /** WebSocket class to use; default `globalThis.WebSocket` (pass the `ws` package's class in Node). */
-  WebSocket?: new (url: string) => WebSocketLike;
+  WebSocket?: WebSocketClass;
   /** Use this heartbeat interval when it is shorter than the engine's (`welcome.heartbeatSeconds`). */
   heartbeatSeconds?: number;
   /** Reconnect backoff: attempt n waits random(0, min(maxMs, initialMs * 2^n)). */
@@ -87,16 +87,28 @@ export interface StorageLike {
   removeItem(key: string): void;
 }
 
-/** The part of the WebSocket interface the client uses. */
+/**
+ * The part of the WebSocket interface the client uses. The handlers' events are typed `any` on
+ * purpose: each implementation has its own event classes (the DOM's `MessageEvent`, `CloseEvent`;
+ * the `ws` package's `WebSocket.MessageEvent`...), and a handler property of a narrower type would
+ * make those classes unassignable here. The client reads `data` of a message, `code` and `reason` of
+ * a close.
+ */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
   onopen: ((ev: any) => void) | null;
-  onmessage: ((ev: { data: any }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onmessage: ((ev: any) => void) | null;
+  onclose: ((ev: any) => void) | null;
   onerror: ((ev: any) => void) | null;
 }
+
+/**
+ * A WebSocket class: constructed with the URL only. The DOM's `WebSocket` and the `ws` package's
+ * class (whose first overload takes `null`; a later one takes the URL) both fit.
+ */
+export type WebSocketClass = new (url: string) => WebSocketLike;
 
 export interface WelcomeFrame {
   type: 'welcome';

@@ -38,3 +38,7 @@ void room.ready.then((j) => j.seq);
 client.on('notification', (n) => void n.event);
 void client.markRead(3);
 client.close();
+
+// issue 22: the DOM's own WebSocket class may be passed (the `ws` package's: node-consumer.ts)
+const explicit = new RealtimeClient({ url: 'wss://engine.example/ws', token: 'jwt', WebSocket });
+explicit.close();
