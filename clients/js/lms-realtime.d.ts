@@ -296,6 +296,32 @@ export interface RealtimeClientEvents {
   event: EventFrame;
   /** The engine took a new access token in-band (`refreshed`): the socket now lasts until `exp`. */
   refreshed: RefreshedEvent;
+  /**
+   * A connection, or an attempt, ended other than by `close()`: why, and when the client tries
+   * again. Comes right after `state` turns `'disconnected'`.
+   */
+  disconnected: DisconnectedEvent;
+}
+
+/** Why a connection (or an attempt) ended, and when the next attempt is due. */
+export interface DisconnectedEvent {
+  /**
+   * The WebSocket close code: the engine's (`4001` token expired, `4002` heartbeat missed, `4008`
+   * slow consumer, `4029` rate limited, `1012` restarting...) or the browser's (`1006`: no close
+   * frame, also a refused handshake). `null` when the client gave the socket up itself (no pong, a
+   * `seq` gap, no `welcome` in time, a refresh refused) or could not open one (the token function failed).
+   */
+  code: number | null;
+  /** The close frame's reason as the engine sent it (`''` when none, and when `code` is null). */
+  reason: string;
+  /** The engine's advice parsed from `reason` (`{"retryAfterMs": N}`), else 0. No reconnect comes sooner. */
+  retryAfterMs: number;
+  /** A readable account: `socket closed (4029 {"retryAfterMs":1200})`, `no pong within 25 s`... */
+  message: string;
+  /** True when the connection had got `welcome` (it was `connected`); false for a failed attempt. */
+  welcomed: boolean;
+  /** In how many ms the next attempt is made (the backoff, not below any `retryAfterMs`); null when none is armed. */
+  reconnectInMs: number | null;
 }
 
 /** A token refresh the engine accepted. */

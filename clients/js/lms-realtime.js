@@ -346,6 +346,7 @@ export class RealtimeClient {
     this._pingSentAt = null;
     this._closed = false;
     this._reconnectTimer = null;
+    this._reconnectAt = 0; // when the armed reconnect timer fires (`now()`)
     this._heartbeatTimer = null;
     this._heartbeatChained = false; // the heartbeat timer was armed from a timer callback
     this._heartbeatWs = null; // the socket the heartbeat runs for, and its half and full interval
@@ -396,7 +397,9 @@ export class RealtimeClient {
    * of the user marked a notification read), `'error'` (error frames not tied to a request, and the
    * client's own problems), `'event'` (events of rooms not joined through
    * {@link RealtimeClient#join}, such as the automatically joined `user:` room), `'refreshed'`
-   * (`{exp}`: the engine took a new access token in-band; the socket now lasts until that `exp`).
+   * (`{exp}`: the engine took a new access token in-band; the socket now lasts until that `exp`),
+   * `'disconnected'` (`{code, reason, retryAfterMs, message, welcomed, reconnectInMs}`: a connection
+   * or an attempt ended, not by `close()`; `code` null when the client gave the socket up itself).
    *
    * A listener for `notification`, `notification_read` or `event` makes the client follow the
    * user's inbox: it joins `user:<me>` on every connect, with `since` once it knows a position, so
@@ -504,9 +507,11 @@ export class RealtimeClient {
       token = await resolveValue(this._token);
     } catch (err) {
       if (gen !== this._generation || this._closed) return;
-      this._emitError('token_error', 'the token function failed: ' + messageOf(err), { cause: err });
+      const message = 'the token function failed: ' + messageOf(err);
+      this._emitError('token_error', message, { cause: err });
       this._setState('disconnected');
       this._scheduleReconnect('', false);
+      this._emitDisconnected(null, '', message, false);
       return;
     }
     if (gen !== this._generation || this._closed) return;
@@ -516,9 +521,11 @@ export class RealtimeClient {
     try {
       ws = new this._WS(withToken(socketUrl(this.url), token));
     } catch (err) {
-      this._emitError('connect_failed', 'could not open a WebSocket: ' + messageOf(err), { cause: err });
+      const message = 'could not open a WebSocket: ' + messageOf(err);
+      this._emitError('connect_failed', message, { cause: err });
       this._setState('disconnected');
       this._scheduleReconnect('', false);
+      this._emitDisconnected(null, '', message, false);
       return;
     }
     this._ws = ws;
@@ -559,6 +566,19 @@ export class RealtimeClient {
     if (welcomedAt !== null && now() - welcomedAt >= this._resetAfterMs) this._failures = 0;
     if (soon) this._armReconnect(0);
     else this._scheduleReconnect(reason, welcomedAt !== null && crashClose(code));
+    this._emitDisconnected(code, code === null ? '' : reason || '', detail, welcomedAt !== null);
+  }
+
+  /**
+   * The `disconnected` event: why the connection (or the attempt) ended, and when the next attempt
+   * is due (the reconnect is armed by then; `close()` emits none).
+   * @param {number|null} code the close code, or null when the client gave the socket up (or had none)
+   * @param {string} reason the close frame's reason as the engine sent it ('' when none)
+   */
+  _emitDisconnected(code, reason, message, welcomed) {
+    if (this._closed) return;
+    const reconnectInMs = this._reconnectTimer === null ? null : Math.max(0, Math.ceil(this._reconnectAt - now()));
+    this._emit('disconnected', { code, reason, retryAfterMs: retryAfterMs(reason), message, welcomed, reconnectInMs });
   }
 
   /**
@@ -581,6 +601,7 @@ export class RealtimeClient {
   /** Arms the reconnect timer for `delay` ms, or later if the engine asked to wait longer. */
   _armReconnect(delay) {
     delay = Math.min(MAX_TIMER_MS, Math.max(delay, this._retryNotBefore - now()));
+    this._reconnectAt = now() + delay;
     this._reconnectTimer = setTimeout(() => {
       this._reconnectTimer = null;
       this._reconnectNow();

@@ -212,6 +212,48 @@ test('retryAfterMs in the close reason delays the reconnect', async () => {
   await engine.stop();
 });
 
+test("a close after welcome reaches the app: 'disconnected' with code, reason and retryAfterMs, which the reconnect honours", async () => {
+  const engine = await startEngine({ heartbeatSeconds: 0.4 });
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, backoff: fast });
+  const ends = [];
+  const order = [];
+  client.on('disconnected', (d) => { ends.push(d); order.push('event'); });
+  client.on('state', (s) => order.push('state:' + s));
+  try {
+    await until(() => client.state === 'connected');
+    // 4029 with the engine's advice in the reason (contract §5)
+    const reason = JSON.stringify({ retryAfterMs: 400 });
+    const t0 = Date.now();
+    engine.closeAll(4029, reason);
+    await until(() => ends.length === 1, 3000, "the 'disconnected' event");
+    assert.deepEqual({ ...ends[0], reconnectInMs: undefined }, { code: 4029, reason, retryAfterMs: 400,
+      message: 'socket closed (4029 ' + reason + ')', welcomed: true, reconnectInMs: undefined });
+    assert.ok(ends[0].reconnectInMs >= 350 && ends[0].reconnectInMs <= 400, 'reconnect in ' + ends[0].reconnectInMs);
+    assert.deepEqual(order, ['state:connecting', 'state:connected', 'state:disconnected', 'event']);
+    await until(() => engine.handshakes.length === 2 && client.state === 'connected', 3000, 'reconnect');
+    assert.ok(engine.handshakes[1].at - t0 >= 390, 'came back after ' + (engine.handshakes[1].at - t0) + ' ms');
+    // a close without advice: code and reason as sent, retryAfterMs 0
+    engine.closeAll(4001, 'token expired');
+    await until(() => ends.length === 2, 3000, "the second 'disconnected'");
+    assert.equal(ends[1].code, 4001);
+    assert.equal(ends[1].reason, 'token expired');
+    assert.equal(ends[1].retryAfterMs, 0);
+    await until(() => client.state === 'connected', 3000, 'second reconnect');
+    // the client gives the socket up itself (no pong): code null, the why in message
+    engine.answerPings = false;
+    await until(() => ends.length === 3, 3000, "the third 'disconnected'");
+    assert.equal(ends[2].code, null);
+    assert.equal(ends[2].reason, '');
+    assert.match(ends[2].message, /no pong/);
+    assert.equal(ends[2].welcomed, true);
+    client.close();
+    assert.equal(ends.length, 3, 'close() emits no disconnected');
+  } finally {
+    client.close();
+    await engine.stop();
+  }
+});
+
 test('failing handshakes back off with growing, capped, jittered delays; close stops', async () => {
   const engine = await startEngine();
   engine.rejectHandshake = true;
