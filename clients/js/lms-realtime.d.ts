@@ -290,7 +290,12 @@ export interface RealtimeClientEvents {
   notification: NotificationFrame;
   /** A device of the user (this one included) marked a notification read; also from a recovery. */
   notification_read: NotificationReadEvent;
-  /** Error frames not tied to a request, and the client's own problems. */
+  /**
+   * Error frames not tied to a request, and the client's own problems. An exception thrown by one
+   * of your callbacks comes here as `handler_error`; with no `error` listener it is thrown again
+   * outside the client (a microtask), uncaught: `window.onerror` in a browser, `uncaughtException`
+   * in Node. The client goes on either way.
+   */
   error: ErrorFrame;
   /** Events of rooms not joined through `join()` (for instance the automatically joined `user:` room). */
   event: EventFrame;

@@ -1243,8 +1243,8 @@ export class RealtimeClient {
       try {
         fn(arg);
       } catch (err) {
-        if (event === 'error') reportUncaught(err);
-        else this._emitError('handler_error', 'a "' + event + '" listener threw: ' + messageOf(err), { cause: err });
+        if (event === 'error') rethrowLater(err); // an 'error' listener threw: nowhere left to report it
+        else this._reportThrown(err, 'a "' + event + '" listener threw');
       }
     }
   }
@@ -1258,7 +1258,20 @@ export class RealtimeClient {
     try {
       fn();
     } catch (err) {
-      this._emitError('handler_error', what + ' threw: ' + messageOf(err), { cause: err });
+      this._reportThrown(err, what + ' threw');
+    }
+  }
+
+  /**
+   * An exception of the app's code (or a bug of ours): `handler_error` to the `error` listeners, or,
+   * when there is none, thrown again outside the client so that it does not vanish. Either way the
+   * client has done its own part (a position advanced, the next frame handled) and goes on.
+   */
+  _reportThrown(err, what) {
+    if ((this._listeners.get('error')?.size ?? 0) > 0) {
+      this._emitError('handler_error', what + ': ' + messageOf(err), { cause: err });
+    } else {
+      rethrowLater(err);
     }
   }
 }
@@ -1622,9 +1635,13 @@ function pageVisible() {
   return !doc || doc.visibilityState === undefined || doc.visibilityState === 'visible';
 }
 
-function reportUncaught(err) {
-  // An 'error' listener threw: there is nowhere left to report it but the console.
-  if (globalThis.console && typeof globalThis.console.error === 'function') {
-    globalThis.console.error('lms-realtime: an "error" listener threw', err);
-  }
+/**
+ * Throws `err` again in a microtask of its own, where nothing of the client is on the stack: the
+ * platform reports it as uncaught, as it would an exception of any event listener of the page
+ * (`window.onerror` and the `error` event in a browser, `'uncaughtException'` in Node).
+ */
+function rethrowLater(err) {
+  queueMicrotask(() => {
+    throw err;
+  });
 }

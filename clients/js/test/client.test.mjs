@@ -26,6 +26,24 @@ function fakeWindow() {
   };
 }
 
+/** The file URL of a module beside this one, as a string literal for a script's import. */
+const moduleUrl = (p) => JSON.stringify(new URL(p, import.meta.url).href);
+/**
+ * Runs `script` (an ES module's text) in a Node process of its own, for what must not happen in the
+ * test runner's (an uncaught exception, a process that must end by itself). Killed after `timeoutMs`.
+ * @returns {Promise<{code: number|null, out: string, endedAt: number}>} exit code, stdout and stderr, when it ended
+ */
+async function runScript(script, timeoutMs = 15000, onOut = () => {}) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; onOut(out); });
+  child.stderr.on('data', (d) => { out += d; });
+  const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code] = await new Promise((r) => child.on('exit', (...a) => r(a)));
+  clearTimeout(killer);
+  return { code, out, endedAt: Date.now() };
+}
+
 test('connects with the token in the query and reports state', async () => {
   const engine = await startEngine();
   const states = [];
@@ -303,6 +321,39 @@ test('a throwing handler is reported through error and does not break the client
   assert.equal(client.state, 'connected');
   client.close();
   await engine.stop();
+});
+
+test("with no 'error' listener a throwing handler's exception is thrown again, uncaught; events still come and positions still move", async () => {
+  // In a process of its own: there, as in an app, the exception must surface as 'uncaughtException'.
+  const script = `
+    import WebSocket from 'ws';
+    import { startEngine } from ${moduleUrl('./fake-engine.mjs')};
+    import { RealtimeClient } from ${moduleUrl('../lms-realtime.js')};
+    const uncaught = [];
+    process.on('uncaughtException', (e) => uncaught.push(e.message));
+    const engine = await startEngine();
+    const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage: null });
+    client.on('welcome', () => { throw new Error('welcome listener'); });
+    const seen = [];
+    const room = client.join('course:1', { onEvent: (e) => { seen.push(e.seq); throw new Error('onEvent ' + e.seq); } });
+    await room.ready;
+    for (const n of [1, 2, 3]) engine.publish('course:1', 'e' + n);
+    const ack = await room.publish('mine', {}); // the connection still works
+    const end = Date.now() + 3000;
+    while (seen.length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    console.log(JSON.stringify({ uncaught, seen, seq: room.seq, ack: ack.seq, state: client.state }));
+    client.close();
+    await engine.stop();
+  `;
+  const { code, out } = await runScript(script);
+  assert.equal(code, 0, out);
+  const r = JSON.parse(out.trim().split('\n').at(-1));
+  assert.deepEqual(r.uncaught, ['welcome listener', 'onEvent 1', 'onEvent 2', 'onEvent 3', 'onEvent 4'],
+    'every exception reached uncaughtException, in order');
+  assert.deepEqual(r.seen, [1, 2, 3, 4], 'later events were still delivered');
+  assert.equal(r.seq, 4, 'the position still advanced');
+  assert.equal(r.ack, 4);
+  assert.equal(r.state, 'connected');
 });
 
 test('leave answers left and stops events; removal calls onLeft; notifications and stray errors are emitted', async () => {
@@ -1240,11 +1291,10 @@ test('refresh timers do not keep a Node process alive after close()', async () =
   // A process of its own, which must end by itself once its clients are closed and the engine stopped:
   // (a) the next refresh an hour away, (b) closed right after a refresh (the next one armed), (c)
   // closed while the token function is still working on a refresh.
-  const url = (p) => JSON.stringify(new URL(p, import.meta.url).href);
   const script = `
     import WebSocket from 'ws';
-    import { startEngine, fakeJwt } from ${url('./fake-engine.mjs')};
-    import { RealtimeClient } from ${url('../lms-realtime.js')};
+    import { startEngine, fakeJwt } from ${moduleUrl('./fake-engine.mjs')};
+    import { RealtimeClient } from ${moduleUrl('../lms-realtime.js')};
     const engine = await startEngine();
     const mint = (sub, ttl) => { const iat = Math.floor(Date.now() / 1000); return fakeJwt({ sub, iat, exp: iat + ttl }); };
     const a = new RealtimeClient({ url: engine.url, token: () => mint('a', 3600), WebSocket });
@@ -1261,15 +1311,9 @@ test('refresh timers do not keep a Node process alive after close()', async () =
     await engine.stop();
     console.log('closed');
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
   let closedAt = null;
-  child.stdout.on('data', (d) => { out += d; if (out.includes('closed') && closedAt === null) closedAt = Date.now(); });
-  child.stderr.on('data', (d) => { out += d; });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 15000);
-  const [code] = await new Promise((r) => child.on('exit', (...a) => r(a)));
-  clearTimeout(killer);
+  const { code, out, endedAt } = await runScript(script, 15000, (o) => { if (o.includes('closed') && closedAt === null) closedAt = Date.now(); });
   assert.equal(code, 0, 'the process ended by itself: ' + out);
   assert.ok(closedAt !== null, out);
-  assert.ok(Date.now() - closedAt < 1500, `it ended ${Date.now() - closedAt} ms after close()`);
+  assert.ok(endedAt - closedAt < 1500, `it ended ${endedAt - closedAt} ms after close()`);
 });
