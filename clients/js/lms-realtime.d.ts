@@ -276,7 +276,11 @@ export interface Room {
   publish(event: string, data?: unknown): Promise<AckFrame>;
   /** The room's users (instructors of courses, instructors of live rooms, the user of a `user:` room, admins). */
   presence(): Promise<PresenceUser[]>;
-  /** Leaves for good. Never rejects (no answer within `requestTimeoutMs`: resolves with a local `left`). */
+  /**
+   * Leaves for good. From the call on, nothing of the room reaches the app: no `onEvent`,
+   * `onPresence` or `onJoined`, and the events the engine sent before it took the leave do not reach
+   * `on('event')` either. Never rejects (no answer within `requestTimeoutMs`: resolves with a local `left`).
+   */
   leave(): Promise<LeftFrame | ErrorFrame>;
 }
 

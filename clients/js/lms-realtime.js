@@ -327,6 +327,12 @@ export class RealtimeClient {
     this._listeners = new Map();
     /** @type {Map<string, Room>} rooms the app joined and has not left */
     this._rooms = new Map();
+    /**
+     * Rooms left on this connection whose `left` answer has not come yet: the events the engine sent
+     * before it took the leave are still on their way, and go nowhere (not to `on('event')` either).
+     * @type {Map<string, number>} room name: leaves awaiting their answer
+     */
+    this._leaving = new Map();
     /** @type {Map<string, {onAnswer: Function, onDrop: Function, timer: any}>} requests sent, by id */
     this._pending = new Map();
     /** @type {Set<Room>} rooms waiting for their turn to send `join` (see {@link RealtimeClient#_pumpJoins}) */
@@ -559,6 +565,7 @@ export class RealtimeClient {
     if (this._closed) return;
     const detail = code === null ? why : 'socket closed (' + code + (reason ? ' ' + reason : '') + ')';
     this._dropPending(errorFrame('disconnected', detail, code === null ? undefined : { closeCode: code }));
+    this._leaving.clear(); // a new connection carries nothing of the rooms left on this one
     for (const r of this._rooms.values()) r._onDisconnected();
     this._flushPositions(); // nothing moves until the re-join; the page may well go away meanwhile
     this._setState('disconnected');
@@ -636,6 +643,21 @@ export class RealtimeClient {
     this._connectTimer = null;
     this._joinTimer = null;
     this._joinQueue.clear();
+  }
+
+  /**
+   * A room is being left on this connection (see {@link RealtimeClient#_leaving}).
+   * @returns {() => void} to call with the engine's answer: events of the room pass again after it
+   */
+  _startLeaving(name) {
+    const ws = this._ws;
+    this._leaving.set(name, (this._leaving.get(name) || 0) + 1);
+    return () => {
+      if (ws !== this._ws) return; // cleared with its connection
+      const n = this._leaving.get(name) - 1;
+      if (n > 0) this._leaving.set(name, n);
+      else this._leaving.delete(name);
+    };
   }
 
   _isConnected() {
@@ -814,7 +836,7 @@ export class RealtimeClient {
         break;
       case 'event':
         if (room) room._onLiveEvent(frame);
-        else {
+        else if (!this._leaving.has(frame.room)) {
           this._emit('event', frame);
           if (frame.room === this._inboxName()) this._emitRead(frame);
         }
@@ -1354,8 +1376,12 @@ class Room {
     this._terminate(errorFrame('left', 'the room was left'));
     client._forgetPosition(this); // a later join of the room starts afresh, not with what came meanwhile
     if (!wasOnServer) return Promise.resolve({ type: 'left', room: this.name });
+    const stopLeaving = client._startLeaving(this.name);
     return new Promise((resolve) => {
-      client._request({ type: 'leave', room: this.name }, resolve, () => resolve({ type: 'left', room: this.name }));
+      client._request({ type: 'leave', room: this.name }, (answer) => {
+        stopLeaving();
+        resolve(answer);
+      }, () => resolve({ type: 'left', room: this.name }));
     });
   }
 
@@ -1409,7 +1435,8 @@ class Room {
     const early = this._buffer || [];
     this._buffer = null;
     this._applyJoined(frame, sentSince);
-    if (!this._deliverLive(bySeq(early))) return; // a gap: the socket is given up, re-joined later
+    // A gap gives the socket up (re-joined later); an onEvent that left the room ends it here.
+    if (!this._deliverLive(bySeq(early)) || this._gone) return;
     if (!this._readySettled) {
       this._readySettled = true;
       this._resolveReady(frame);
@@ -1500,6 +1527,7 @@ class Room {
    */
   _deliverLive(events) {
     for (const evt of events) {
+      if (this._gone) return true; // left by an onEvent of this batch
       if (this._isGap(evt)) {
         this._onGap(evt);
         return false;
@@ -1527,6 +1555,7 @@ class Room {
    * kept notification (the user's room numbers them with its events) to the `notification` listeners.
    */
   _deliver(evt) {
+    if (this._gone) return; // left (an onEvent of a `missed` batch may leave): nothing more reaches the app
     const seq = Number(evt.seq);
     const epoch = evt.epoch ?? this.epoch;
     if (epoch === this.epoch && this.seq !== null && seq <= this.seq) return;
@@ -1543,6 +1572,7 @@ class Room {
   }
 
   _onPresenceDiff(frame) {
+    if (this._gone) return;
     this._client._guard(() => call(this._options.onPresence, frame), 'onPresence');
   }
 

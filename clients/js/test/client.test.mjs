@@ -384,6 +384,69 @@ test('leave answers left and stops events; removal calls onLeft; notifications a
   await engine.stop();
 });
 
+test("after leave() nothing of the room reaches the app, though the engine sent it before the 'left' answer", async () => {
+  const engine = await startEngine();
+  // The engine publishes into the room, and sends a presence_diff, between the client's leave and its answer.
+  engine.frameHook = (frame, ws) => {
+    if (frame.type !== 'leave') return null;
+    engine.publish(frame.room, 'in-flight', {});
+    ws.send(JSON.stringify({ type: 'presence_diff', room: frame.room, joined: [], left: ['u2'] }));
+    return null;
+  };
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage: null });
+  const seen = [];
+  client.on('event', (e) => seen.push('on(event) ' + e.room + ' ' + e.event));
+  const room = client.join('course:1', {
+    onEvent: (e) => seen.push('onEvent ' + e.event),
+    onPresence: () => seen.push('onPresence'),
+  });
+  try {
+    await room.ready;
+    engine.publish('course:1', 'before', {});
+    await until(() => seen.length === 1);
+    const left = await room.leave();
+    assert.equal(left.type, 'left');
+    assert.equal(left.id !== undefined, true, "the engine's answer");
+    // the user's room still reaches on('event'): only the room left is held back
+    engine.publish('user:u1', 'mine', {});
+    await until(() => seen.length === 2);
+    assert.deepEqual(seen, ['onEvent before', 'on(event) user:u1 mine']);
+    assert.equal(client._leaving.size, 0, 'the answer ends the filter');
+  } finally {
+    client.close();
+    await engine.stop();
+  }
+});
+
+test('leave() in an onEvent of a recovered batch: the rest of the batch, and onJoined, do not reach the app', async () => {
+  const engine = await startEngine();
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage: null, backoff: fast });
+  const seen = [];
+  const room = client.join('course:1', {
+    onEvent: (e) => {
+      seen.push(e.seq);
+      if (e.seq === 2) room.leave();
+    },
+    onJoined: (j) => seen.push('joined ' + j.seq),
+  });
+  try {
+    await room.ready;
+    engine.publish('course:1', 'a', {});
+    await until(() => seen.length === 2);
+    engine.dropAll();
+    await until(() => client.state === 'disconnected');
+    for (const e of ['b', 'c', 'd']) engine.publish('course:1', e, {});
+    await until(() => joinsOf(engine).length === 2, 3000, 'the re-join');
+    await until(() => engine.received.some((r) => r.frame.type === 'leave'), 3000, 'the leave');
+    await sleep(50);
+    assert.deepEqual(seen, ['joined 0', 1, 2]);
+    assert.equal(room.joined, false);
+  } finally {
+    client.close();
+    await engine.stop();
+  }
+});
+
 test('user room: events before the join answer are delivered after it, once, in order', async () => {
   const engine = await startEngine();
   // The engine pushes user-room events right away (auto-join); answer the join late.
