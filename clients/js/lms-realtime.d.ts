@@ -43,6 +43,14 @@ export interface RealtimeClientOptions {
    */
   requestTimeoutMs?: number;
   /**
+   * A `publish` (and `markRead`) without its `ack` this long after the call rejects with an
+   * {@link ErrorFrame} of code `'timeout'`, whether it was sent (`sent: true`: it may or may not have
+   * been applied) or still waited for its room to be joined, offline or reconnecting (`sent: false`:
+   * it never left the client and never will). Counted from the call, unlike `requestTimeoutMs`;
+   * whichever comes first applies. Default 10000.
+   */
+  publishTimeoutMs?: number;
+  /**
    * Joins sent at once after `welcome` (the re-joins of a reconnect, and joins made meanwhile);
    * the others follow at `rejoinPerSecond`. Default 20, half the engine's default burst (40).
    */
@@ -226,8 +234,10 @@ export interface ErrorFrame {
   room?: string;
   /** The engine's advice (for instance on `rate_limited`): wait this long; no reconnect comes sooner. */
   retryAfterMs?: number;
-  /** On `timeout`: the `requestTimeoutMs` that passed. */
+  /** On `timeout`: the `requestTimeoutMs` (or, for a publish, `publishTimeoutMs`) that passed. */
   timeoutMs?: number;
+  /** On the `timeout` of a publish (`publishTimeoutMs`): whether it had been sent. */
+  sent?: boolean;
   /** On `seq_gap`: the last `seq` seen before the gap (the re-join's `since`), and the one that came. */
   seq?: number;
   got?: number;
@@ -272,7 +282,10 @@ export interface Room {
   readonly seq: number | null;
   /** True while joined on the current connection. */
   readonly joined: boolean;
-  /** Sent once the room is joined. Resolves with the `ack`; rejects with the `error` frame, `disconnected` or `timeout`. */
+  /**
+   * Sent once the room is joined. Resolves with the `ack`; rejects with the `error` frame,
+   * `disconnected`, or `timeout` (no `ack` within `publishTimeoutMs` of the call, sent or not).
+   */
   publish(event: string, data?: unknown): Promise<AckFrame>;
   /** The room's users (instructors of courses, instructors of live rooms, the user of a `user:` room, admins). */
   presence(): Promise<PresenceUser[]>;
@@ -369,7 +382,8 @@ export declare class RealtimeClient {
    * Marks a notification read on all the user's devices: publishes `notification.read` with
    * `{seq}` into `user:<me>` (sent once the inbox is joined; before the first `welcome` it waits for
    * it). Every device, this one included, hears it as `notification_read`. Rejects like
-   * `Room.publish`, and with `bad_request` for a `seq` that is not a positive integer.
+   * `Room.publish` (`timeout` after `publishTimeoutMs`, the wait for `welcome` included), and with
+   * `bad_request` for a `seq` that is not a positive integer.
    */
   markRead(seq: number): Promise<AckFrame>;
   /** Writes the last positions to the storage, then closes with 1000; no more reconnects; pending requests reject with `closed`. */

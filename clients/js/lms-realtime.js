@@ -38,6 +38,12 @@ const PERMANENT_JOIN_ERRORS = new Set(['forbidden', 'bad_request', 'unknown_type
 const RETRIED_JOIN_ERRORS = new Set(['timeout', 'rate_limited', 'unavailable']);
 /** A request without an answer after this long rejects with `timeout`. */
 const DEFAULT_REQUEST_TIMEOUT_MS = 10000;
+/**
+ * A publish without its `ack` this long after the call rejects with `timeout`, whether it was sent or
+ * still waited for its room (offline, reconnecting): an event that old (a raised hand, a chat line)
+ * is one the app should decide about again, not one to send minutes later.
+ */
+const DEFAULT_PUBLISH_TIMEOUT_MS = 10000;
 /** The longest delay `setTimeout` takes (a longer one fires at once). */
 const MAX_TIMER_MS = 2147483647;
 /**
@@ -249,6 +255,8 @@ export class RealtimeClient {
    * @param {number} [options.connectTimeoutMs] give up a socket without `welcome` after this.
    * @param {number} [options.requestTimeoutMs] a request (join, leave, publish, presence) without an
    *   answer after this rejects with `{code:'timeout'}`; default 10000.
+   * @param {number} [options.publishTimeoutMs] a publish (and `markRead`) without its `ack` this long
+   *   after the call, sent or still waiting for its room, rejects with `{code:'timeout'}`; default 10000.
    * @param {number} [options.rejoinBurst] joins sent at once after `welcome`; default 20.
    * @param {number} [options.rejoinPerSecond] then joins per second; default 10.
    * @param {{getItem(key: string): string|null, setItem(key: string, value: string): void,
@@ -299,6 +307,7 @@ export class RealtimeClient {
     this._minCrashRetryMs = nonNegativeNumber(backoff.minCrashRetryMs, DEFAULT_MIN_CRASH_RETRY_MS);
     this._connectTimeoutMs = positiveNumber(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
     this._requestTimeoutMs = Math.min(MAX_TIMER_MS, positiveNumber(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS));
+    this._publishTimeoutMs = Math.min(MAX_TIMER_MS, positiveNumber(options.publishTimeoutMs, DEFAULT_PUBLISH_TIMEOUT_MS));
     this._rejoinBurst = Math.max(1, Math.floor(positiveNumber(options.rejoinBurst, DEFAULT_REJOIN_BURST)));
     this._rejoinPerSecond = positiveNumber(options.rejoinPerSecond, DEFAULT_REJOIN_PER_SECOND);
     this._storage = storage;
@@ -472,9 +481,22 @@ export class RealtimeClient {
       return Promise.reject(errorFrame('bad_request', 'markRead: seq must be a positive integer'));
     }
     if (this._closed) return Promise.reject(errorFrame('closed', 'the client was closed'));
+    return this._markRead(seq, this._publishTimeoutMs);
+  }
+
+  /** markRead with `timeoutMs` left of its publishTimeoutMs; before the first `welcome` it waits for it. */
+  _markRead(seq, timeoutMs) {
     const inbox = this._followInbox(true);
-    if (inbox) return inbox.publish(READ_EVENT, { seq });
-    return new Promise((resolve, reject) => this._readsBeforeWelcome.push({ seq, resolve, reject }));
+    if (inbox) return inbox._publish(READ_EVENT, { seq }, timeoutMs);
+    return new Promise((resolve, reject) => {
+      const waiting = deadlineJob(resolve, reject, timeoutMs, (w) => {
+        this._readsBeforeWelcome.splice(this._readsBeforeWelcome.indexOf(w), 1);
+        w.reject(publishTimeout(timeoutMs, 'the client has not been connected yet'));
+      });
+      waiting.seq = seq;
+      waiting.deadline = now() + timeoutMs;
+      this._readsBeforeWelcome.push(waiting);
+    });
   }
 
   /** Closes the socket with 1000 and stops heartbeat and reconnects for good. */
@@ -782,6 +804,14 @@ export class RealtimeClient {
     return id;
   }
 
+  /** A request given up by its caller: its answer, if one comes, is ignored. */
+  _forgetRequest(id) {
+    const p = this._pending.get(id);
+    if (!p) return;
+    this._pending.delete(id);
+    clearTimeout(p.timer);
+  }
+
   _timeOut(id) {
     const p = this._pending.get(id);
     if (!p) return;
@@ -895,7 +925,9 @@ export class RealtimeClient {
     if (inbox) this._joinQueue.add(inbox);
     for (const r of [...this._rooms.values()]) this._joinQueue.add(r);
     this._pumpJoins();
-    for (const w of this._readsBeforeWelcome.splice(0)) this.markRead(w.seq).then(w.resolve, w.reject);
+    for (const w of this._readsBeforeWelcome.splice(0)) {
+      this._markRead(w.seq, Math.max(1, w.deadline - now())).then(w.resolve, w.reject);
+    }
   }
 
   // ---------------------------------------------------------------- in-band token refresh
@@ -1352,10 +1384,7 @@ class Room {
    *   been published)
    */
   publish(event, data) {
-    if (typeof event !== 'string' || event === '') {
-      return Promise.reject(errorFrame('bad_request', 'publish: event must be a non-empty string'));
-    }
-    return this._requestWhenJoined({ type: 'publish', room: this.name, event, data: data === undefined ? null : data }, 'ack');
+    return this._publish(event, data, this._client._publishTimeoutMs);
   }
 
   /** @returns {Promise<Array<{userId:string, name:string|null, role:string|null, connections:number}>>} */
@@ -1386,6 +1415,14 @@ class Room {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /** A publish that rejects with `timeout` when it has no `ack` within `timeoutMs` (sent or not). */
+  _publish(event, data, timeoutMs) {
+    if (typeof event !== 'string' || event === '') {
+      return Promise.reject(errorFrame('bad_request', 'publish: event must be a non-empty string'));
+    }
+    return this._requestWhenJoined({ type: 'publish', room: this.name, event, data: data === undefined ? null : data }, 'ack', timeoutMs);
+  }
 
   /** True when this connection still needs a `join` of the room (not left, not sent, not joined). */
   _needsJoin() {
@@ -1611,24 +1648,72 @@ class Room {
     for (const job of queued) job.reject(err);
   }
 
-  _requestWhenJoined(frame, expected) {
+  /**
+   * Sends the request once the room is joined. With `timeoutMs`, it rejects with `timeout` when no
+   * answer came that long after the call: taken out of the queue if it still waits, forgotten by
+   * the client if it was sent (a late answer is then ignored).
+   */
+  _requestWhenJoined(frame, expected, timeoutMs = 0) {
     if (this._gone) return Promise.reject(errorFrame('not_joined', 'the room was left', { room: this.name }));
     return new Promise((resolve, reject) => {
-      const job = { frame, expected, resolve, reject };
+      const job = timeoutMs > 0 ? deadlineJob(resolve, reject, timeoutMs, (j) => this._expire(j, timeoutMs)) : { resolve, reject };
+      job.frame = frame;
+      job.expected = expected;
+      job.id = null;
       if (this.joined) this._sendJob(job);
       else if (this._queue.length >= MAX_QUEUED_PER_ROOM) {
-        reject(errorFrame('queue_full', 'too many requests waiting for the room to be joined', { room: this.name }));
+        job.reject(errorFrame('queue_full', 'too many requests waiting for the room to be joined', { room: this.name }));
       } else this._queue.push(job);
     });
   }
 
+  _expire(job, timeoutMs) {
+    const waiting = this._queue.indexOf(job);
+    if (waiting >= 0) this._queue.splice(waiting, 1);
+    if (job.id === null) {
+      job.reject(publishTimeout(timeoutMs, 'the room was not joined (client ' + this._client.state + ')', { room: this.name }));
+      return;
+    }
+    this._client._forgetRequest(job.id);
+    job.reject(publishTimeout(timeoutMs, null, { room: this.name, id: job.id }));
+  }
+
   _sendJob(job) {
-    this._client._request(job.frame, (answer) => {
+    job.id = this._client._request(job.frame, (answer) => {
       if (answer.type === job.expected) job.resolve(answer);
       else if (answer.type === 'error') job.reject(answer);
       else job.reject(errorFrame('unexpected_answer', 'expected ' + job.expected + ', got ' + answer.type, { answer }));
     }, job.reject);
   }
+}
+
+/**
+ * A promise's `resolve` and `reject` that also clear a deadline: after `ms`, `expire(job)` is called
+ * (which settles it). No timer outlives the settling.
+ */
+function deadlineJob(resolve, reject, ms, expire) {
+  const job = {};
+  const timer = setTimeout(() => expire(job), ms);
+  job.resolve = (v) => {
+    clearTimeout(timer);
+    resolve(v);
+  };
+  job.reject = (e) => {
+    clearTimeout(timer);
+    reject(e);
+  };
+  return job;
+}
+
+/**
+ * The `timeout` of a publish (`publishTimeoutMs`): `sent` says whether it went out (then it may or
+ * may not have been applied) or never left the client (`notSent` says why).
+ */
+function publishTimeout(ms, notSent, extra) {
+  const message = notSent === null
+    ? 'no ack within ' + ms + ' ms of the publish'
+    : 'the publish was not sent within ' + ms + ' ms: ' + notSent;
+  return errorFrame('timeout', message, Object.assign({ timeoutMs: ms, sent: notSent === null }, extra));
 }
 
 function call(fn, arg) {

@@ -903,6 +903,120 @@ test('requests made between a drop and the re-join wait for it instead of failin
   await engine.stop();
 });
 
+// ---------------------------------------------------------------- publish deadlines
+
+/** How `p` settled within `ms`: `{value}`, `{error}`, or `{pending: true}` (a test of a hang must not hang itself). */
+const settledWithin = (p, ms) => Promise.race([p.then((value) => ({ value }), (error) => ({ error })), sleep(ms).then(() => ({ pending: true }))]);
+
+test('a publish made while disconnected rejects with timeout after publishTimeoutMs and is never sent later', async () => {
+  const engine = await startEngine();
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage: null, backoff: fast, publishTimeoutMs: 300 });
+  const room = client.join('course:1');
+  try {
+    await room.ready;
+    engine.rejectHandshake = true;
+    engine.dropAll();
+    await until(() => client.state !== 'connected');
+    const t0 = Date.now();
+    const r = await settledWithin(room.publish('offline', { n: 1 }), 2000);
+    assert.ok(!r.pending, 'the publish is still pending after 2 s');
+    assert.equal(r.error.code, 'timeout');
+    assert.equal(r.error.sent, false);
+    assert.equal(r.error.timeoutMs, 300);
+    assert.equal(r.error.room, 'course:1');
+    assert.match(r.error.message, /not sent within 300 ms/);
+    assert.ok(Date.now() - t0 >= 290, 'rejected after ' + (Date.now() - t0) + ' ms');
+    assert.equal(room._queue.length, 0, 'taken out of the queue');
+    // back online: the room re-joins, and the publish given up is not sent after all
+    engine.rejectHandshake = false;
+    await until(() => room.joined, 3000, 'the re-join');
+    const ack = await room.publish('online', {});
+    assert.equal(ack.type, 'ack');
+    assert.deepEqual(engine.received.filter((x) => x.frame.type === 'publish').map((x) => x.frame.event), ['online']);
+  } finally {
+    client.close();
+    await engine.stop();
+  }
+});
+
+test('a publish sent and never acked rejects after publishTimeoutMs (sooner than requestTimeoutMs); its late ack is ignored', async () => {
+  const engine = await startEngine();
+  const errors = [];
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage: null, requestTimeoutMs: 5000, publishTimeoutMs: 250 });
+  client.on('error', (e) => errors.push(e));
+  const room = client.join('course:1');
+  try {
+    await room.ready;
+    const r = await settledWithin(room.publish('hang', {}), 2000);
+    assert.ok(!r.pending, 'the publish is still pending after 2 s');
+    const held = engine.received.find((x) => x.frame.event === 'hang').frame;
+    assert.equal(r.error.code, 'timeout');
+    assert.equal(r.error.sent, true);
+    assert.equal(r.error.id, held.id);
+    assert.equal(r.error.timeoutMs, 250);
+    assert.match(r.error.message, /no ack within 250 ms/);
+    assert.equal(client._pending.size, 0, 'the request is forgotten, its timer cleared');
+    const [ws] = engine.sockets;
+    ws.send(JSON.stringify({ type: 'ack', id: held.id, seq: 9 }));
+    assert.equal((await room.publish('fine', {})).type, 'ack');
+    assert.deepEqual(errors, []);
+  } finally {
+    client.close();
+    await engine.stop();
+  }
+});
+
+test('markRead before any welcome rejects with timeout after publishTimeoutMs', async () => {
+  const engine = await startEngine();
+  engine.rejectHandshake = true;
+  const client = new RealtimeClient({ url: engine.url, token: 'u1', WebSocket, storage: null, backoff: fast, publishTimeoutMs: 200 });
+  client.on('error', () => {});
+  try {
+    const r = await settledWithin(client.markRead(3), 2000);
+    assert.ok(!r.pending, 'markRead is still pending after 2 s');
+    assert.equal(r.error.code, 'timeout');
+    assert.equal(r.error.sent, false);
+    assert.equal(client._readsBeforeWelcome.length, 0);
+  } finally {
+    client.close();
+    await engine.stop();
+  }
+});
+
+test('publish deadlines leave no timer behind: a Node process ends at once after close()', async () => {
+  // Default publishTimeoutMs (10 s): a deadline not cleared would keep the process up that long.
+  // (a) acked publishes, (b) one waiting for its room, (c) a markRead before any welcome, (d) one timed out.
+  const script = `
+    import WebSocket from 'ws';
+    import { startEngine } from ${moduleUrl('./fake-engine.mjs')};
+    import { RealtimeClient } from ${moduleUrl('../lms-realtime.js')};
+    const engine = await startEngine();
+    const a = new RealtimeClient({ url: engine.url, token: 'a', WebSocket, storage: null });
+    const room = a.join('course:1');
+    for (let i = 0; i < 5; i++) await room.publish('e' + i, {});
+    await a.markRead(1);
+    const waiting = a.join('course:2', { token: () => new Promise(() => {}) }).publish('never', {});
+    const b = new RealtimeClient({ url: 'ws://127.0.0.1:1/ws', token: 'b', WebSocket, storage: null });
+    b.on('error', () => {});
+    const read = b.markRead(2);
+    const c = new RealtimeClient({ url: engine.url, token: 'c', WebSocket, storage: null, publishTimeoutMs: 50 });
+    const cr = c.join('course:1');
+    await cr.ready;
+    const timedOut = await cr.publish('hang', {}).catch((e) => e.code);
+    if (timedOut !== 'timeout') throw new Error('expected a timeout, got ' + timedOut);
+    a.close(); b.close(); c.close();
+    const codes = await Promise.all([waiting, read].map((p) => p.catch((e) => e.code)));
+    if (codes.join() !== 'closed,closed') throw new Error('rejected with ' + codes);
+    await engine.stop();
+    console.log('closed');
+  `;
+  let closedAt = null;
+  const { code, out, endedAt } = await runScript(script, 20000, (o) => { if (o.includes('closed') && closedAt === null) closedAt = Date.now(); });
+  assert.equal(code, 0, 'the process ended by itself: ' + out);
+  assert.ok(closedAt !== null, out);
+  assert.ok(endedAt - closedAt < 1500, `it ended ${endedAt - closedAt} ms after close()`);
+});
+
 // ---------------------------------------------------------------- positions in the storage, the inbox
 
 /** A Web Storage stand-in that records every call. */
