@@ -1,7 +1,7 @@
 // A small consumer of the package's types, compiled with `tsc --strict` by test/types.test.mjs:
 // what a TypeScript app writes against @lms-realtime/client must type-check, and what it must not
 // write must not (the @ts-expect-error lines fail the compile if they ever stop being errors).
-import { RealtimeClient, type EventFrame, type JoinedFrame } from '../../lms-realtime.js';
+import { RealtimeClient, type ErrorFrame, type EventFrame, type JoinedFrame } from '../../lms-realtime.js';
 
 interface Lesson {
   title: string;
@@ -35,6 +35,16 @@ client.join('course:44', {
 });
 
 void room.ready.then((j) => j.seq);
+
+// issue 22: why a connection ended, and the publish deadline
+client.on('disconnected', (d) => {
+  const code: number | null = d.code;
+  const advice: number = d.retryAfterMs;
+  const next: number | null = d.reconnectInMs;
+  void [code, advice, next, d.reason.length, d.message, d.welcomed];
+});
+new RealtimeClient({ url: 'wss://engine.example/ws', publishTimeoutMs: 5000 }).close();
+room.publish('hand_raised', {}).catch((e: ErrorFrame) => void (e.code === 'timeout' && e.sent));
 client.on('notification', (n) => void n.event);
 void client.markRead(3);
 client.close();
