@@ -366,10 +366,12 @@ function installHarness() {
     clients,
     async make({ name, url, user, room, heartbeatSeconds, ttlSeconds, refresh }) {
       const { RealtimeClient } = await import('/sdk/lms-realtime.js');
-      const rec = { states: [], events: [], resets: [], joins: [], errors: [], sockets: [], tokens: 0, welcomes: [], refreshed: [] };
+      const rec = { states: [], events: [], resets: [], joins: [], errors: [], sockets: [], tokens: 0, welcomes: [], refreshed: [], disconnects: [] };
+      const opened = []; // the WebSocket objects themselves, for a test that sends on one directly
       class RecordingWebSocket extends WebSocket {
         constructor(u, p) {
           super(u, p);
+          opened.push(this);
           const s = { url: String(u).replace(/token=[^&]*/, 'token=…'), at: performance.now(), openedAt: null, close: null };
           rec.sockets.push(s);
           this.addEventListener('open', () => { s.openedAt = performance.now(); });
@@ -393,12 +395,13 @@ function installHarness() {
       client.on('refreshed', (r) => rec.refreshed.push({ exp: r.exp, at: performance.now(), wall: Date.now() }));
       client.on('state', (s) => rec.states.push({ s, at: performance.now(), attempts: client.reconnectAttempts }));
       client.on('error', (e) => rec.errors.push({ code: e.code, message: e.message, closeCode: e.closeCode }));
+      client.on('disconnected', (d) => rec.disconnects.push({ ...d, at: performance.now() }));
       const r = client.join(room, {
         onEvent: (e) => rec.events.push({ seq: e.seq, epoch: e.epoch, event: e.event, data: e.data, from: e.from, room: e.room, at: performance.now() }),
         onReset: (j) => rec.resets.push({ epoch: j.epoch, seq: j.seq, recovered: j.recovered, at: performance.now() }),
         onJoined: (j) => rec.joins.push({ epoch: j.epoch, seq: j.seq, recovered: j.recovered, missed: (j.missed || []).length, at: performance.now() }),
       });
-      clients[name] = { client, room: r, rec };
+      clients[name] = { client, room: r, rec, opened };
       const joined = await r.ready;
       return { epoch: joined.epoch, seq: joined.seq, userId: client.userId, heartbeatSeconds: client.heartbeatSeconds };
     },
@@ -909,6 +912,34 @@ test(`8. in-band token refresh: ${REFRESH_TTL_SECONDS} s tokens, one socket for 
     await context.close();
   }
 }, { needsOwnEngine: 'it mints tokens with the secret of an engine it started (LMS_JWT_SECRET)' });
+
+test('9. a 4029 (rate limit) after welcome reaches the app: the disconnected event has the code, the reason and its retryAfterMs', 25000, async () => {
+  const { context, page } = await newPage(base, 't9');
+  try {
+    await make(page, { name: 'c', url: '/ws', user: 'bt-rate', room: COURSE });
+    // Every text frame counts against the rate (20 a second, burst 40); refused frames in a row past the
+    // strikes (40) close the socket with 4029 and {"retryAfterMs": N} (docs/protocol.md §7). A flood in one
+    // task, straight on the socket: far more than burst plus strikes, so that no refill ends the streak.
+    await page.evaluate(() => {
+      const ws = window.__lms.clients.c.opened.at(-1);
+      for (let i = 0; i < 1000; i++) ws.send('{"type":"ping"}');
+    });
+    await page.waitForFunction(() => window.__lms.snap('c').disconnects.length >= 1, null, { timeout: 10000 });
+    const s = await snap(page, 'c');
+    const close = s.sockets[0].close;
+    const d = s.disconnects[0];
+    assert.equal(close.code, 4029, `the engine closed the socket with 4029 (got ${close.code} ${close.reason})`);
+    const advice = JSON.parse(close.reason).retryAfterMs;
+    assert.ok(Number.isFinite(advice) && advice > 0, `close reason is {"retryAfterMs": N}: ${close.reason}`);
+    assert.deepEqual({ code: d.code, reason: d.reason, retryAfterMs: d.retryAfterMs, welcomed: d.welcomed },
+      { code: 4029, reason: close.reason, retryAfterMs: advice, welcomed: true }, 'what the app was told');
+    assert.ok(d.reconnectInMs >= advice - 50, `the next attempt waits the advice (${advice} ms): in ${d.reconnectInMs} ms`);
+    assert.deepEqual(page.pageErrors, []);
+    say(`   4029 shown to the app: ${d.message}, next attempt in ${d.reconnectInMs} ms`);
+  } finally {
+    await context.close();
+  }
+});
 
 test('4. node restart: a durable course room keeps its history (recovered:true, nothing lost, none twice); ' +
   'on an empty data dir it is lost (recovered:false, onReset)', 120000, async () => {
