@@ -139,6 +139,9 @@ function start(me, tokens) {
     showState(s);
     log('state: ' + s + (s === 'connecting' && client.reconnectAttempts ? ' (attempt ' + client.reconnectAttempts + ')' : ''));
   });
+  // Why the socket ended (close code, the engine's retryAfterMs advice) and when the client comes back.
+  client.on('disconnected', (d) => log(d.message + (d.reconnectInMs === null ? '' : '; next attempt in '
+    + (d.reconnectInMs / 1000).toFixed(1) + ' s')));
   client.on('welcome', (w) => log('welcome: connection ' + w.connectionId + ', heartbeat ' + w.heartbeatSeconds + ' s'));
   client.on('refreshed', (r) => log('token refreshed on the open socket: now valid until ' + time(r.exp * 1000)));
   client.on('error', (e) => log('error ' + e.code + ': ' + e.message, 'error'));
