@@ -66,7 +66,7 @@ public final class Guardian {
       if (settings.durable().any()) {
         metrics.journalUp(journalUp);
         JournalStats journal = JournalStats.get(ctx.getSystem().classicSystem());
-        metrics.journalCommits(journal::commits, journal::rows);
+        metrics.journalCommits(journal, JournalStats::commits, JournalStats::rows);
       }
       List<ActorRef<Hub.Command>> hubs = new ArrayList<>();
       for (int i = 0; i < settings.hubShards(); i++) {

@@ -16,6 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
 
 /** This node's Prometheus metrics (one registry per node, so several nodes can share a JVM in tests). */
 public final class Metrics {
@@ -68,10 +69,12 @@ public final class Metrics {
    * The node's journal writer: the transactions it committed and the rows in them (their ratio is
    * how many durable writes share one database commit).
    */
-  public void journalCommits(Supplier<Number> commits, Supplier<Number> rows) {
-    FunctionCounter.builder("lms_journal_commits", commits, c -> c.get().doubleValue())
+  public <T> void journalCommits(T stats, ToDoubleFunction<T> commits, ToDoubleFunction<T> rows) {
+    // Micrometer holds the counted object weakly: it must be one that lives as long as the node (a
+    // lambda made here would be collected, and the counters read 0)
+    FunctionCounter.builder("lms_journal_commits", stats, commits)
         .description("Database transactions the journal committed (group commit: every room's writes that waited)").register(registry);
-    FunctionCounter.builder("lms_journal_rows", rows, r -> r.get().doubleValue())
+    FunctionCounter.builder("lms_journal_rows", stats, rows)
         .description("Journal rows (events, removals) in those transactions").register(registry);
   }
 

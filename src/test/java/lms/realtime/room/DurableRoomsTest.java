@@ -234,6 +234,12 @@ class DurableRoomsTest {
       System.out.println("durable batches: " + (long) entries + " journal entries in " + (long) batches + " batches");
       assertTrue(entries >= n, "every event was stored: " + entries);
       assertTrue(batches < entries, "the waiting writes went in shared batches: " + (long) entries + " entries, " + (long) batches + " batches");
+      // and the node's writer put them in shared commits (its rows include each room's epoch row)
+      double rows = Scrape.sum(metrics, "lms_journal_rows_total", "");
+      double commits = Scrape.sum(metrics, "lms_journal_commits_total", "");
+      System.out.println("group commit: " + (long) rows + " rows in " + (long) commits + " commits");
+      assertTrue(rows >= entries, "the writer counts every stored row: " + rows + " rows, " + entries + " entries");
+      assertTrue(commits >= 1 && commits < rows, "rows shared commits: " + (long) rows + " rows, " + (long) commits + " commits");
     }
     try (TestNode node = TestNode.start(settings); WsClient ws = node.open(Tokens.student("d-batch", "904"))) {
       JsonNode back = rejoin(ws, "course:904", epoch, 0);
