@@ -3,6 +3,7 @@ package lms.realtime.store;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,6 +37,8 @@ final class CommitWriter implements AutoCloseable {
 
   private final Connections connections;
   private final int maxRows;
+  private final long lingerStepNanos;
+  private final long lingerMaxNanos;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition waiting = lock.newCondition();
   private final ArrayDeque<Write> queue = new ArrayDeque<>();
@@ -45,9 +48,11 @@ final class CommitWriter implements AutoCloseable {
   private boolean closed;
   private Connection connection;
 
-  CommitWriter(Connections connections, int maxRows, String name) {
+  CommitWriter(Connections connections, int maxRows, Duration lingerStep, Duration lingerMax, String name) {
     this.connections = connections;
     this.maxRows = maxRows;
+    this.lingerStepNanos = lingerStep.toNanos();
+    this.lingerMaxNanos = lingerMax.toNanos();
     this.thread = new Thread(this::run, name);
     this.thread.setDaemon(true);
     this.thread.start();
@@ -90,6 +95,7 @@ final class CommitWriter implements AutoCloseable {
         if (queue.isEmpty()) {
           break; // closed, and everything queued is written
         }
+        linger();
         int n = 0;
         while (!queue.isEmpty() && (batch.isEmpty() || n + queue.peekFirst().rows().size() <= maxRows)) {
           Write w = queue.pollFirst();
@@ -103,6 +109,44 @@ final class CommitWriter implements AutoCloseable {
       batch.clear();
     }
     connections.close(connection);
+  }
+
+  /**
+   * Under load, more writes are on their way while the first waits: a commit costs much more than a
+   * row (on H2 most of a write's CPU was the commit's chunk), so the writer lingers while the queue
+   * keeps growing (every new write wakes it), and commits once a {@code lingerStep} passes with nothing
+   * new, or after {@code lingerMax}. A lone write waits one step. Called with the lock held.
+   */
+  private void linger() {
+    if (lingerMaxNanos <= 0) {
+      return;
+    }
+    long deadline = System.nanoTime() + lingerMaxNanos;
+    int seen = queue.size();
+    while (!closed && queued() < maxRows) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return;
+      }
+      try {
+        waiting.awaitNanos(Math.min(left, lingerStepNanos));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      if (queue.size() == seen) {
+        return;
+      }
+      seen = queue.size();
+    }
+  }
+
+  private int queued() {
+    int n = 0;
+    for (Write w : queue) {
+      n += w.rows().size();
+    }
+    return n;
   }
 
   private void commit(List<Write> batch) {

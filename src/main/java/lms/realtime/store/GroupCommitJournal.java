@@ -55,7 +55,8 @@ public final class GroupCommitJournal extends AsyncWriteJournal {
   public GroupCommitJournal(Config config) {
     this.connections = Connections.fromConfig(config);
     this.serialization = SerializationExtension.get(context().system());
-    this.writer = new CommitWriter(connections, config.getInt("max-batch-rows"), "lms-journal-writer");
+    this.writer = new CommitWriter(connections, config.getInt("max-batch-rows"), config.getDuration("linger-step"),
+        config.getDuration("linger-max"), "lms-journal-writer");
     AtomicInteger n = new AtomicInteger();
     this.reads = Executors.newFixedThreadPool(config.getInt("read-threads"), r -> {
       Thread t = new Thread(r, "lms-journal-read-" + n.incrementAndGet());
