@@ -13,6 +13,7 @@ JAR=$1; MODE=$2; ROOMS=$3; SECS=$4; PROF=${5:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PORT=${PORT:-18080}; CPORT=${CPORT:-17355}; PGPORT=${PGPORT:-15499}
 WORK=$(mktemp -d /tmp/profile-publish-XXXX)
+chmod 755 "$WORK" # the postgres user reaches its data directory in it
 export SECRET=${SECRET:-bench-secret-bench-secret-bench-secret-0123}
 export LMS_JWT_SECRET=$SECRET LMS_HTTP_PORT=$PORT LMS_CLUSTER_PORT=$CPORT LMS_DATA_DIR=$WORK/data LMS_HTTP_HOST=127.0.0.1
 [ "$MODE" = memory ] && export LMS_DURABLE_ROOMS=

@@ -56,7 +56,7 @@ public final class GroupCommitJournal extends AsyncWriteJournal {
     this.connections = Connections.fromConfig(config);
     this.serialization = SerializationExtension.get(context().system());
     this.writer = new CommitWriter(connections, config.getInt("max-batch-rows"), config.getDuration("linger-step"),
-        config.getDuration("linger-max"), "lms-journal-writer");
+        config.getDuration(connections.embedded() ? "linger-max" : "linger-max-postgres"), "lms-journal-writer");
     AtomicInteger n = new AtomicInteger();
     this.reads = Executors.newFixedThreadPool(config.getInt("read-threads"), r -> {
       Thread t = new Thread(r, "lms-journal-read-" + n.incrementAndGet());
