@@ -3,8 +3,10 @@
 # and pekko-http), with durable rooms on H2 or PostgreSQL or every room in memory, Socket.IO 4.8 and a raw
 # Netty broadcast server (the ceiling), each started fresh for each run on its own loopback port, driven by
 # the same Netty load driver (bench/src/main/java/lms/bench/Driver.java). Writes bench/results/<date>.md,
-# bench/results/latest.json and the plots in bench/results/plots/; per-run files, server logs, each engine's
-# LMS_DATA_DIR and each PostgreSQL go to bench/results/tmp/<date>/ (git-ignored). Servers:
+# bench/results/latest.json (which names the run: its command, mode, report and plots) and the plots in
+# bench/results/plots/, then rewrites the README's Performance block from latest.json (lms.bench.Readme);
+# per-run files, server logs, each engine's LMS_DATA_DIR and each PostgreSQL go to bench/results/tmp/<date>/
+# (git-ignored). Servers:
 #   lms         lms-realtime: LMS_TRANSPORT=netty, durable rooms as by default (course,user) in an embedded
 #               H2 journal under a fresh LMS_DATA_DIR of its own
 #   lms-pekko   lms-realtime-pekko-http: the same jar with LMS_TRANSPORT=pekko-http (H2 as lms)
@@ -70,7 +72,8 @@
 # --day-warmup N (2 quick, 3 full; the first step at least 8), --day-seconds N (8 quick, 15 full),
 # --day-connections N (8: the HTTP calls' connections);
 # --engine-jar PATH (default target/lms-realtime.jar, built when missing);
-# --no-build (use bench/target/lms-bench.jar as it is).
+# --no-build (use bench/target/lms-bench.jar as it is);
+# --readme-only (no run: rewrite README.md's Performance block from bench/results/latest.json, then exit).
 # Environment: ENGINE_JAVA_OPTS, HOLD_JAVA_OPTS (hold: engine and ceiling), CLUSTER_JAVA_OPTS (each node),
 # CEILING_JAVA_OPTS, DRIVER_JAVA_OPTS, DRIVER_THREADS, CEILING_THREADS.
 #
@@ -132,7 +135,18 @@ DAY_CONNECTIONS=8
 BUILD=1
 ENGINE_JAR="${ENGINE_JAR:-}"
 
-usage() { sed -n '2,78p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -uo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+
+# the command as given, recorded in latest.json (and so in the README's block): the environment
+# variables above that were set, then bench/run.sh and its arguments, quoted where a shell needs it
+quote() { case "$1" in *[!A-Za-z0-9_./,:=+@%-]*|'') printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"$`]/\\&/g')" ;; *) printf '%s' "$1" ;; esac; }
+COMMAND_LINE=""
+for v in ENGINE_JAVA_OPTS HOLD_JAVA_OPTS CLUSTER_JAVA_OPTS CEILING_JAVA_OPTS DRIVER_JAVA_OPTS DRIVER_THREADS CEILING_THREADS ENGINE_JAR; do
+  [ -n "${!v:-}" ] && COMMAND_LINE="$COMMAND_LINE$v=$(quote "${!v}") "
+done
+COMMAND_LINE="${COMMAND_LINE}bench/run.sh"
+for a in "$@"; do COMMAND_LINE="$COMMAND_LINE $(quote "$a")"; done
+README_ONLY=0
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -184,11 +198,37 @@ while [ $# -gt 0 ]; do
     --day-connections) DAY_CONNECTIONS="$2"; shift ;;
     --engine-jar) ENGINE_JAR="$2"; shift ;;
     --no-build) BUILD=0 ;;
+    --readme-only) README_ONLY=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 64 ;;
   esac
   shift
 done
+
+BUILT_JAR="$BENCH/target/lms-bench.jar"
+log() { echo "[run.sh $(date +%H:%M:%S)] $*"; }
+build_bench() { # bench/target/lms-bench.jar, rebuilt when a source is newer (unless --no-build)
+  if [ "$BUILD" = 1 ]; then
+    if [ ! -f "$BUILT_JAR" ] || [ -n "$(find "$BENCH/pom.xml" "$BENCH/src" -newer "$BUILT_JAR" -type f 2>/dev/null | head -1)" ]; then
+      for i in $(seq 1 120); do # another Maven on this 2-core box: wait for it (10 min at most)
+        pgrep -f plexus.classworlds >/dev/null || break
+        [ "$i" = 1 ] && log "another Maven is running; waiting for it"
+        sleep 5
+      done
+      log "building bench/target/lms-bench.jar"
+      (cd "$BENCH" && mvn -q -B -DskipTests package) || { log "bench build failed"; exit 1; }
+    fi
+  fi
+  [ -f "$BUILT_JAR" ] || { log "missing $BUILT_JAR (run without --no-build)"; exit 1; }
+}
+readme() { # README.md's Performance block, from latest.json (lms.bench.Readme)
+  java -cp "$1" lms.bench.Readme --json "$BENCH/results/latest.json" --readme "$ROOT/README.md"
+}
+if [ "$README_ONLY" = 1 ]; then
+  build_bench
+  readme "$BUILT_JAR"
+  exit
+fi
 
 if [ "$MODE" = quick ]; then
   SCENARIOS="${SCENARIOS:-fanout hold handshake capacity durable cluster}"
@@ -303,15 +343,12 @@ WORK="$BENCH/results/tmp/$STAMP"
 MD="$BENCH/results/$STAMP$([ "$MODE" = quick ] && echo -quick).md"
 JSON="$BENCH/results/latest.json"
 PLOTS="$BENCH/results/plots"
-BUILT_JAR="$BENCH/target/lms-bench.jar"
 JAR="$WORK/lms-bench.jar" # our own copy, like the engine's
 mkdir -p "$WORK"
 COMMANDS="$WORK/commands.txt"
 MACHINE="$WORK/machine.txt"
 : > "$COMMANDS"
 T_START=$(date +%s)
-
-log() { echo "[run.sh $(date +%H:%M:%S)] $*"; }
 
 # ---------------------------------------------------------------- processes we start, stopped on exit
 CURRENT_PIDS="" # the servers running now (one, or a cluster's three; a PostgreSQL first, before its engine)
@@ -347,18 +384,7 @@ trap 'log "interrupted"; exit 130' INT TERM
 CRASHED=0
 
 # ---------------------------------------------------------------- build and inputs
-if [ "$BUILD" = 1 ]; then
-  if [ ! -f "$BUILT_JAR" ] || [ -n "$(find "$BENCH/pom.xml" "$BENCH/src" -newer "$BUILT_JAR" -type f 2>/dev/null | head -1)" ]; then
-    for i in $(seq 1 120); do # another Maven on this 2-core box: wait for it (10 min at most)
-      pgrep -f plexus.classworlds >/dev/null || break
-      [ "$i" = 1 ] && log "another Maven is running; waiting for it"
-      sleep 5
-    done
-    log "building bench/target/lms-bench.jar"
-    (cd "$BENCH" && mvn -q -B -DskipTests package) || { log "bench build failed"; exit 1; }
-  fi
-fi
-[ -f "$BUILT_JAR" ] || { log "missing $BUILT_JAR (run without --no-build)"; exit 1; }
+build_bench
 cp "$BUILT_JAR" "$JAR"
 
 if { has "$SERVERS" socketio && { has "$SCENARIOS" fanout || has "$SCENARIOS" hold || has "$SCENARIOS" handshake || has "$SCENARIOS" capacity; }; } \
@@ -815,6 +841,8 @@ echo "wall time:      $(( $(date +%s) - T_START )) s for the runs (before the re
 
 mkdir -p "$PLOTS"
 java -Djava.awt.headless=true -cp "$JAR" lms.bench.Report --runs "$WORK" --machine "$MACHINE" --commands "$COMMANDS" \
-  --mode "$MODE" --title "lms-realtime benchmarks, $STAMP ($MODE)" --json "$JSON" --md "$MD" --plots "$PLOTS" || CRASHED=1
+  --mode "$MODE" --title "lms-realtime benchmarks, $STAMP ($MODE)" --json "$JSON" --md "$MD" --plots "$PLOTS" \
+  --stamp "$STAMP" --command "$COMMAND_LINE" || CRASHED=1
+readme "$JAR" || CRASHED=1
 log "results: $MD, $JSON and $PLOTS/ (per-run files and logs: $WORK); $(( $(date +%s) - T_START )) s in all"
 exit "$CRASHED"

@@ -24,7 +24,9 @@ import lms.bench.Goals.Goal;
  * plots (XChart). Repeated runs of the same server and size are summarised by the median of each figure.
  *
  * <pre>java -cp lms-bench.jar lms.bench.Report --runs DIR --machine FILE --commands FILE --mode quick|full
- *        --title TEXT --json OUT.json --md OUT.md [--plots DIR]</pre>
+ *        --title TEXT --json OUT.json --md OUT.md [--plots DIR] [--stamp DATE] [--command "bench/run.sh ..."]</pre>
+ * {@code latest.json} opens with {@code run}: which run it is (stamp, mode, the command, its report and the
+ * plots it wrote), so that the README's block ({@link Readme}) names the run its figures and plots are from.
  */
 public final class Report {
 
@@ -106,6 +108,7 @@ public final class Report {
             + r.path("rate").asInt(), k -> new ArrayList<>()).add(r));
 
     ObjectNode latest = json.createObjectNode();
+    ObjectNode run = latest.putObject("run"); // first in the file; filled once the plots are written
     List<ObjectNode> holdRows = summarise(json, holds, HOLD_FIELDS, "members");
     List<ObjectNode> stormRows = summarise(json, storms, HANDSHAKE_FIELDS, "members", "in_flight");
     List<ObjectNode> capRows = summarise(json, caps, CAPACITY_FIELDS, "members");
@@ -236,13 +239,14 @@ public final class Report {
     goals.forEach(g -> goalsJson.add(g.json(json)));
     Issue23.Summary i23 = Issue23.summarise(json, publishes, days);
     Issue23.putJson(latest, i23);
-    Files.writeString(Path.of(o.get("--json")), json.writeValueAsString(latest) + "\n");
     List<String> plots = new ArrayList<>(o.containsKey("--plots")
         ? Plots.write(Path.of(o.get("--plots")), rows, holdRows, stormRows, capRows, caps, durableRows)
         : List.of());
     if (o.containsKey("--plots")) {
       plots.addAll(Issue23.plots(Path.of(o.get("--plots")), i23, days));
     }
+    describeRun(run, o, mode, plots);
+    Files.writeString(Path.of(o.get("--json")), json.writeValueAsString(latest) + "\n");
     String plotPrefix = o.containsKey("--plots")
         ? relative(Path.of(o.get("--md")).toAbsolutePath().getParent(), Path.of(o.get("--plots")).toAbsolutePath()) : "";
 
@@ -251,7 +255,8 @@ public final class Report {
         && Files.readString(Path.of(o.get("--machine"))).contains("journals:");
     StringBuilder md = new StringBuilder();
     md.append("# ").append(o.getOrDefault("--title", "lms-realtime benchmark")).append("\n\n");
-    md.append("Mode: `").append(mode).append("`. Produced by `bench/run.sh`; the same figures are in `bench/results/latest.json`.\n");
+    md.append("Mode: `").append(mode).append("`. Produced by `").append(o.getOrDefault("--command", "bench/run.sh"))
+        .append("`; the same figures are in `bench/results/latest.json`.\n");
     md.append("Each row is the median of `runs` runs (each with every server started fresh). ")
         .append("This is a shared 2-core box: the driver runs on the same cores as the server, and other work ")
         .append("may have been running (see `box busy`); absolute figures move from run to run, compare ")
@@ -556,6 +561,29 @@ public final class Report {
         + holds.size() + " hold, " + storms.size() + " handshake, " + caps.size() + " capacity, " + durables.size() + " durable, "
         + publishes.size() + " publish, " + days.size() + " lms-day"
         + (plots.isEmpty() ? "" : "; plots " + plots) + ")");
+  }
+
+  /**
+   * latest.json's {@code run}: the stamp (and its UTC date), the mode, the command that produced it, its
+   * report and the plots it wrote, as paths relative to latest.json's directory. Only the plots this run
+   * wrote are listed: a file of the plots directory that is not listed is not this run's.
+   */
+  static void describeRun(ObjectNode run, Map<String, String> o, String mode, List<String> plots) {
+    Path dir = Path.of(o.get("--json")).toAbsolutePath().getParent();
+    String stamp = o.get("--stamp");
+    run.put("stamp", stamp);
+    if (stamp != null && stamp.matches("\\d{4}-\\d{2}-\\d{2}-\\d{6}")) {
+      run.put("date_utc", stamp.substring(0, 10) + " " + stamp.substring(11, 13) + ":" + stamp.substring(13, 15) + ":"
+          + stamp.substring(15, 17));
+    } else {
+      run.putNull("date_utc");
+    }
+    run.put("mode", mode);
+    run.put("command", o.get("--command"));
+    run.put("report", dir.relativize(Path.of(o.get("--md")).toAbsolutePath()).toString().replace('\\', '/'));
+    String plotDir = o.containsKey("--plots") ? relative(dir, Path.of(o.get("--plots")).toAbsolutePath()) : "";
+    ArrayNode written = run.putArray("plots");
+    plots.forEach(p -> written.add(plotDir + p));
   }
 
   /** The capacity section: the capacity per server and size, the ratios, then every step. */
