@@ -168,7 +168,7 @@ public final class Readme {
   static List<Row> collapsed(String issue, List<Row> rows, String what, String scenarios) {
     if (rows.stream().noneMatch(Row::measuredInRun)) {
       return List.of(new Row(issue, (rows.isEmpty() ? "" : rows.size() + " ") + "goals: " + what,
-          "not in this run (" + scenarios + ")", NOT_MEASURED, null));
+          "no lms-realtime figure for them in this run (" + scenarios + ")", NOT_MEASURED, null));
     }
     List<Row> out = new ArrayList<>();
     Map<String, List<Row>> unmeasured = new LinkedHashMap<>();
