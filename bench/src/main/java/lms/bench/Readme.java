@@ -19,7 +19,9 @@ import java.util.Map;
  * {@code bench/README.md}. So the README can only show one run, and the run it names. {@code bench/run.sh}
  * calls it after every run; alone: {@code bench/run.sh --readme-only}, or
  *
- * <pre>java -cp bench/target/lms-bench.jar lms.bench.Readme [--json bench/results/latest.json] [--readme README.md]</pre>
+ * <pre>java -cp bench/target/lms-bench.jar lms.bench.Readme [--json bench/results/latest.json] [--readme README.md] [--check]</pre>
+ *
+ * {@code --check} writes nothing and exits 1 when the block differs from what latest.json gives.
  */
 public final class Readme {
 
@@ -58,26 +60,43 @@ public final class Readme {
 
   public static void main(String[] args) throws IOException {
     Map<String, String> o = new LinkedHashMap<>();
-    for (int i = 0; i + 1 < args.length; i += 2) {
-      o.put(args[i], args[i + 1]);
+    boolean check = false;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--check")) {
+        check = true;
+      } else if (i + 1 < args.length) {
+        o.put(args[i], args[++i]);
+      }
     }
     Path json = Path.of(o.getOrDefault("--json", "bench/results/latest.json")).toAbsolutePath().normalize();
     Path readme = Path.of(o.getOrDefault("--readme", "README.md")).toAbsolutePath().normalize();
     JsonNode latest = new ObjectMapper().readTree(json.toFile());
     String text = Files.readString(readme);
-    int begin = text.indexOf(BEGIN);
-    int end = text.indexOf(END);
-    if (begin < 0 || end < begin) {
+    String updated = rewritten(text, latest, readme.getParent(), json);
+    if (updated == null) {
       System.err.println("readme: " + readme + " has no " + BEGIN + " ... --> / " + END + " pair of lines: nothing written");
       System.exit(1);
     }
-    String block = BEGIN_LINE + "\n" + block(latest, readme.getParent(), json) + END;
-    String updated = text.substring(0, begin) + block + text.substring(end + END.length());
+    String run = " from " + json + " (run " + latest.path("run").path("stamp").asText("not recorded") + ")";
+    if (check) { // --check: write nothing; exit 1 when the block is not what latest.json gives
+      System.out.println("readme: " + readme + ": Performance block " + (updated.equals(text) ? "matches" : "DIFFERS from what it would be") + run);
+      System.exit(updated.equals(text) ? 0 : 1);
+    }
     if (!updated.equals(text)) {
       Files.writeString(readme, updated);
     }
-    System.out.println("readme: " + readme + ": Performance block " + (updated.equals(text) ? "unchanged" : "rewritten")
-        + " from " + json + " (run " + latest.path("run").path("stamp").asText("not recorded") + ")");
+    System.out.println("readme: " + readme + ": Performance block " + (updated.equals(text) ? "unchanged" : "rewritten") + run);
+  }
+
+  /** {@code readme} with its block written from {@code latest}; null when it has no pair of markers. */
+  static String rewritten(String readme, JsonNode latest, Path readmeDir, Path json) {
+    int begin = readme.indexOf(BEGIN);
+    int end = readme.indexOf(END);
+    if (begin < 0 || end < begin) {
+      return null;
+    }
+    String block = BEGIN_LINE + "\n" + block(latest, readmeDir, json) + END;
+    return readme.substring(0, begin) + block + readme.substring(end + END.length());
   }
 
   /** The block's lines, links relative to the README's directory. */
