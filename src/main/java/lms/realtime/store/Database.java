@@ -42,7 +42,9 @@ public final class Database {
     // WRITE_DELAY=0: a commit is in the file when the write returns (a kill -9 loses nothing that
     // was answered); DB_CLOSE_ON_EXIT=FALSE: H2's own shutdown hook must not close the database
     // under a graceful shutdown that is still handing rooms on.
-    String h2 = "jdbc:h2:file:" + file + ";WRITE_DELAY=0;DB_CLOSE_ON_EXIT=FALSE";
+    // CACHE_SIZE (KiB): H2's page cache, the journal's main heap cost on a node (LMS_H2_CACHE_SIZE)
+    String h2 = "jdbc:h2:file:" + file + ";WRITE_DELAY=0;DB_CLOSE_ON_EXIT=FALSE;CACHE_SIZE="
+        + Math.max(1, durable.h2CacheBytes() / 1024);
     return new Database(h2, "sa", "", true, durable);
   }
 
