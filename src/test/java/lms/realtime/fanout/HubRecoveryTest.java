@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.stream.LongStream;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.ServerFrames;
+import lms.realtime.testkit.ProbeSocket;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -30,7 +31,7 @@ class HubRecoveryTest {
   final LocalSockets sockets = new LocalSockets();
   final TestProbe<RoomInbox> room = TESTKIT.createTestProbe(RoomInbox.class);
   /** A socket of another room, which nothing holds: see {@link #handled}. */
-  final Socket bystander = socket("bystander");
+  final ProbeSocket bystander = socket("bystander");
 
   @AfterAll
   static void stop() {
@@ -38,13 +39,8 @@ class HubRecoveryTest {
   }
 
   /** A socket of this node: its actor (a probe), its outbox, and what its room knows of it. */
-  record Socket(ActorRef<MemberInbox> ref, RecordingOutbox outbox, MemberInfo info) {}
-
-  Socket socket(String user) {
-    TestProbe<MemberInbox> actor = TESTKIT.createTestProbe(MemberInbox.class);
-    RecordingOutbox outbox = new RecordingOutbox(metrics);
-    sockets.register(actor.ref(), outbox);
-    return new Socket(actor.ref(), outbox, new MemberInfo(actor.ref(), user, user, "instructor", true));
+  ProbeSocket socket(String user) {
+    return ProbeSocket.open(TESTKIT, sockets, metrics, user);
   }
 
   /** A hub whose recoveries hold at most {@code heldMax} messages (and are not retried during a test). */
@@ -54,13 +50,13 @@ class HubRecoveryTest {
   }
 
   /** A hub whose {@code members} have had event 1, and that has just asked the room for event 2. */
-  ActorRef<Hub.Command> recovering(int heldMax, Socket... members) throws InterruptedException {
+  ActorRef<Hub.Command> recovering(int heldMax, ProbeSocket... members) throws InterruptedException {
     ActorRef<Hub.Command> hub = hub(heldMax);
-    for (Socket member : members) {
+    for (ProbeSocket member : members) {
       hub.tell(join(member, 0));
     }
     hub.tell(event(1));
-    for (Socket member : members) {
+    for (ProbeSocket member : members) {
       member.outbox().expect(joined(member, 0), event(1).frame());
     }
     hub.tell(event(3));
@@ -70,11 +66,11 @@ class HubRecoveryTest {
     return hub;
   }
 
-  Hub.AddMember join(Socket s, long seq) {
+  Hub.AddMember join(ProbeSocket s, long seq) {
     return new Hub.AddMember(ROOM, room.ref(), s.info(), joined(s, seq), EPOCH, seq);
   }
 
-  static String joined(Socket s, long seq) {
+  static String joined(ProbeSocket s, long seq) {
     return "joined " + s.info().userId() + " at " + seq;
   }
 
@@ -98,7 +94,7 @@ class HubRecoveryTest {
 
   @Test
   void anAckAndAPresenceDiffWaitBehindTheRecoveredEvents() throws Exception {
-    Socket a = socket("a");
+    ProbeSocket a = socket("a");
     ActorRef<Hub.Command> hub = recovering(100, a);
     hub.tell(new Hub.ToSocket(ROOM, a.ref(), "ack of 3"));
     hub.tell(new Hub.Broadcast(ROOM, "presence diff", true, 0, EPOCH, 0));
@@ -112,8 +108,8 @@ class HubRecoveryTest {
 
   @Test
   void aSocketThatJoinsDuringTheRecoveryGetsEachEventAfterItsPositionOnce() throws Exception {
-    Socket a = socket("a");
-    Socket b = socket("b");
+    ProbeSocket a = socket("a");
+    ProbeSocket b = socket("b");
     ActorRef<Hub.Command> hub = recovering(100, a);
     hub.tell(event(4));
     hub.tell(join(b, 4)); // its joined names seq 4, with what it missed up to there
@@ -133,9 +129,9 @@ class HubRecoveryTest {
 
   @Test
   void aLeftGoesAfterTheEventsItsSocketWasStillAMemberFor() throws Exception {
-    Socket a = socket("a");
-    Socket c = socket("c");
-    Socket d = socket("d");
+    ProbeSocket a = socket("a");
+    ProbeSocket c = socket("c");
+    ProbeSocket d = socket("d");
     ActorRef<Hub.Command> hub = recovering(100, a, c);
     hub.tell(join(d, 3)); // joined after event 3, left after event 4
     hub.tell(event(4));
@@ -157,8 +153,8 @@ class HubRecoveryTest {
 
   @Test
   void whenTheRoomCannotCoverTheGapTheHeldFramesGoThenTheMembersReload() throws Exception {
-    Socket a = socket("a");
-    Socket b = socket("b");
+    ProbeSocket a = socket("a");
+    ProbeSocket b = socket("b");
     ActorRef<Hub.Command> hub = recovering(100, a);
     hub.tell(new Hub.ToSocket(ROOM, a.ref(), "ack of 3"));
     hub.tell(join(b, 3)); // joined at the room's position: nothing to reload
@@ -173,7 +169,7 @@ class HubRecoveryTest {
 
   @Test
   void pastTheBoundTheRecoveryIsGivenUpAndTheMembersReload() throws Exception {
-    Socket a = socket("a");
+    ProbeSocket a = socket("a");
     ActorRef<Hub.Command> hub = recovering(3, a); // holds event 3
     hub.tell(new Hub.ToSocket(ROOM, a.ref(), "ack of 3"));
     hub.tell(event(4));

@@ -1,4 +1,4 @@
-package lms.realtime.fanout;
+package lms.realtime.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -10,41 +10,45 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import lms.realtime.config.Settings;
+import lms.realtime.fanout.Drainer;
+import lms.realtime.fanout.Frame;
+import lms.realtime.fanout.Outbox;
 import lms.realtime.metrics.Metrics;
 
 /**
  * A socket's outgoing side in memory, for actor-level tests of fan-out: it keeps the text of every
- * frame it is sent, in order, on the sender's thread ({@link Drainer#INLINE}).
+ * frame it is sent, in order, on the sender's thread ({@link Drainer#INLINE}). With a probe as the
+ * socket's actor ({@link ProbeSocket}), it is the whole socket as a hub or a room sees it.
  */
-final class RecordingOutbox extends Outbox {
-  static final Settings SETTINGS = Settings.from(ConfigFactory.load());
+public final class RecordingOutbox extends Outbox {
+  public static final Settings SETTINGS = Settings.from(ConfigFactory.load());
 
   private final BlockingQueue<String> texts = new LinkedBlockingQueue<>();
 
-  RecordingOutbox(Metrics metrics) {
+  public RecordingOutbox(Metrics metrics) {
     super(SETTINGS, metrics);
   }
 
   /** The next frame's text, waiting for it a few seconds. */
-  String next() throws InterruptedException {
+  public String next() throws InterruptedException {
     String text = texts.poll(3, TimeUnit.SECONDS);
     assertNotNull(text, "no frame came");
     return text;
   }
 
   /** The next frames are these, in this order. */
-  void expect(String... frames) throws InterruptedException {
+  public void expect(String... frames) throws InterruptedException {
     for (String frame : frames) {
       assertEquals(frame, next());
     }
   }
 
   /** What came and was not taken yet. */
-  String[] pending() {
+  public String[] pending() {
     return texts.toArray(new String[0]);
   }
 
-  void expectNothingMore() {
+  public void expectNothingMore() {
     assertEquals("[]", Arrays.toString(pending()));
   }
 
