@@ -34,7 +34,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
  */
 public final class Hub extends AbstractBehavior<Hub.Command> {
 
-  public interface Command extends CborSerializable {}
+  /** Sealed: everything a hub takes is here. */
+  public sealed interface Command extends CborSerializable {}
 
   /**
    * Subscribes a member and sends it its {@code joined} frame (null: a silent, automatic join).
@@ -45,13 +46,18 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
       implements Command {}
 
   /**
-   * Unsubscribes a socket; {@code lastFrame} (or null) is its last frame of the room, written even
-   * if the socket was no member (a {@code left} for a leave the room did not expect). {@code
-   * tellSocket} when the socket did not ask to go (the backend removed its user, its join was
-   * refused): the socket then sends the frame itself, after dropping the room from its books.
+   * Unsubscribes a socket that asked to go (or went); {@code lastFrame} (or null) is its last frame
+   * of the room, written even if the socket was no member (a {@code left} for a leave the room did
+   * not expect).
    */
-  public record RemoveMember(String room, ActorRef<MemberInbox> socket, String lastFrame, boolean tellSocket)
-      implements Command {}
+  public record RemoveMember(String room, ActorRef<MemberInbox> socket, String lastFrame) implements Command {}
+
+  /**
+   * Unsubscribes a socket that did not ask to go (the backend removed its user, its join was
+   * refused): the socket is told ({@link MemberInbox.RoomLeft}) and sends {@code lastFrame} itself,
+   * after dropping the room from its books.
+   */
+  public record LetGo(String room, ActorRef<MemberInbox> socket, String lastFrame) implements Command {}
 
   /**
    * One frame to every local member of a room, or only to those who see its presence. Events carry
@@ -125,6 +131,7 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
     return newReceiveBuilder()
         .onMessage(AddMember.class, this::onAddMember)
         .onMessage(RemoveMember.class, this::onRemoveMember)
+        .onMessage(LetGo.class, this::onLetGo)
         .onMessage(Broadcast.class, this::onBroadcast)
         .onMessage(ToSocket.class, this::onToSocket)
         .onMessage(SocketGone.class, this::onSocketGone)
@@ -148,6 +155,8 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
       onAddMember(add);
     } else if (msg instanceof RemoveMember remove) {
       onRemoveMember(remove);
+    } else if (msg instanceof LetGo letGo) {
+      onLetGo(letGo);
     } else if (msg instanceof ToSocket toSocket) {
       onToSocket(toSocket);
     } else if (msg instanceof Broadcast broadcast) {
@@ -185,11 +194,18 @@ public final class Hub extends AbstractBehavior<Hub.Command> {
       return this;
     }
     unsubscribe(msg.room(), msg.socket());
-    if (msg.tellSocket()) {
-      msg.socket().tell(new MemberInbox.RoomLeft(msg.room(), msg.lastFrame()));
-    } else if (msg.lastFrame() != null) {
+    if (msg.lastFrame() != null) {
       sendTo(msg.socket(), msg.lastFrame());
     }
+    return this;
+  }
+
+  private Behavior<Command> onLetGo(LetGo msg) {
+    if (recovery.held(msg.room(), msg)) {
+      return this;
+    }
+    unsubscribe(msg.room(), msg.socket());
+    msg.socket().tell(new MemberInbox.RoomLeft(msg.room(), msg.lastFrame()));
     return this;
   }
 

@@ -238,9 +238,10 @@ final class BackendApi extends AllDirectives {
       return done(Responses.badRequest("not a room name and user id: " + room + ", " + userId));
     }
     return node.sharding().entityRefFor(Room.KEY, room)
-        .<Room.Removed>ask(replyTo -> new Room.RemoveUser(userId, replyTo), node.settings().askTimeout())
-        .thenApply(r -> r.unavailable() != null ? Responses.unavailable(r.unavailable())
-            : Responses.json(StatusCodes.OK, "{\"removed\":" + r.removed() + "}"))
+        .<Room.Removal>ask(replyTo -> new Room.RemoveUser(userId, replyTo), node.settings().askTimeout())
+        .thenApply(r -> r instanceof Room.Removed removed
+            ? Responses.json(StatusCodes.OK, "{\"removed\":" + removed.removed() + "}")
+            : Responses.unavailable(((Room.Unavailable) r).message()))
         .exceptionally(this::failed);
   }
 

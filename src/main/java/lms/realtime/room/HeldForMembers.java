@@ -18,7 +18,7 @@ final class HeldForMembers {
   /** The room's timer message at the end of the grace: the held requests are answered then, whatever happened. */
   static final Room.Command RELEASE = Release.INSTANCE;
 
-  private enum Release implements Room.Command {
+  enum Release implements Room.Command {
     INSTANCE
   }
 

@@ -1,5 +1,6 @@
 package lms.realtime.room;
 
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -28,7 +29,7 @@ final class JournalLink {
   static final int MAX_BATCH = 64;
 
   /** What the journal (and its retry timer) tells the room. */
-  interface Message extends Room.Command {}
+  sealed interface Message extends Room.Command permits Wrote, Recovered, Stopped, Retry {}
 
   /** The journal stored the batch under way. */
   enum Wrote implements Message { INSTANCE }
@@ -55,14 +56,17 @@ final class JournalLink {
   private int inFlight;
   /** Counts the stored batches (a durable room's; null for a memory room). */
   private final Metrics metrics;
+  /** The room's clock, its journal's too (a durable room's; null for a memory room). */
+  private final Clock clock;
   private ActorRef<RoomJournal.Command> journal;
   private boolean up;
   private int incarnation;
   private Duration backoff;
 
   private JournalLink(ActorContext<RoomInbox> ctx, TimerScheduler<RoomInbox> timers, String name, Settings settings,
-      boolean durable, Metrics metrics) {
+      boolean durable, Metrics metrics, Clock clock) {
     this.ctx = ctx;
+    this.clock = clock;
     this.timers = timers;
     this.name = name;
     this.settings = settings;
@@ -72,13 +76,13 @@ final class JournalLink {
   }
 
   static JournalLink memory(ActorContext<RoomInbox> ctx, TimerScheduler<RoomInbox> timers, String name, Settings settings) {
-    return new JournalLink(ctx, timers, name, settings, false, null);
+    return new JournalLink(ctx, timers, name, settings, false, null, null);
   }
 
   /** A durable room's link; its journal starts recovering at once and answers {@link Recovered}. */
   static JournalLink durable(ActorContext<RoomInbox> ctx, TimerScheduler<RoomInbox> timers, String name, Settings settings,
-      Metrics metrics) {
-    JournalLink link = new JournalLink(ctx, timers, name, settings, true, metrics);
+      Metrics metrics, Clock clock) {
+    JournalLink link = new JournalLink(ctx, timers, name, settings, true, metrics, clock);
     link.start();
     return link;
   }
@@ -190,7 +194,7 @@ final class JournalLink {
 
   /** The backoff is over: a new journal recovers what was stored. */
   void start() {
-    journal = ctx.spawn(RoomJournal.create(name, ctx.getSelf(), settings), "journal-" + (++incarnation));
+    journal = ctx.spawn(RoomJournal.create(name, ctx.getSelf(), settings, clock), "journal-" + (++incarnation));
     ctx.watchWith(journal, new Stopped(journal));
   }
 }

@@ -2,6 +2,7 @@ package lms.realtime.room;
 
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import java.time.Clock;
 import java.util.List;
 import lms.realtime.config.Settings;
 import lms.realtime.fanout.Hub;
@@ -32,8 +33,14 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 public final class Room {
   public static final EntityTypeKey<RoomInbox> KEY = EntityTypeKey.create(RoomInbox.class, "Room");
 
-  /** The room's own commands; hubs and user entities send it theirs ({@link RoomInbox}). */
-  public interface Command extends RoomInbox {}
+  /**
+   * The room's own commands; hubs and user entities send it theirs ({@link RoomInbox}). Sealed: what
+   * its actor takes from other packages is here, the rest are its parts' timers and answers.
+   */
+  public sealed interface Command extends RoomInbox
+      permits Join, Leave, SocketClosing, AccessRevoked, SocketPublish, Append, ReadStream, GetPresence, QueryPresence,
+          RemoveUser, RoomActor.Stop, RoomActor.MemberGone, HeldForMembers.Release, RoomLifetime.IdleCheck,
+          JournalLink.Message, RoomSnapshots.Read, RoomSnapshots.Written, OwnerLink.EntityGone, RoomStartup.OwnerTimeout {}
 
   /**
    * A socket joins; {@code again} when the socket's books say it is joined already (see
@@ -52,12 +59,14 @@ public final class Room {
       boolean again)
       implements Command {}
 
-  /**
-   * A socket leaves; {@code silent} when the socket is closing and wants no {@code left};
-   * {@code reason} the {@code left} frame's (null: none; {@code revoked} after a token refresh).
-   */
-  public record Leave(ActorRef<MemberInbox> socket, ActorRef<Hub.Command> hub, String requestId, boolean silent, String reason)
-      implements Command {}
+  /** A socket asks to leave: it gets the {@code left} for {@code requestId}. */
+  public record Leave(ActorRef<MemberInbox> socket, ActorRef<Hub.Command> hub, String requestId) implements Command {}
+
+  /** A socket that is closing leaves: no {@code left} (presence does not wait for the peer). */
+  public record SocketClosing(ActorRef<MemberInbox> socket, ActorRef<Hub.Command> hub) implements Command {}
+
+  /** A token refresh took the room from the socket: it leaves, with a {@code left} whose reason is {@code revoked}. */
+  public record AccessRevoked(ActorRef<MemberInbox> socket, ActorRef<Hub.Command> hub) implements Command {}
 
   /** An event from a member socket: the socket gets the {@code ack} for {@code requestId}. */
   public record SocketPublish(
@@ -92,8 +101,11 @@ public final class Room {
    */
   public record Stored(long seq, int delivered) implements Outcome {}
 
-  /** Not stored (a durable room whose journal is down): nothing of it happened; retry it, with its id. */
-  public record Unavailable(String message) implements Outcome {}
+  /**
+   * Not stored (a durable room whose journal is down): nothing of it happened; retry it, with its id.
+   * Also the answer to a {@link RemoveUser} that could not be stored (nothing was removed).
+   */
+  public record Unavailable(String message) implements Outcome, Removal {}
 
   /** What the stream holds after a position ({@code sinceEpoch} null: all it holds). */
   public record ReadStream(String sinceEpoch, long sinceSeq, ActorRef<StreamRead> replyTo) implements Command {}
@@ -118,17 +130,20 @@ public final class Room {
   public record PresenceUser(String userId, String name, String role, int connections) implements CborSerializable {}
 
   /** The backend removes a user: their sockets leave at once, older tokens cannot come back. */
-  public record RemoveUser(String userId, ActorRef<Removed> replyTo) implements Command {}
+  public record RemoveUser(String userId, ActorRef<Removal> replyTo) implements Command {}
 
-  /** {@code unavailable}: null when done; else why not (nothing was removed: 503). */
-  public record Removed(int removed, String unavailable) implements CborSerializable {}
+  /** What became of a {@link RemoveUser}: {@link Removed}, or {@link Unavailable} (nothing removed: 503). */
+  public sealed interface Removal extends CborSerializable {}
+
+  /** Stored; {@code removed} of the user's sockets were in the room and have left it. */
+  public record Removed(int removed) implements Removal {}
 
   private Room() {}
 
   public static void init(ActorSystem<?> system, Settings settings, Metrics metrics) {
     ClusterSharding sharding = ClusterSharding.get(system);
     sharding.init(Entity.of(KEY, ctx -> RoomStartup.create(
-            new RoomStartup.Env(ctx.getEntityId(), ctx.getShard(), sharding, settings, metrics)))
+            new RoomStartup.Env(ctx.getEntityId(), ctx.getShard(), sharding, settings, metrics, Clock.systemUTC())))
         .withStopMessage(RoomActor.STOP));
   }
 }

@@ -31,9 +31,9 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
   /** Sent by the shard to stop this room: passivation, hand-off to another node, shutdown. */
   static final Room.Command STOP = Stop.INSTANCE;
 
-  private enum Stop implements Room.Command { INSTANCE }
+  enum Stop implements Room.Command { INSTANCE }
 
-  private record MemberGone(ActorRef<MemberInbox> socket) implements Room.Command {}
+  record MemberGone(ActorRef<MemberInbox> socket) implements Room.Command {}
 
   private final RoomSnapshots snapshots;
   private final RoomStartup.Env env;
@@ -59,11 +59,11 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
     this.env = env;
     this.name = env.name();
     this.journal = journal;
-    long now = System.currentTimeMillis();
+    long now = now();
     this.stream = RoomStream.start(name, env.settings(), found.snapshot(), recovered, now);
     this.removals = new Removals(env.settings().removalRetention().getSeconds());
     this.lifetime = new RoomLifetime(ctx, timers, env, members, stream, removals, journal, snapshots);
-    this.writes = new RoomWrites(name, stream, members, journal, env.metrics(), lifetime::emptied);
+    this.writes = new RoomWrites(name, stream, members, journal, env.metrics(), env.clock(), lifetime::emptied);
     this.heldForMembers = new HeldForMembers(now, env.settings().internals().rejoinGrace().toMillis(),
         env.settings().internals().rejoinHeldMax(), timers);
     if (recovered != null) {
@@ -103,10 +103,12 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
         .onMessage(Room.Join.class, this::onJoin)
         .onMessage(RoomInbox.Rejoin.class, this::onRejoin)
         .onMessage(RoomInbox.Recover.class, r -> {
-          r.hub().tell(new Hub.Recovered(name, stream.catchUp(r.epoch(), r.seq(), System.currentTimeMillis()), stream.epoch(), stream.seq()));
+          r.hub().tell(new Hub.Recovered(name, stream.catchUp(r.epoch(), r.seq(), now()), stream.epoch(), stream.seq()));
           return this;
         })
-        .onMessage(Room.Leave.class, this::onLeave)
+        .onMessage(Room.Leave.class, l -> leave(l.socket(), l.hub(), ServerFrames.left(l.requestId(), name, null)))
+        .onMessage(Room.SocketClosing.class, c -> leave(c.socket(), c.hub(), null))
+        .onMessage(Room.AccessRevoked.class, r -> leave(r.socket(), r.hub(), ServerFrames.left(null, name, "revoked")))
         .onMessage(Room.Append.class, a -> {
           writes.append(a);
           return this;
@@ -156,8 +158,8 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
     if (isRemoved(join.userId(), join.tokenIssuedAt())) {
       // the socket drops the room from its books, then sends the error
       removeMember(join.socket());
-      join.hub().tell(new Hub.RemoveMember(name, join.socket(),
-          ServerFrames.error(join.requestId(), ErrorCodes.FORBIDDEN, "removed from " + name + "; a newer token is needed"), true));
+      join.hub().tell(new Hub.LetGo(name, join.socket(),
+          ServerFrames.error(join.requestId(), ErrorCodes.FORBIDDEN, "removed from " + name + "; a newer token is needed")));
       return this;
     }
     if (join.again() && members.contains(join.socket())) {
@@ -172,7 +174,7 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
       addMember(info, join.hub(), true);
     }
     join.hub().tell(new Hub.AddMember(name, getContext().getSelf(), info,
-        stream.joinedFrame(join.requestId(), join.since(), System.currentTimeMillis()), stream.epoch(), stream.seq()));
+        stream.joinedFrame(join.requestId(), join.since(), now()), stream.epoch(), stream.seq()));
     return this;
   }
 
@@ -204,7 +206,7 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
     }
     if (rejoin.last()) {
       rejoin.hub().tell(new Hub.Rejoined(name, getContext().getSelf(),
-          stream.catchUp(rejoin.epoch(), rejoin.seq(), System.currentTimeMillis()), stream.epoch(), stream.seq()));
+          stream.catchUp(rejoin.epoch(), rejoin.seq(), now()), stream.epoch(), stream.seq()));
     }
     return releaseHeld();
   }
@@ -225,17 +227,17 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
     return removals.bars(userId, tokenIssuedAt, nowSeconds());
   }
 
-  private Behavior<RoomInbox> onLeave(Room.Leave leave) {
-    removeMember(leave.socket());
-    leave.hub().tell(new Hub.RemoveMember(name, leave.socket(),
-        leave.silent() ? null : ServerFrames.left(leave.requestId(), name, leave.reason()), false));
+  /** A socket leaves as it asked (or closes: no {@code lastFrame}), member or not. */
+  private Behavior<RoomInbox> leave(ActorRef<MemberInbox> socket, ActorRef<Hub.Command> hub, String lastFrame) {
+    removeMember(socket);
+    hub.tell(new Hub.RemoveMember(name, socket, lastFrame));
     return this;
   }
 
   private Behavior<RoomInbox> onMemberGone(MemberGone gone) {
     RoomMembers.Gone member = removeMember(gone.socket());
     if (member != null) {
-      member.member().hub().tell(new Hub.RemoveMember(name, gone.socket(), null, false));
+      member.member().hub().tell(new Hub.RemoveMember(name, gone.socket(), null));
     }
     return this;
   }
@@ -258,7 +260,7 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
 
   private Behavior<RoomInbox> onSocketPublish(Room.SocketPublish publish) {
     boolean member = members.contains(publish.socket());
-    if (!member && heldForMembers.hold(publish, System.currentTimeMillis())) {
+    if (!member && heldForMembers.hold(publish, now())) {
       return this;
     }
     if (!member) {
@@ -271,7 +273,7 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
 
   private Behavior<RoomInbox> onQueryPresence(Room.QueryPresence query) {
     RoomMembers.Member member = members.get(query.socket());
-    if (member == null && !query.byIdentity() && heldForMembers.hold(query, System.currentTimeMillis())) {
+    if (member == null && !query.byIdentity() && heldForMembers.hold(query, now())) {
       return this;
     }
     boolean allowed = (member != null && member.info().seesPresence()) || query.byIdentity();
@@ -291,12 +293,12 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
   /** A removal is stored first (a durable room's journal; a memory room's Distributed Data entry after). */
   private Behavior<RoomInbox> onRemoveUser(Room.RemoveUser remove) {
     if (!journal.available()) {
-      remove.replyTo().tell(new Room.Removed(0, RoomWrites.UNAVAILABLE));
+      remove.replyTo().tell(new Room.Unavailable(RoomWrites.UNAVAILABLE));
       return this;
     }
     long at = nowSeconds();
     journal.write(new RoomJournal.UserRemoved(remove.userId(), at), () -> removeNow(remove, at),
-        () -> remove.replyTo().tell(new Room.Removed(0, RoomWrites.UNAVAILABLE)));
+        () -> remove.replyTo().tell(new Room.Unavailable(RoomWrites.UNAVAILABLE)));
     return this;
   }
 
@@ -308,9 +310,9 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
     String leftFrame = ServerFrames.left(null, name, "removed");
     List<ActorRef<MemberInbox>> sockets = members.socketsOf(remove.userId());
     for (ActorRef<MemberInbox> socket : sockets) {
-      removeMember(socket).member().hub().tell(new Hub.RemoveMember(name, socket, leftFrame, true));
+      removeMember(socket).member().hub().tell(new Hub.LetGo(name, socket, leftFrame));
     }
-    remove.replyTo().tell(new Room.Removed(sockets.size(), null));
+    remove.replyTo().tell(new Room.Removed(sockets.size()));
   }
 
   private void broadcastToWatchers(String frame) {
@@ -320,7 +322,11 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
     }
   }
 
-  private static long nowSeconds() {
-    return System.currentTimeMillis() / 1000;
+  private long now() {
+    return env.clock().millis();
+  }
+
+  private long nowSeconds() {
+    return now() / 1000;
   }
 }

@@ -1,5 +1,6 @@
 package lms.realtime.room;
 
+import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +35,7 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  */
 final class RoomJournal extends EventSourcedBehavior<RoomJournal.Command, RoomJournal.Event, RoomJournal.State> {
 
-  interface Command {}
+  sealed interface Command permits Write, Begin {}
 
   /** Persist these in order, in one write to the database, then answer {@link JournalLink.Wrote} once. */
   record Write(List<Event> events) implements Command {}
@@ -72,18 +73,21 @@ final class RoomJournal extends EventSourcedBehavior<RoomJournal.Command, RoomJo
   private final ActorRef<Command> self;
   private final ActorRef<RoomInbox> room;
   private final Settings settings;
+  /** The room's clock: what has expired (history, removals) is judged by it. */
+  private final Clock clock;
 
-  private RoomJournal(String name, ActorRef<Command> self, ActorRef<RoomInbox> room, Settings settings) {
+  private RoomJournal(String name, ActorRef<Command> self, ActorRef<RoomInbox> room, Settings settings, Clock clock) {
     // Room names may hold the "|" that PersistenceId.of refuses (user:auth0|abc): the same id string,
     // made whole, so the journals of rooms named before stay theirs. Nothing we run splits it.
     super(PersistenceId.ofUniqueId("Room|" + name));
     this.self = self;
     this.room = room;
     this.settings = settings;
+    this.clock = clock;
   }
 
-  static Behavior<Command> create(String name, ActorRef<RoomInbox> room, Settings settings) {
-    return Behaviors.setup(ctx -> new RoomJournal(name, ctx.getSelf(), room, settings));
+  static Behavior<Command> create(String name, ActorRef<RoomInbox> room, Settings settings, Clock clock) {
+    return Behaviors.setup(ctx -> new RoomJournal(name, ctx.getSelf(), room, settings, clock));
   }
 
   @Override
@@ -103,7 +107,7 @@ final class RoomJournal extends EventSourcedBehavior<RoomJournal.Command, RoomJo
   public EventHandler<State, Event> eventHandler() {
     return newEventHandlerBuilder().forAnyState()
         .onAnyEvent((state, event) -> {
-          long now = System.currentTimeMillis();
+          long now = clock.millis();
           if (event instanceof EpochStarted started) {
             state.epoch = started.epoch();
           } else if (event instanceof Appended appended) {
@@ -137,7 +141,7 @@ final class RoomJournal extends EventSourcedBehavior<RoomJournal.Command, RoomJo
 
   /** The state as it is now, immutable, without what has expired (history past its TTL, removals past retention). */
   private Saved copy(State state) {
-    long now = System.currentTimeMillis();
+    long now = clock.millis();
     long retention = settings.removalRetention().getSeconds();
     Map<String, Long> removals = new HashMap<>(state.removedAt);
     removals.values().removeIf(at -> at + retention < now / 1000);
@@ -163,7 +167,7 @@ final class RoomJournal extends EventSourcedBehavior<RoomJournal.Command, RoomJo
         State state = emptyState();
         state.epoch = saved.epoch();
         state.seq = saved.seq();
-        state.history.restore(saved.history(), System.currentTimeMillis());
+        state.history.restore(saved.history(), clock.millis());
         state.removedAt.putAll(saved.removedAt());
         return state;
       }

@@ -62,12 +62,12 @@ final class RoomLifetime {
     if (journal.durable()) {
       return env.settings().internals().emptyRoomGrace();
     }
-    long now = System.currentTimeMillis();
+    long now = env.clock().millis();
     return Duration.ofMillis(Math.max(0, stream.history().expiresAt(now) - now));
   }
 
   void onIdleCheck() {
-    long now = System.currentTimeMillis();
+    long now = env.clock().millis();
     if (removals.expire(now / 1000) && !journal.durable()) {
       snapshots.writeRemovals(removals.asMap());
     }
@@ -101,7 +101,7 @@ final class RoomLifetime {
   }
 
   private Behavior<RoomInbox> stop() {
-    long now = System.currentTimeMillis();
+    long now = env.clock().millis();
     boolean durable = journal.durable();
     if (members.isEmpty() && (durable || (stream.history().isEmpty(now) && removals.isEmpty()))) {
       return Behaviors.stopped();

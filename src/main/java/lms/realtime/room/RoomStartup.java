@@ -1,5 +1,6 @@
 package lms.realtime.room;
 
+import java.time.Clock;
 import lms.realtime.config.Settings;
 import lms.realtime.fanout.RoomInbox;
 import lms.realtime.metrics.Metrics;
@@ -26,12 +27,15 @@ import org.apache.pekko.cluster.typed.Cluster;
  */
 final class RoomStartup {
 
-  /** What every room of a node is made with. */
+  /**
+   * What every room of a node is made with. {@code clock}: the wall clock for everything a room
+   * decides by time (history TTL, removals, the re-join grace, timestamps), so a test can set it.
+   */
   record Env(String name, ActorRef<ClusterSharding.ShardCommand> shard, ClusterSharding sharding, Settings settings,
-      Metrics metrics) {}
+      Metrics metrics, Clock clock) {}
 
   /** The user entity did not hand a {@code user:} room its sockets in time: it serves anyway. */
-  private enum OwnerTimeout implements Room.Command {
+  enum OwnerTimeout implements Room.Command {
     INSTANCE
   }
 
@@ -88,7 +92,7 @@ final class RoomStartup {
       ctx.getLog().info("room {} taken over at {}/{}", env.name(), found.snapshot().epoch(), found.snapshot().seq());
     }
     if (durable) {
-      return recovering(found, JournalLink.durable(ctx, timers, env.name(), env.settings(), env.metrics()));
+      return recovering(found, JournalLink.durable(ctx, timers, env.name(), env.settings(), env.metrics(), env.clock()));
     }
     return serve(new RoomActor(ctx, timers, snapshots, env, found, JournalLink.memory(ctx, timers, env.name(), env.settings()), null));
   }

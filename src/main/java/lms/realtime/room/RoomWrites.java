@@ -1,5 +1,6 @@
 package lms.realtime.room;
 
+import java.time.Clock;
 import java.util.List;
 import java.util.function.LongConsumer;
 import lms.realtime.fanout.Hub;
@@ -23,15 +24,18 @@ final class RoomWrites {
   private final RoomMembers members;
   private final JournalLink journal;
   private final Metrics metrics;
+  private final Clock clock;
   /** Runs after an event joined a room with no member: the room times its idle check. */
   private final Runnable joinedEmptyRoom;
 
-  RoomWrites(String name, RoomStream stream, RoomMembers members, JournalLink journal, Metrics metrics, Runnable joinedEmptyRoom) {
+  RoomWrites(String name, RoomStream stream, RoomMembers members, JournalLink journal, Metrics metrics, Clock clock,
+      Runnable joinedEmptyRoom) {
     this.name = name;
     this.stream = stream;
     this.members = members;
     this.journal = journal;
     this.metrics = metrics;
+    this.clock = clock;
     this.joinedEmptyRoom = joinedEmptyRoom;
   }
 
@@ -44,7 +48,7 @@ final class RoomWrites {
       return;
     }
     append((room, seq, epoch, ts) -> ServerFrames.event(room, seq, epoch, publish.event(), publish.data(), publish.from(), ts),
-        null, System.currentTimeMillis(),
+        null, clock.millis(),
         seq -> publish.hub().tell(new Hub.ToSocket(name, publish.socket(), ServerFrames.ack(publish.requestId(), seq))), unavailable);
   }
 
@@ -63,7 +67,7 @@ final class RoomWrites {
         append.replyTo().tell(new Room.Appended(name, stream.epoch(), List.of(outcomes)));
       }
     };
-    long now = System.currentTimeMillis();
+    long now = clock.millis();
     for (int i = 0; i < items.size(); i++) {
       Room.Item item = items.get(i);
       int at = i;
@@ -93,7 +97,7 @@ final class RoomWrites {
 
   /** The stream after a position, or all it keeps when the position is not covered (or not given). */
   void read(Room.ReadStream read) {
-    long now = System.currentTimeMillis();
+    long now = clock.millis();
     List<String> after = read.sinceEpoch() != null && read.sinceEpoch().equals(stream.epoch())
         ? stream.history().since(read.sinceSeq(), stream.seq(), now) : null;
     List<String> frames = after != null ? after
@@ -107,7 +111,7 @@ final class RoomWrites {
    * joins the stream now, in order.
    */
   void recovered(JournalLink.Recovered recovered) {
-    long now = System.currentTimeMillis();
+    long now = clock.millis();
     if (recovered.epoch().equals(stream.epoch())) {
       for (History.Entry entry : recovered.history()) {
         if (entry.seq() > stream.seq()) {
@@ -122,7 +126,7 @@ final class RoomWrites {
   private void append(RoomStream.Framer frame, String idempotencyId, long now, LongConsumer stored, Runnable failed) {
     History.Entry entry = stream.number(frame, idempotencyId, now);
     journal.write(new RoomJournal.Appended(entry), () -> {
-      stream.commit(entry, System.currentTimeMillis());
+      stream.commit(entry, clock.millis());
       fanOut(entry);
       stored.accept(entry.seq());
     }, () -> {

@@ -70,7 +70,7 @@ final class ClientRequests {
   void leaveAll() {
     for (String room : rooms.keySet()) {
       if (!room.equals(ownRoom)) { // that one watches its members, if it runs at all
-        roomRef(room).tell(new Room.Leave(self, node.hubs().forRoom(room), null, true, null));
+        roomRef(room).tell(new Room.SocketClosing(self, node.hubs().forRoom(room)));
       }
     }
     rooms.clear();
@@ -134,7 +134,7 @@ final class ClientRequests {
       RoomName room = RoomName.parse(entry.getKey());
       if (room.kind() != RoomName.Kind.LIVE && RoomAccess.join(next, room, null) == null) {
         it.remove();
-        roomRef(entry.getKey()).tell(new Room.Leave(self, node.hubs().forRoom(entry.getKey()), null, false, "revoked"));
+        roomRef(entry.getKey()).tell(new Room.AccessRevoked(self, node.hubs().forRoom(entry.getKey())));
       } else if (room.kind() != RoomName.Kind.LIVE) {
         entry.setValue(RoomAccess.join(next, room, null).withIssuedAt(entry.getValue().issuedAt()));
       }
@@ -206,7 +206,7 @@ final class ClientRequests {
       ownRoomJoined = false;
       userRef().tell(new User.OwnRoom(self, false));
     }
-    roomRef(leave.room()).tell(new Room.Leave(self, node.hubs().forRoom(leave.room()), leave.id(), false, null));
+    roomRef(leave.room()).tell(new Room.Leave(self, node.hubs().forRoom(leave.room()), leave.id()));
   }
 
   private void publish(ClientFrame.Publish publish) {

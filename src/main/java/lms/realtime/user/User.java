@@ -97,8 +97,12 @@ public final class User extends ExtensibleBehavior<User.Command> {
 
   public static void init(ActorSystem<?> system, Metrics metrics) {
     ClusterSharding.get(system)
-        .init(Entity.of(KEY, ctx -> Behaviors.<Command>setup(c -> new User(c, ctx.getEntityId(), ctx.getShard(), metrics)))
-            .withStopMessage(Stop.INSTANCE));
+        .init(Entity.of(KEY, ctx -> create(ctx.getEntityId(), ctx.getShard(), metrics)).withStopMessage(Stop.INSTANCE));
+  }
+
+  /** The entity of {@code userId}; {@code shard} is told when it passivates. */
+  static Behavior<Command> create(String userId, ActorRef<ClusterSharding.ShardCommand> shard, Metrics metrics) {
+    return Behaviors.setup(ctx -> new User(ctx, userId, shard, metrics));
   }
 
   private final ActorContext<Command> ctx;

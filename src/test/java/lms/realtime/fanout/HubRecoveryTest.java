@@ -135,8 +135,8 @@ class HubRecoveryTest {
     ActorRef<Hub.Command> hub = recovering(100, a, c);
     hub.tell(join(d, 3)); // joined after event 3, left after event 4
     hub.tell(event(4));
-    hub.tell(new Hub.RemoveMember(ROOM, c.ref(), "left c", false));
-    hub.tell(new Hub.RemoveMember(ROOM, d.ref(), "left d", false));
+    hub.tell(new Hub.RemoveMember(ROOM, c.ref(), "left c"));
+    hub.tell(new Hub.RemoveMember(ROOM, d.ref(), "left d"));
     hub.tell(event(5));
     handled(hub);
     c.outbox().expectNothingMore();

@@ -214,7 +214,7 @@ class HubRejoinTest {
     joinedAndAtTwo("course:x", room.ref(), a, b);
     joinedAndAtTwo("course:y", kit.createTestProbe(RoomInbox.class).ref(), a, b); // each room is its own actor
 
-    hub.tell(new Hub.RemoveMember("course:y", b.ref(), "left y", false));
+    hub.tell(new Hub.RemoveMember("course:y", b.ref(), "left y"));
     hub.tell(event("course:y", 3));
     hub.tell(event("course:x", 3));
     a.outbox().expect("event 3", "event 3");

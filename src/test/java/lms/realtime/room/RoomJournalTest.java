@@ -48,7 +48,7 @@ class RoomJournalTest {
   void aNameWithPipesRecoversWhatItStored() throws Exception {
     for (String name : List.of("user:auth0|abc", "course:a|b|c", "live:|", "course:42")) {
       TestProbe<RoomInbox> room = kit.createTestProbe(RoomInbox.class);
-      ActorRef<RoomJournal.Command> journal = kit.spawn(RoomJournal.create(name, room.getRef(), settings));
+      ActorRef<RoomJournal.Command> journal = kit.spawn(RoomJournal.create(name, room.getRef(), settings, java.time.Clock.systemUTC()));
       JournalLink.Recovered first = room.expectMessageClass(JournalLink.Recovered.class);
       assertEquals(0, first.seq(), name);
       journal.tell(new RoomJournal.Write(List.of(
@@ -57,7 +57,7 @@ class RoomJournalTest {
       room.expectMessage(JournalLink.Wrote.INSTANCE);
       kit.stop(journal);
 
-      kit.spawn(RoomJournal.create(name, room.getRef(), settings));
+      kit.spawn(RoomJournal.create(name, room.getRef(), settings, java.time.Clock.systemUTC()));
       JournalLink.Recovered again = room.expectMessageClass(JournalLink.Recovered.class);
       assertEquals(first.epoch(), again.epoch(), name);
       assertEquals(1, again.seq(), name);
