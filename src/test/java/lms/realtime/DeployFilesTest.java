@@ -16,6 +16,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import javax.xml.parsers.DocumentBuilderFactory;
 import lms.realtime.testkit.NodeSuite;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.w3c.dom.Element;
 import org.w3c.dom.NodeList;
@@ -36,6 +37,7 @@ import org.w3c.dom.NodeList;
  *       installs: with {@code CI} set a missing one fails the test, elsewhere it is skipped.</li>
  * </ul>
  */
+@Tag("process")
 class DeployFilesTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(120);
   private static final Pattern SUMMARY = Pattern.compile("^deploy check: (\\d+) passed, (\\d+) failed$");

@@ -17,9 +17,11 @@ import java.util.concurrent.TimeUnit;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Contract §7: SIGTERM to a node in its own process closes every socket with 1012 and exits 0. */
+@Tag("process")
 class GracefulShutdownTest {
 
   static int freePort() throws Exception {

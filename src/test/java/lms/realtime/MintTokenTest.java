@@ -13,6 +13,7 @@ import java.util.Map;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.Test;
  * accepted by a real node that shares the secret, as an access token, a service token and a room
  * token; without a usable secret or with arguments it cannot honour it prints no token and exits 1.
  */
+@Tag("socket")
 class MintTokenTest {
   private record Run(int exit, String out, String err) {}
 

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
  * use is one line naming the setting and exit 1 (not a page of BindException and exit 0),
  * {@code --help} prints the usage, and {@code --demo} listens on loopback unless told otherwise.
  */
+@Tag("process")
 class StartFailuresTest {
   record Run(int exit, List<String> lines) {}
 

@@ -18,6 +18,7 @@ import java.util.regex.Pattern;
 import lms.realtime.Main;
 import lms.realtime.testkit.NodeSuite;
 import lms.realtime.testkit.TestNode;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.Test;
  * classpath (LMS_ENGINE_CMD), so no jar has to be built first; it needs node, the suite's
  * {@code npm ci} and Debian's chromium, which .ci/run installs.
  */
+@Tag("browser")
 class BrowserClientTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(240);

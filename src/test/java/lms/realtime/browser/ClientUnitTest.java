@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import lms.realtime.testkit.NodeSuite;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * engine) as part of {@code mvn -B test}. Needs node, npm and the {@code npm ci} of clients/js, which
  * .ci/run installs.
  */
+@Tag("process")
 class ClientUnitTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(120);

@@ -36,6 +36,7 @@ import lms.realtime.testkit.RollingRestart;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -43,6 +44,7 @@ import org.junit.jupiter.api.Test;
  * on a survivor within the bound, the timeline printed; the room on a survivor goes on), then a
  * rolling restart of all three with SIGTERM while events flow (clients recover; nothing is lost).
  */
+@Tag("process")
 class ClusterProcessTest {
   static final String SERVICE = Tokens.service();
   // rooms in memory: this suite is about memory rooms across a crash (DurableClusterTest has the journal)

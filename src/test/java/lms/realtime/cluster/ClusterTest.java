@@ -13,9 +13,11 @@ import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Three nodes in one JVM, one engine: events, presence, limits and notifications across nodes. */
+@Tag("socket")
 class ClusterTest {
   static final String SERVICE = Tokens.service();
   static List<TestNode> nodes;

@@ -21,6 +21,7 @@ import lms.realtime.testkit.WsClient;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * printed). A rolling restart likewise. And the database lost while a node runs: durable publishes
  * answer 503 (nothing half-applied) while the node stays ready and in service, and they come back with it.
  */
+@Tag("process")
 class DurableClusterTest {
   static PgServer pg;
   ProcessCluster nodes;

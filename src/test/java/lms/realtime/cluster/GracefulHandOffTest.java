@@ -13,12 +13,14 @@ import java.util.concurrent.TimeUnit;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * Issue 12, item 10: a stopping node does not wait for slow closes before its rooms move on, and
  * a join or publish that reaches one of its rooms meanwhile is answered, not timed out.
  */
+@Tag("socket")
 class GracefulHandOffTest {
 
   @Test

@@ -16,6 +16,7 @@ import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Test;
  * presence and received nothing. They go by the large-message stream now, and what can grow is
  * bounded below its frame.
  */
+@Tag("socket")
 class LargeMessagesTest {
   static final String SERVICE = Tokens.service();
   static List<TestNode> nodes;

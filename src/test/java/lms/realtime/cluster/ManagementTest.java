@@ -11,9 +11,11 @@ import java.net.http.HttpResponse;
 import java.util.Map;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Pekko Management on LMS_MANAGEMENT_PORT: the cluster HTTP API lists this node as Up. */
+@Tag("socket")
 class ManagementTest {
   @Test
   void clusterHttpManagementListsTheNode() throws Exception {

@@ -17,9 +17,11 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.sharding.ShardRegion;
 import org.apache.pekko.cluster.sharding.typed.GetShardRegionState;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Rooms that move (graceful leave) or lose their node (crash), with members on the other nodes. */
+@Tag("socket")
 class NodeLossTest {
   static final String SERVICE = Tokens.service();
 

@@ -17,6 +17,7 @@ import java.util.regex.Pattern;
 import lms.realtime.testkit.NodeSuite;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.Test;
  * with {@code --demo}. Needs node and the {@code npm ci} of docs/check, which .ci/run installs: with
  * {@code CI} set a missing one fails the test, elsewhere it is skipped.
  */
+@Tag("process")
 class ApiDocumentsTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(90);
   private static final Pattern SUMMARY = Pattern.compile("^api documents: (\\d+) checks ok, (\\d+) failed, (\\d+) not replayed$");

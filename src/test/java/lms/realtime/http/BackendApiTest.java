@@ -8,10 +8,12 @@ import java.time.Duration;
 import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Contract §6: the backend API's 202/400/401/403, and that a bad call changes nothing. */
+@Tag("socket")
 class BackendApiTest {
   @RegisterExtension
   static final NodePerClass NODE = new NodePerClass();

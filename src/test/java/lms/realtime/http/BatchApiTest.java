@@ -11,6 +11,7 @@ import java.util.Map;
 import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * order, ids de-duplicated within a batch and across calls, and a body that is no batch refused
  * whole (400, 413 past the byte bound) with nothing published.
  */
+@Tag("socket")
 class BatchApiTest {
   static final int MAX_ITEMS = 400;
   static final int MAX_BYTES = 96 * 1024;

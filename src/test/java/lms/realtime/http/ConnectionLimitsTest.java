@@ -12,9 +12,11 @@ import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
 import lms.realtime.testkit.WsClient.HandshakeRefused;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Contract §2/§5: the per-user and per-IP connection limits, hit through real sockets. */
+@Tag("socket")
 class ConnectionLimitsTest {
 
   @Test

@@ -9,9 +9,11 @@ import java.util.Map;
 import lms.realtime.Node;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Contract §7: --demo runs with nothing configured; without it and without a key the node refuses. */
+@Tag("socket")
 class DemoModeTest {
   @Test
   void withoutAKeyAndWithoutDemoTheNodeRefusesToStart() {

@@ -14,9 +14,11 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Issue 12, item 11: failures that used to be silent are logged and counted in /metrics. */
+@Tag("socket")
 class FailuresTest {
   static final String SERVICE = Tokens.service();
 

@@ -17,10 +17,12 @@ import lms.realtime.testkit.RawHttp;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
 import lms.realtime.testkit.WsClient.HandshakeRefused;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Contract §2: every row of the handshake table, through a real socket. */
+@Tag("socket")
 class HandshakeTest {
   @RegisterExtension
   static final NodePerClass NODE = new NodePerClass();

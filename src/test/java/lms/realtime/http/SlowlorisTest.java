@@ -18,6 +18,7 @@ import lms.realtime.testkit.RawHttp;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.Test;
  * whole request within lms.http.header-timeout is closed, unfinished requests are capped per address,
  * and a real client gets in all the while.
  */
+@Tag("socket")
 class SlowlorisTest {
 
   static Socket partial(String fromAddress, int port) throws IOException {

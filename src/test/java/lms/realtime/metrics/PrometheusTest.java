@@ -25,6 +25,7 @@ import java.util.regex.Pattern;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.Test;
  * from a running node: every metric a panel queries is found by Prometheus's own query API, and
  * every panel's expression evaluates without an error.
  */
+@Tag("process")
 class PrometheusTest {
   static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
   static final Pattern METRIC = Pattern.compile("\\b((?:lms|jvm|process)_[a-z0-9_]+)\\b");

@@ -24,6 +24,7 @@ import lms.realtime.testkit.Scrape;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.Test;
  * notification sent while its user had no socket, a removal, a de-duplication id), the retention
  * rules over a journal that snapshots and deletes, and the refusals at start.
  */
+@Tag("process")
 class DurableRoomsTest {
   static final String SERVICE = Tokens.service();
 

@@ -10,6 +10,7 @@ import java.util.Map;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.Test;
  * kind, durable (journal in H2, kept across a restart) or in memory. Before the fix a durable room
  * so named never started: the notification answered 503 after 5 s, a publish was never answered.
  */
+@Tag("socket")
 class PipeInIdsTest {
   static final String SERVICE = Tokens.service();
   static final String USER = "auth0|abc";

@@ -12,10 +12,12 @@ import java.util.function.Predicate;
 import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Issue 3: presence per room and per user, across devices, cleaned up by lifecycle. */
+@Tag("socket")
 class PresenceTest {
   static final Duration QUIET = Duration.ofMillis(400);
   static final String SERVICE = Tokens.service();

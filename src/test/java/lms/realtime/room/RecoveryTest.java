@@ -10,6 +10,7 @@ import java.util.Map;
 import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * rooms here are memory rooms ({@code lms.durable.rooms} empty): {@link DurableRoomsTest} has the
  * same rules for durable ones, and what survives a restart.
  */
+@Tag("socket")
 class RecoveryTest {
   static final String SERVICE = Tokens.service();
   @RegisterExtension

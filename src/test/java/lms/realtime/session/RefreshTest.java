@@ -10,6 +10,7 @@ import java.util.Map;
 import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * {@code refreshed}; a course its claims no longer hold is left with {@code revoked}; another
  * user's token, an invalid one or none change nothing.
  */
+@Tag("socket")
 class RefreshTest {
   @RegisterExtension
   static final NodePerClass NODE = new NodePerClass(Map.of("lms.jwt.clock-skew-seconds", 0));

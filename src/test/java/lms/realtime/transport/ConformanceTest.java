@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import lms.realtime.testkit.NodePerClass;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -26,6 +27,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * transport the run is on (the pom runs this class on both), and asserts the engine's answer: the
  * close code it sends, or the message it answers.
  */
+@Tag("socket")
 class ConformanceTest {
   static final int MAX = 4096;
   @RegisterExtension

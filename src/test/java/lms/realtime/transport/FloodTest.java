@@ -22,6 +22,7 @@ import lms.realtime.testkit.Scrape;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.Test;
  * (192 MiB) leaves it up, answering a real client throughout, and what it holds afterwards (heap
  * after a GC, open files, sockets) back near where it started, as its own /metrics shows.
  */
+@Tag("process")
 class FloodTest {
   static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
   static final String SERVICE = Tokens.service();

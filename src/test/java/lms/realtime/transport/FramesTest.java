@@ -9,10 +9,12 @@ import java.time.Duration;
 import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Contract §3/§4: every frame and room rule, through real sockets on one node. */
+@Tag("socket")
 class FramesTest {
   static final Duration QUIET = Duration.ofMillis(300);
   @RegisterExtension

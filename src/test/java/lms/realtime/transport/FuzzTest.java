@@ -12,12 +12,14 @@ import java.util.Random;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * Thousands of random and malformed frames at one socket; then the socket and the node must still
  * answer. Seeded, so a failure can be replayed (the seed is printed).
  */
+@Tag("socket")
 class FuzzTest {
   static final int FRAMES = 3000;
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.RawHttp;
 import lms.realtime.testkit.Tokens;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * §3.2), on both transports. The netty transport used to build the address as {@code "http://" +
  * Host + target}, so a Host with a path in it re-routed the request (past a proxy that filters by path).
  */
+@Tag("socket")
 class HostHeaderTest {
   @RegisterExtension
   static final NodePerClass NODE = new NodePerClass();

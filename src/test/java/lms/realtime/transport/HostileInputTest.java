@@ -14,6 +14,7 @@ import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * the contract names and changes nothing, and none of them can take the node's memory. Each test
  * prints what it measured.
  */
+@Tag("socket")
 class HostileInputTest {
   static final String SERVICE = Tokens.service();
   @RegisterExtension

@@ -14,9 +14,11 @@ import java.util.Set;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Contract §5, one row at a time, each hit through a real socket on a node with small limits. */
+@Tag("socket")
 class ProtectionTest {
   static final String SERVICE = Tokens.service();
 

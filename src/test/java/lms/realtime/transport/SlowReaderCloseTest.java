@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Test;
  * The engine closes it with 4008, and that close frame must reach it when it reads again, behind
  * whatever was already on its way: not a reset (the client's 1006). Both transports.
  */
+@Tag("socket")
 class SlowReaderCloseTest {
   static final String SERVICE = Tokens.service();
   static final String PING = "{\"type\":\"ping\"}";

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.Scrape;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * (unmasked frames, reserved bits, broken UTF-8, fragments with control frames between them) and
  * what the engine's own socket stage must answer.
  */
+@Tag("socket")
 class WireTest {
   @RegisterExtension
   static final NodePerClass NODE = new NodePerClass(Map.of("lms.keep-alive-idle", "1s"));
