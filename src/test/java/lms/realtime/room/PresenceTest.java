@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
 import java.util.function.Predicate;
+import lms.realtime.testkit.Eventually;
 import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
@@ -41,21 +42,8 @@ class PresenceTest {
   }
 
   /** Polls until the condition holds (cleanup after a close is asynchronous, and quick). */
-  static JsonNode eventually(Callable source, Predicate<JsonNode> condition) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    JsonNode last = null;
-    while (System.nanoTime() < deadline) {
-      last = source.call();
-      if (condition.test(last)) {
-        return last;
-      }
-      Thread.sleep(25);
-    }
-    throw new AssertionError("condition not met; last: " + last);
-  }
-
-  interface Callable {
-    JsonNode call() throws Exception;
+  static JsonNode eventually(Eventually.Source<JsonNode> source, Predicate<JsonNode> condition) throws Exception {
+    return Eventually.within(Duration.ofSeconds(10), source, condition);
   }
 
   @Test
@@ -167,9 +155,9 @@ class PresenceTest {
         fresh.send("{\"type\":\"join\",\"room\":\"course:203\"}");
         assertEquals("forbidden", fresh.expect("error").get("code").asText());
       }
-      // a token issued after the removal (the platform re-enrolled them) can
-      Thread.sleep(1100); // iat has second resolution
-      try (WsClient renewed = open(Tokens.timed("kicked", 600, 0, "203"))) {
+      // a token issued after the removal (the platform re-enrolled them) can: one issued in the next
+      // second (iat has second resolution), rather than waiting for that second
+      try (WsClient renewed = open(Tokens.timed("kicked", 600, -1, "203"))) {
         renewed.join("course:203");
       }
       assertEquals(0, WsClient.JSON.readTree(NODE.get().delete("/api/v1/rooms/course:204/members/nobody", SERVICE).body()).get("removed").asInt());
