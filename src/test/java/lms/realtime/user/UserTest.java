@@ -54,6 +54,13 @@ class UserTest {
     return admission.admitted();
   }
 
+  /** A socket registered with {@code user} through {@code hub}'s node, admitted (the limit is 5). */
+  TestProbe<MemberInbox> registered(ActorRef<User.Command> user, TestProbe<Hub.Command> hub) {
+    TestProbe<MemberInbox> socket = socket();
+    assertEquals(true, register(user, socket, hub.ref(), 5));
+    return socket;
+  }
+
   @Test
   void thePerUserLimitCountsTheSocketsOfEveryNodeAndASocketThatGoesFreesItsSlot() {
     ActorRef<User.Command> user = user("ada");
@@ -79,10 +86,8 @@ class UserTest {
   @Test
   void aNotificationReachesEveryDeviceAndIsAnsweredWithTheirCount() {
     ActorRef<User.Command> user = user("ada");
-    TestProbe<MemberInbox> phone = socket();
-    TestProbe<MemberInbox> laptop = socket();
-    register(user, phone, hubOfNodeA.ref(), 5);
-    register(user, laptop, hubOfNodeB.ref(), 5);
+    TestProbe<MemberInbox> phone = registered(user, hubOfNodeA);
+    TestProbe<MemberInbox> laptop = registered(user, hubOfNodeB);
     TestProbe<User.Delivered> backend = KIT.createTestProbe(User.Delivered.class);
 
     user.tell(new User.Notify("{\"type\":\"notification\"}", backend.ref()));
@@ -98,10 +103,8 @@ class UserTest {
   @Test
   void theOwnRoomIsHandedEverySocketThatHasNotLeftItAndEachNewOne() {
     ActorRef<User.Command> user = user("ada");
-    TestProbe<MemberInbox> first = socket();
-    TestProbe<MemberInbox> left = socket();
-    register(user, first, hubOfNodeA.ref(), 5);
-    register(user, left, hubOfNodeB.ref(), 5);
+    TestProbe<MemberInbox> first = registered(user, hubOfNodeA);
+    TestProbe<MemberInbox> left = registered(user, hubOfNodeB);
     user.tell(new User.OwnRoom(left.ref(), false)); // it left user:ada itself
 
     TestProbe<User.OwnSockets> room = KIT.createTestProbe(User.OwnSockets.class);
@@ -109,8 +112,7 @@ class UserTest {
     assertEquals(new User.OwnSockets(user, List.of(new User.OwnRoomSocket(info(first), hubOfNodeA.ref(), 100L))),
         room.receiveMessage());
 
-    TestProbe<MemberInbox> next = socket();
-    register(user, next, hubOfNodeB.ref(), 5);
+    TestProbe<MemberInbox> next = registered(user, hubOfNodeB);
     assertEquals(new User.OwnSockets(user, List.of(new User.OwnRoomSocket(info(next), hubOfNodeB.ref(), 100L))),
         room.receiveMessage());
   }
@@ -124,8 +126,7 @@ class UserTest {
     assertEquals(new ClusterSharding.Passivate<>(idle), shard.receiveMessage());
 
     ActorRef<User.Command> user = user("ada");
-    TestProbe<MemberInbox> phone = socket();
-    register(user, phone, hubOfNodeA.ref(), 5);
+    TestProbe<MemberInbox> phone = registered(user, hubOfNodeA);
     ActorRef<User.OwnSockets> room = KIT.spawn(org.apache.pekko.actor.typed.javadsl.Behaviors.ignore());
     user.tell(new User.AttachRoom(room));
     user.tell(new User.Unregister(phone.ref()));
