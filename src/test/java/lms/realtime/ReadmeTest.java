@@ -17,6 +17,7 @@ import lms.realtime.testkit.NodeSuite;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * that run wrote, and no plot of another run appears elsewhere in the README. (The block's full text
  * against the generator is checked by the bench module's own test, {@code lms.bench.ReadmeTest}.)
  */
+@Tag("process")
 class ReadmeTest {
   private static final Pattern PLOT = Pattern.compile("\\]\\((bench/results/[^)\\s]+\\.png)\\)");
 
