@@ -163,4 +163,18 @@ class RoomActorTest {
     room.tell(new Room.SocketPublish("note", "{}", "eve", stranger.ref(), hub.ref(), "p2"));
     assertTrue(hub.expectMessageClass(Hub.ToSocket.class).frame().contains("\"id\":\"p2\""), "answered at once now");
   }
+
+  /** The new messages and replies cross nodes (CBOR): a reply of RemoveUser is either record. */
+  @Test
+  void theNamedMessagesAndTypedRepliesSerialize() {
+    TestProbe<Hub.Command> hub = probes.hub();
+    TestProbe<MemberInbox> socket = probes.socket();
+    var serialization = probes.kit.serializationTestKit();
+    for (Object message : List.of(new Room.Removed(2), new Room.Unavailable("the journal is down"),
+        new Room.Leave(socket.ref(), hub.ref(), "l1"), new Room.SocketClosing(socket.ref(), hub.ref()),
+        new Room.AccessRevoked(socket.ref(), hub.ref()), new Hub.LetGo("live:x", socket.ref(), "{}"),
+        new Hub.RemoveMember("live:x", socket.ref(), null))) {
+      assertEquals(message, serialization.verifySerialization(message, true));
+    }
+  }
 }
