@@ -20,6 +20,7 @@ import lms.realtime.testkit.ProcessCluster;
 import lms.realtime.testkit.Scrape;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.Test;
  * 202 is in its room's stream, at its seq, with its data, and every stream is gapless. On H2 (the
  * one-node default) and on PostgreSQL (the cluster's).
  */
+@Tag("process")
 class GroupCommitKillTest {
   static final int ROOMS = 40;
   static final int WRITERS = 16;
