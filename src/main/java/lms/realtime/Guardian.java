@@ -16,6 +16,7 @@ import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.CloseCodes;
 import lms.realtime.protocol.Json;
 import lms.realtime.room.Room;
+import lms.realtime.session.Handshake;
 import lms.realtime.session.NodeContext;
 import lms.realtime.session.PerAddress;
 import lms.realtime.store.JournalStats;
@@ -63,6 +64,9 @@ public final class Guardian {
       joinCluster(ctx, settings);
       LocalSockets sockets = new LocalSockets();
       Metrics metrics = new Metrics(sockets::open);
+      for (Handshake.Kind kind : Handshake.Kind.values()) {
+        metrics.connectionKind(kind.label(), () -> sockets.open(kind.label()));
+      }
       if (settings.durable().any()) {
         metrics.journalUp(journalUp);
         JournalStats journal = JournalStats.get(ctx.getSystem().classicSystem());

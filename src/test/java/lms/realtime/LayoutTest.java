@@ -39,8 +39,9 @@ class LayoutTest {
       Map.entry("session", Set.of("room", "user", "fanout", "auth", "protocol", "metrics", "config")),
       Map.entry("http", Set.of("session", "room", "user", "fanout", "auth", "protocol", "metrics", "config")),
       Map.entry("transport", Set.of("session", "http", "fanout", "auth", "protocol", "metrics", "config")),
-      Map.entry("transport.netty", Set.of("transport", "session", "http", "fanout", "auth", "protocol", "metrics", "config")),
-      Map.entry("transport.pekkohttp", Set.of("transport", "session", "http", "fanout", "auth", "protocol", "metrics", "config")));
+      Map.entry("transport.fallback", Set.of("session", "fanout", "auth", "protocol", "metrics", "config")),
+      Map.entry("transport.netty", Set.of("transport", "transport.fallback", "session", "http", "fanout", "auth", "protocol", "metrics", "config")),
+      Map.entry("transport.pekkohttp", Set.of("transport", "transport.fallback", "session", "http", "fanout", "auth", "protocol", "metrics", "config")));
 
   @Test
   void importsPointDownTheLayers() throws IOException {

@@ -63,8 +63,24 @@ public record Settings(
     int hubShards,
     Duration shutdownCloseGrace,
     Duration keepAliveIdle,
+    Fallback fallback,
     Durable durable,
     Internals internals) {
+
+  /**
+   * The {@code lms.fallback} block (contract §10): the streams' comment keep-alive, how long a poll
+   * waits, the largest POST body; and how often waiting polls are looked at
+   * ({@code lms.internals.poll-tick}).
+   */
+  public record Fallback(Duration keepAlive, Duration pollWait, int maxPostBytes, Duration pollTick) {
+    static Fallback from(Config c) {
+      return new Fallback(
+          c.getDuration("fallback.keep-alive"),
+          c.getDuration("fallback.poll-wait"),
+          c.getBytes("fallback.max-post-bytes").intValue(),
+          c.getDuration("internals.poll-tick"));
+    }
+  }
 
   /**
    * The {@code lms.durable} block: which room kinds keep their stream in the journal, what it keeps,
@@ -230,6 +246,7 @@ public record Settings(
         c.getInt("cluster.hub-shards"),
         c.getDuration("shutdown-close-grace"),
         c.getDuration("keep-alive-idle"),
+        Fallback.from(c),
         Durable.from(c.getConfig("durable")),
         Internals.from(c.getConfig("internals")));
   }

@@ -2,21 +2,38 @@ package lms.realtime.fanout;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
- * This node's open sockets: the socket actor to outbox map the fan-out hubs deliver through.
- * Node-local by nature (each JVM node has its own).
+ * This node's open sockets (WebSockets and HTTP fallback connections alike): the socket actor to
+ * outbox map the fan-out hubs deliver through, and how many there are of each kind. Node-local by
+ * nature (each JVM node has its own).
  */
 public final class LocalSockets {
   private final Map<ActorRef<MemberInbox>, Outbox> outboxes = new ConcurrentHashMap<>();
+  private final Map<String, AtomicInteger> byKind = new ConcurrentHashMap<>();
 
   public void register(ActorRef<MemberInbox> socket, Outbox outbox) {
-    outboxes.put(socket, outbox);
+    if (outboxes.put(socket, outbox) == null) {
+      counter(outbox.kind()).incrementAndGet();
+    }
   }
 
   public void unregister(ActorRef<MemberInbox> socket) {
-    outboxes.remove(socket);
+    Outbox gone = outboxes.remove(socket);
+    if (gone != null) {
+      counter(gone.kind()).decrementAndGet();
+    }
+  }
+
+  /** Open connections of one kind ({@link Outbox#kind}). */
+  public int open(String kind) {
+    return counter(kind).get();
+  }
+
+  private AtomicInteger counter(String kind) {
+    return byKind.computeIfAbsent(kind, k -> new AtomicInteger());
   }
 
   /** The outbox of a socket on this node, or null once it is gone. */

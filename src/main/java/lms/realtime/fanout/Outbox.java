@@ -22,6 +22,8 @@ public abstract class Outbox {
   private final AtomicBoolean closing = new AtomicBoolean();
   private volatile int closeCode;
   private volatile Runnable onOverflow = () -> {};
+  private volatile Runnable onStopped = () -> {};
+  private volatile boolean stopped;
 
   protected Outbox(Settings settings, Metrics metrics) {
     this.settings = settings;
@@ -50,8 +52,44 @@ public abstract class Outbox {
   /** The socket's actor is gone: what must still go (the close frame) goes, then the socket ends. */
   public abstract void complete();
 
+  /**
+   * The connection's actor has stopped: what must still go goes ({@link #complete}), then whoever
+   * asked ({@link #onStopped}) hears of it.
+   */
+  public final void stopped() {
+    complete();
+    stopped = true;
+    onStopped.run();
+  }
+
+  /**
+   * Called once, by the transport: what to do when the connection's actor has stopped (forget it);
+   * at once if it has stopped already. The callback may run twice when both happen at once, so it
+   * must not mind.
+   */
+  public void onStopped(Runnable callback) {
+    this.onStopped = callback;
+    if (stopped) {
+      callback.run();
+    }
+  }
+
   /** Writes the close frame ahead of anything still queued, and drops what is queued. */
   protected abstract void closeNow(Frame closeFrame);
+
+  /** What carries the connection, as metrics label it: {@code websocket}, {@code sse} or {@code poll}. */
+  public String kind() {
+    return "websocket";
+  }
+
+  /**
+   * When the peer last showed that it reads ({@code now} while it does): a socket or a stream is
+   * read by TCP, so always now; a long-poll connection is read by its polls, and one not renewed
+   * is a silent peer (contract §10). Any thread.
+   */
+  public long lastReadNanos(long now) {
+    return now;
+  }
 
   /** Called once, by the socket's session: what to do when the outbox closes the socket itself (4008). */
   public void onOverflow(Runnable callback) {

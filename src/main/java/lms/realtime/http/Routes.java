@@ -19,7 +19,8 @@ import org.apache.pekko.http.javadsl.server.Route;
 /**
  * Every route of a node, written once in pekko-http's DSL. The pekko-http transport binds them; the
  * netty transport calls them as a function ({@code route().seal().handler(system)}). {@code GET /ws}
- * is the transport's own: {@code webSocket} answers it.
+ * is the transport's own: {@code webSocket} answers it; so are the HTTP fallback's {@code /sse}
+ * paths ({@code fallback}).
  */
 public final class Routes extends AllDirectives {
   private static final ContentType.WithCharset PROMETHEUS =
@@ -33,15 +34,17 @@ public final class Routes extends AllDirectives {
   private final NodeContext node;
   private final AtomicBoolean ready;
   private final Route webSocket;
+  private final FallbackRoutes fallback;
   private final ServiceAuth serviceAuth;
   private final Publishing publishing;
   private final BackendApi backendApi;
   private final DemoRoutes demo;
 
-  public Routes(NodeContext node, AtomicBoolean ready, Route webSocket) {
+  public Routes(NodeContext node, AtomicBoolean ready, Route webSocket, FallbackRoutes fallback) {
     this.node = node;
     this.ready = ready;
     this.webSocket = webSocket;
+    this.fallback = fallback;
     this.serviceAuth = new ServiceAuth(node);
     this.publishing = new Publishing(node);
     this.backendApi = new BackendApi(node, serviceAuth, publishing);
@@ -80,6 +83,18 @@ public final class Routes extends AllDirectives {
   public Route route() {
     Route core = concat(
         path("ws", () -> get(() -> webSocket)),
+        // the HTTP fallback (contract §10): a stream (or long polls) out, POSTs in
+        pathPrefix("sse", () -> concat(
+            pathEnd(() -> concat(
+                get(() -> parameterOptional("mode", fallback::open)),
+                options(fallback::preflight))),
+            pathPrefix(connectionId -> concat(
+                pathEnd(() -> concat(
+                    post(() -> fallback.post(connectionId)),
+                    options(fallback::preflight))),
+                path("poll", () -> concat(
+                    get(() -> parameterOptional("key", key -> parameterOptional("from", from -> fallback.poll(connectionId, key, from)))),
+                    options(fallback::preflight))))))),
         pathPrefix("api", () -> pathPrefix("v1", backendApi::route)),
         pathPrefix("health", () -> concat(
             path("live", () -> get(() -> complete(Responses.json(StatusCodes.OK, "{\"status\":\"alive\"}")))),

@@ -41,6 +41,7 @@ public final class Metrics {
   private final Map<Integer, Counter> closedByCode = new ConcurrentHashMap<>();
   private final Map<String, Counter> refusedByReason = new ConcurrentHashMap<>();
   private final Map<String, Counter> httpFailures = new ConcurrentHashMap<>();
+  private final Map<String, Counter> handshakesByKind = new ConcurrentHashMap<>();
   private final Counter stashDrops = Counter.builder("lms_room_stash_drops")
       .description("Messages a starting room dropped because what it held was full").register(registry);
   private final AtomicInteger rooms = new AtomicInteger();
@@ -57,6 +58,26 @@ public final class Metrics {
     // at 0 from the start, so that a dashboard's rate() and an alert on them have a series to read
     httpFailure("timeout");
     httpFailure("internal");
+  }
+
+  /**
+   * The open connections of one kind ({@code websocket}, {@code sse}, {@code poll}: what carries
+   * them), and its admitted handshakes from 0, so that dashboards have the series from the start.
+   */
+  public void connectionKind(String kind, Supplier<Number> open) {
+    Gauge.builder("lms_connections_open", open).tag("kind", kind)
+        .description("Open connections on this node, by what carries them (websocket, sse, poll)").register(registry);
+    handshakes(kind);
+  }
+
+  /** A handshake admitted (the connection is open) for a connection of this kind. */
+  public void handshakeAdmitted(String kind) {
+    handshakes(kind).increment();
+  }
+
+  private Counter handshakes(String kind) {
+    return handshakesByKind.computeIfAbsent(kind, k -> Counter.builder("lms_handshakes").tag("kind", k)
+        .description("Handshakes admitted, by what carries the connection").register(registry));
   }
 
   /** 1 while the durable rooms' database answers, 0 while it does not (absent with no durable rooms). */

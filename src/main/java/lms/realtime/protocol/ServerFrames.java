@@ -11,9 +11,36 @@ public final class ServerFrames {
   private ServerFrames() {}
 
   public static String welcome(String connectionId, String userId, int heartbeatSeconds) {
-    return "{\"type\":\"welcome\",\"connectionId\":" + Json.quote(connectionId)
-        + ",\"userId\":" + Json.quote(userId)
-        + ",\"heartbeatSeconds\":" + heartbeatSeconds + "}";
+    return welcomeStart(connectionId, userId, heartbeatSeconds).append('}').toString();
+  }
+
+  /**
+   * The {@code welcome} of an HTTP fallback connection (contract §10): where and with what secret
+   * the client POSTs its frames.
+   */
+  public static String welcome(String connectionId, String userId, int heartbeatSeconds, String postUrl, String postToken) {
+    return welcomeStart(connectionId, userId, heartbeatSeconds)
+        .append(",\"postUrl\":").append(Json.quote(postUrl))
+        .append(",\"postToken\":").append(Json.quote(postToken))
+        .append('}').toString();
+  }
+
+  private static StringBuilder welcomeStart(String connectionId, String userId, int heartbeatSeconds) {
+    return start("welcome", null)
+        .append(",\"connectionId\":").append(Json.quote(connectionId))
+        .append(",\"userId\":").append(Json.quote(userId))
+        .append(",\"heartbeatSeconds\":").append(heartbeatSeconds);
+  }
+
+  /**
+   * The last event of an HTTP fallback stream (contract §10): where a socket would get a close
+   * frame, with the same code and reason.
+   */
+  public static String close(int code, String reason) {
+    return start("close", null)
+        .append(",\"code\":").append(code)
+        .append(",\"reason\":").append(Json.quote(reason == null ? "" : reason))
+        .append('}').toString();
   }
 
   /** {@code recovered} is null when the client sent no {@code since}. */

@@ -4,13 +4,11 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
 import lms.realtime.auth.Identity;
-import lms.realtime.fanout.Frame;
 import lms.realtime.fanout.MemberInbox;
 import lms.realtime.fanout.MemberInfo;
 import lms.realtime.fanout.Outbox;
 import lms.realtime.protocol.ClientFrame;
 import lms.realtime.protocol.CloseCodes;
-import lms.realtime.protocol.ServerFrames;
 import lms.realtime.user.User;
 import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -23,7 +21,8 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
- * One socket's state machine: admitting (registered with its user entity before the upgrade, the
+ * One connection's state machine (a WebSocket, or the HTTP fallback's stream or long polls: only
+ * its transport and outbox know which): admitting (registered with its user entity before the upgrade, the
  * per-user limit), attaching, open, closing; its rate gate, heartbeat and token deadlines. Once open
  * it reads client frames, and what they ask is handled by its {@link ClientRequests}. Rooms and
  * the user entity watch it, so however it ends, it leaves presence.
@@ -40,12 +39,6 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
 
   /** What the socket's transport and timers tell it (node-local, never serialized). */
   public sealed interface Command extends MemberInbox {}
-
-  public sealed interface Incoming {}
-
-  public record Text(String text) implements Incoming {}
-
-  public enum Binary implements Incoming { INSTANCE }
 
   /** The socket is upgraded and attached; {@code ack} lets it read the first message. */
   public record SocketOpened(Runnable ack) implements Command {}
@@ -77,42 +70,37 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
 
   private enum Phase { ADMITTING, ATTACHING, OPEN, CLOSING }
 
-  /** The scheduler takes delays up to about 248 days; a longer-lived token is checked again daily. */
-  private static final long MAX_TIMER_NANOS = Duration.ofDays(1).toNanos();
-
-  static Behavior<MemberInbox> create(NodeContext node, Identity identity, String connectionId, Outbox outbox, Gate gate,
-      String ip, CompletableFuture<Boolean> admitted) {
-    return Behaviors.setup(ctx -> new Connection(ctx, node, identity, connectionId, outbox, gate, ip, admitted));
+  static Behavior<MemberInbox> create(NodeContext node, Identity identity, Outbox outbox, Gate gate, String ip,
+      CompletableFuture<Boolean> admitted) {
+    return Behaviors.setup(ctx -> new Connection(ctx, node, identity, outbox, gate, ip, admitted));
   }
 
   private final ActorContext<MemberInbox> ctx;
   private final NodeContext node;
   private final Identity identity;
-  private final String connectionId;
   private final Outbox outbox;
   private final String ip;
   private CompletableFuture<Boolean> admitted;
   private final ClientRequests requests;
   private final Gate gate;
-  private final long heartbeatNanos;
+  private final Deadlines deadlines;
   private Phase phase = Phase.ADMITTING;
   private long admitDeadline;
   /** Registering again with a user entity that moved, not answered yet (retried at each deadline). */
   private boolean reregistering;
   private Cancellable timer;
 
-  private Connection(ActorContext<MemberInbox> ctx, NodeContext node, Identity identity, String connectionId, Outbox outbox,
-      Gate gate, String ip, CompletableFuture<Boolean> admitted) {
+  private Connection(ActorContext<MemberInbox> ctx, NodeContext node, Identity identity, Outbox outbox, Gate gate, String ip,
+      CompletableFuture<Boolean> admitted) {
     this.ctx = ctx;
     this.gate = gate;
     this.node = node;
     this.identity = identity;
-    this.connectionId = connectionId;
     this.outbox = outbox;
     this.ip = ip;
     this.admitted = admitted;
     this.requests = new ClientRequests(node, identity, ctx.getSelf(), outbox);
-    this.heartbeatNanos = Duration.ofSeconds(node.settings().heartbeatSeconds()).toNanos();
+    this.deadlines = new Deadlines(node.settings().heartbeatSeconds(), node.settings().clockSkewSeconds());
     ActorRef<MemberInbox> self = ctx.getSelf();
     node.sockets().register(self, outbox);
     outbox.onOverflow(() -> self.tell(Tick.OUTBOX_CLOSED));
@@ -162,7 +150,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
     } else if (msg instanceof MemberInbox.Close close) {
       return closeWith(close.code(), close.reason());
     } else if (msg instanceof FrameTooLarge) {
-      return closeWith(CloseCodes.TOO_LARGE, "frame larger than " + node.settings().maxFrameBytes() + " bytes");
+      return closeWith(CloseCodes.TOO_LARGE, tooLarge());
     } else if (msg instanceof UserEntityGone) {
       if (phase != Phase.CLOSING) {
         reregistering = true;
@@ -230,8 +218,6 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
     }
     phase = Phase.ATTACHING;
     ctx.watchWith(admission.entity(), new UserEntityGone(admission.entity()));
-    // ahead of anything an entity sends now that we are registered, whichever comes first
-    outbox.welcome(Frame.text(ServerFrames.welcome(connectionId, identity.userId(), node.settings().heartbeatSeconds())));
     startTimer(node.settings().internals().attachTimeout(), Tick.ATTACH_TIMEOUT);
     admitted.complete(true);
     admitted = null;
@@ -250,29 +236,28 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
     return this;
   }
 
-  /** The next heartbeat or token deadline, whichever is first (a day at most: the scheduler's bound). */
+  /**
+   * The next heartbeat or token deadline, whichever is first. The token's is the handshake token's
+   * {@code exp}, or the last accepted {@code refresh}'s.
+   */
   private void armDeadline() {
     long now = System.nanoTime();
-    long heartbeat = gate.lastTextNanos() + 2 * heartbeatNanos - now;
-    // capped before the conversion: in nanoseconds an exp centuries away overflowed, re-arming the timer at once
-    long token = Math.min(tokenExpiresAtMillis() - System.currentTimeMillis(), MAX_TIMER_NANOS / 1_000_000) * 1_000_000L;
-    startTimer(Duration.ofNanos(Math.max(0, Math.min(MAX_TIMER_NANOS, Math.min(heartbeat, token)))), Tick.DEADLINE);
+    startTimer(deadlines.next(now, System.currentTimeMillis(), lastHeard(now), requests.identity().expiresAt()), Tick.DEADLINE);
   }
 
-  /** The 4001 deadline: the handshake token's {@code exp}, or the last accepted {@code refresh}'s. */
-  private long tokenExpiresAtMillis() {
-    return (requests.identity().expiresAt() + node.settings().clockSkewSeconds()) * 1000;
+  /** The client's last frame, or its reader's last sign of life (a long poll), whichever is older. */
+  private long lastHeard(long now) {
+    return Math.min(gate.lastTextNanos(), outbox.lastReadNanos(now));
   }
 
   private Behavior<MemberInbox> onDeadline() {
     if (phase != Phase.OPEN) {
       return this;
     }
-    if (System.currentTimeMillis() >= tokenExpiresAtMillis()) {
-      return closeWith(CloseCodes.TOKEN_EXPIRED, "token expired");
-    }
-    if (System.nanoTime() - gate.lastTextNanos() >= 2 * heartbeatNanos) {
-      return closeWith(CloseCodes.HEARTBEAT_MISSED, "heartbeat missed");
+    long now = System.nanoTime();
+    int due = deadlines.due(now, System.currentTimeMillis(), lastHeard(now), requests.identity().expiresAt());
+    if (due != 0) {
+      return closeWith(due, due == CloseCodes.TOKEN_EXPIRED ? "token expired" : "heartbeat missed");
     }
     if (reregistering) {
       register(Integer.MAX_VALUE); // no answer yet from the user entity's next incarnation: again
@@ -308,7 +293,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
     }
     node.sockets().unregister(ctx.getSelf());
     node.perIp().release(ip);
-    outbox.complete();
+    outbox.stopped();
   }
 
   // --- frames from the client ---
@@ -322,17 +307,32 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
       if (phase != Phase.OPEN) {
         return this;
       }
-      node.metrics().frameIn();
-      if (inbound.incoming() instanceof Text t) {
+      if (inbound.incoming() instanceof Incoming.Posted posted) {
+        return onPosted(posted);
+      } else if (inbound.incoming() instanceof Incoming.Text t) {
         return onText(t.text());
       }
+      node.metrics().frameIn();
       return closeWith(CloseCodes.BINARY, "binary frames are not accepted");
     } finally {
       inbound.ack().run();
     }
   }
 
+  /** A POST's frames, one after another as a socket's would come, until one closes the connection. */
+  private Behavior<MemberInbox> onPosted(Incoming.Posted posted) {
+    for (int i = 0; i < posted.frames().size() && phase == Phase.OPEN; i++) {
+      onText(posted.frames().get(i));
+    }
+    return posted.thenTooLarge() && phase == Phase.OPEN ? closeWith(CloseCodes.TOO_LARGE, tooLarge()) : this;
+  }
+
+  private String tooLarge() {
+    return "frame larger than " + node.settings().maxFrameBytes() + " bytes";
+  }
+
   private Behavior<MemberInbox> onText(String text) {
+    node.metrics().frameIn();
     switch (gate.admit(System.nanoTime())) {
       case CLOSE -> {
         return closeWith(CloseCodes.RATE_LIMITED, "rate limited");

@@ -15,20 +15,25 @@ import java.util.function.Supplier;
 import lms.realtime.auth.Identity;
 import lms.realtime.auth.TokenException;
 import lms.realtime.auth.TokenVerifier;
+import lms.realtime.fanout.Frame;
 import lms.realtime.fanout.MemberInbox;
 import lms.realtime.fanout.Outbox;
 import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.Json;
 import lms.realtime.protocol.RoomName;
+import lms.realtime.protocol.ServerFrames;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
 import org.slf4j.LoggerFactory;
 
 /**
- * The handshake of contract §2, the same on every transport, answered before any upgrade, in this
- * order: the token (401), the Origin (403), the upgrade itself (400), the per-IP limit (429), the
- * per-user limit (429, asked of the user entity, so it holds across the cluster). Only then does the
- * transport answer 101; the socket's {@link Connection} has queued {@code welcome} by then.
+ * The handshake of contract §2, the same on every transport and for every kind of connection (a
+ * WebSocket, or the HTTP fallback of contract §10: an SSE stream or long polls), answered before
+ * any upgrade or stream, in this order: the token (401), the Origin (403), the request's own shape
+ * (400: a WebSocket upgrade on {@code /ws}, a known {@code mode} on {@code /sse}), the per-IP limit
+ * (429), the per-user limit (429, asked of the user entity, so it holds across the cluster, for
+ * every kind together). Only then does the transport answer 101 (or 200); the connection's
+ * {@link Connection} has queued {@code welcome} by then.
  */
 public final class Handshake {
   private static final byte[] ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11".getBytes(StandardCharsets.US_ASCII);
@@ -51,6 +56,32 @@ public final class Handshake {
     String peerAddress();
   }
 
+  /** What carries a connection: a WebSocket, or the HTTP fallback's stream or long polls. */
+  public enum Kind {
+    WEBSOCKET("websocket"),
+    SSE("sse"),
+    POLL("poll");
+
+    private final String label;
+
+    Kind(String label) {
+      this.label = label;
+    }
+
+    /** As metrics and outboxes name it. */
+    public String label() {
+      return label;
+    }
+
+    /**
+     * The fallback kind a {@code GET /sse} asks for with its {@code mode} query parameter: none, the
+     * stream; {@code poll}, long polls; null for a mode there is none of (refused 400).
+     */
+    public static Kind ofMode(String mode) {
+      return mode == null ? SSE : mode.equals("poll") ? POLL : null;
+    }
+  }
+
   /** How a handshake ends. */
   public sealed interface Outcome {}
 
@@ -58,10 +89,17 @@ public final class Handshake {
   public record Refused(int status, String body, int retryAfterSeconds) implements Outcome {}
 
   /**
-   * Admitted by the user entity: the transport answers 101 and attaches the socket; it passes the
-   * pings it answers itself through {@code gate}.
+   * Admitted by the user entity: the transport answers 101 (or 200) and attaches the connection; it
+   * passes the pings it answers itself through {@code gate}. A fallback connection's client POSTs
+   * its frames to {@link #postUrl} with {@code postToken} (both null for a WebSocket).
    */
-  public record Admitted(ActorRef<MemberInbox> connection, Outbox outbox, Gate gate) implements Outcome {}
+  public record Admitted(ActorRef<MemberInbox> connection, Outbox outbox, Gate gate, String connectionId,
+      ConnectionSecret postToken) implements Outcome {}
+
+  /** Where a fallback connection's client POSTs its frames (contract §10's {@code postUrl}). */
+  public static String postUrl(String connectionId) {
+    return "/sse/" + connectionId;
+  }
 
   /**
    * Connection ids: a random prefix per process and a counter, unique on this node (actor names) and
@@ -86,10 +124,11 @@ public final class Handshake {
   }
 
   /**
-   * Decides a {@code GET /ws}. {@code newOutbox} makes the socket's outgoing side, only once the
-   * local checks have passed; the transport attaches it to the connection on {@link Admitted}.
+   * Decides a {@code GET /ws} ({@link Kind#WEBSOCKET}) or a {@code GET /sse} (its {@link Kind}, null
+   * for a mode there is none of). {@code newOutbox} makes the connection's outgoing side, only once
+   * the local checks have passed; the transport attaches it to the connection on {@link Admitted}.
    */
-  public CompletionStage<Outcome> open(Request request, Supplier<Outbox> newOutbox) {
+  public CompletionStage<Outcome> open(Request request, Kind kind, Supplier<Outbox> newOutbox) {
     Identity identity;
     try {
       identity = identity(request);
@@ -108,10 +147,12 @@ public final class Handshake {
     String origin = origins.isEmpty() ? null : origins.get(0);
     if (origin != null && !originAllowed(origin, request)) {
       ORIGIN_REFUSALS.note(origin);
-      return refuse("origin", 403, ErrorCodes.ORIGIN_NOT_ALLOWED,
-          "origin " + origin + " is not allowed: list it in LMS_ALLOWED_ORIGINS (comma-separated)");
+      return refuse("origin", 403, ErrorCodes.ORIGIN_NOT_ALLOWED, originRefusal(origin));
     }
-    if (!isWebSocketUpgrade(request)) {
+    if (kind == null) {
+      return refuse("bad_mode", 400, ErrorCodes.BAD_REQUEST, "mode is poll, or absent for the event stream");
+    }
+    if (kind == Kind.WEBSOCKET && !isWebSocketUpgrade(request)) {
       return refuse("not_websocket", 400, ErrorCodes.BAD_REQUEST, "not a WebSocket upgrade");
     }
     String ip = ClientAddress.of(request.peerAddress(), request.headers("X-Forwarded-For"), node.settings().trustedProxies());
@@ -122,11 +163,18 @@ public final class Handshake {
     Gate gate = new Gate(node.settings(), System.nanoTime());
     CompletableFuture<Boolean> admitted = new CompletableFuture<>();
     ActorRef<MemberInbox> connection;
+    String connectionId = "c-" + NODE_PREFIX + Long.toHexString(COUNTER.incrementAndGet());
+    ConnectionSecret postToken = kind == Kind.WEBSOCKET ? null : ConnectionSecret.random();
+    int heartbeat = node.settings().heartbeatSeconds();
+    String welcome = postToken == null
+        ? ServerFrames.welcome(connectionId, identity.userId(), heartbeat)
+        : ServerFrames.welcome(connectionId, identity.userId(), heartbeat, postUrl(connectionId), postToken.text());
     try {
       outbox = newOutbox.get();
-      String connectionId = "c-" + NODE_PREFIX + Long.toHexString(COUNTER.incrementAndGet());
+      // the outbox holds it until the transport attaches, ahead of anything an entity sends before
+      outbox.welcome(Frame.text(welcome));
       connection = node.system().systemActorOf(
-          Connection.create(node, identity, connectionId, outbox, gate, ip, admitted), connectionId, Props.empty());
+          Connection.create(node, identity, outbox, gate, ip, admitted), connectionId, Props.empty());
     } catch (RuntimeException e) {
       node.perIp().release(ip);
       throw e;
@@ -139,7 +187,8 @@ public final class Handshake {
       if (!ok) {
         return tooManyNow("per_user_limit", "at most " + node.settings().maxConnectionsPerUser() + " connections per user");
       }
-      return new Admitted(connection, outbox, gate);
+      node.metrics().handshakeAdmitted(kind.label());
+      return new Admitted(connection, outbox, gate, connectionId, postToken);
     });
   }
 
@@ -179,7 +228,7 @@ public final class Handshake {
     if (bearer != null) {
       tokens.add(bearer);
     }
-    if (!node.settings().allowedOrigins().contains("*")) {
+    if (cookiesRead()) {
       String cookie = request.cookie(node.settings().cookieName());
       if (cookie != null) {
         tokens.add(cookie);
@@ -192,13 +241,32 @@ public final class Handshake {
     return tokens;
   }
 
-  /** The allow-list; in demo mode the engine's own pages (same origin as the request) too. */
   private boolean originAllowed(String origin, Request request) {
+    return originAllowed(origin, request.header("Host"));
+  }
+
+  /**
+   * The allow-list; in demo mode the engine's own pages (same origin as the request, whose
+   * {@code Host} is given) too. The fallback's CORS answers follow the same rule.
+   */
+  public boolean originAllowed(String origin, String host) {
     if (node.settings().originAllowed(origin)) {
       return true;
     }
-    String host = request.header("Host");
     return node.isDemo() && host != null && (origin.equals("http://" + host) || origin.equals("https://" + host));
+  }
+
+  /** Why a request from this origin is refused (403 {@code origin_not_allowed}). */
+  public static String originRefusal(String origin) {
+    return "origin " + origin + " is not allowed: list it in LMS_ALLOWED_ORIGINS (comma-separated)";
+  }
+
+  /**
+   * Whether a browser's cookie can carry the access token here, so cross-site answers may allow
+   * credentials: not when any origin is allowed ({@code *}), where the cookie is not read.
+   */
+  public boolean cookiesRead() {
+    return !node.settings().allowedOrigins().contains("*");
   }
 
   /**

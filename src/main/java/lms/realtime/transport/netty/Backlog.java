@@ -3,17 +3,16 @@ package lms.realtime.transport.netty;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import java.util.ArrayDeque;
-import lms.realtime.fanout.Frame;
 
 /**
- * A socket's frames that wait while its channel is not writable (the peer reads slowly: Netty's high
+ * A connection's frames (their bytes, shared) that wait while its channel is not writable (the peer reads slowly: Netty's high
  * water mark is passed), bounded in frames ({@code lms.limits.outgoing-buffer}) and bytes
  * ({@code lms.limits.outgoing-bytes}); past either the socket is a slow reader. On the loop.
  */
 final class Backlog {
   private final int maxFrames;
   private final long maxBytes;
-  private final ArrayDeque<Frame> frames = new ArrayDeque<>();
+  private final ArrayDeque<byte[]> frames = new ArrayDeque<>();
   private long bytes;
 
   Backlog(int maxFrames, long maxBytes) {
@@ -22,12 +21,12 @@ final class Backlog {
   }
 
   /** False when the frame would take the backlog past a bound (it is not taken). */
-  boolean add(Frame frame) {
-    if (frames.size() >= maxFrames || bytes + frame.size() > maxBytes) {
+  boolean add(byte[] frame) {
+    if (frames.size() >= maxFrames || bytes + frame.length > maxBytes) {
       return false;
     }
     frames.add(frame);
-    bytes += frame.size();
+    bytes += frame.length;
     return true;
   }
 
@@ -35,9 +34,9 @@ final class Backlog {
   boolean writeTo(Channel channel) {
     boolean any = false;
     while (!frames.isEmpty() && channel.isWritable()) {
-      Frame next = frames.poll();
-      bytes -= next.size();
-      channel.write(Unpooled.wrappedBuffer(next.wire()), channel.voidPromise());
+      byte[] next = frames.poll();
+      bytes -= next.length;
+      channel.write(Unpooled.wrappedBuffer(next), channel.voidPromise());
       any = true;
     }
     return any;

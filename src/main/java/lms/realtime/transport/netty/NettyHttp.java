@@ -20,7 +20,8 @@ import lms.realtime.protocol.ErrorCodes;
 
 /**
  * One HTTP connection on the netty transport, until it becomes a WebSocket (if it does). Requests
- * are answered one at a time, in order: {@code GET /ws} by the {@link NettyUpgrade}, the backend's
+ * are answered one at a time, in order: {@code GET /ws} by the {@link NettyUpgrade}, the HTTP
+ * fallback's {@code /sse} requests by the {@link NettyFallback}, the backend's
  * writes by {@link BackendWrites}, everything else by the pekko-http routes through the
  * {@link RouteBridge}. While a request is being answered nothing
  * more is read.
@@ -35,13 +36,15 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
   }
 
   private final NettyUpgrade upgrade;
+  private final NettyFallback fallback;
   private final RouteBridge routes;
   private final BackendWrites backendWrites;
   private final ArrayDeque<FullHttpRequest> pending = new ArrayDeque<>(1);
   private boolean busy;
 
-  NettyHttp(NettyUpgrade upgrade, RouteBridge routes, BackendWrites backendWrites) {
+  NettyHttp(NettyUpgrade upgrade, NettyFallback fallback, RouteBridge routes, BackendWrites backendWrites) {
     this.upgrade = upgrade;
+    this.fallback = fallback;
     this.routes = routes;
     this.backendWrites = backendWrites;
   }
@@ -114,7 +117,7 @@ final class NettyHttp extends ChannelInboundHandlerAdapter {
     Answer answer = (keepAlive, response) -> answer(ctx, keepAlive, response);
     if (request.method().equals(HttpMethod.GET) && uri.path().equals("/ws")) {
       upgrade.open(ctx, request, uri, answer);
-    } else if (!backendWrites.answer(ctx, request, target.pathAndQuery(), answer)) {
+    } else if (!fallback.answer(ctx, request, uri, answer) && !backendWrites.answer(ctx, request, target.pathAndQuery(), answer)) {
       routes.route(ctx, request, target, answer);
     }
   }

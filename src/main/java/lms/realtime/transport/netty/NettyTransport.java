@@ -25,12 +25,15 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import lms.realtime.config.Settings;
+import lms.realtime.fanout.Frame;
+import lms.realtime.http.FallbackRoutes;
 import lms.realtime.http.Responses;
 import lms.realtime.http.Routes;
 import lms.realtime.protocol.ErrorCodes;
@@ -42,6 +45,7 @@ import lms.realtime.transport.Transport;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.server.Directives;
+import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.japi.function.Function;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.SystemMaterializer;
@@ -65,6 +69,8 @@ public final class NettyTransport implements Transport {
   private static final int MAX_REQUEST_LINE = 16 * 1024;
   private static final int MAX_HEADERS = 8 * 1024;
   private static final int MAX_CHUNK = 8 * 1024;
+  /** The HTTP codec's name in a connection's pipeline (an event stream removes it after its head). */
+  static final String HTTP_CODEC = "http";
 
   final NodeContext node;
   final Settings settings;
@@ -74,12 +80,14 @@ public final class NettyTransport implements Transport {
   final WebSocketDecoderConfig decoderConfig;
   private final NettyUpgrade upgrade;
   private final RouteBridge bridge;
+  private final NettyFallback fallback;
   final BackendWrites backendWrites;
   private final AtomicInteger connections = new AtomicInteger();
   private final PerAddress unfinished = new PerAddress();
   private final boolean epoll;
   private final EventLoopGroup group;
   private final Map<EventExecutor, LoopDrainer> drainers = new IdentityHashMap<>();
+  private final Map<EventExecutor, LoopStreams> streams = new IdentityHashMap<>();
 
   static {
     // Netty samples one buffer in 128 with a stack trace to find leaks: a real cost on every
@@ -97,7 +105,8 @@ public final class NettyTransport implements Transport {
     // GET /ws never reaches the routes here (NettyHttp answers it); the route only keeps 405 for
     // other methods on /ws, as on the pekko-http transport.
     Routes routes = new Routes(node, ready, Directives.complete(
-        Responses.refused(new Handshake.Refused(400, Json.errorBody(ErrorCodes.BAD_REQUEST, "not a WebSocket upgrade"), 0))));
+        Responses.refused(new Handshake.Refused(400, Json.errorBody(ErrorCodes.BAD_REQUEST, "not a WebSocket upgrade"), 0))),
+        new NotRouted());
     this.routes = routes.route().seal().handler(node.system());
     this.backendWrites = new BackendWrites(routes.serviceAuth(), routes.publishing());
     this.materializer = SystemMaterializer.get(node.system()).materializer();
@@ -111,19 +120,27 @@ public final class NettyTransport implements Transport {
         .build();
     this.upgrade = new NettyUpgrade(this);
     this.bridge = new RouteBridge(this);
+    this.fallback = new NettyFallback(this);
     this.epoll = settings.nettyEpoll() && Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     int threads = settings.nettyEventLoops() > 0 ? settings.nettyEventLoops() : Runtime.getRuntime().availableProcessors();
     this.group = new MultiThreadIoEventLoopGroup(threads, io);
     for (EventExecutor loop : group) {
-      drainers.put(loop, new LoopDrainer((EventLoop) loop, node.metrics()));
+      drainers.put(loop, new LoopDrainer((EventLoop) loop, node.metrics(), Frame::wire));
+      streams.put(loop, new LoopStreams((EventLoop) loop, node.metrics(), settings.fallback().keepAlive()));
     }
     // a node that stops for any reason takes its loops with it
     node.system().getWhenTerminated().thenRun(() -> group.shutdownGracefully(0, 1, TimeUnit.SECONDS));
   }
 
-  LoopDrainer drainerOf(EventLoop loop) {
+  /** The drainer of a loop's WebSockets. */
+  LoopDrainer socketDrainerOf(EventLoop loop) {
     return drainers.get(loop);
+  }
+
+  /** A loop's event streams (the HTTP fallback's). */
+  LoopStreams streamsOf(EventLoop loop) {
+    return streams.get(loop);
   }
 
   @Override
@@ -168,9 +185,39 @@ public final class NettyTransport implements Transport {
     ch.pipeline()
         .addLast(HeaderDeadline.NAME, new HeaderDeadline(settings.headerTimeout().toNanos(), unfinished, settings.maxUnfinishedPerIp()))
         .addLast(NettyHttp.IDLE, new IdleStateHandler(0, 0, settings.httpIdleTimeout().toMillis(), TimeUnit.MILLISECONDS))
-        .addLast("http", new HttpServerCodec(MAX_REQUEST_LINE, MAX_HEADERS, MAX_CHUNK))
-        .addLast(BodyLimit.NAME, new BodyLimit(settings.maxBodyBytes(), settings.maxBatchBytes()))
-        .addLast(NettyHttp.NAME, new NettyHttp(upgrade, bridge, backendWrites));
+        .addLast(HTTP_CODEC, new HttpServerCodec(MAX_REQUEST_LINE, MAX_HEADERS, MAX_CHUNK))
+        .addLast(BodyLimit.NAME, new BodyLimit(settings.maxBodyBytes(), settings.maxBatchBytes(), settings.fallback().maxPostBytes()))
+        .addLast(NettyHttp.NAME, new NettyHttp(upgrade, fallback, bridge, backendWrites));
+  }
+
+  /**
+   * The fallback's places in the routes: {@link NettyFallback} answers those requests before the
+   * routes (as {@code GET /ws}), so these are never reached.
+   */
+  private static final class NotRouted implements FallbackRoutes {
+    private static Route unreachable() {
+      return Directives.complete(Responses.refused(new Handshake.Refused(500, Json.errorBody(ErrorCodes.INTERNAL, "not routed on netty"), 0)));
+    }
+
+    @Override
+    public Route open(Optional<String> mode) {
+      return unreachable();
+    }
+
+    @Override
+    public Route post(String connectionId) {
+      return unreachable();
+    }
+
+    @Override
+    public Route poll(String connectionId, Optional<String> key, Optional<String> from) {
+      return unreachable();
+    }
+
+    @Override
+    public Route preflight() {
+      return unreachable();
+    }
   }
 
   private final class NettyBinding implements Binding {

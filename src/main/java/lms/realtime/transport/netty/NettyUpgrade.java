@@ -37,7 +37,7 @@ final class NettyUpgrade {
   void open(ChannelHandlerContext ctx, FullHttpRequest request, QueryStringDecoder uri, NettyHttp.Answer answer) {
     CompletionStage<Handshake.Outcome> outcome;
     try {
-      outcome = transport.handshake.open(new View(request, uri, ctx), () -> new NettySocket(transport, ctx.channel()));
+      outcome = transport.handshake.open(new View(request, uri, ctx), Handshake.Kind.WEBSOCKET, () -> new NettySocket(transport, ctx.channel()));
     } catch (RuntimeException e) {
       boolean keepAlive = HttpUtil.isKeepAlive(request);
       request.release();
@@ -102,7 +102,7 @@ final class NettyUpgrade {
   }
 
   /** A Netty request as the handshake reads it. */
-  private record View(FullHttpRequest request, QueryStringDecoder uri, ChannelHandlerContext ctx) implements Handshake.Request {
+  record View(FullHttpRequest request, QueryStringDecoder uri, ChannelHandlerContext ctx) implements Handshake.Request {
     @Override
     public String header(String name) {
       return request.headers().get(name);

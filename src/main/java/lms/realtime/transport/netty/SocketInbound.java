@@ -16,6 +16,7 @@ import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.CloseCodes;
 import lms.realtime.session.Connection;
 import lms.realtime.session.Gate;
+import lms.realtime.session.Incoming;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -67,7 +68,7 @@ final class SocketInbound extends ChannelInboundHandlerAdapter {
         }
       } else if (msg instanceof BinaryWebSocketFrame) {
         if (!inputDone && !socket.isClosing()) {
-          deliver(Connection.Binary.INSTANCE);
+          deliver(Incoming.Binary.INSTANCE);
         }
       } else if (msg instanceof PingWebSocketFrame ping) {
         if (!inputDone) {
@@ -102,7 +103,7 @@ final class SocketInbound extends ChannelInboundHandlerAdapter {
   private void onText(String text) {
     // a ping is answered here only while no frame is with the actor (its answers go first)
     if (unacked.get() > 0 || !gate.answerPing(text, socket, connection, metrics)) {
-      deliver(new Connection.Text(text));
+      deliver(new Incoming.Text(text));
     }
   }
 
@@ -135,7 +136,7 @@ final class SocketInbound extends ChannelInboundHandlerAdapter {
 
   // ---------------------------------------------------------------- back-pressure
 
-  private void deliver(Connection.Incoming incoming) {
+  private void deliver(Incoming incoming) {
     if (unacked.incrementAndGet() >= maxUnacked && !paused) {
       paused = true;
       channel.config().setAutoRead(false);

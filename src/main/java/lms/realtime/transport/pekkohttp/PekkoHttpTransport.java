@@ -45,7 +45,8 @@ import org.apache.pekko.util.ByteString;
 /**
  * The all-Pekko transport ({@code lms.transport = pekko-http}): pekko-http's server carries every
  * request, and an admitted socket's bytes go through one {@link SocketStage} that feeds its
- * {@code Connection} actor and drains its {@link StageOutbox}.
+ * {@code Connection} actor and drains its {@link StageOutbox}; the HTTP fallback's are
+ * {@link PekkoFallback}'s.
  */
 public final class PekkoHttpTransport extends AllDirectives implements Transport {
   private final NodeContext node;
@@ -55,7 +56,8 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
   public PekkoHttpTransport(NodeContext node, AtomicBoolean ready) {
     this.node = node;
     this.handshake = new Handshake(node);
-    this.routes = new Routes(node, ready, extractRequest(request -> completeWithFuture(open(request))));
+    this.routes = new Routes(node, ready, extractRequest(request -> completeWithFuture(open(request))),
+        new PekkoFallback(node, handshake));
   }
 
   /**
@@ -110,7 +112,7 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
   }
 
   private CompletionStage<HttpResponse> open(HttpRequest request) {
-    return handshake.open(new View(request), () -> new StageOutbox(node.settings(), node.metrics()))
+    return handshake.open(new View(request), Handshake.Kind.WEBSOCKET, () -> new StageOutbox(node.settings(), node.metrics()))
         .thenApply(outcome -> {
           if (outcome instanceof Handshake.Refused r) {
             return Responses.refused(r);
@@ -123,7 +125,7 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
   }
 
   /** A pekko-http request as the handshake reads it. */
-  private record View(HttpRequest request) implements Handshake.Request {
+  record View(HttpRequest request) implements Handshake.Request {
     @Override
     public String header(String name) {
       return request.getHeader(name).map(HttpHeader::value).orElse(null);

@@ -9,6 +9,7 @@ import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.CloseCodes;
 import lms.realtime.session.Connection;
 import lms.realtime.session.Gate;
+import lms.realtime.session.Incoming;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.FlowShape;
@@ -245,7 +246,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
     private void on(FrameReader.Event event) {
       switch (event) {
         case TEXT -> onText(reader.text());
-        case BINARY -> deliver(Connection.Binary.INSTANCE);
+        case BINARY -> deliver(Incoming.Binary.INSTANCE);
         case TOO_LARGE -> connection.tell(Connection.FrameTooLarge.INSTANCE);
         case PING -> onPing();
         case CLOSE -> onClose();
@@ -256,7 +257,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
 
     private void onText(String text) {
       if (!gate.answerPing(text, outbox, connection, metrics)) {
-        deliver(new Connection.Text(text));
+        deliver(new Incoming.Text(text));
       }
     }
 
@@ -267,7 +268,7 @@ final class SocketStage extends GraphStage<FlowShape<ByteString, ByteString>> {
       }
     }
 
-    private void deliver(Connection.Incoming incoming) {
+    private void deliver(Incoming incoming) {
       awaitingAck = true;
       connection.tell(new Connection.Inbound(ack, incoming));
     }

@@ -13,14 +13,15 @@ import org.apache.pekko.util.ByteString;
 
 /**
  * The pekko-http transport's outbox: a lock-free queue of wire bytes, bounded in frames and bytes, that the socket's
- * {@link SocketStage} drains. A sender wakes the stage only when the stage has said it is waiting
+ * {@link SocketStage} drains (or an event stream's {@link EventStreamStage}: {@link StreamOutbox}).
+ * A sender wakes the stage only when the stage has said it is waiting
  * ({@link #sleep}): while the stage is busy writing (or the peer's TCP window is shut) frames just
  * pile up, and the stage's next write takes them all at once.
  */
-final class StageOutbox extends Outbox {
+class StageOutbox extends Outbox {
   private final ConcurrentLinkedQueue<ByteString> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger size = new AtomicInteger();
-  private final AtomicLong bytes = new AtomicLong();
+  private final AtomicLong queuedBytes = new AtomicLong();
   /** True while the stage will look at the queue without being told (busy, or not started yet). */
   private final AtomicBoolean awake = new AtomicBoolean(true);
   private volatile Runnable wake;
@@ -38,23 +39,29 @@ final class StageOutbox extends Outbox {
     if (isClosing() || finished) {
       return;
     }
-    int n = frame.size();
-    if (size.incrementAndGet() > settings.outgoingBuffer() | bytes.addAndGet(n) > settings.outgoingBytes()) {
+    byte[] wire = bytes(frame);
+    int n = wire.length;
+    if (size.incrementAndGet() > settings.outgoingBuffer() | queuedBytes.addAndGet(n) > settings.outgoingBytes()) {
       size.decrementAndGet();
-      bytes.addAndGet(-n);
+      queuedBytes.addAndGet(-n);
       overflow();
       return;
     }
-    queue.offer(ByteString.fromArrayUnsafe(frame.wire()));
+    queue.offer(ByteString.fromArrayUnsafe(wire));
     metrics.framesOut(1);
     if (!awake.get() && awake.compareAndSet(false, true)) {
       wake.run();
     }
   }
 
+  /** A frame's bytes on this kind of connection (shared, never to be changed). */
+  protected byte[] bytes(Frame frame) {
+    return frame.wire();
+  }
+
   @Override
   public void welcome(Frame frame) {
-    first = ByteString.fromArrayUnsafe(frame.wire());
+    first = ByteString.fromArrayUnsafe(bytes(frame));
     poke();
   }
 
@@ -65,7 +72,7 @@ final class StageOutbox extends Outbox {
 
   @Override
   protected void closeNow(Frame frame) {
-    closeFrame = ByteString.fromArrayUnsafe(frame.wire());
+    closeFrame = ByteString.fromArrayUnsafe(bytes(frame));
     poke();
   }
 
@@ -83,7 +90,7 @@ final class StageOutbox extends Outbox {
   }
 
   /** Wakes the stage whatever it is doing: for the rare events (close, abort, end). */
-  private void poke() {
+  protected void poke() {
     Runnable w = wake;
     if (w != null) {
       w.run();
@@ -130,7 +137,7 @@ final class StageOutbox extends Outbox {
       takenBytes += next.size();
     }
     size.addAndGet(-taken);
-    bytes.addAndGet(-takenBytes);
+    queuedBytes.addAndGet(-takenBytes);
     return chunk;
   }
 
@@ -153,6 +160,6 @@ final class StageOutbox extends Outbox {
       b += dropped.size();
     }
     size.addAndGet(-n);
-    bytes.addAndGet(-b);
+    queuedBytes.addAndGet(-b);
   }
 }
