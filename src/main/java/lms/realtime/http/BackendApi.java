@@ -25,7 +25,6 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
-import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -96,7 +95,7 @@ final class BackendApi extends AllDirectives {
       }
       return extractMaterializer(mat -> onComplete(entity.withSizeLimit(max).toStrict(timeout, mat), read -> read.isSuccess()
           ? inner.apply(read.get().getData().utf8String())
-          : complete(tooLarge(read.failed().get()) ? tooLarge
+          : complete(Responses.isTooLarge(read.failed().get()) ? tooLarge
               : Responses.badRequest("the body could not be read: " + read.failed().get().getMessage()))));
     });
   }
@@ -243,16 +242,6 @@ final class BackendApi extends AllDirectives {
             ? Responses.json(StatusCodes.OK, "{\"removed\":" + removed.removed() + "}")
             : Responses.unavailable(((Room.Unavailable) r).message()))
         .exceptionally(this::failed);
-  }
-
-  /** Whether reading a body failed for its size (pekko-http's exception, however it is wrapped). */
-  private static boolean tooLarge(Throwable failure) {
-    for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof EntityStreamSizeException) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** A request whose answer failed: 503 for a timeout, 500 for a bug ({@link Publishing#failed}). */

@@ -8,6 +8,7 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 
 /** JSON answers of the HTTP layer. */
 public final class Responses {
@@ -26,6 +27,16 @@ public final class Responses {
   }
 
   /** A handshake's refusal, as the contract words it. */
+  /** Whether reading a body failed for its size (pekko-http's exception, however it is wrapped). */
+  public static boolean isTooLarge(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof EntityStreamSizeException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   public static HttpResponse refused(Handshake.Refused refused) {
     HttpResponse response = json(StatusCodes.get(refused.status()), refused.body());
     return refused.retryAfterSeconds() > 0

@@ -8,12 +8,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import lms.realtime.testkit.HalfOpen;
 import lms.realtime.testkit.RawHttp;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
@@ -31,30 +31,11 @@ import org.junit.jupiter.api.Test;
 class SlowlorisTest {
 
   static Socket partial(String fromAddress, int port) throws IOException {
-    Socket s = new Socket();
-    s.bind(new InetSocketAddress(fromAddress, 0));
-    s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
-    s.getOutputStream().write("GET /ws?tok".getBytes(StandardCharsets.US_ASCII));
-    s.getOutputStream().flush();
-    return s;
+    return HalfOpen.partial(fromAddress, port, "GET /ws?tok");
   }
 
-  /** True when the server has closed the connection (end of stream or reset). */
   static boolean closedByServer(Socket s) {
-    try {
-      s.setSoTimeout(50);
-      InputStream in = s.getInputStream();
-      while (true) {
-        int b = in.read();
-        if (b < 0) {
-          return true;
-        }
-      }
-    } catch (SocketTimeoutException e) {
-      return false;
-    } catch (IOException e) {
-      return true;
-    }
+    return HalfOpen.closedByServer(s);
   }
 
   /** A whole handshake from another address, read up to its 101 and welcome frame. */

@@ -55,7 +55,12 @@ public final class SseClient implements AutoCloseable {
 
   /** {@code GET /sse?token=...}: a stream past its welcome; fails when it is refused. */
   public static SseClient open(int port, String token) {
-    SseClient c = connect(port, "/sse?token=" + token, Map.of());
+    return open(port, token, 0);
+  }
+
+  /** As {@link #open(int, String)}, with a kernel receive buffer this small (> 0): see {@link #connect(int, String, Map, int)}. */
+  public static SseClient open(int port, String token, int receiveBuffer) {
+    SseClient c = connect(port, "/sse?token=" + token, Map.of(), receiveBuffer);
     if (c.status != 200) {
       throw new AssertionError("GET /sse answered " + c.status + " " + c.body);
     }

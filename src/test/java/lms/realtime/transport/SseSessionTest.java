@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Contract §10: an SSE connection is a connection like a socket's. Rooms, events in order, publish
  * and ack, presence with WebSocket members, removal, recovery after the stream drops, refresh, and
- * the close codes of §5 as a last {@code close} event (4002, 4029, 1009), on real sockets. Both
+ * the close codes of §5 as a last {@code close} event (4002, 4008, 4029, 1009), on real sockets. Both
  * transports.
  */
 class SseSessionTest {
@@ -147,6 +147,22 @@ class SseSessionTest {
       JsonNode close = c.awaitClose(Duration.ofSeconds(5));
       assertEquals(4029, close.get("code").asInt());
       ProtectionTest.assertRetryAdvice(close.get("reason").asText(), 1000, 10000);
+    }
+  }
+
+  @Test
+  void aStreamThatIsNotReadIsClosed4008AndTheCloseComesLast() throws Exception {
+    try (TestNode node = TestNode.start(Map.of("lms.durable.rooms", ""));
+        SseClient c = SseClient.open(node.port, Tokens.student("s-unread", "75"), 8192)) {
+      c.join("course:75");
+      c.pause(); // TCP's window shuts, then the engine's queue for the stream fills
+      int published = SlowReaderCloseTest.publishUntilClosed(node, "course:75");
+      c.resume();
+      JsonNode close = c.awaitClose(Duration.ofSeconds(10));
+      System.out.printf("unread stream: closed 4008 after %d events of 4 KB%n", published);
+      assertEquals(4008, close.get("code").asInt());
+      ProtectionTest.assertRetryAdvice(close.get("reason").asText(), 1000, 10000);
+      assertTrue(SseClient.until(() -> c.post("{\"type\":\"ping\"}").statusCode() == 404, Duration.ofSeconds(5)), "the connection is gone");
     }
   }
 

@@ -57,8 +57,10 @@ public final class FallbackEndpoints {
     if (polled) {
       PollOutbox outbox = (PollOutbox) admitted.outbox();
       outbox.onCloseTaken(() -> link.connection.tell(Connection.SocketClosed.INSTANCE));
-      outbox.poll(0, System.nanoTime(), false, (frames, next) -> firstPoll.accept(polled(link, frames, next, origin, host)));
+      // open before the client can read its welcome: a POST it sends then must find the actor open,
+      // not attaching (which drops client frames)
       link.connection.tell(new Connection.SocketOpened(() -> {}));
+      outbox.poll(0, System.nanoTime(), false, (frames, next) -> firstPoll.accept(polled(link, frames, next, origin, host)));
     }
   }
 

@@ -147,7 +147,7 @@ public final class PollOutbox extends Outbox {
     give(due);
   }
 
-  /** A poll waiting now is a reader; otherwise the last poll was its last sign of life. */
+  /** A poll waiting now is a reader; otherwise the last poll's answer was its last sign of life. */
   @Override
   public synchronized long lastReadNanos(long now) {
     return waiter != null ? now : lastPollNanos;
@@ -203,6 +203,9 @@ public final class PollOutbox extends Outbox {
     }
     Answer answer = new Answer(waiter, out, end, closeQueued && end > waiterFrom);
     waiter = null;
+    // the next poll is due from now: a poll that waited lms.fallback.poll-wait is not held against
+    // the client's two heartbeat intervals (which may be shorter than the wait)
+    lastPollNanos = System.nanoTime();
     return answer;
   }
 

@@ -10,6 +10,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import lms.realtime.config.Settings;
 import lms.realtime.http.FallbackRoutes;
+import lms.realtime.http.Responses;
 import lms.realtime.session.Handshake;
 import lms.realtime.session.NodeContext;
 import lms.realtime.transport.fallback.FallbackEndpoints;
@@ -25,7 +26,6 @@ import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
-import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.SystemMaterializer;
 import org.apache.pekko.stream.javadsl.Source;
@@ -103,11 +103,15 @@ final class PekkoFallback extends AllDirectives implements FallbackRoutes {
     return extractRequest(request -> {
       String origin = header(request, "Origin");
       String host = header(request, "Host");
+      // a declared length over the bound is refused before reading; a chunked body, as it passes it
+      if (request.entity().getContentLengthOption().orElse(0L) > max) {
+        return complete(toPekko(endpoints.tooLarge(origin, host)));
+      }
       return completeWithFuture(request.entity().toStrict(timeout, max, materializer)
           .thenApply(body -> toPekko(endpoints.post(connectionId, header(request, "Authorization"), origin, host,
               body.getData().utf8String())))
           .exceptionally(failure -> {
-            if (failure instanceof CompletionException && failure.getCause() instanceof EntityStreamSizeException) {
+            if (Responses.isTooLarge(failure)) {
               return toPekko(endpoints.tooLarge(origin, host));
             }
             throw failure instanceof CompletionException c ? c : new CompletionException(failure);
