@@ -6,6 +6,7 @@ import lms.realtime.fanout.Drainer;
 import lms.realtime.fanout.Frame;
 import lms.realtime.fanout.Outbox;
 import lms.realtime.metrics.Metrics;
+import lms.realtime.protocol.CloseCodes;
 import lms.realtime.session.Handshake;
 
 /**
@@ -16,9 +17,10 @@ import lms.realtime.session.Handshake;
  * answered with what is after it, at once when there is any, else when a frame comes or after
  * {@code lms.fallback.poll-wait} (an empty array). So a poll whose answer was lost on the way is
  * answered again by the next poll from the same position. One poll waits at a time: a new one
- * answers the one before with an empty array. The close frame goes ahead of everything (what waited
- * is dropped) and is the last frame; once a poll has taken it, the connection's actor hears that its
- * peer is gone. Thread-safe (one lock): hubs and the actor send, transports poll.
+ * answers the one before with an empty array. The close frame is the last frame: behind what waits
+ * (the answers to the frames before the one that closed, as a reading socket would have had them),
+ * except for a slow reader's 4008, which goes ahead of it (what waited is dropped); once a poll has
+ * taken it, the connection's actor hears that its peer is gone. Thread-safe (one lock): hubs and the actor send, transports poll.
  */
 public final class PollOutbox extends Outbox {
   private static final byte[] EMPTY = {'[', ']'};
@@ -100,9 +102,12 @@ public final class PollOutbox extends Outbox {
   protected void closeNow(Frame closeFrame) {
     Answer ready;
     synchronized (this) {
-      base += frames.size();
-      frames.clear();
-      bytes = 0;
+      if (closeCode() == CloseCodes.SLOW_CONSUMER) {
+        // what waited is what the client could not take: dropped, as a socket's backlog is
+        base += frames.size();
+        frames.clear();
+        bytes = 0;
+      }
       frames.add(closeFrame);
       closeQueued = true;
       ready = readyLocked();
