@@ -541,14 +541,19 @@ function checkAgainstCode(openapi, asyncapi, asyncRaw, code) {
 
   // frame types
   const channel = asyncapi.channels.socket;
-  const keyOf = (ref) => ref.$ref.split('/').pop();
+  // a message as its operation names it (#/channels/<channel>/messages/<key>): the socket's, or the
+  // HTTP fallback's (the sse channel, whose `close` the socket does not have)
+  const refOf = (ref) => ref.$ref;
   const receiveKeys = new Set();
   const sendKeys = new Set();
   for (const op of Object.values(asyncRaw.operations)) {
-    for (const m of op.messages || []) (op.action === 'receive' ? receiveKeys : sendKeys).add(keyOf(m));
-    for (const m of op.reply?.messages || []) sendKeys.add(keyOf(m));
+    for (const m of op.messages || []) (op.action === 'receive' ? receiveKeys : sendKeys).add(refOf(m));
+    for (const m of op.reply?.messages || []) sendKeys.add(refOf(m));
   }
-  const typeOf = (key) => channel.messages[key].payload?.properties?.type?.const;
+  const typeOf = (ref) => {
+    const [, , channelName, , key] = ref.split('/');
+    return asyncapi.channels[channelName]?.messages?.[key]?.payload?.properties?.type?.const;
+  };
   const documentedClient = new Set([...receiveKeys].map(typeOf).filter(Boolean));
   const documentedServer = new Set([...sendKeys].map(typeOf).filter(Boolean));
   const sameSets = (what, code, doc) => {
