@@ -17,7 +17,6 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.CompletionStage;
 import lms.realtime.session.Handshake;
 import lms.realtime.transport.fallback.FallbackEndpoints;
 import lms.realtime.transport.fallback.HttpAnswer;
@@ -75,17 +74,9 @@ final class NettyFallback {
 
   private void open(ChannelHandlerContext ctx, FullHttpRequest request, QueryStringDecoder uri, NettyHttp.Answer answer) {
     Handshake.Kind kind = Handshake.Kind.ofMode(first(uri, "mode"));
-    CompletionStage<Handshake.Outcome> outcome;
-    try {
-      outcome = transport.handshake.open(new NettyUpgrade.View(request, uri, ctx), kind,
-          () -> kind == Handshake.Kind.POLL ? endpoints.newPollOutbox() : new NettyStream(transport, ctx.channel()));
-    } catch (RuntimeException e) {
-      boolean keepAlive = HttpUtil.isKeepAlive(request);
-      request.release();
-      answer.send(keepAlive, Answers.internalError(transport.node.metrics(), "handshake", e, "handshake failed"));
-      return;
-    }
-    outcome.whenComplete((o, failure) -> ctx.executor().execute(() -> decided(ctx, request, o, failure, answer)));
+    NettyUpgrade.handshake(transport, ctx, request, uri, kind,
+        () -> kind == Handshake.Kind.POLL ? endpoints.newPollOutbox() : new NettyStream(transport, ctx.channel()), answer,
+        (o, failure) -> decided(ctx, request, o, failure, answer));
   }
 
   private void decided(ChannelHandlerContext ctx, FullHttpRequest request, Handshake.Outcome outcome, Throwable failure,

@@ -17,6 +17,8 @@ import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
+import lms.realtime.fanout.Outbox;
 import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.Json;
 import lms.realtime.session.Handshake;
@@ -35,16 +37,32 @@ final class NettyUpgrade {
 
   /** Decides the upgrade; a refusal goes to {@code answer}, on the channel's loop. */
   void open(ChannelHandlerContext ctx, FullHttpRequest request, QueryStringDecoder uri, NettyHttp.Answer answer) {
+    handshake(transport, ctx, request, uri, Handshake.Kind.WEBSOCKET, () -> new NettySocket(transport, ctx.channel()), answer,
+        (o, failure) -> decided(ctx, request, o, failure, answer));
+  }
+
+  /** What a request's transport does with the handshake's outcome (or failure), on the channel's loop. */
+  interface Decided {
+    void accept(Handshake.Outcome outcome, Throwable failure);
+  }
+
+  /**
+   * Runs the shared handshake for a request that opens a connection of this kind ({@code GET /ws},
+   * or the fallback's {@code GET /sse}) and hands its outcome to {@code decided} on the channel's
+   * loop; a handshake that throws is answered 500 at once.
+   */
+  static void handshake(NettyTransport transport, ChannelHandlerContext ctx, FullHttpRequest request, QueryStringDecoder uri,
+      Handshake.Kind kind, Supplier<Outbox> newOutbox, NettyHttp.Answer answer, Decided decided) {
     CompletionStage<Handshake.Outcome> outcome;
     try {
-      outcome = transport.handshake.open(new View(request, uri, ctx), Handshake.Kind.WEBSOCKET, () -> new NettySocket(transport, ctx.channel()));
+      outcome = transport.handshake.open(new View(request, uri, ctx), kind, newOutbox);
     } catch (RuntimeException e) {
       boolean keepAlive = HttpUtil.isKeepAlive(request);
       request.release();
       answer.send(keepAlive, Answers.internalError(transport.node.metrics(), "handshake", e, "handshake failed"));
       return;
     }
-    outcome.whenComplete((o, failure) -> ctx.executor().execute(() -> decided(ctx, request, o, failure, answer)));
+    outcome.whenComplete((o, failure) -> ctx.executor().execute(() -> decided.accept(o, failure)));
   }
 
   private void decided(ChannelHandlerContext ctx, FullHttpRequest request, Handshake.Outcome outcome, Throwable failure,
@@ -102,7 +120,7 @@ final class NettyUpgrade {
   }
 
   /** A Netty request as the handshake reads it. */
-  record View(FullHttpRequest request, QueryStringDecoder uri, ChannelHandlerContext ctx) implements Handshake.Request {
+  private record View(FullHttpRequest request, QueryStringDecoder uri, ChannelHandlerContext ctx) implements Handshake.Request {
     @Override
     public String header(String name) {
       return request.headers().get(name);
