@@ -21,6 +21,7 @@ import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.Test;
  * and nothing after the close is applied. The connection is admitted by the real {@link Handshake}
  * of a real node; its outbox is a long-poll connection's ({@link PollOutbox}), read here by polls.
  */
+@Tag("socket")
 class PostedFramesTest {
   static TestNode node;
   static ActorTestKit testKit;

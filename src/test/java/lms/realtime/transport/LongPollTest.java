@@ -15,6 +15,7 @@ import lms.realtime.testkit.PollClient;
 import lms.realtime.testkit.SseClient;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Test;
  * connection whose polls stop closed like a silent socket (4002), and the queue's bound (4008).
  * Both transports.
  */
+@Tag("socket")
 class LongPollTest {
   static final String SERVICE = Tokens.service();
 

@@ -18,6 +18,7 @@ import lms.realtime.testkit.Scrape;
 import lms.realtime.testkit.SseClient;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.Test;
  * bounded heap per stream, a real stream is served all the while, and once the streams end the
  * node holds what it held before, as its own /metrics shows. Both transports.
  */
+@Tag("process")
 class SseFloodTest {
   static final int HALF_OPEN = 2000;
   static final int STREAMS = 2000;

@@ -18,6 +18,7 @@ import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.Test;
  * the stream's headers and its welcome, the keep-alive comments, CORS and the preflight, the POST
  * side's 403 and 404. Both transports.
  */
+@Tag("socket")
 class SseHandshakeTest {
   static final String ORIGIN = "https://school.example";
   static TestNode node;

@@ -11,6 +11,7 @@ import lms.realtime.testkit.SseClient;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
  * the close codes of §5 as a last {@code close} event (4002, 4008, 4029, 1009), on real sockets. Both
  * transports.
  */
+@Tag("socket")
 class SseSessionTest {
   static final String SERVICE = Tokens.service();
 
