@@ -92,6 +92,39 @@ const REFRESH_RETRY_MS = 5000;
  */
 const MIN_REFRESH_DELAY_MS = 1000;
 
+/**
+ * The transports, in the order they are tried (contract §10): a WebSocket; the HTTP fallback's event
+ * stream (`GET /sse`) where a proxy refuses or breaks the upgrade; its long polls
+ * (`GET /sse?mode=poll`) where a proxy also buffers the stream until it ends.
+ */
+const TRANSPORTS = ['websocket', 'sse', 'long-poll'];
+/**
+ * A transport that gives no `welcome` within this is taken as blocked (a proxy that holds the upgrade,
+ * or buffers the stream) and the next one is tried. The engine's welcome comes in milliseconds.
+ */
+const DEFAULT_FALLBACK_AFTER_MS = 4000;
+/**
+ * Once a fallback worked, the page's next connections start on it; a reconnect this long after the
+ * WebSocket last failed tries the WebSocket first again (the laptop may have left the school network).
+ */
+const DEFAULT_WEBSOCKET_RETRY_MS = 300000;
+/** The engine holds a long poll up to 25 s (`lms.fallback.poll-wait`): one unanswered after this is made again. */
+const POLL_TIMEOUT_MS = 40000;
+/** A poll that failed on the network is made again after this (the engine answers the same position again)… */
+const POLL_RETRY_MS = 500;
+/** …this many times in a row; then the connection is taken as dropped. */
+const POLL_RETRIES = 3;
+/** A POST carries at most this many bytes of frames (the rest go in the next one); a bigger frame goes alone. */
+const MAX_POST_BATCH_BYTES = 65536;
+/** A POST answered 429 (the engine has not applied the ones before yet) is sent again after its `Retry-After`, or this. */
+const DEFAULT_POST_RETRY_MS = 1000;
+/**
+ * Which transport worked, per engine URL, for the life of the page (this JavaScript realm), and when
+ * the WebSocket last failed: `{transport, webSocketFailedAt}`. Shared by the page's clients, so a
+ * client made later does not wait for a blocked upgrade again.
+ */
+const transportMemory = new Map();
+
 const noop = () => {};
 const now = () =>
   globalThis.performance && typeof globalThis.performance.now === 'function'
@@ -196,6 +229,27 @@ function withToken(url, token) {
   return url + (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(String(token));
 }
 
+/**
+ * The transports to try, in the contract's order: `wanted`, or by default all that this environment
+ * can carry (a WebSocket class; fetch and an absolute URL for the HTTP fallback).
+ */
+function transportList(wanted, hasWebSocket, hasFallback) {
+  if (wanted === undefined || wanted === null) {
+    return TRANSPORTS.filter((t) => (t === 'websocket' ? hasWebSocket : hasFallback));
+  }
+  if (!Array.isArray(wanted) || wanted.some((t) => !TRANSPORTS.includes(t))) {
+    throw new TypeError('RealtimeClient: options.transports is an array of ' + TRANSPORTS.map((t) => "'" + t + "'").join(', '));
+  }
+  return TRANSPORTS.filter((t) => wanted.includes(t));
+}
+
+/** `GET /sse?mode=poll`: the long-poll mode's first request. */
+function pollOpenUrl(sseUrl) {
+  const u = new URL(sseUrl.href);
+  u.searchParams.set('mode', 'poll');
+  return u;
+}
+
 /** The `retryAfterMs` a close reason of the engine may carry (contract §5), or 0. */
 function retryAfterMs(reason) {
   if (typeof reason !== 'string' || !reason.startsWith('{')) return 0;
@@ -276,8 +330,16 @@ export class RealtimeClient {
     const { url, token } = options;
     if (typeof url !== 'string' || url === '') throw new TypeError('RealtimeClient: options.url is required');
     const WS = options.WebSocket || globalThis.WebSocket;
-    if (typeof WS !== 'function') {
+    const fetchFn = options.fetch || (typeof globalThis.fetch === 'function' ? globalThis.fetch.bind(globalThis) : null);
+    const fallback = typeof url === 'string' ? fallbackUrl(url) : null;
+    const hasFallback = typeof fetchFn === 'function' && fallback !== null;
+    const transports = transportList(options.transports, typeof WS === 'function', hasFallback);
+    if (transports.length === 0 || (transports.includes('websocket') && typeof WS !== 'function')) {
       throw new TypeError('RealtimeClient: no WebSocket implementation; pass options.WebSocket');
+    }
+    if (transports.some((t) => t !== 'websocket') && !hasFallback) {
+      throw new TypeError('RealtimeClient: the HTTP fallback needs fetch and an absolute url (or a page); '
+        + 'pass options.fetch, or options.transports: [\'websocket\']');
     }
     const backoff = options.backoff || {};
     const storage = options.storage === undefined ? defaultStorage() : options.storage;
@@ -297,8 +359,19 @@ export class RealtimeClient {
      * with (when it is a JWT), then each `refreshed`'s; null when not known.
      */
     this.tokenExp = null;
+    /**
+     * What carries the connection (contract §10): `'websocket'`, `'sse'` or `'long-poll'`; while
+     * connecting, the one being tried. Null before the first attempt.
+     * @type {'websocket'|'sse'|'long-poll'|null}
+     */
+    this.transport = null;
 
     this._WS = WS;
+    this._fetch = fetchFn;
+    this._transports = transports;
+    this._sseUrl = fallback;
+    this._fallbackAfterMs = positiveNumber(options.fallbackAfterMs, DEFAULT_FALLBACK_AFTER_MS);
+    this._webSocketRetryMs = nonNegativeNumber(options.webSocketRetryMs, DEFAULT_WEBSOCKET_RETRY_MS);
     this._token = token;
     this._heartbeatOption = positiveNumber(options.heartbeatSeconds, null);
     this._initialMs = positiveNumber(backoff.initialMs, DEFAULT_INITIAL_BACKOFF_MS);
@@ -544,29 +617,96 @@ export class RealtimeClient {
     }
     if (gen !== this._generation || this._closed) return;
     this._connectToken = { token, obtainedAt: now() };
+    this._open(token, this._transportOrder(), 0);
+  }
 
-    let ws;
+  /**
+   * The transports this attempt tries, in order: all of them, unless one of the fallbacks worked on
+   * this page before; then that one (and what follows it), with the WebSocket first again once
+   * `webSocketRetryMs` have passed since it last failed.
+   */
+  _transportOrder() {
+    const all = this._transports;
+    const memory = transportMemory.get(this._storageUrl);
+    const at = memory ? all.indexOf(memory.transport) : -1;
+    if (at <= 0) return all;
+    const failedAt = memory.webSocketFailedAt;
+    const retry = all[0] === 'websocket' && (failedAt === null || now() - failedAt >= this._webSocketRetryMs);
+    return retry ? [all[0], ...all.slice(at)] : all.slice(at);
+  }
+
+  /**
+   * Opens transport `order[step]` for this attempt. One that is not the last and proves blocked (a
+   * WebSocket closed before `welcome`, a stream that ended before it, no `welcome` within
+   * `fallbackAfterMs`) gives way to the next one ({@link RealtimeClient#_fallBack}); what is left
+   * ends the attempt as a drop does (a refusal of the engine, a network error, the last transport).
+   */
+  _open(token, order, step) {
+    const kind = order[step];
+    const last = step === order.length - 1;
+    let conn;
     try {
-      ws = new this._WS(withToken(socketUrl(this.url), token));
+      conn = kind === 'websocket'
+        ? new this._WS(withToken(socketUrl(this.url), token))
+        : new HttpLink(kind, kind === 'sse' ? this._sseUrl : pollOpenUrl(this._sseUrl), token, this._fetch);
     } catch (err) {
-      const message = 'could not open a WebSocket: ' + messageOf(err);
+      const message = 'could not open a ' + kind + ' connection: ' + messageOf(err);
+      if (!last) {
+        this._emit('fallback', { from: kind, to: order[step + 1], message });
+        this._open(token, order, step + 1);
+        return;
+      }
       this._emitError('connect_failed', message, { cause: err });
       this._setState('disconnected');
       this._scheduleReconnect('', false);
       this._emitDisconnected(null, '', message, false);
       return;
     }
-    this._ws = ws;
+    this.transport = kind;
+    this._ws = conn;
     this._welcomedAt = null;
     this._pingSentAt = null;
-    ws.onopen = noop;
-    ws.onerror = noop; // a close event follows every error
-    ws.onmessage = (e) => {
-      if (ws === this._ws) this._onMessage(e.data);
+    conn.onopen = noop;
+    conn.onerror = noop; // a close event follows every error
+    conn.onmessage = (e) => {
+      if (conn === this._ws) this._onMessage(e.data, e.frame);
     };
-    ws.onclose = (e) => this._socketGone(ws, e.code, e.reason, 'closed by the engine or network');
-    this._connectTimer = setTimeout(() => this._abandon(ws, 'no welcome within ' + this._connectTimeoutMs + ' ms'),
-      this._connectTimeoutMs);
+    conn.onclose = (e) => {
+      if (conn !== this._ws) return;
+      const why = e.message || 'closed by the engine or network';
+      if (this._welcomedAt === null && !last && e.fallback !== false) {
+        this._fallBack(conn, token, order, step, why + (e.code ? ' (' + e.code + ')' : ''));
+        return;
+      }
+      this._socketGone(conn, e.code ?? null, e.reason ?? '', why);
+    };
+    const waitMs = last ? this._connectTimeoutMs : Math.min(this._fallbackAfterMs, this._connectTimeoutMs);
+    this._connectTimer = setTimeout(() => {
+      const why = 'no welcome within ' + waitMs + ' ms';
+      if (last) this._abandon(conn, why);
+      else this._fallBack(conn, token, order, step, why);
+    }, waitMs);
+  }
+
+  /** `order[step]` proved blocked before its `welcome`: given up, and the next transport tried (same token). */
+  _fallBack(conn, token, order, step, why) {
+    if (conn !== this._ws || this._closed) return;
+    if (this._connectTimer !== null) clearTimeout(this._connectTimer);
+    this._connectTimer = null;
+    this._ws = null;
+    closeQuietly(conn, 4000, why);
+    if (order[step] === 'websocket') this._rememberTransport(null, now());
+    this._emit('fallback', { from: order[step], to: order[step + 1], message: why });
+    this._open(token, order, step + 1);
+  }
+
+  /** Notes for the page which transport worked (`welcome`), or when the WebSocket failed. */
+  _rememberTransport(transport, webSocketFailedAt) {
+    const memory = transportMemory.get(this._storageUrl) || { transport: null, webSocketFailedAt: null };
+    if (transport !== null) memory.transport = transport;
+    if (transport === 'websocket') memory.webSocketFailedAt = null;
+    if (webSocketFailedAt !== null) memory.webSocketFailedAt = webSocketFailedAt;
+    transportMemory.set(this._storageUrl, memory);
   }
 
   /** Closes a socket we gave up on (heartbeat or connect timeout) and reconnects without waiting for its close. */
@@ -829,17 +969,19 @@ export class RealtimeClient {
     }
   }
 
-  _onMessage(data) {
+  /** @param {object} [parsed] the frame, parsed already (the HTTP fallback's) */
+  _onMessage(data, parsed) {
     this._pingSentAt = null; // anything from the engine proves the connection alive
     this._lastReceivedAt = now();
     if (this._heartbeatChained) this._scheduleHeartbeat(false); // a new timer chain (see _startHeartbeat)
-    const text = textOf(data);
-    let frame;
-    try {
-      frame = JSON.parse(text);
-    } catch {
-      this._emitError('bad_frame', 'the engine sent a frame that is not JSON');
-      return;
+    let frame = parsed;
+    if (frame === undefined) {
+      try {
+        frame = JSON.parse(textOf(data));
+      } catch {
+        this._emitError('bad_frame', 'the engine sent a frame that is not JSON');
+        return;
+      }
     }
     if (frame === null || typeof frame !== 'object' || typeof frame.type !== 'string') {
       this._emitError('bad_frame', 'the engine sent a frame without a type');
@@ -907,6 +1049,7 @@ export class RealtimeClient {
     this._connectTimer = null;
     this._welcomedAt = now();
     this._lastSentAt = this._welcomedAt;
+    this._rememberTransport(this.transport, null);
     this.connectionId = frame.connectionId ?? null;
     const userId = frame.userId ?? null;
     if (userId !== this.userId) this._switchUser(userId);
@@ -1759,4 +1902,330 @@ function rethrowLater(err) {
   queueMicrotask(() => {
     throw err;
   });
+}
+
+// ------------------------------------------------------------------ the HTTP fallback (contract §10)
+
+/**
+ * The HTTP fallback's URL beside the engine's WebSocket URL: `ws(s):` becomes `http(s):`, and a path
+ * that ends in `/ws` ends in `/sse` instead (`wss://host/realtime/ws` → `https://host/realtime/sse`);
+ * other paths get `/sse` appended. Null when the URL cannot be made absolute (Node, a relative URL).
+ * @returns {URL|null}
+ */
+function fallbackUrl(url) {
+  try {
+    const u = new URL(socketUrl(url));
+    u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+    u.pathname = u.pathname.replace(/\/ws\/?$/, '').replace(/\/$/, '') + '/sse';
+    u.hash = '';
+    return u;
+  } catch {
+    return null;
+  }
+}
+
+/** The `Retry-After` of an answer in ms (seconds in the header), or 0. */
+function retryAfterHeaderMs(res) {
+  const n = Number(res.headers.get('retry-after'));
+  return Number.isFinite(n) && n > 0 ? n * 1000 : 0;
+}
+
+/** An answer's body as text, '' when it cannot be read; reading it also frees the connection. */
+async function bodyText(res) {
+  try {
+    return await res.text();
+  } catch {
+    return '';
+  }
+}
+
+/** `error: message` of an engine's JSON error body (`{"error","message"}`), else the body's start. */
+function errorSummary(text) {
+  try {
+    const b = JSON.parse(text);
+    if (b && typeof b.error === 'string') return b.error + (typeof b.message === 'string' ? ': ' + b.message : '');
+  } catch {
+    // not the engine's JSON: a proxy's page, say
+  }
+  return text.slice(0, 100);
+}
+
+/**
+ * One connection over the HTTP fallback, shaped like a WebSocket for the client (`readyState`,
+ * `send`, `close`, `onmessage`, `onclose`), so that heartbeat, requests, recovery and refresh run on
+ * it unchanged. Frames from the engine come on an event stream (`'sse'`: `GET /sse`, one `data:` line
+ * of JSON per frame) or as the JSON arrays of long polls (`'long-poll'`: `GET /sse?mode=poll`, then
+ * each `Lms-Poll-Url` in turn, one poll at a time). It opens (readyState 1) with the `welcome`, whose
+ * `postUrl` and `postToken` take the client's frames: one POST at a time, so they are applied in the
+ * order they were sent; frames sent meanwhile go together in the next one, as a JSON array.
+ *
+ * `onmessage` gets `{data, frame}` (the frame parsed already); `onclose` gets `{code, reason,
+ * message, fallback}`: `code` and `reason` of the engine's last `close` event, or 1006 when the
+ * stream or the polls ended without one, or null when the engine refused the request (`message`
+ * says what it answered; a 429's `Retry-After` comes as `reason` `{"retryAfterMs": N}`, as in a close
+ * reason). `fallback` is true when what happened looks like a proxy in the way (nothing came, or the
+ * stream ended before the `welcome`): then the next transport may do better. `close()` ends it
+ * without an `onclose`.
+ */
+class HttpLink {
+  /**
+   * @param {'sse'|'long-poll'} kind
+   * @param {URL} url the `/sse` URL (with `mode=poll` for long polls)
+   * @param {string|null|undefined} token the access token (in `Authorization`); none: the cookie
+   * @param {typeof fetch} fetchFn
+   */
+  constructor(kind, url, token, fetchFn) {
+    this.kind = kind;
+    this.url = url.href;
+    this.readyState = 0;
+    this.onopen = noop;
+    this.onmessage = noop;
+    this.onclose = noop;
+    this.onerror = noop;
+    this._fetch = fetchFn;
+    this._abort = new AbortController();
+    this._pollAbort = null;
+    this._timer = null;
+    this._postUrl = null;
+    this._postToken = null;
+    this._pollUrl = null;
+    /** @type {string[]} frames waiting for the next POST */
+    this._out = [];
+    this._posting = false;
+    this._open(token);
+  }
+
+  send(text) {
+    if (this.readyState !== SOCKET_OPEN) throw new Error('the ' + this.kind + ' connection is not open');
+    this._out.push(String(text));
+    this._pumpPosts();
+  }
+
+  close() {
+    this._end();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  _end() {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this._out = [];
+    if (this._timer !== null) clearTimeout(this._timer);
+    this._timer = null;
+    this._abort.abort();
+    if (this._pollAbort !== null) this._pollAbort.abort();
+  }
+
+  /** Ends the connection and tells the client why (see the class). */
+  _fail(code, reason, message, fallback) {
+    if (this.readyState === 3) return;
+    this._end();
+    this.onclose({ code, reason, message, fallback });
+  }
+
+  /** A promise settled after `ms` (never, when the connection ends first: its timer is cleared). */
+  _wait(ms) {
+    return new Promise((resolve) => {
+      this._timer = setTimeout(() => {
+        this._timer = null;
+        resolve();
+      }, ms);
+    });
+  }
+
+  /** `GET /sse` (or `?mode=poll`): the handshake of contract §2, with the token in `Authorization`. */
+  async _open(token) {
+    const what = 'GET ' + (this.kind === 'sse' ? '/sse' : '/sse?mode=poll');
+    const headers = {};
+    const hasToken = token !== undefined && token !== null && token !== '';
+    if (hasToken) headers.Authorization = 'Bearer ' + token;
+    let res;
+    try {
+      // Without a token only a cookie can authenticate: send it, cross-site too, as a WebSocket would.
+      res = await this._fetch(this.url, { headers, credentials: hasToken ? 'same-origin' : 'include', cache: 'no-store',
+        signal: this._abort.signal });
+    } catch (err) {
+      this._fail(null, '', what + ' failed: ' + messageOf(err), false);
+      return;
+    }
+    if (this.readyState === 3) return;
+    if (res.status !== 200) {
+      const text = await bodyText(res);
+      const after = retryAfterHeaderMs(res);
+      this._fail(null, after > 0 ? JSON.stringify({ retryAfterMs: after }) : '', what + ' answered ' + res.status + ' ' + errorSummary(text), false);
+      return;
+    }
+    if (this.kind === 'sse') this._readStream(res);
+    else if (await this._takePoll(res)) this._pollLoop();
+  }
+
+  /** Reads the event stream: `data:` lines make an event, a blank line ends it, `:` lines are comments. */
+  async _readStream(res) {
+    const type = res.headers.get('content-type') || '';
+    if (!/^text\/event-stream/i.test(type) || !res.body) {
+      await bodyText(res);
+      this._fail(null, '', 'GET /sse answered 200 with ' + (type || 'no content type') + ', not an event stream', false);
+      return;
+    }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let data = null;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (this.readyState === 3) return;
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let nl;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          let line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          if (line.endsWith('\r')) line = line.slice(0, -1);
+          if (line === '') {
+            if (data !== null && !this._frame(data)) return;
+            data = null;
+          } else if (line.startsWith('data:')) {
+            const v = line.charAt(5) === ' ' ? line.slice(6) : line.slice(5);
+            data = data === null ? v : data + '\n' + v;
+          }
+          // comments (the engine's keep-alives), `event:`, `id:`, `retry:`: nothing for the client
+        }
+      }
+    } catch (err) {
+      this._fail(1006, '', 'the event stream failed: ' + messageOf(err), this.readyState === 0);
+      return;
+    }
+    this._fail(1006, '', 'the event stream ended', this.readyState === 0);
+  }
+
+  /**
+   * One frame's JSON from the engine: handed on; a `welcome` opens the connection (its `postUrl`,
+   * taken against the `/sse` URL, and `postToken`); a `close` ends it. False when it has ended.
+   */
+  _frame(text) {
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      this.onmessage({ data: text });
+      return this.readyState !== 3;
+    }
+    if (frame !== null && typeof frame === 'object' && frame.type === 'close') {
+      const code = Number.isInteger(frame.code) ? frame.code : 1006;
+      this._fail(code, typeof frame.reason === 'string' ? frame.reason : '', null, false);
+      return false;
+    }
+    if (this.readyState === 0 && frame !== null && typeof frame === 'object' && frame.type === 'welcome') {
+      if (typeof frame.postUrl !== 'string' || typeof frame.postToken !== 'string') {
+        this._fail(null, '', 'the welcome has no postUrl and postToken (an engine without the HTTP fallback?)', false);
+        return false;
+      }
+      this._postUrl = new URL(frame.postUrl, this.url).href;
+      this._postToken = frame.postToken;
+      this.readyState = SOCKET_OPEN;
+    }
+    this.onmessage({ data: text, frame });
+    return this.readyState !== 3;
+  }
+
+  /** A long poll's answer: its frames, in order, and the URL of the next poll. False when the connection ended. */
+  async _takePoll(res) {
+    const next = res.headers.get('lms-poll-url');
+    const text = await bodyText(res);
+    if (this.readyState === 3) return false;
+    let frames;
+    try {
+      frames = JSON.parse(text);
+    } catch {
+      frames = null;
+    }
+    if (!Array.isArray(frames) || !next) {
+      this._fail(null, '', 'a long poll was answered without ' + (next ? 'a JSON array of frames' : 'Lms-Poll-Url'), false);
+      return false;
+    }
+    this._pollUrl = new URL(next, this.url).href;
+    for (const f of frames) {
+      if (!this._frame(JSON.stringify(f))) return false;
+    }
+    return true;
+  }
+
+  /** Polls until the connection ends; a poll lost on the network is made again (the same position). */
+  async _pollLoop() {
+    let failures = 0;
+    while (this.readyState !== 3) {
+      const abort = new AbortController();
+      this._pollAbort = abort;
+      const timer = setTimeout(() => abort.abort(), POLL_TIMEOUT_MS);
+      let res;
+      try {
+        res = await this._fetch(this._pollUrl, { cache: 'no-store', credentials: 'same-origin', signal: abort.signal });
+      } catch (err) {
+        if (this.readyState === 3) return;
+        if (++failures > POLL_RETRIES) {
+          this._fail(1006, '', 'the long poll failed ' + failures + ' times: ' + messageOf(err), false);
+          return;
+        }
+        await this._wait(POLL_RETRY_MS * failures);
+        continue;
+      } finally {
+        clearTimeout(timer);
+        this._pollAbort = null;
+      }
+      if (this.readyState === 3) return;
+      if (res.status !== 200) {
+        const text = await bodyText(res);
+        // 404: the connection ended on the engine (and its close event was lost with an answer).
+        this._fail(1006, '', 'a long poll was answered ' + res.status + ' ' + errorSummary(text), false);
+        return;
+      }
+      failures = 0;
+      if (!(await this._takePoll(res))) return;
+    }
+  }
+
+  /**
+   * Sends what waits, one POST at a time (so the engine applies the frames in order): one frame as
+   * it is, more as a JSON array. A 429 (the engine has not applied the POSTs before yet, and took
+   * nothing of this one) is sent again after its `Retry-After`. Any other failure ends the
+   * connection: a POST lost on the network may or may not have been applied, as a frame on a socket
+   * that broke, and the client's reconnect sorts that out (requests rejected, rooms re-joined).
+   */
+  async _pumpPosts() {
+    if (this._posting || this.readyState !== SOCKET_OPEN || this._out.length === 0) return;
+    this._posting = true;
+    let n = 0;
+    let bytes = 2;
+    while (n < this._out.length && (n === 0 || bytes + this._out[n].length + 1 <= MAX_POST_BATCH_BYTES)) bytes += this._out[n++].length + 1;
+    const batch = this._out.splice(0, n);
+    const body = batch.length === 1 ? batch[0] : '[' + batch.join(',') + ']';
+    try {
+      for (;;) {
+        const res = await this._fetch(this._postUrl, {
+          method: 'POST',
+          headers: { Authorization: 'Bearer ' + this._postToken, 'Content-Type': 'application/json' },
+          body,
+          cache: 'no-store',
+          credentials: 'same-origin',
+          signal: this._abort.signal,
+        });
+        const text = await bodyText(res);
+        if (this.readyState === 3) return;
+        if (res.status === 429) {
+          await this._wait(retryAfterHeaderMs(res) || DEFAULT_POST_RETRY_MS);
+          continue;
+        }
+        if (res.status >= 200 && res.status < 300) break;
+        this._fail(1006, '', 'POST ' + new URL(this._postUrl).pathname + ' answered ' + res.status + ' ' + errorSummary(text), false);
+        return;
+      }
+    } catch (err) {
+      this._fail(1006, '', 'a POST of frames failed: ' + messageOf(err), false);
+      return;
+    }
+    this._posting = false;
+    this._pumpPosts();
+  }
 }
