@@ -1,6 +1,8 @@
 // A tiny stand-in for the engine (contract §3), enough to drive the client's reconnect logic.
 import { WebSocketServer } from 'ws';
 import http from 'node:http';
+import { EventEmitter } from 'node:events';
+import crypto from 'node:crypto';
 
 /**
  * A token the stand-in takes like a JWT: base64url JSON claims between a header and a signature that
@@ -47,14 +49,46 @@ export async function startEngine(opts = {}) {
     refreshHook: null, // (frame, ws) => frame-to-send (e.g. an error) | 'skip' (never answered) | null
     refreshedExp: null, // (claims) => the exp a refresh answers and moves the deadline to (default: the token's)
     expiryCloses: [], // {ws, at}: sockets closed with 4001
+    // The HTTP fallback of contract §10 (opts.fallback): GET /sse, GET /sse?mode=poll, POST {postUrl},
+    // GET {Lms-Poll-Url}; without it /sse answers 404, as an engine of contract 1.1 does.
+    fallback: opts.fallback ?? false,
+    http: [], // every HTTP request: {method, url, authorization, at}
+    posts: [], // POST bodies taken: {link, body, at}
+    postDelayMs: 0, // the 204 of a POST comes this much later (the frames are applied at once)
+    postsInFlight: 0,
+    maxPostsInFlight: 0,
+    postStatus: null, // (link) => a status to answer a POST with instead (e.g. 429), nothing applied | null
+    pollWaitMs: opts.pollWaitMs ?? 1000, // how long a poll waits for frames
+    // What a proxy in front of the engine does: refuse the upgrade (403), hold it (never answered),
+    // buffer streamed answers until they end (the stream's bytes never come).
+    refuseUpgrade: false,
+    holdUpgrade: false,
+    upgrades: 0, // upgrade requests, those refused or held included
+    bufferStream: false,
   };
-  const server = http.createServer((req, res) => { res.writeHead(404); res.end(); });
+  const held = new Set(); // upgrade sockets held by holdUpgrade, destroyed by stop()
+  const links = new Map(); // fallback connections by id
+  const server = http.createServer((req, res) => {
+    engine.http.push({ method: req.method, url: req.url, authorization: req.headers.authorization, at: Date.now() });
+    if (!engine.fallback || !req.url.startsWith('/sse')) { res.writeHead(404); res.end(); return; }
+    fallbackRequest(req, res);
+  });
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
     // An upgrade socket has no 'error' listener of its own: a client giving up on a refused
     // handshake can reset it (read ECONNRESET), which must not become an uncaught error of the test.
     socket.on('error', () => {});
-    engine.handshakes.push({ url: req.url, at: Date.now() });
+    engine.upgrades++;
+    if (engine.refuseUpgrade) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (engine.holdUpgrade) {
+      held.add(socket);
+      socket.on('close', () => held.delete(socket));
+      return;
+    }
+    engine.handshakes.push({ url: req.url, at: Date.now(), kind: 'websocket' });
     if (engine.rejectHandshake) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 24\r\n\r\n{"error":"unauthorized"}');
       return;
@@ -139,7 +173,8 @@ export async function startEngine(opts = {}) {
   }
   function onConnection(ws, req) {
     const url = new URL(req.url, 'http://x');
-    const token = url.searchParams.get('token');
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization || '');
+    const token = url.searchParams.get('token') ?? (bearer ? bearer[1] : null);
     const claims = claimsOf(token);
     ws.userId = (claims ? claims.sub : token) || 'anon';
     engine.sockets.add(ws);
@@ -149,7 +184,9 @@ export async function startEngine(opts = {}) {
       for (const r of engine.rooms.values()) r.members.delete(ws);
     });
     if (claims) armExpiry(ws, claims.exp);
-    ws.send(JSON.stringify({ type: 'welcome', connectionId: 'c' + engine.handshakes.length, userId: ws.userId, heartbeatSeconds: engine.heartbeatSeconds }));
+    const welcome = { type: 'welcome', connectionId: 'c' + engine.handshakes.length, userId: ws.userId, heartbeatSeconds: engine.heartbeatSeconds };
+    if (ws.postToken) Object.assign(welcome, { postUrl: '/sse/' + ws.id, postToken: ws.postToken });
+    ws.send(JSON.stringify(welcome));
     room('user:' + ws.userId).members.add(ws);
     ws.on('message', (buf) => {
       const frame = JSON.parse(buf.toString());
@@ -211,11 +248,135 @@ export async function startEngine(opts = {}) {
       }
     });
   }
+  /**
+   * A fallback connection, shaped like a `ws` socket for onConnection: `send` writes an SSE event (or
+   * queues a frame for the next poll), `close` sends the last `close` event, POSTs come as 'message'.
+   */
+  function fallbackLink(kind, res) {
+    const link = new EventEmitter();
+    link.kind = kind;
+    link.id = 'h' + (links.size + engine.handshakes.length + 1) + crypto.randomBytes(3).toString('hex');
+    link.postToken = crypto.randomBytes(12).toString('base64url');
+    link.readyState = 1;
+    link.frames = []; // long poll: frames not yet taken, from position link.base
+    link.base = 0;
+    link.waiting = null; // long poll: the poll that waits, {res, timer}
+    link.res = res;
+    links.set(link.id, link);
+    const gone = () => {
+      if (link.readyState === 3) return;
+      link.readyState = 3;
+      link.emit('close');
+    };
+    link.send = (text) => {
+      if (link.readyState !== 1) return;
+      if (kind === 'sse') {
+        if (!engine.bufferStream) link.res.write('data: ' + text + '\n\n');
+      } else {
+        link.frames.push(text);
+        answerPoll(link);
+      }
+    };
+    link.close = (code, reason) => {
+      if (link.readyState !== 1) return;
+      link.send(JSON.stringify({ type: 'close', code, reason: reason || '' }));
+      if (kind === 'sse') link.res.end();
+      gone();
+      if (kind === 'sse') links.delete(link.id); // a poll still takes the close frame
+    };
+    link.terminate = () => {
+      links.delete(link.id);
+      if (kind === 'sse') link.res.destroy();
+      else if (link.waiting) link.waiting.res.destroy();
+      gone();
+    };
+    if (kind === 'sse') res.on('close', () => { links.delete(link.id); gone(); });
+    return link;
+  }
+  /** Answers the waiting poll when there are frames (or `force`): the frames and the next poll's URL. */
+  function answerPoll(link, force = false) {
+    const w = link.waiting;
+    if (!w || (!force && link.frames.length === 0)) return;
+    link.waiting = null;
+    clearTimeout(w.timer);
+    const next = link.base + link.frames.length;
+    w.res.writeHead(200, { 'Content-Type': 'application/json', 'Lms-Poll-Url': '/sse/' + link.id + '/poll?key=' + link.key + '&from=' + next });
+    w.res.end('[' + link.frames.join(',') + ']');
+    if (link.readyState === 3 && link.frames.length > 0) links.delete(link.id); // the close frame was taken
+  }
+  function fallbackRequest(req, res) {
+    const url = new URL(req.url, 'http://x');
+    const m = /^\/sse\/([^/]+)(\/poll)?$/.exec(url.pathname);
+    if (req.method === 'GET' && url.pathname === '/sse') {
+      const kind = url.searchParams.get('mode') === 'poll' ? 'long-poll' : 'sse';
+      engine.handshakes.push({ url: req.url, at: Date.now(), kind, authorization: req.headers.authorization });
+      if (engine.rejectHandshake) {
+        res.writeHead(401, { 'Content-Type': 'application/json' });
+        res.end('{"error":"unauthorized","message":"no"}');
+        return;
+      }
+      const link = fallbackLink(kind, res);
+      if (kind === 'sse') {
+        res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+        if (!engine.bufferStream) res.write(':ok\n\n');
+      } else {
+        link.key = crypto.randomBytes(8).toString('hex');
+        link.waiting = { res, timer: null };
+      }
+      onConnection(link, req);
+      if (kind === 'long-poll') answerPoll(link, true);
+      return;
+    }
+    if (req.method === 'POST' && m && !m[2]) {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => {
+        const link = links.get(m[1]);
+        const answer = (status) => {
+          engine.postsInFlight--;
+          res.writeHead(status);
+          res.end();
+        };
+        engine.postsInFlight++;
+        engine.maxPostsInFlight = Math.max(engine.maxPostsInFlight, engine.postsInFlight);
+        if (!link || link.readyState !== 1) { answer(404); return; }
+        if (req.headers.authorization !== 'Bearer ' + link.postToken) { answer(403); return; }
+        const status = engine.postStatus ? engine.postStatus(link) : null;
+        if (status) { answer(status); return; }
+        engine.posts.push({ link, body, at: Date.now() });
+        const frames = body.startsWith('[') ? JSON.parse(body).map((f) => JSON.stringify(f)) : [body];
+        for (const f of frames) link.emit('message', f);
+        if (engine.postDelayMs > 0) setTimeout(() => answer(204), engine.postDelayMs);
+        else answer(204);
+      });
+      return;
+    }
+    if (req.method === 'GET' && m && m[2]) {
+      const link = links.get(m[1]);
+      if (!link || url.searchParams.get('key') !== link.key) { res.writeHead(404); res.end(); return; }
+      const from = Number(url.searchParams.get('from'));
+      while (link.base < from && link.frames.length > 0) { link.frames.shift(); link.base++; }
+      if (link.waiting) answerPoll(link, true); // one poll at a time: the one before gets []
+      link.waiting = { res, timer: setTimeout(() => answerPoll(link, true), engine.pollWaitMs) };
+      res.on('close', () => { if (link.waiting && link.waiting.res === res) { clearTimeout(link.waiting.timer); link.waiting = null; } });
+      answerPoll(link);
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  }
+  engine.links = links;
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   engine.port = server.address().port;
   engine.url = `ws://127.0.0.1:${engine.port}/ws`;
   engine.dropAll = () => { for (const s of engine.sockets) s.terminate(); };
   engine.closeAll = (code, reason) => { for (const s of engine.sockets) s.close(code, reason); };
-  engine.stop = () => new Promise((r) => { for (const s of engine.sockets) s.terminate(); wss.close(); server.close(() => r()); });
+  engine.stop = () => new Promise((r) => {
+    for (const s of engine.sockets) s.terminate();
+    for (const s of held) s.destroy();
+    wss.close();
+    server.close(() => r());
+    server.closeAllConnections?.();
+  });
   return engine;
 }
