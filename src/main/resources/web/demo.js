@@ -142,7 +142,9 @@ function start(me, tokens) {
   // Why the socket ended (close code, the engine's retryAfterMs advice) and when the client comes back.
   client.on('disconnected', (d) => log(d.message + (d.reconnectInMs === null ? '' : '; next attempt in '
     + (d.reconnectInMs / 1000).toFixed(1) + ' s')));
-  client.on('welcome', (w) => log('welcome: connection ' + w.connectionId + ', heartbeat ' + w.heartbeatSeconds + ' s'));
+  client.on('welcome', (w) => log('welcome: connection ' + w.connectionId + ' over ' + client.transport + ', heartbeat ' + w.heartbeatSeconds + ' s'));
+  // A proxy that refuses WebSockets (or buffers the stream): the client moves on to the HTTP fallback by itself.
+  client.on('fallback', (f) => log(f.from + ' did not get through (' + f.message + '): trying ' + f.to));
   client.on('refreshed', (r) => log('token refreshed on the open socket: now valid until ' + time(r.exp * 1000)));
   client.on('error', (e) => log('error ' + e.code + ': ' + e.message, 'error'));
   client.on('notification', (n) => toast((n.data && n.data.text) || n.event, 'notification'));
