@@ -1146,8 +1146,9 @@ test('12. demo page through a proxy that refuses upgrades: the class works over 
     document.getElementById('progress-bar').getAttribute('aria-valuenow') === String(v), v, { timeout: 10000 });
   try {
     const teacher = await open(instructorContext, 'as=turing');
-    const tab1 = await open(context, 'as=hopper');
-    const tab2 = await open(context, 'as=hopper');
+    const student = new URLSearchParams({ user: 'hopper', name: 'Hopper', role: 'student' }).toString();
+    const tab1 = await open(context, student);
+    const tab2 = await open(context, student);
     for (const p of [teacher, tab1, tab2]) await logged(p, 'over sse');
     await logged(tab1, 'joined user:hopper');
     await logged(tab2, 'joined user:hopper');
