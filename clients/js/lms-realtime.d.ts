@@ -5,6 +5,15 @@ export type TokenSource = string | (() => string | Promise<string>);
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
+/**
+ * What carries a connection (contract §10): a WebSocket; the HTTP fallback's event stream
+ * (`GET /sse`, frames out as POSTs); its long polls (`GET /sse?mode=poll`).
+ */
+export type Transport = 'websocket' | 'sse' | 'long-poll';
+
+/** The part of `fetch` the HTTP fallback uses: the DOM's and Node's (18+) both fit. */
+export type FetchLike = (input: string, init?: any) => Promise<unknown>;
+
 export interface RealtimeClientOptions {
   /** The engine's WebSocket URL, e.g. `wss://host/ws`. `http(s):` and page-relative URLs are accepted too. */
   url: string;
@@ -86,6 +95,25 @@ export interface RealtimeClientOptions {
    * minted together does not refresh in the same second). Default 60000.
    */
   refreshMarginMs?: number;
+  /**
+   * The transports the client may use, tried in this order whatever order is given: a WebSocket
+   * first; where the upgrade fails (a proxy refuses or breaks it) or gives no `welcome` within
+   * `fallbackAfterMs`, `GET /sse`; where no event comes on that stream within `fallbackAfterMs`
+   * (a proxy that buffers it), long polls. Default: all three, less those the environment cannot
+   * carry (no WebSocket class; no `fetch`, or a URL that cannot be made absolute). `['websocket']`:
+   * never fall back.
+   */
+  transports?: Transport[];
+  /** A transport without `welcome` after this long is taken as blocked and the next one tried. Default 4000. */
+  fallbackAfterMs?: number;
+  /**
+   * Once a fallback worked, the page's connections (this client's reconnects, and clients made later
+   * for the same `url`) start on it; a reconnect this long after the WebSocket last failed tries the
+   * WebSocket first again. Default 300000 (5 minutes); 0: every reconnect tries it first.
+   */
+  webSocketRetryMs?: number;
+  /** `fetch` for the HTTP fallback; default `globalThis.fetch`. */
+  fetch?: FetchLike;
 }
 
 /** The part of the Web Storage interface (`localStorage`) the client uses. */
@@ -323,12 +351,23 @@ export interface RealtimeClientEvents {
    * again. Comes right after `state` turns `'disconnected'`.
    */
   disconnected: DisconnectedEvent;
+  /** A transport did not get through before its `welcome` (why in `message`): the client tries the next one. */
+  fallback: FallbackEvent;
+}
+
+/** One step down the transports within an attempt. */
+export interface FallbackEvent {
+  from: Transport;
+  to: Transport;
+  /** What made the client give `from` up: `no welcome within 4000 ms`, a close before `welcome`... */
+  message: string;
 }
 
 /** Why a connection (or an attempt) ended, and when the next attempt is due. */
 export interface DisconnectedEvent {
   /**
-   * The WebSocket close code: the engine's (`4001` token expired, `4002` heartbeat missed, `4008`
+   * The close code (over the HTTP fallback, that of the engine's last `close` event, or 1006 when
+   * the stream or the polls ended without one): the engine's (`4001` token expired, `4002` heartbeat missed, `4008`
    * slow consumer, `4029` rate limited, `1012` restarting...) or the browser's (`1006`: no close
    * frame, also a refused handshake). `null` when the client gave the socket up itself (no pong, a
    * `seq` gap, no `welcome` in time, a refresh refused) or could not open one (the token function failed).
@@ -369,6 +408,12 @@ export declare class RealtimeClient {
    * with (when it is a JWT), then each `refreshed`'s; null when unknown.
    */
   readonly tokenExp: number | null;
+  /**
+   * What carries the connection, or, while connecting, the transport being tried; null before the
+   * first attempt. Over `'sse'` and `'long-poll'` everything works as over a WebSocket: recovery,
+   * refresh, the inbox, stored positions, the heartbeat (a `ping` is POSTed).
+   */
+  readonly transport: Transport | null;
   /**
    * Returns a function that removes the listener. A listener for `notification`,
    * `notification_read` or `event` makes the client follow the inbox: it joins `user:<me>` on every

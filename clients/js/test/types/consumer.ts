@@ -52,3 +52,18 @@ client.close();
 // issue 22: the DOM's own WebSocket class may be passed (the `ws` package's: node-consumer.ts)
 const explicit = new RealtimeClient({ url: 'wss://engine.example/ws', token: 'jwt', WebSocket });
 explicit.close();
+
+// issue 24: the fallback transports, the transport in use, the steps down
+const behindProxy = new RealtimeClient({
+  url: 'wss://engine.example/ws',
+  transports: ['websocket', 'sse', 'long-poll'],
+  fallbackAfterMs: 3000,
+  webSocketRetryMs: 60000,
+  fetch, // the DOM's own
+});
+const carried: 'websocket' | 'sse' | 'long-poll' | null = behindProxy.transport;
+behindProxy.on('fallback', (f) => void [f.from, f.to, f.message.length]);
+// @ts-expect-error not a transport of the contract
+new RealtimeClient({ url: 'wss://engine.example/ws', transports: ['polling'] });
+void carried;
+behindProxy.close();
