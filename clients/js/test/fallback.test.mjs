@@ -14,6 +14,8 @@ async function until(cond, ms = 5000, what = 'condition') {
   throw new Error('timed out waiting for ' + what);
 }
 const fast = { initialMs: 20, maxMs: 100, minCrashRetryMs: 20 };
+/** Each test within 20 s: a client that never connects fails it rather than hang the run. */
+const t = (name, fn) => test(name, { timeout: 20000 }, fn);
 const kinds = (engine) => engine.handshakes.map((h) => h.kind);
 /** A client of `engine` with fast backoff and a short fallback wait; `events` collects course:1's events. */
 function clientOf(engine, opts = {}) {
@@ -25,7 +27,7 @@ function clientOf(engine, opts = {}) {
   return { client, room, events, fallbacks };
 }
 
-test('an upgrade refused (403 from a proxy): the client uses /sse with the token in Authorization; join, publish, events, presence', async () => {
+t('an upgrade refused (403 from a proxy): the client uses /sse with the token in Authorization; join, publish, events, presence', async () => {
   const engine = await startEngine({ fallback: true });
   engine.refuseUpgrade = true;
   const { client, room, events, fallbacks } = clientOf(engine);
@@ -49,7 +51,7 @@ test('an upgrade refused (403 from a proxy): the client uses /sse with the token
   await engine.stop();
 });
 
-test('an upgrade held (no answer): after fallbackAfterMs the client uses /sse', async () => {
+t('an upgrade held (no answer): after fallbackAfterMs the client uses /sse', async () => {
   const engine = await startEngine({ fallback: true });
   engine.holdUpgrade = true;
   const t0 = Date.now();
@@ -61,7 +63,7 @@ test('an upgrade held (no answer): after fallbackAfterMs the client uses /sse', 
   await engine.stop();
 });
 
-test('a stream buffered by a proxy (no event comes): the client long-polls; publish, events, recovery across a drop', async () => {
+t('a stream buffered by a proxy (no event comes): the client long-polls; publish, events, recovery across a drop', async () => {
   const engine = await startEngine({ fallback: true, pollWaitMs: 300 });
   engine.refuseUpgrade = true;
   engine.bufferStream = true;
@@ -89,7 +91,7 @@ test('a stream buffered by a proxy (no event comes): the client long-polls; publ
   await engine.stop();
 });
 
-test('the page remembers what worked: a later client starts on it; after webSocketRetryMs a reconnect tries WebSocket again', async () => {
+t('the page remembers what worked: a later client starts on it; after webSocketRetryMs a reconnect tries WebSocket again', async () => {
   const engine = await startEngine({ fallback: true });
   engine.refuseUpgrade = true;
   const a = clientOf(engine, { webSocketRetryMs: 800 });
@@ -121,7 +123,7 @@ test('the page remembers what worked: a later client starts on it; after webSock
   await engine.stop();
 });
 
-test('a refusal of /sse (401) is the engine speaking: no long poll, a reconnect with a fresh token', async () => {
+t('a refusal of /sse (401) is the engine speaking: no long poll, a reconnect with a fresh token', async () => {
   const engine = await startEngine({ fallback: true });
   engine.rejectHandshake = true;
   let tokens = 0;
@@ -139,7 +141,7 @@ test('a refusal of /sse (401) is the engine speaking: no long poll, a reconnect 
   await engine.stop();
 });
 
-test('an engine without the fallback (/sse 404): the attempt fails like a refused socket, no long poll', async () => {
+t('an engine without the fallback (/sse 404): the attempt fails like a refused socket, no long poll', async () => {
   const engine = await startEngine();
   engine.refuseUpgrade = true;
   const errors = [];
@@ -153,7 +155,7 @@ test('an engine without the fallback (/sse 404): the attempt fails like a refuse
   await engine.stop();
 });
 
-test('transports: [\'websocket\'] never falls back', async () => {
+t('transports: [\'websocket\'] never falls back', async () => {
   const engine = await startEngine({ fallback: true });
   engine.refuseUpgrade = true;
   const { client } = clientOf(engine, { transports: ['websocket'] });
@@ -164,7 +166,7 @@ test('transports: [\'websocket\'] never falls back', async () => {
   await engine.stop();
 });
 
-test('frames go out one POST at a time, in order; those sent meanwhile together as a JSON array', async () => {
+t('frames go out one POST at a time, in order; those sent meanwhile together as a JSON array', async () => {
   const engine = await startEngine({ fallback: true });
   engine.refuseUpgrade = true;
   engine.postDelayMs = 100;
@@ -180,7 +182,7 @@ test('frames go out one POST at a time, in order; those sent meanwhile together 
   await engine.stop();
 });
 
-test('a POST answered 429 is sent again after its Retry-After; nothing is lost or doubled', async () => {
+t('a POST answered 429 is sent again after its Retry-After; nothing is lost or doubled', async () => {
   const engine = await startEngine({ fallback: true });
   engine.refuseUpgrade = true;
   const { client, room } = clientOf(engine);
@@ -195,7 +197,7 @@ test('a POST answered 429 is sent again after its Retry-After; nothing is lost o
   await engine.stop();
 });
 
-test('the engine\'s last close event ends the connection with its code and reason (4029, retryAfterMs honoured)', async () => {
+t('the engine\'s last close event ends the connection with its code and reason (4029, retryAfterMs honoured)', async () => {
   const engine = await startEngine({ fallback: true });
   engine.refuseUpgrade = true;
   const disconnects = [];
@@ -214,7 +216,7 @@ test('the engine\'s last close event ends the connection with its code and reaso
   await engine.stop();
 });
 
-test('a POST that fails (the connection is gone: 404) drops the connection; requests reject, the client reconnects', async () => {
+t('a POST that fails (the connection is gone: 404) drops the connection; requests reject, the client reconnects', async () => {
   const engine = await startEngine({ fallback: true });
   engine.refuseUpgrade = true;
   const { client, room } = clientOf(engine);
@@ -228,7 +230,7 @@ test('a POST that fails (the connection is gone: 404) drops the connection; requ
   await engine.stop();
 });
 
-test('the heartbeat runs over POSTs; a connection whose pongs stop coming is given up', async () => {
+t('the heartbeat runs over POSTs; a connection whose pongs stop coming is given up', async () => {
   const engine = await startEngine({ fallback: true, heartbeatSeconds: 0.4 });
   engine.refuseUpgrade = true;
   const { client, room } = clientOf(engine);
