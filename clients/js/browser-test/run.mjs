@@ -347,16 +347,13 @@ class CutProxy {
  * What a school's or a company's proxy does to the engine's traffic (issue 24): every HTTP request is
  * passed on to the engine, but a WebSocket upgrade is refused (403), and with `buffer` an answer is
  * held until it has ended and then sent whole with a Content-Length (an event stream then never
- * arrives). Its network can be cut like the CutProxy's.
+ * arrives). Its network is cut and restored as the CutProxy's.
  */
-class FilterProxy {
+class FilterProxy extends CutProxy {
   constructor(targetPort, { buffer = false } = {}) {
-    this.targetPort = targetPort;
+    super(targetPort);
     this.buffer = buffer;
-    this.port = 0;
-    this.server = null;
-    this.sockets = new Set(); // the browser's connections
-    this.upstream = new Set(); // requests to the engine
+    this.upstream = new Set(); // requests to the engine (this.sockets: the browser's connections)
     this.upgradesRefused = 0;
     this.requests = []; // 'METHOD path' of each request passed on (the token hidden)
   }
@@ -377,10 +374,6 @@ class FilterProxy {
     await once(this.server, 'listening');
     this.port = this.server.address().port;
     return this;
-  }
-
-  get wsUrl() {
-    return `ws://127.0.0.1:${this.port}/ws`;
   }
 
   get origin() {
@@ -413,33 +406,10 @@ class FilterProxy {
     req.pipe(up);
   }
 
-  /** The network goes away: every connection is reset and new ones are refused. */
+  /** The network goes away (see CutProxy), the requests to the engine with it. */
   async cut() {
-    const server = this.server;
-    this.server = null;
-    const closed = new Promise((r) => server.close(r));
-    for (const s of this.sockets) s.resetAndDestroy();
     for (const u of this.upstream) u.destroy();
-    this.sockets.clear();
-    await closed;
-  }
-
-  /** The network comes back, on the same port. */
-  async restore() {
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      try {
-        return await this.start();
-      } catch (err) {
-        if (err.code !== 'EADDRINUSE' || Date.now() > deadline) throw err;
-        this.server = null;
-        await sleep(100);
-      }
-    }
-  }
-
-  async stop() {
-    if (this.server) await this.cut();
+    await super.cut();
   }
 }
 
