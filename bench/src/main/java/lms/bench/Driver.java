@@ -97,6 +97,8 @@ public final class Driver {
   // ---- options
   String scenario = "fanout";
   Proto proto = Proto.LMS;
+  /** lms, fan-out and hold (issue 24): members on WebSockets ({@code ws}) or Server-Sent Events ({@code sse}, {@link SseMember}). */
+  boolean sse;
   String label;
   URI base = URI.create("http://127.0.0.1:8080"); // the first of bases: publishes go here
   List<URI> bases = new ArrayList<>(List.of(base)); // members are spread over these, round robin
@@ -167,6 +169,7 @@ public final class Driver {
   final Map<EventExecutor, Stats> statsByLoop = new IdentityHashMap<>();
   final List<Channel> channels = java.util.Collections.synchronizedList(new ArrayList<>());
   Semaphore connectSlots;
+  HttpPool sseFrames; // sse: the members' POSTs of their frames (join, ping), over a few keep-alive connections
   SecretKeySpec key;
   EventLoopGroup group;
   Bootstrap bootstrap;
@@ -233,7 +236,7 @@ public final class Driver {
                [--secret S (lms)] [--room course:1|r|none] [--publish-url URL] [--server-pid PID[,PID2,...]]
                [--out file.json] [--label NAME] [--threads 2] [--connect-concurrency 256] [--join-timeout 120]
                [--drain 10] [--ping-seconds 20] [--publish-connections 4] [--prewarm 2000] [--idle-seconds 2]
-               [--connect-retries 5 (fan-out, hold), 0 (handshake)]
+               [--connect-retries 5 (fan-out, hold), 0 (handshake)] [--member-kind ws|sse (lms: fan-out, hold)]
                [--sources N (127.0.0.1..127.0.0.N) | --source-addrs 127.0.0.2,127.0.0.3] [--sockets-per-source N]
              hold:      --members N [--hold-seconds 30] [--hold-warmup 1000] [--settle-seconds 5]
                         [--idle-cpu-seconds 30] [--idle-baseline-seconds 5]
@@ -271,6 +274,11 @@ public final class Driver {
               + " (fanout, hold, handshake, capacity, durable, publish, lms-day)");
         };
         case "--label" -> label = v;
+        case "--member-kind" -> sse = switch (v) {
+          case "ws" -> false;
+          case "sse" -> true;
+          default -> throw new IllegalArgumentException("unknown --member-kind " + v + " (ws, sse)");
+        };
         case "--url" -> {
           bases.clear();
           for (String u : v.split(",")) {
@@ -411,6 +419,9 @@ public final class Driver {
     if (secret != null) {
       key = new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256");
     }
+    if (sse && (proto != Proto.LMS || !(scenario.equals("fanout") || scenario.equals("hold")) || bases.size() != 1)) {
+      throw new IllegalArgumentException("--member-kind sse is for --server lms, one --url, --scenario fanout or hold");
+    }
     if (connectRetries == null) {
       connectRetries = scenario.equals("handshake") ? 0 : 5;
     }
@@ -501,12 +512,18 @@ public final class Driver {
         .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 15_000);
     connectSlots = new Semaphore(connectConcurrency);
+    if (sse) { // the ramp's joins: up to --connect-concurrency at once, 16 x 32 may wait in the pool
+      sseFrames = new HttpPool(base.getHost(), port(base), SseMember.POST_CONNECTIONS);
+    }
   }
 
   void stopClient() throws InterruptedException {
     stopping = true;
     closeAll();
     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+    if (sseFrames != null) {
+      sseFrames.close();
+    }
   }
 
   void closeAll() {
@@ -642,7 +659,7 @@ public final class Driver {
         ch.eventLoop().execute(() -> {
           if (m.state == Member.JOINED) {
             m.pongAsked = true;
-            ch.writeAndFlush(new TextWebSocketFrame("{\"type\":\"ping\"}"), ch.voidPromise());
+            m.send(ch, "{\"type\":\"ping\"}");
           }
         });
       }
@@ -805,6 +822,9 @@ public final class Driver {
   }
 
   URI memberUri(int i) {
+    if (sse) {
+      return URI.create(bases.get(i % bases.size()) + "/sse?token=" + memberToken(i));
+    }
     String ws = bases.get(i % bases.size()).toString().replaceFirst("^http", "ws");
     return URI.create(switch (proto) {
       case LMS -> ws + "/ws?token=" + memberToken(i);
@@ -843,6 +863,9 @@ public final class Driver {
   }
 
   ChannelInitializer<SocketChannel> initializer(URI uri, long t0, int index, int attempt) {
+    if (sse) {
+      return SseMember.initializer(() -> new SseMember(this, t0, uri, index, attempt));
+    }
     return initializer(uri, () -> new Member(t0, uri, index, attempt));
   }
 
@@ -892,7 +915,7 @@ public final class Driver {
   static final byte[] ERROR_TYPE = "\"error\"".getBytes(StandardCharsets.US_ASCII);
   static final byte[] PONG_TYPE = "\"pong\"".getBytes(StandardCharsets.US_ASCII);
 
-  final class Member extends ChannelInboundHandlerAdapter {
+  class Member extends ChannelInboundHandlerAdapter {
     static final int CONNECTING = 0, OPENING = 1, JOINING = 2, JOINED = 3;
     final long t0; // System.nanoTime() when connect() was called
     final URI uri;
@@ -937,6 +960,11 @@ public final class Driver {
       stats = statsByLoop.get(ctx.channel().eventLoop());
     }
 
+    /** One client frame to the server: a WebSocket text frame ({@link SseMember}: a POST). On the channel's loop. */
+    void send(Channel ch, String frame) {
+      ch.writeAndFlush(new TextWebSocketFrame(frame), ch.voidPromise());
+    }
+
     void releaseSlot() {
       if (slotHeld) {
         slotHeld = false;
@@ -961,8 +989,7 @@ public final class Driver {
       releaseSlot();
       if (proto == Proto.LMS && pingSeconds > 0) {
         long period = TimeUnit.SECONDS.toMillis(pingSeconds);
-        heartbeat = ctx.channel().eventLoop().scheduleAtFixedRate(
-            () -> ctx.writeAndFlush(new TextWebSocketFrame("{\"type\":\"ping\"}"), ctx.voidPromise()),
+        heartbeat = ctx.channel().eventLoop().scheduleAtFixedRate(() -> send(ctx.channel(), "{\"type\":\"ping\"}"),
             ThreadLocalRandom.current().nextLong(period), period, TimeUnit.MILLISECONDS);
       }
     }
@@ -1047,8 +1074,7 @@ public final class Driver {
               return;
             }
             state = JOINING;
-            ctx.writeAndFlush(new TextWebSocketFrame("{\"type\":\"join\",\"room\":\"" + roomOf(index) + "\",\"id\":\"j\"}"),
-                ctx.voidPromise());
+            send(ctx.channel(), "{\"type\":\"join\",\"room\":\"" + roomOf(index) + "\",\"id\":\"j\"}");
           } else if (state == JOINING && contains(c, JOINED_TYPE)) {
             joined(ctx);
           } else if (contains(c, ERROR_TYPE)) {
@@ -1563,6 +1589,9 @@ public final class Driver {
     r.put("server", label);
     r.put("scenario", scenario);
     r.put("protocol", proto.name().toLowerCase());
+    if (proto == Proto.LMS) {
+      r.put("member_kind", sse ? "sse" : "ws"); // issue 24: Report keys fan-out and hold by it
+    }
     r.put("url", base.toString());
     return r;
   }
