@@ -44,6 +44,8 @@
 #                            once), durable on lms, lms-pg and lms-memory (10 s + 30 s, 3 repeats): well over an hour
 #   issue 23's two scenarios alone (about 11 min: publish 4 min 40 s for five servers, lms-day 5 min 50 s for four):
 #   bench/run.sh --quick --scenarios "publish lms-day"
+#   issue 24's two comparisons (SSE vs WebSocket members, same run; an engine with /sse: --engine-jar):
+#   bench/run.sh --quick --scenarios "fanout hold" --servers lms --member-kinds "ws sse"
 #   issue 14's two comparisons (not in --quick's defaults: one run cannot resolve 10 %, and PostgreSQL adds a server):
 #   bench/run.sh --quick --scenarios "fanout durable" --servers "lms lms-memory plain" \
 #                --durable-servers "lms lms-pg lms-memory" --repeats 3
@@ -71,7 +73,9 @@
 # --day-course-size 50, one instructor each), --day-steps "1 2 4 8 16 32 64 128 256" (multipliers),
 # --day-warmup N (2 quick, 3 full; the first step at least 8), --day-seconds N (8 quick, 15 full),
 # --day-connections N (8: the HTTP calls' connections);
-# --engine-jar PATH (default target/lms-realtime.jar, built when missing);
+# issue 24: --member-kinds "ws sse" (default "ws"): fan-out and hold run once per kind on every engine server,
+# WebSocket members and HTTP-fallback members (GET /sse, frames POSTed to the welcome's postUrl; peers: ws only);
+# --engine-jar PATH (default target/lms-realtime.jar, built when missing; env ENGINE_JAR);
 # --no-build (use bench/target/lms-bench.jar as it is);
 # --readme-only (no run: rewrite README.md's Performance block from bench/results/latest.json, then exit).
 # Environment: ENGINE_JAVA_OPTS, HOLD_JAVA_OPTS (hold: engine and ceiling), CLUSTER_JAVA_OPTS (each node),
@@ -93,6 +97,7 @@ REPEATS=
 SIZES=
 CLUSTER_SIZES=
 SERVERS="lms lms-pekko socketio plain"
+MEMBER_KINDS=ws # issue 24: "ws sse" runs fan-out and hold with each kind of member on every engine
 SCENARIOS= # full: all eight; quick: without publish and lms-day (about 11 min more: opt in with --scenarios)
 DURABLE_SERVERS=
 DURABLE_ROOMS=100
@@ -161,6 +166,7 @@ while [ $# -gt 0 ]; do
     --members) SIZES="${2//,/ }"; shift ;;
     --cluster-members) CLUSTER_SIZES="${2//,/ }"; shift ;;
     --servers) SERVERS="${2//,/ }"; shift ;;
+    --member-kinds) MEMBER_KINDS="${2//,/ }"; shift ;;
     --scenarios) SCENARIOS="${2//,/ }"; shift ;;
     --hold-sockets) HOLD_N="$2"; shift ;;
     --hold-seconds) HOLD_SECONDS="$2"; shift ;;
@@ -264,6 +270,9 @@ CEILING_THREADS="${CEILING_THREADS:-$(nproc)}"
 
 for s in $SERVERS; do
   case "$s" in lms|lms-pekko|lms-memory|lms-pg|socketio|plain) ;; *) echo "run.sh: unknown server $s (lms, lms-pekko, lms-memory, lms-pg, socketio, plain)" >&2; exit 64 ;; esac
+done
+for k in $MEMBER_KINDS; do
+  case "$k" in ws|sse) ;; *) echo "run.sh: unknown member kind $k (ws, sse)" >&2; exit 64 ;; esac
 done
 for s in $SCENARIOS; do
   case "$s" in fanout|hold|handshake|capacity|durable|publish|lms-day|cluster) ;; *) echo "run.sh: unknown scenario $s (fanout, hold, handshake, capacity, durable, publish, lms-day, cluster)" >&2; exit 64 ;; esac
@@ -416,6 +425,7 @@ SECRET="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" # 48 characters, new for
   echo "transports:     lms = lms-realtime with LMS_TRANSPORT=netty (the engine's default); lms-pekko = lms-realtime-pekko-http, the same jar with LMS_TRANSPORT=pekko-http; lms-memory and lms-pg on netty"
   echo "fan-out:        members: $SIZES; rate: ${RATE:-$LOAD deliveries/s offered, i.e. $LOAD/members} events/s; warm-up ${WARMUP}s; measured ${MEASURE}s; payload ${PAYLOAD} B; repeats: $REPEATS"
   echo "cluster:        members: $CLUSTER_SIZES; 3 nodes (LMS_TRANSPORT=netty, LMS_DURABLE_ROOMS=: memory rooms); otherwise as fan-out"
+  echo "member kinds:   $MEMBER_KINDS (fan-out and hold, engine servers only, the peers ws; sse: GET /sse, each member's frames POSTed to its postUrl over 32 keep-alive connections the driver's members share)"
   echo "hold:           $HOLD_N sockets, held ${HOLD_SECONDS}s (idle CPU over the last ${IDLE_CPU_SECONDS}s; at 0 sockets over ${IDLE_BASELINE_SECONDS}s), over $SOURCES source addresses"
   echo "handshake:      $STORM_N sockets, $IN_FLIGHT in flight, over $SOURCES source addresses, 2 rounds (cold, warm)"
   echo "durable:        $DURABLE_ROOMS rooms (course:d1..course:d$DURABLE_ROOMS) x $DURABLE_PER_ROOM members ($DURABLE_N sockets); $DURABLE_RATE events/s in all, round robin over the rooms, open loop; async client, at most $DURABLE_CONNECTIONS connections; warm-up ${DURABLE_WARMUP}s; measured ${DURABLE_SECONDS}s; payload ${PAYLOAD} B; servers: $DURABLE_SERVERS; repeats: $REPEATS${DURABLE_NOTE:+; $DURABLE_NOTE}"
@@ -649,9 +659,15 @@ run_driver() {
 }
 
 count_words() { echo $# ; }
+# issue 24: the member kinds a server runs in fan-out and hold (engines: --member-kinds; the peers have WebSockets only)
+kinds_of() { if is_lms "$1"; then echo "$MEMBER_KINDS"; else echo ws; fi; }
+kind_suffix() { [ "$1" = ws ] || echo "-$1"; } # run ids and files: ws as before, sse with -sse
+kind_args() { [ "$2" = sse ] && is_lms "$1" && echo "--member-kind sse"; } # the driver's option (ws: its default)
+SERVER_KINDS=0 # fan-out and hold runs per size and repeat: a server per kind it runs
+for s in $SERVERS; do SERVER_KINDS=$((SERVER_KINDS + $(count_words $(kinds_of "$s")))); done
 TOTAL=0
-has "$SCENARIOS" fanout && TOTAL=$((TOTAL + REPEATS * $(count_words $SIZES) * $(count_words $SERVERS)))
-has "$SCENARIOS" hold && TOTAL=$((TOTAL + $(count_words $SERVERS)))
+has "$SCENARIOS" fanout && TOTAL=$((TOTAL + REPEATS * $(count_words $SIZES) * SERVER_KINDS))
+has "$SCENARIOS" hold && TOTAL=$((TOTAL + SERVER_KINDS))
 has "$SCENARIOS" handshake && TOTAL=$((TOTAL + REPEATS * $(count_words $SERVERS)))
 has "$SCENARIOS" capacity && TOTAL=$((TOTAL + $(count_words $CAP_SIZES) * $(count_words $SERVERS)))
 has "$SCENARIOS" durable && TOTAL=$((TOTAL + REPEATS * $(count_words $DURABLE_SERVERS)))
@@ -696,13 +712,15 @@ if has "$SCENARIOS" fanout; then
   for r in $(seq 1 "$REPEATS"); do
     for m in $SIZES; do
       for s in $SERVERS; do # servers interleaved: drift in the box's load hits them alike
-        N=$((N + 1))
-        id="$(printf '%05d' "$m")-$s-$r"
-        out="$WORK/run-$id.json"
-        log "run $N/$TOTAL: fan-out, $(label_of "$s"), $m members, repeat $r"
-        one_run fanout "$s" "$m" "$id" "$out" $(( WARMUP + MEASURE + 300 )) "" \
-          --members "$m" --rate "$(rate_for "$m")" --seconds "$MEASURE" \
-          --warmup "$WARMUP" --payload-bytes "$PAYLOAD" --threads "$DRIVER_THREADS"
+        for k in $(kinds_of "$s"); do
+          N=$((N + 1))
+          id="$(printf '%05d' "$m")-$s$(kind_suffix "$k")-$r"
+          out="$WORK/run-$id.json"
+          log "run $N/$TOTAL: fan-out, $(label_of "$s"), $m $k members, repeat $r"
+          one_run fanout "$s" "$m" "$id" "$out" $(( WARMUP + MEASURE + 300 )) "" \
+            --members "$m" --rate "$(rate_for "$m")" --seconds "$MEASURE" \
+            --warmup "$WARMUP" --payload-bytes "$PAYLOAD" --threads "$DRIVER_THREADS" $(kind_args "$s" "$k")
+        done
       done
     done
   done
@@ -712,14 +730,16 @@ fi
 if has "$SCENARIOS" hold; then
   log "hold: $HOLD_N sockets, ${HOLD_SECONDS}s, $SOURCES source addresses"
   for s in $SERVERS; do
-    N=$((N + 1))
-    id="hold-$s"
-    out="$WORK/hold-$s.json"
-    log "run $N/$TOTAL: hold, $(label_of "$s"), $HOLD_N sockets"
-    one_run hold "$s" "$HOLD_N" "$id" "$out" $(( HOLD_SECONDS + IDLE_BASELINE_SECONDS + 900 )) hold \
-      --scenario hold --members "$HOLD_N" \
-      --hold-seconds "$HOLD_SECONDS" --idle-cpu-seconds "$IDLE_CPU_SECONDS" --idle-baseline-seconds "$IDLE_BASELINE_SECONDS" \
-      --sources "$SOURCES" --threads "$DRIVER_THREADS" --join-timeout 300
+    for k in $(kinds_of "$s"); do
+      N=$((N + 1))
+      id="hold-$s$(kind_suffix "$k")"
+      out="$WORK/hold-$s$(kind_suffix "$k").json"
+      log "run $N/$TOTAL: hold, $(label_of "$s"), $HOLD_N $k members"
+      one_run hold "$s" "$HOLD_N" "$id" "$out" $(( HOLD_SECONDS + IDLE_BASELINE_SECONDS + 900 )) hold \
+        --scenario hold --members "$HOLD_N" \
+        --hold-seconds "$HOLD_SECONDS" --idle-cpu-seconds "$IDLE_CPU_SECONDS" --idle-baseline-seconds "$IDLE_BASELINE_SECONDS" \
+        --sources "$SOURCES" --threads "$DRIVER_THREADS" --join-timeout 300 $(kind_args "$s" "$k")
+    done
   done
 fi
 

@@ -19,7 +19,8 @@ import lms.bench.Goals.Goal;
 
 /**
  * Merges the driver's per-run JSON files of one {@code bench/run.sh} run ({@code run-*.json}: fan-out,
- * one node or a cluster; {@code hold-*.json}; {@code handshake-*.json}; {@code capacity-*.json}; {@code durable-*.json}) into
+ * one node or a cluster; {@code hold-*.json}; {@code handshake-*.json}; {@code capacity-*.json}; {@code durable-*.json};
+ * fan-out and hold with SSE members, {@code member_kind} {@code sse}, go to {@link Issue24} alone) into
  * {@code bench/results/latest.json}, {@code bench/results/<date>.md} and, with {@code --plots DIR}, PNG
  * plots (XChart). Repeated runs of the same server and size are summarised by the median of each figure.
  *
@@ -97,6 +98,8 @@ public final class Report {
       }
     }
     String mode = o.getOrDefault("--mode", "full");
+    List<JsonNode> sseRuns = Issue24.takeSse(runs);   // issue 24: SSE members have a section of their own;
+    List<JsonNode> sseHolds = Issue24.takeSse(holds); // every other figure is of WebSocket members
 
     // group: server, members, rate -> runs
     Map<String, List<JsonNode>> groups = new LinkedHashMap<>();
@@ -239,6 +242,8 @@ public final class Report {
     goals.forEach(g -> goalsJson.add(g.json(json)));
     Issue23.Summary i23 = Issue23.summarise(json, publishes, days);
     Issue23.putJson(latest, i23);
+    Issue24.Summary i24 = Issue24.summarise(json, rows, holdRows, sseRuns, sseHolds);
+    Issue24.putJson(latest, i24);
     List<String> plots = new ArrayList<>(o.containsKey("--plots")
         ? Plots.write(Path.of(o.get("--plots")), rows, holdRows, stormRows, capRows, caps, durableRows)
         : List.of());
@@ -288,6 +293,7 @@ public final class Report {
     }
 
     Issue23.appendGoals(md, i23);
+    Issue24.append(md, i24);
 
     // ---- the goals of issue 7, kept for comparison
     md.append("\n## Issue 7's goals (the earlier issue's, kept for comparison)\n\n");
