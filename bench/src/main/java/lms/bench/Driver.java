@@ -512,8 +512,8 @@ public final class Driver {
         .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 15_000);
     connectSlots = new Semaphore(connectConcurrency);
-    if (sse) { // the ramp's joins: up to --connect-concurrency at once, 16 x 32 may wait in the pool
-      sseFrames = new HttpPool(base.getHost(), port(base), SseMember.POST_CONNECTIONS);
+    if (sse) { // every member may have a frame waiting at once (the hold's last ping round): none is skipped
+      sseFrames = new HttpPool(base.getHost(), port(base), SseMember.POST_CONNECTIONS, 2 * MAX_SOCKETS_PER_PROCESS);
     }
   }
 

@@ -90,10 +90,15 @@ final class HttpPool {
   int connecting;
 
   HttpPool(String host, int port, int max) {
+    this(host, port, max, 16 * max);
+  }
+
+  /** With a queue of its own bound ({@link SseMember}'s: a frame per member may wait, the hold's last ping all at once). */
+  HttpPool(String host, int port, int max, int maxQueue) {
     this.host = host;
     this.port = port;
     this.max = max;
-    this.maxQueue = 16 * max;
+    this.maxQueue = maxQueue;
     this.bootstrap = new Bootstrap().group(loop).channel(NioSocketChannel.class)
         .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5_000)

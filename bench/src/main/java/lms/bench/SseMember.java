@@ -33,7 +33,7 @@ import java.util.function.Supplier;
  */
 final class SseMember extends Driver.Member {
 
-  /** The POST connections of the whole driver (the pool queues 16 x that many before it skips a POST). */
+  /** The POST connections of the whole driver; the frames beyond them wait in the pool's queue. */
   static final int POST_CONNECTIONS = 32;
   static final byte[] DATA = "data:".getBytes(StandardCharsets.US_ASCII);
   static final byte[] CLOSE_PREFIX = "{\"type\":\"close\"".getBytes(StandardCharsets.US_ASCII);
