@@ -71,6 +71,8 @@ import org.HdrHistogram.Histogram;
  *       {@code POST /publish} on the peer server.
  *   <li>{@code plain}: a bare WebSocket on {@code /ws} (the Netty ceiling); a member once the handshake
  *       is done; events published with {@code POST /publish}.
+ *   <li>{@code lms} with {@code --member-kind sse} (issue 24; fan-out and hold): the HTTP fallback,
+ *       {@code GET /sse?token=JWT}, frames POSTed to the welcome's {@code postUrl} ({@link SseMember}).
  * </ul>
  *
  * <p>Every event's data starts with {@code "t":<System.nanoTime() of the publisher>}, taken just before

@@ -566,6 +566,7 @@ public final class Report {
     System.out.println("report: " + o.get("--md") + ", " + o.get("--json") + " (" + runs.size() + " fan-out runs, "
         + holds.size() + " hold, " + storms.size() + " handshake, " + caps.size() + " capacity, " + durables.size() + " durable, "
         + publishes.size() + " publish, " + days.size() + " lms-day"
+        + (sseRuns.isEmpty() && sseHolds.isEmpty() ? "" : "; SSE members: " + sseRuns.size() + " fan-out, " + sseHolds.size() + " hold")
         + (plots.isEmpty() ? "" : "; plots " + plots) + ")");
   }
 
