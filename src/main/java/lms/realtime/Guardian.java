@@ -19,6 +19,7 @@ import lms.realtime.room.Room;
 import lms.realtime.session.Handshake;
 import lms.realtime.session.NodeContext;
 import lms.realtime.session.PerAddress;
+import lms.realtime.session.SocketTime;
 import lms.realtime.store.JournalStats;
 import lms.realtime.transport.Transport;
 import lms.realtime.transport.netty.NettyTransport;
@@ -81,7 +82,8 @@ public final class Guardian {
             inner.hubHeldMax())).onFailure(SupervisorStrategy.resume()), "hub-" + i));
       }
       NodeContext node = new NodeContext(ctx.getSystem(), settings, verifier, new Json(settings), sockets, new PerAddress(),
-          new Hubs(List.copyOf(hubs)), metrics, ClusterSharding.get(ctx.getSystem()), journalUp, demo);
+          new Hubs(List.copyOf(hubs)), metrics, ClusterSharding.get(ctx.getSystem()), journalUp, demo,
+          SocketTime.system(ctx.getSystem()));
       // The replicator the rooms' hand-off snapshots go through must run on every node from the
       // start: it is started by its first use, and a node whose rooms had not used it yet dropped
       // the others' writes and reads (a rolling restart then lost a room's epoch).

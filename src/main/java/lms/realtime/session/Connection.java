@@ -105,7 +105,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
     node.sockets().register(self, outbox);
     outbox.onOverflow(() -> self.tell(Tick.OUTBOX_CLOSED));
     register(node.settings().maxConnectionsPerUser());
-    admitDeadline = System.nanoTime() + node.settings().askTimeout().toNanos();
+    admitDeadline = node.time().nanoTime() + node.settings().askTimeout().toNanos();
     startTimer(nextAdmitTick(), Tick.ADMIT_TIMEOUT);
   }
 
@@ -116,7 +116,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
    * restart, a rebalance) was lost and the handshake got 503 after 5 s. Registering is idempotent.
    */
   private Duration nextAdmitTick() {
-    long left = admitDeadline - System.nanoTime();
+    long left = admitDeadline - node.time().nanoTime();
     return Duration.ofNanos(Math.max(0, Math.min(left, node.settings().internals().admitRetry().toNanos())));
   }
 
@@ -175,7 +175,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
         if (phase != Phase.ADMITTING) {
           yield this;
         }
-        if (System.nanoTime() < admitDeadline) {
+        if (node.time().nanoTime() < admitDeadline) {
           register(node.settings().maxConnectionsPerUser());
           startTimer(nextAdmitTick(), Tick.ADMIT_TIMEOUT);
           yield this;
@@ -200,7 +200,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
     if (timer != null) {
       timer.cancel();
     }
-    timer = ctx.scheduleOnce(delay, ctx.getSelf(), tick);
+    timer = node.time().scheduleOnce(delay, ctx.getSelf(), tick);
   }
 
   private Behavior<MemberInbox> onAdmission(User.Admission admission) {
@@ -231,7 +231,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
     }
     phase = Phase.OPEN;
     requests.openOwnRoom();
-    gate.opened(System.nanoTime());
+    gate.opened(node.time().nanoTime());
     armDeadline();
     return this;
   }
@@ -241,8 +241,8 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
    * {@code exp}, or the last accepted {@code refresh}'s.
    */
   private void armDeadline() {
-    long now = System.nanoTime();
-    startTimer(deadlines.next(now, System.currentTimeMillis(), lastHeard(now), requests.identity().expiresAt()), Tick.DEADLINE);
+    long now = node.time().nanoTime();
+    startTimer(deadlines.next(now, node.time().currentTimeMillis(), lastHeard(now), requests.identity().expiresAt()), Tick.DEADLINE);
   }
 
   /** The client's last frame, or its reader's last sign of life (a long poll), whichever is older. */
@@ -254,8 +254,8 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
     if (phase != Phase.OPEN) {
       return this;
     }
-    long now = System.nanoTime();
-    int due = deadlines.due(now, System.currentTimeMillis(), lastHeard(now), requests.identity().expiresAt());
+    long now = node.time().nanoTime();
+    int due = deadlines.due(now, node.time().currentTimeMillis(), lastHeard(now), requests.identity().expiresAt());
     if (due != 0) {
       return closeWith(due, due == CloseCodes.TOKEN_EXPIRED ? "token expired" : "heartbeat missed");
     }
@@ -333,7 +333,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
 
   private Behavior<MemberInbox> onText(String text) {
     node.metrics().frameIn();
-    switch (gate.admit(System.nanoTime())) {
+    switch (gate.admit(node.time().nanoTime())) {
       case CLOSE -> {
         return closeWith(CloseCodes.RATE_LIMITED, "rate limited");
       }

@@ -34,10 +34,13 @@ public final class Gate {
   private final TokenBucket bucket;
   private final int strikesBeforeClose;
   private final String limitedMessage;
+  private final SocketTime time;
   private int strikes;
   private long lastTextNanos;
 
-  public Gate(Settings settings, long nowNanos) {
+  public Gate(Settings settings, SocketTime time) {
+    this.time = time;
+    long nowNanos = time.nanoTime();
     this.bucket = new TokenBucket(settings.ratePerSecond(), settings.rateBurst(), nowNanos);
     this.strikesBeforeClose = settings.rateStrikesBeforeClose();
     double rate = settings.ratePerSecond();
@@ -78,7 +81,7 @@ public final class Gate {
       return false;
     }
     metrics.frameIn();
-    switch (admit(System.nanoTime())) {
+    switch (admit(time.nanoTime())) {
       case PASS -> outbox.sendText(id.isEmpty() ? PONG : ServerFrames.pong(id));
       case LIMITED -> outbox.sendText(limited(id.isEmpty() ? null : id));
       case CLOSE -> connection.tell(new MemberInbox.Close(CloseCodes.RATE_LIMITED, "rate limited"));

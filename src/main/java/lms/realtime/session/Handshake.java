@@ -160,7 +160,7 @@ public final class Handshake {
       return tooMany("per_ip_limit", "at most " + node.settings().maxConnectionsPerIp() + " connections from one address");
     }
     Outbox outbox;
-    Gate gate = new Gate(node.settings(), System.nanoTime());
+    Gate gate = new Gate(node.settings(), node.time());
     CompletableFuture<Boolean> admitted = new CompletableFuture<>();
     ActorRef<MemberInbox> connection;
     String connectionId = "c-" + NODE_PREFIX + Long.toHexString(COUNTER.incrementAndGet());

@@ -13,8 +13,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 /**
  * What the sockets, the HTTP side and the transports of one node share: settings, token checks,
  * this node's sockets and their per-IP counts, hubs, metrics, sharding, whether the durable rooms'
- * database answers ({@code journalUp}: always true with no durable rooms). The entities (rooms, users)
- * get only what they use (settings, metrics), not this.
+ * database answers ({@code journalUp}: always true with no durable rooms), the sockets' clocks and
+ * timers ({@code time}). The entities (rooms, users) get only what they use (settings, metrics), not this.
  */
 public record NodeContext(
     ActorSystem<?> system,
@@ -27,10 +27,16 @@ public record NodeContext(
     Metrics metrics,
     ClusterSharding sharding,
     BooleanSupplier journalUp,
-    Demo demo) {
+    Demo demo,
+    SocketTime time) {
 
   /** Demo mode: the secret the node made for itself, or null when not in demo mode. */
   public record Demo(String secret) {}
+
+  /** The same node, its sockets on another time (an actor-level test's, moved by hand). */
+  public NodeContext withTime(SocketTime other) {
+    return new NodeContext(system, settings, verifier, json, sockets, perIp, hubs, metrics, sharding, journalUp, demo, other);
+  }
 
   public boolean isDemo() {
     return demo != null;

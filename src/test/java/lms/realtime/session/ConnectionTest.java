@@ -1,0 +1,294 @@
+package lms.realtime.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import lms.realtime.auth.Identity;
+import lms.realtime.auth.TokenVerifier;
+import lms.realtime.config.Settings;
+import lms.realtime.fanout.Hub;
+import lms.realtime.fanout.Hubs;
+import lms.realtime.fanout.LocalSockets;
+import lms.realtime.fanout.MemberInbox;
+import lms.realtime.metrics.Metrics;
+import lms.realtime.protocol.CloseCodes;
+import lms.realtime.protocol.Json;
+import lms.realtime.testkit.OneNodeCluster;
+import lms.realtime.testkit.RecordingOutbox;
+import lms.realtime.testkit.WsClient;
+import lms.realtime.user.User;
+import org.apache.pekko.actor.Cancellable;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * One {@link Connection} actor, message by message, on a time the test moves by hand
+ * ({@link HandTime}): the test is its transport (it tells it {@link Connection.SocketOpened} and the
+ * client's frames), a {@link RecordingOutbox} takes what it sends, and a real user entity (sharded,
+ * on a cluster of one) admits it. Its deadlines (contract §8: 4002 after two heartbeat intervals of
+ * silence, 4001 at {@code exp} plus the clock skew), its rate gate (§7: {@code rate_limited}, then
+ * 4029) and its phases are decided by that time, so nothing here sleeps: a deadline is shown not to
+ * be due one millisecond before it, and due at it.
+ */
+class ConnectionTest {
+  static ActorTestKit kit;
+  static Settings settings;
+  /** The node's context on the system's time; each test's connection gets it on its own hand-moved time. */
+  static NodeContext node;
+
+  @BeforeAll
+  static void start() throws Exception {
+    kit = OneNodeCluster.start("ConnectionTest", Map.of());
+    settings = OneNodeCluster.settings(kit);
+    Metrics metrics = new Metrics(() -> 0);
+    User.init(kit.system(), metrics);
+    ActorRef<Hub.Command> hub = kit.createTestProbe(Hub.Command.class).ref();
+    node = new NodeContext(kit.system(), settings, TokenVerifier.fromSettings(settings, null), new Json(settings),
+        new LocalSockets(), new PerAddress(), new Hubs(List.of(hub)), metrics, ClusterSharding.get(kit.system()),
+        () -> true, null, SocketTime.system(kit.system()));
+  }
+
+  @AfterAll
+  static void stop() {
+    // a cluster of one takes longer to leave than the kit's default wait
+    ActorTestKit.shutdown(kit.system(), Duration.ofSeconds(30));
+  }
+
+  /**
+   * Time that moves only when the test says: {@link #advance} moves both clocks and, on the test's
+   * thread, tells each timer that falls due its message, in order (so a message the test tells
+   * afterwards comes after it).
+   */
+  static final class HandTime implements SocketTime {
+    private record Timer(long dueNanos, Runnable fire, AtomicBoolean cancelled) implements Cancellable {
+      @Override
+      public boolean cancel() {
+        return cancelled.compareAndSet(false, true);
+      }
+
+      @Override
+      public boolean isCancelled() {
+        return cancelled.get();
+      }
+    }
+
+    private final List<Timer> timers = new ArrayList<>();
+    private long nanos = 1_000_000_000L;
+    /** On a whole second, so that a token's {@code exp} (seconds) falls on a known millisecond. */
+    private long millis = System.currentTimeMillis() / 1000 * 1000;
+
+    @Override
+    public synchronized long nanoTime() {
+      return nanos;
+    }
+
+    @Override
+    public synchronized long currentTimeMillis() {
+      return millis;
+    }
+
+    @Override
+    public synchronized <T> Cancellable scheduleOnce(Duration delay, ActorRef<T> target, T message) {
+      Timer timer = new Timer(nanos + delay.toNanos(), () -> target.tell(message), new AtomicBoolean());
+      timers.add(timer);
+      return timer;
+    }
+
+    void advance(Duration by) {
+      List<Timer> due = new ArrayList<>();
+      synchronized (this) {
+        nanos += by.toNanos();
+        millis += by.toMillis();
+        for (Timer t : List.copyOf(timers)) {
+          if (t.dueNanos() <= nanos) {
+            timers.remove(t);
+            if (!t.isCancelled()) {
+              due.add(t);
+            }
+          }
+        }
+      }
+      due.sort((a, b) -> Long.compare(a.dueNanos(), b.dueNanos()));
+      due.forEach(t -> t.fire().run());
+    }
+
+    /** How long from now until the one timer the connection keeps is due (null: none armed). */
+    synchronized Duration armed() {
+      return timers.stream().filter(t -> !t.isCancelled()).map(t -> Duration.ofNanos(t.dueNanos() - nanos))
+          .reduce((a, b) -> b).orElse(null);
+    }
+  }
+
+  /** A connection under test: its actor, its outbox, its time. */
+  record Socket(ActorRef<MemberInbox> actor, RecordingOutbox outbox, HandTime time) {
+    void send(String text) {
+      actor.tell(new Connection.Inbound(() -> {}, new Incoming.Text(text)));
+    }
+
+    /** Waits until the connection's timer is armed to fall due {@code in} from now. */
+    void awaitArmed(Duration in) {
+      kit.createTestProbe().awaitAssert(() -> {
+        assertEquals(in, time.armed());
+        return null;
+      });
+    }
+
+    /** Everything told before has been handled: a frame delivered now comes out of the outbox. */
+    void settle() throws InterruptedException {
+      actor.tell(new MemberInbox.Deliver("{\"type\":\"marker\"}"));
+      assertEquals("{\"type\":\"marker\"}", outbox.next());
+    }
+
+    JsonNode next() throws Exception {
+      return WsClient.JSON.readTree(outbox.next());
+    }
+
+    void awaitClosed(int code) {
+      kit.createTestProbe().awaitAssert(() -> {
+        assertTrue(outbox.isClosing(), "closed");
+        assertEquals(code, outbox.closeCode());
+        return null;
+      });
+    }
+  }
+
+  static long epochSeconds(HandTime time) {
+    return time.currentTimeMillis() / 1000;
+  }
+
+  /** A connection of {@code user} admitted by its user entity (not yet opened), its token expiring at {@code exp}. */
+  static Socket admitted(String user, HandTime time, long exp) throws Exception {
+        Identity identity = new Identity(user, user, Set.of("student"), Map.of(), exp, null);
+    RecordingOutbox outbox = new RecordingOutbox(node.metrics());
+    NodeContext timed = node.withTime(time);
+    CompletableFuture<Boolean> admitted = new CompletableFuture<>();
+    ActorRef<MemberInbox> actor = kit.spawn(Connection.create(timed, identity, outbox, new Gate(settings, time), "127.0.0.1", admitted));
+    assertTrue(admitted.get(15, TimeUnit.SECONDS), "admitted");
+    return new Socket(actor, outbox, time);
+  }
+
+  static Socket open(String user, HandTime time, long exp) throws Exception {
+    Socket socket = admitted(user, time, exp);
+    socket.actor().tell(new Connection.SocketOpened(() -> {}));
+    return socket;
+  }
+
+  static String ping(String id) {
+    return "{\"type\":\"ping\",\"id\":\"" + id + "\"}";
+  }
+
+  static final Duration MILLI = Duration.ofMillis(1);
+
+  Duration silence() {
+    return Duration.ofSeconds(2L * settings.heartbeatSeconds());
+  }
+
+  @Test
+  void silenceForTwoHeartbeatIntervalsClosesWith4002AndNotBefore() throws Exception {
+    HandTime time = new HandTime();
+    Socket s = open("conn-silent", time, epochSeconds(time) + 3600);
+    s.awaitArmed(silence());
+    time.advance(silence().minus(MILLI));
+    s.settle();
+    assertFalse(s.outbox().isClosing(), "closed before two heartbeat intervals");
+    // a frame is a heartbeat: at the first deadline nothing is due, and the silence counts from the frame
+    s.send(ping("alive"));
+    assertEquals("alive", s.next().get("id").asText());
+    time.advance(MILLI);
+    s.settle();
+    assertFalse(s.outbox().isClosing(), "closed though a frame came");
+    s.awaitArmed(silence().minus(MILLI));
+    time.advance(silence().minus(MILLI.multipliedBy(2)));
+    s.settle();
+    assertFalse(s.outbox().isClosing(), "closed before two heartbeat intervals after the last frame");
+    time.advance(MILLI);
+    s.awaitClosed(CloseCodes.HEARTBEAT_MISSED);
+    // closing: a peer that does not finish the close is dropped at the close grace
+    s.awaitArmed(settings.closeGrace());
+    time.advance(settings.closeGrace());
+    kit.createTestProbe().expectTerminated(s.actor());
+  }
+
+  @Test
+  void theTokensExpiryPlusTheSkewClosesWith4001AndNotBefore() throws Exception {
+    HandTime time = new HandTime();
+    // expiring before the heartbeat deadline, so that the token's is the nearer
+    long exp = epochSeconds(time) + 2L * settings.heartbeatSeconds() - settings.clockSkewSeconds() - 10;
+    Duration untilExpiry = Duration.ofMillis((exp + settings.clockSkewSeconds()) * 1000 - time.currentTimeMillis());
+    Socket s = open("conn-expiring", time, exp);
+    s.awaitArmed(untilExpiry);
+    time.advance(untilExpiry.minus(MILLI));
+    s.settle();
+    assertFalse(s.outbox().isClosing(), "closed before exp + skew");
+    time.advance(MILLI);
+    s.awaitClosed(CloseCodes.TOKEN_EXPIRED);
+  }
+
+  @Test
+  void aBurstOverTheRateGetsRateLimitedThenTheCloseWith4029() throws Exception {
+    HandTime time = new HandTime();
+    Socket s = open("conn-burst", time, epochSeconds(time) + 3600);
+    for (int i = 0; i < settings.rateBurst(); i++) {
+      s.send(ping("p" + i));
+      assertEquals("p" + i, s.next().get("id").asText());
+    }
+    s.send(ping("over"));
+    JsonNode limited = s.next();
+    assertEquals("rate_limited", limited.get("code").asText());
+    assertEquals("over", limited.get("id").asText());
+    // the bucket refills by the gate's time (one and a half frames' worth: one passes, the rest is no
+    // frame), and an accepted frame ends the strikes
+    time.advance(Duration.ofNanos((long) (1.5e9 / settings.ratePerSecond())));
+    s.send(ping("refilled"));
+    assertEquals("pong", s.next().get("type").asText());
+    for (int i = 1; i <= settings.rateStrikesBeforeClose(); i++) {
+      s.send(ping("strike" + i));
+      assertEquals("rate_limited", s.next().get("code").asText(), "strike " + i);
+    }
+    assertFalse(s.outbox().isClosing(), "closed at " + settings.rateStrikesBeforeClose() + " strikes");
+    s.send(ping("last"));
+    s.awaitClosed(CloseCodes.RATE_LIMITED);
+    s.outbox().expectNothingMore(); // the closing frame gets no error frame
+  }
+
+  @Test
+  void framesBeforeTheSocketIsOpenAreAckedAndNotHandled() throws Exception {
+    HandTime time = new HandTime();
+    Socket s = admitted("conn-early", time, epochSeconds(time) + 3600);
+    TestProbe<String> acks = kit.createTestProbe();
+    s.actor().tell(new Connection.Inbound(() -> acks.ref().tell("ack"), new Incoming.Text(ping("early"))));
+    acks.expectMessage("ack");
+    s.settle(); // no pong came before the marker
+    s.actor().tell(new Connection.SocketOpened(() -> acks.ref().tell("opened")));
+    acks.expectMessage("opened");
+    s.send(ping("open"));
+    assertEquals("open", s.next().get("id").asText());
+  }
+
+  @Test
+  void anAdmittedConnectionWhoseTransportNeverAttachesStopsAtTheAttachTimeout() throws Exception {
+    HandTime time = new HandTime();
+    Socket s = admitted("conn-unattached", time, epochSeconds(time) + 3600);
+    Duration attach = settings.internals().attachTimeout();
+    s.awaitArmed(attach);
+    time.advance(attach.minus(MILLI));
+    s.settle();
+    time.advance(MILLI);
+    kit.createTestProbe().expectTerminated(s.actor());
+  }
+}
