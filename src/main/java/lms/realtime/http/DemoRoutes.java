@@ -49,7 +49,7 @@ final class DemoRoutes extends AllDirectives {
 
   private org.apache.pekko.http.javadsl.model.HttpResponse token(String user, String name, String role, String ttlText, String host) {
     if (!RoomName.validUserId(user) || !(role.equals("student") || role.equals("instructor"))) {
-      return Responses.badRequest("user must be an id (1-128 of letters, digits and . _ @ ~ | : + = -) and role student or instructor");
+      return ApiError.badRequest("user must be an id (1-128 of letters, digits and . _ @ ~ | : + = -) and role student or instructor").response();
     }
     long ttl;
     try {
@@ -58,7 +58,7 @@ final class DemoRoutes extends AllDirectives {
       ttl = -1;
     }
     if (ttl < MIN_TTL_SECONDS || ttl > MAX_TTL_SECONDS) {
-      return Responses.badRequest("ttl is the tokens' lifetime in whole seconds, " + MIN_TTL_SECONDS + " to " + MAX_TTL_SECONDS);
+      return ApiError.badRequest("ttl is the tokens' lifetime in whole seconds, " + MIN_TTL_SECONDS + " to " + MAX_TTL_SECONDS).response();
     }
     String access = sign(Map.of("sub", user, "name", name, "courses", Map.of(COURSE, role)), ttl);
     String live = sign(Map.of("sub", user, "room", LIVE_ROOM, "role", role), ttl);

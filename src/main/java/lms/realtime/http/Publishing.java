@@ -11,7 +11,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
-import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.protocol.Json;
 import lms.realtime.protocol.RoomName;
 import lms.realtime.protocol.ServerFrames;
@@ -41,6 +40,10 @@ public final class Publishing {
     /** The batch item form: {@code {"status":N, ...the single call's body}}. */
     String asItem() {
       return "{\"status\":" + status + "," + body.substring(1);
+    }
+
+    public static Result of(ApiError error) {
+      return new Result(error.status(), error.body());
     }
   }
 
@@ -73,7 +76,7 @@ public final class Publishing {
 
   private CompletionStage<Result> single(String body, Function<JsonNode, Item> read) {
     if (Json.utf8Length(body) > node.settings().maxBodyBytes()) {
-      return done(new Result(400, Json.errorBody(ErrorCodes.TOO_LARGE, "body larger than " + node.settings().maxBodyBytes() + " bytes")));
+      return done(Result.of(ApiError.tooLarge(400, "body larger than " + node.settings().maxBodyBytes() + " bytes")));
     }
     JsonNode json;
     try {
@@ -88,8 +91,7 @@ public final class Publishing {
   /** {@code POST /api/v1/batch}: 200 with a result per item, or the 400/413 of a body that is no batch. */
   public CompletionStage<Result> batch(String body) {
     if (Json.utf8Length(body) > node.settings().maxBatchBytes()) {
-      return done(new Result(413, Json.errorBody(ErrorCodes.TOO_LARGE,
-          "a batch body is at most " + node.settings().maxBatchBytes() + " bytes")));
+      return done(Result.of(ApiError.tooLarge(413, "a batch body is at most " + node.settings().maxBatchBytes() + " bytes")));
     }
     JsonNode json;
     try {
@@ -178,7 +180,7 @@ public final class Publishing {
         .handle((appended, failure) -> {
           for (int k = 0; k < indexes.size(); k++) {
             int i = indexes.get(k);
-            results[i] = failure != null ? failed(failure)
+            results[i] = failure != null ? Result.of(failed(failure))
                 : result(items.get(i), appended.room(), appended.epoch(), appended.outcomes().get(k));
           }
           return null;
@@ -187,7 +189,7 @@ public final class Publishing {
 
   private Result result(Item item, String room, String epoch, Room.Outcome outcome) {
     if (outcome instanceof Room.Unavailable u) {
-      return new Result(503, Json.errorBody(ErrorCodes.UNAVAILABLE, u.message()));
+      return Result.of(ApiError.unavailable(u.message()));
     }
     Room.Stored stored = (Room.Stored) outcome;
     if (item.user() == null) {
@@ -207,7 +209,7 @@ public final class Publishing {
           if (failure == null) {
             node.metrics().notificationSent();
           }
-          results[i] = failure != null ? failed(failure) : new Result(202, "{\"delivered\":" + delivered.delivered() + "}");
+          results[i] = failure != null ? Result.of(failed(failure)) : new Result(202, "{\"delivered\":" + delivered.delivered() + "}");
           return null;
         });
   }
@@ -217,19 +219,19 @@ public final class Publishing {
    * moving, starting, overloaded) is a 503 the caller should retry (with its id); anything else is a
    * bug, answered 500 and logged with its cause. Both are counted (lms_http_failures_total{reason}).
    */
-  public Result failed(Throwable failure) {
+  public ApiError failed(Throwable failure) {
     Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
     if (cause instanceof TimeoutException) {
       node.metrics().httpFailed("timeout");
-      return new Result(503, Json.errorBody(ErrorCodes.UNAVAILABLE, "the engine did not answer in time; retry"));
+      return ApiError.unavailable("the engine did not answer in time; retry");
     }
     node.metrics().httpFailed("internal");
     LOG.error("backend request failed", cause);
-    return new Result(500, Json.errorBody(ErrorCodes.INTERNAL, "the request failed: " + cause.getClass().getSimpleName()));
+    return ApiError.internal("the request failed: " + cause.getClass().getSimpleName());
   }
 
   private static Result badRequest(String message) {
-    return new Result(400, Json.errorBody(ErrorCodes.BAD_REQUEST, message));
+    return Result.of(ApiError.badRequest(message));
   }
 
   private static CompletionStage<Result> done(Result result) {

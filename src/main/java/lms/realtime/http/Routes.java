@@ -1,7 +1,6 @@
 package lms.realtime.http;
 
 import java.util.concurrent.atomic.AtomicBoolean;
-import lms.realtime.protocol.ErrorCodes;
 import lms.realtime.session.NodeContext;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
@@ -115,8 +114,7 @@ public final class Routes extends AllDirectives {
     // client's: 413 in the contract's shape. A route that throws otherwise is a bug: answered 500
     // like BackendApi's failures, logged, counted
     return handleExceptions(ExceptionHandler.newBuilder()
-        .match(EntityStreamSizeException.class, e -> complete(Responses.error(StatusCodes.PAYLOAD_TOO_LARGE, ErrorCodes.TOO_LARGE,
-            "a body is at most " + e.limit() + " bytes")))
+        .match(EntityStreamSizeException.class, e -> complete(ApiError.tooLarge(413, "a body is at most " + e.limit() + " bytes").response()))
         .matchAny(e -> complete(backendApi.failed(e))).build(), () -> all);
   }
 }

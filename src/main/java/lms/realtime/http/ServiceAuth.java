@@ -5,8 +5,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import lms.realtime.auth.Identity;
 import lms.realtime.auth.TokenException;
 import lms.realtime.auth.TokenVerifier;
-import lms.realtime.protocol.ErrorCodes;
-import lms.realtime.protocol.Json;
 import lms.realtime.session.NodeContext;
 
 /**
@@ -29,10 +27,10 @@ public final class ServiceAuth {
   }
 
   /** Null when the {@code Authorization} header value admits the call; else its 401 or 403. */
-  public Publishing.Result refusal(String authorization) {
+  public ApiError refusal(String authorization) {
     String bearer = TokenVerifier.bearer(authorization);
     if (bearer == null) {
-      return new Publishing.Result(401, Json.errorBody(ErrorCodes.UNAUTHORIZED, "a service token is required (Authorization: Bearer)"));
+      return ApiError.unauthorized("a service token is required (Authorization: Bearer)");
     }
     long now = System.currentTimeMillis() / 1000;
     Identity who = verified.get(bearer);
@@ -41,7 +39,7 @@ public final class ServiceAuth {
         who = node.verifier().verifyAccess(bearer);
       } catch (TokenException e) {
         verified.remove(bearer);
-        return new Publishing.Result(401, Json.errorBody(ErrorCodes.UNAUTHORIZED, e.getMessage()));
+        return ApiError.unauthorized(e.getMessage());
       }
       if (who.isService()) {
         if (verified.size() >= REMEMBERED) {
@@ -51,7 +49,7 @@ public final class ServiceAuth {
       }
     }
     if (!who.isService()) {
-      return new Publishing.Result(403, Json.errorBody(ErrorCodes.FORBIDDEN, "the token lacks the service role"));
+      return ApiError.forbidden("the token lacks the service role");
     }
     return null;
   }

@@ -1,5 +1,7 @@
 package lms.realtime.protocol;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
@@ -115,9 +117,22 @@ public final class Json {
     return b.append('"').toString();
   }
 
-  /** The contract's error body of an HTTP answer, {@code {"error":…,"message":…}} (no message when null). */
+  /**
+   * The contract's error body of an HTTP answer (§6), {@code {"error":…,"message":…}}, no message
+   * when null: the one shape of every error the engine answers over HTTP (the backend API's, through
+   * {@code http.ApiError}, the handshake's refusals, the fallback's), written by Jackson.
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  @JsonPropertyOrder({"error", "message"})
+  public record ErrorBody(String error, String message) {}
+
+  /** {@link ErrorBody} as JSON text. */
   public static String errorBody(String error, String message) {
-    return "{\"error\":" + quote(error) + (message == null ? "" : ",\"message\":" + quote(message)) + "}";
+    try {
+      return MAPPER.writeValueAsString(new ErrorBody(error, message));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot write JSON", e);
+    }
   }
 
   /** UTF-8 length of a string, counted without encoding it. */

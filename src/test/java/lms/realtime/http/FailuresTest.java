@@ -62,7 +62,7 @@ class FailuresTest {
     TestNode node = TestNode.start();
     try {
       // what a bug in a route's answer path would throw
-      Publishing.Result bug = new Publishing(node.node.context()).failed(new CompletionException(new NullPointerException("a bug")));
+      ApiError bug = new Publishing(node.node.context()).failed(new CompletionException(new NullPointerException("a bug")));
       assertEquals(500, bug.status());
       assertEquals(1.0, node.metric("lms_http_failures_total{reason=\"internal\"}"));
       assertEquals(0.0, node.metric("lms_http_failures_total{reason=\"timeout\"}"));

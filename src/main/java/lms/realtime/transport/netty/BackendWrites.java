@@ -8,6 +8,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletionStage;
+import lms.realtime.http.ApiError;
 import lms.realtime.http.Publishing;
 import lms.realtime.http.ServiceAuth;
 
@@ -56,10 +57,10 @@ final class BackendWrites {
       return false;
     }
     boolean keepAlive = HttpUtil.isKeepAlive(request);
-    Publishing.Result refused = auth.refusal(request.headers().get(HttpHeaderNames.AUTHORIZATION));
+    ApiError refused = auth.refusal(request.headers().get(HttpHeaderNames.AUTHORIZATION));
     if (refused != null) {
       request.release();
-      answer.send(keepAlive, json(refused));
+      answer.send(keepAlive, json(Publishing.Result.of(refused)));
       return true;
     }
     String body = request.content().toString(StandardCharsets.UTF_8);
@@ -70,7 +71,7 @@ final class BackendWrites {
       default -> publishing.notification(name, body);
     };
     result.whenComplete((r, failure) -> {
-      Publishing.Result out = failure == null ? r : publishing.failed(failure);
+      Publishing.Result out = failure == null ? r : Publishing.Result.of(publishing.failed(failure));
       if (ctx.executor().inEventLoop()) {
         answer.send(keepAlive, json(out));
       } else {
