@@ -4,7 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import lms.realtime.testkit.NodePerClass;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
@@ -164,6 +171,113 @@ class BackendApiTest {
     assertEquals(403, NODE.get().get(room, Tokens.instructor("t", "104")).statusCode());
     // reading changed nothing: the next event is 6
     assertEquals(6, json(NODE.get().post(room, SERVICE, "{\"event\":\"ok\"}").body()).get("seq").asLong());
+  }
+
+  private static final String SINCE_400 = "{\"error\":\"bad_request\",\"message\":\"'since' is EPOCH:SEQ, as the stream's frames give them\"}";
+  private static final String LIMIT_400 = "{\"error\":\"bad_request\",\"message\":\"'limit' is a whole number from 1 to 1000\"}";
+
+  /**
+   * Issue 25: since and limit are read by pekko-http's parameter unmarshallers; whatever is wrong
+   * with a value, the answer is the contract's 400 with the parameter's one body, and a parameter
+   * given twice is refused too (before: the first one was taken). Reading changes nothing.
+   */
+  @Test
+  void everyRefusedSinceOrLimitIsTheContracts400() throws Exception {
+    String events = "/api/v1/rooms/course:105/events";
+    String inbox = "/api/v1/users/q1/notifications";
+    Map<String, String> cases = new LinkedHashMap<>();
+    for (String bad : new String[] {"abc", "x:", ":5", "e:-1", "e:1.5", "e:ten", "e:", "", ":"}) {
+      cases.put(events + "?since=" + bad, SINCE_400);
+      cases.put(inbox + "?since=" + bad, SINCE_400);
+    }
+    for (String bad : new String[] {"0", "1001", "1.5", "-1", "ten", "", "99999999999", "1e2"}) {
+      cases.put(events + "?limit=" + bad, LIMIT_400);
+    }
+    cases.put(events + "?since=e:1&since=e:2", "{\"error\":\"bad_request\",\"message\":\"'since' is given once\"}");
+    cases.put(inbox + "?since=e:1&since=e:1", "{\"error\":\"bad_request\",\"message\":\"'since' is given once\"}");
+    cases.put(events + "?limit=5&limit=5", "{\"error\":\"bad_request\",\"message\":\"'limit' is given once\"}");
+    cases.forEach((path, body) -> {
+      var r = NODE.get().get(path, SERVICE);
+      assertEquals(400, r.statusCode(), path + " -> " + r.body());
+      assertEquals(body, r.body(), path);
+      assertEquals("application/json", r.headers().firstValue("Content-Type").orElse(""), path);
+    });
+    // the edges that are valid: the first and last limit, seq 0, an epoch that holds a colon
+    for (String good : new String[] {"?limit=1", "?limit=1000", "?since=e:0", "?since=a:b:7&limit=3"}) {
+      assertEquals(200, NODE.get().get(events + good, SERVICE).statusCode(), good);
+    }
+    assertEquals(200, NODE.get().get(inbox + "?since=e:0", SERVICE).statusCode());
+    assertEquals(1, json(NODE.get().post(events, SERVICE, "{\"event\":\"ok\"}").body()).get("seq").asLong());
+  }
+
+  /** Issue 25: every error of the API, whoever answers it, is {"error","message"} in JSON with the status of its code. */
+  @Test
+  void everyApiErrorHasTheOneShape() throws Exception {
+    String events = "/api/v1/rooms/course:107/events";
+    var put = HttpRequest.newBuilder(URI.create(NODE.get().url(events))).PUT(HttpRequest.BodyPublishers.ofString("{}"));
+    List<Map.Entry<String, HttpResponse<String>>> answers = new ArrayList<>();
+    answers.add(Map.entry("401 unauthorized", NODE.get().get(events, null)));
+    answers.add(Map.entry("401 unauthorized", NODE.get().post(events, "garbage", "{}")));
+    answers.add(Map.entry("403 forbidden", NODE.get().get(events, Tokens.instructor("t", "107"))));
+    answers.add(Map.entry("404 not_found", NODE.get().get("/api/v1/nothing", SERVICE)));
+    answers.add(Map.entry("404 not_found", NODE.get().get("/api/v1/rooms/course:107/nothing", SERVICE)));
+    answers.add(Map.entry("404 not_found", NODE.get().send(put, SERVICE)));
+    answers.add(Map.entry("404 not_found", NODE.get().delete("/api/v1/users/u1/presence", SERVICE)));
+    answers.add(Map.entry("400 bad_request", NODE.get().get("/api/v1/rooms/nope:1/presence", SERVICE)));
+    answers.add(Map.entry("400 bad_request", NODE.get().get("/api/v1/users/not%20an%20id/presence", SERVICE)));
+    answers.add(Map.entry("400 bad_request", NODE.get().delete("/api/v1/rooms/nope:1/members/u1", SERVICE)));
+    answers.add(Map.entry("400 bad_request", NODE.get().post(events, SERVICE, "{oops")));
+    answers.add(Map.entry("400 too_large", NODE.get().post(events, SERVICE, "{\"event\":\"x\",\"data\":\"" + "a".repeat(70_000) + "\"}")));
+    answers.add(Map.entry("413 too_large", NODE.get().post("/api/v1/batch", SERVICE, "{\"items\":[\"" + "a".repeat(1_100_000) + "\"]}")));
+    answers.forEach(answer -> {
+      String expected = answer.getKey();
+      HttpResponse<String> r = answer.getValue();
+      String[] statusAndCode = expected.split(" ");
+      assertEquals(Integer.parseInt(statusAndCode[0]), r.statusCode(), expected + ": " + r.body());
+      assertEquals("application/json", r.headers().firstValue("Content-Type").orElse(""), expected);
+      JsonNode body;
+      try {
+        body = json(r.body());
+      } catch (Exception e) {
+        throw new AssertionError(expected + ": not JSON: " + r.body(), e);
+      }
+      List<String> fields = new ArrayList<>();
+      body.fieldNames().forEachRemaining(fields::add);
+      assertEquals(List.of("error", "message"), fields, r.body());
+      assertEquals(statusAndCode[1], body.get("error").asText(), r.body());
+      assertTrue(body.get("message").isTextual() && !body.get("message").asText().isEmpty(), r.body());
+    });
+  }
+
+  /**
+   * Issue 25: the reads' bodies are records written by Jackson, the frames in them copied as the
+   * room keeps them (the same text a socket receives), the fields in the contract's order; and JSON
+   * is the answer whatever the request's Accept says, as before the answers went through a marshaller.
+   */
+  @Test
+  void theReadsAnswerTheFramesAsTheSocketsGetThem() throws Exception {
+    try (WsClient ws = member("b7", "108")) {
+      var published = json(NODE.get().post("/api/v1/rooms/course:108/events", SERVICE,
+          "{\"event\":\"quiz\",\"data\":{\"q\":\"\\\"é\\u2028\",\"n\":1.50}}").body());
+      String frame = ws.nextRaw(WsClient.WAIT);
+      while (frame != null && !"event".equals(json(frame).path("type").asText())) {
+        frame = ws.nextRaw(WsClient.WAIT);
+      }
+      String epoch = published.get("epoch").asText();
+      String expected = "{\"room\":\"course:108\",\"epoch\":\"" + epoch + "\",\"seq\":1,\"recovered\":true,\"events\":[" + frame + "]}";
+      assertEquals(expected, NODE.get().get("/api/v1/rooms/course:108/events?since=" + epoch + ":0", SERVICE).body());
+      var html = NODE.get().send(HttpRequest.newBuilder(URI.create(NODE.get().url("/api/v1/rooms/course:108/events?since=" + epoch + ":0")))
+          .header("Accept", "text/html").GET(), SERVICE);
+      assertEquals(200, html.statusCode(), html.body());
+      assertEquals("application/json", html.headers().firstValue("Content-Type").orElse(""));
+      assertEquals(expected, html.body());
+      String presence = NODE.get().get("/api/v1/rooms/course:108/presence", SERVICE).body();
+      assertTrue(presence.startsWith("{\"room\":\"course:108\",\"users\":[{\"userId\":\"b7\","), presence);
+      assertEquals("{\"userId\":\"b7\",\"online\":true,\"connections\":1}", NODE.get().get("/api/v1/users/b7/presence", SERVICE).body());
+      assertEquals("{\"removed\":0}", NODE.get().delete("/api/v1/rooms/course:108/members/nobody", SERVICE).body());
+      String inbox = NODE.get().get("/api/v1/users/b7/notifications", SERVICE).body();
+      assertTrue(inbox.matches("\\{\"userId\":\"b7\",\"epoch\":\"[^\"]+\",\"seq\":0,\"recovered\":false,\"notifications\":\\[],\"read\":\\[]}"), inbox);
+    }
   }
 
   @Test
