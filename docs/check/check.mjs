@@ -432,7 +432,10 @@ function routesOf(className, prefix = [], demo = false) {
     } else if (name === 'parameter' || name === 'parameterOptional') {
       const enclosing = routeNow();
       if (!enclosing) throw new Error(`${rel}:${t.line}: a query parameter outside a method directive`);
-      enclosing.query.push({ name: arg.v, required: name === 'parameter' });
+      // parameter("name", …) or, with an unmarshaller, parameter(UNMARSHALLER, "name", …)
+      const paramName = arg.t === 'str' ? arg : secondArgument(body, i + 2);
+      if (paramName?.t !== 'str') throw new Error(`${rel}:${t.line}: cannot read the name of ${name}(…)`);
+      enclosing.query.push({ name: paramName.v, required: name === 'parameter' });
     } else if (/^(parameter|header|cookie|formField)/.test(name)) {
       throw new Error(`${rel}:${t.line}: ${name}(…) is not read by this check yet`);
     } else if (/^(path|pathPrefix|rawPath|pathSuffix|redirect)/.test(name)) {
@@ -442,6 +445,19 @@ function routesOf(className, prefix = [], demo = false) {
     }
   }
   return routes.filter((r) => !r.hasInnerPath);
+}
+
+/** The token after the first comma outside nested parentheses, from the first argument's token at {@code from}. */
+function secondArgument(tokens, from) {
+  let depth = 0;
+  for (let j = from; j < tokens.length; j++) {
+    const x = tokens[j];
+    if (x.t === 'p' && x.v === '(') depth++;
+    else if (x.t === 'p' && x.v === ')') {
+      if (depth-- === 0) return null;
+    } else if (depth === 0 && x.t === 'p' && x.v === ',') return tokens[j + 1];
+  }
+  return null;
 }
 
 /** Every file below a resource directory of the jar, as paths relative to it. */

@@ -1,5 +1,6 @@
 package lms.realtime.http;
 
+import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import lms.realtime.session.NodeContext;
@@ -27,6 +28,7 @@ final class BackendApi extends AllDirectives {
   private final Publishing publishing;
   private final RoomsApi rooms;
   private final UsersApi users;
+  private final StreamQuery query = new StreamQuery();
 
   BackendApi(NodeContext node, ServiceAuth auth, Publishing publishing) {
     this.node = node;
@@ -59,13 +61,15 @@ final class BackendApi extends AllDirectives {
           pathPrefix("rooms", () -> pathPrefix(room -> concat(
               path("events", () -> concat(
                   post(() -> body(false, b -> completeWithFuture(answer(publishing.event(room, b))))),
-                  get(() -> rooms.events(room)))),
+                  get(() -> query.once(List.of("since", "limit"), () -> parameterOptional(StreamQuery.SINCE, "since", since ->
+                      parameterOptional(StreamQuery.LIMIT, "limit", limit -> rooms.events(room, since, limit))))))),
               path("presence", () -> get(() -> rooms.presence(room))),
               pathPrefix("members", () -> path(userId -> delete(() -> rooms.removeMember(room, userId))))))),
           pathPrefix("users", () -> pathPrefix(userId -> concat(
               path("notifications", () -> concat(
                   post(() -> body(false, b -> completeWithFuture(answer(publishing.notification(userId, b))))),
-                  get(() -> users.inbox(userId)))),
+                  get(() -> query.once(List.of("since"), () -> parameterOptional(StreamQuery.SINCE, "since", since ->
+                      users.inbox(userId, since)))))),
               path("presence", () -> get(() -> users.presence(userId)))))),
           path("batch", () -> post(() -> body(true, b -> completeWithFuture(answer(publishing.batch(b)))))))));
     });

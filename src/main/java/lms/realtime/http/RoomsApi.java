@@ -3,6 +3,7 @@ package lms.realtime.http;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Supplier;
 import lms.realtime.protocol.RoomName;
 import lms.realtime.protocol.ServerFrames;
@@ -29,7 +30,6 @@ final class RoomsApi extends AllDirectives {
   record Removal(int removed) {}
 
   private final NodeContext node;
-  private final StreamQuery query = new StreamQuery();
 
   RoomsApi(NodeContext node) {
     this.node = node;
@@ -41,17 +41,15 @@ final class RoomsApi extends AllDirectives {
    * {@code recovered}: every frame after {@code since} is in the answer. For a page that opens (or
    * reloads) and shows what happened before it joined.
    */
-  Route events(String room) {
-    return roomName(room, () -> query.optionalOnce(StreamQuery.SINCE, "since", since ->
-        query.optionalOnce(StreamQuery.LIMIT, "limit", limit ->
-            onSuccess(StreamQuery.read(node, room, since), read -> {
-              int most = limit.orElse(StreamQuery.DEFAULT_READ);
-              int kept = read.frames().size();
-              boolean cut = kept > most;
-              List<String> frames = cut ? read.frames().subList(kept - most, kept) : read.frames();
-              return completeOK(new RecentEvents(read.room(), read.epoch(), read.seq(),
-                  since.isPresent() && read.complete() && !cut, RawJson.all(frames)), Responses.JSON);
-            }))));
+  Route events(String room, Optional<StreamQuery.Since> since, Optional<Integer> limit) {
+    return roomName(room, () -> onSuccess(StreamQuery.read(node, room, since), read -> {
+      int most = limit.orElse(StreamQuery.DEFAULT_READ);
+      int kept = read.frames().size();
+      boolean cut = kept > most;
+      List<String> frames = cut ? read.frames().subList(kept - most, kept) : read.frames();
+      return completeOK(new RecentEvents(read.room(), read.epoch(), read.seq(),
+          since.isPresent() && read.complete() && !cut, RawJson.all(frames)), Responses.JSON);
+    }));
   }
 
   Route presence(String room) {
@@ -76,7 +74,7 @@ final class RoomsApi extends AllDirectives {
             : complete(ApiError.unavailable(((Room.Unavailable) r).message()).response()));
   }
 
-  /** {@code inner} for a room name, else the 400: checked before the query, as it names what is read. */
+  /** {@code inner} for a room name, else the 400. */
   private Route roomName(String room, Supplier<Route> inner) {
     return RoomName.parse(room) == null ? complete(ApiError.badRequest("not a room name: " + room).response()) : inner.get();
   }

@@ -3,9 +3,10 @@ package lms.realtime.http;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
-import java.util.function.Function;
+import java.util.function.Supplier;
 import lms.realtime.room.Room;
 import lms.realtime.session.NodeContext;
+import org.apache.pekko.http.javadsl.model.Query;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Rejections;
 import org.apache.pekko.http.javadsl.server.Route;
@@ -15,8 +16,8 @@ import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
  * The query of a read of a stream (a room's recent events, a user's inbox): {@code since} and
  * {@code limit}, read by pekko-http's parameter directives through the unmarshallers below. A value
  * they refuse is a {@code MalformedQueryParamRejection} with the message of the contract's 400, which
- * {@link BackendApi}'s rejection handler renders; a parameter given twice is refused the same way (two
- * positions, or two limits, are no answer to choose between).
+ * {@link BackendApi}'s rejection handler renders; a parameter given twice is refused the same way
+ * ({@link #once}: two positions, or two limits, are no answer to choose between).
  */
 final class StreamQuery extends AllDirectives {
   /** The most events one read of a room's stream answers, and the default. */
@@ -59,11 +60,26 @@ final class StreamQuery extends AllDirectives {
     }
   }
 
-  /** The parameter {@code name} read by {@code unmarshaller}, at most once. */
-  <T> Route optionalOnce(Unmarshaller<String, T> unmarshaller, String name, Function<Optional<T>, Route> inner) {
-    return parameterList(unmarshaller, name, (List<T> values) -> values.size() > 1
-        ? reject(Rejections.malformedQueryParam(name, "'" + name + "' is given once"))
-        : inner.apply(values.stream().findFirst()));
+  /**
+   * {@code inner}, unless one of {@code names} is given more than once: then the rejection the
+   * unmarshallers' refusals are (pekko's parameter directives would take the first value silently).
+   * A query pekko cannot read is left to the parameter directives, which reject it themselves.
+   */
+  Route once(List<String> names, Supplier<Route> inner) {
+    return extractUri(uri -> {
+      Query query;
+      try {
+        query = uri.query();
+      } catch (RuntimeException unreadable) {
+        return inner.get();
+      }
+      for (String name : names) {
+        if (query.getAll(name).size() > 1) {
+          return reject(Rejections.malformedQueryParam(name, "'" + name + "' is given once"));
+        }
+      }
+      return inner.get();
+    });
   }
 
   /** What a room's stream holds after {@code since} (or all it keeps), as the room answers it. */

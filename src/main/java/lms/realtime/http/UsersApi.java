@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Supplier;
 import lms.realtime.protocol.RoomName;
 import lms.realtime.session.NodeContext;
@@ -26,7 +27,6 @@ final class UsersApi extends AllDirectives {
   record Presence(String userId, boolean online, int connections) {}
 
   private final NodeContext node;
-  private final StreamQuery query = new StreamQuery();
 
   UsersApi(NodeContext node) {
     this.node = node;
@@ -38,9 +38,8 @@ final class UsersApi extends AllDirectives {
    * says which); {@code read}: the seqs that a device marked read since (events
    * {@code notification.read} with {@code data.seq} in the same stream).
    */
-  Route inbox(String userId) {
-    return userId(userId, () -> query.optionalOnce(StreamQuery.SINCE, "since", since ->
-        onSuccess(StreamQuery.read(node, RoomName.Kind.USER.prefix() + ":" + userId, since), read -> {
+  Route inbox(String userId, Optional<StreamQuery.Since> since) {
+    return userId(userId, () -> onSuccess(StreamQuery.read(node, RoomName.Kind.USER.prefix() + ":" + userId, since), read -> {
           List<RawJson> notifications = new ArrayList<>();
           List<Long> readSeqs = new ArrayList<>();
           for (String frame : read.frames()) {
@@ -58,7 +57,7 @@ final class UsersApi extends AllDirectives {
           }
           return completeOK(new Inbox(userId, read.epoch(), read.seq(), since.isPresent() && read.complete(),
               notifications, readSeqs), Responses.JSON);
-        })));
+        }));
   }
 
   Route presence(String userId) {
