@@ -7,7 +7,8 @@ import org.apache.pekko.actor.typed.ActorSystem;
 
 /**
  * Where a node's sockets read the time and set their timers: the heartbeat and token deadlines of a
- * {@link Connection}, its admission's retries, its {@link Gate}'s rate bucket. In production the
+ * {@link Connection}, its admission's retries, its {@link Gate}'s rate bucket, a long-poll
+ * connection's polls (how long one has waited, when the last was answered). In production the
  * system's clocks and the actor system's scheduler ({@link #system}); an actor-level test gives a
  * time it moves by hand, so that those deadlines are decided without sleeping.
  */

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,22 +14,24 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import lms.realtime.auth.Identity;
 import lms.realtime.auth.TokenVerifier;
 import lms.realtime.config.Settings;
 import lms.realtime.fanout.Hub;
+import lms.realtime.fanout.Frame;
 import lms.realtime.fanout.Hubs;
 import lms.realtime.fanout.LocalSockets;
 import lms.realtime.fanout.MemberInbox;
+import lms.realtime.fanout.Outbox;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.CloseCodes;
 import lms.realtime.protocol.Json;
+import lms.realtime.testkit.HandTime;
 import lms.realtime.testkit.OneNodeCluster;
 import lms.realtime.testkit.RecordingOutbox;
 import lms.realtime.testkit.WsClient;
+import lms.realtime.transport.fallback.PollOutbox;
 import lms.realtime.user.User;
-import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -39,7 +43,8 @@ import org.junit.jupiter.api.Test;
 /**
  * One {@link Connection} actor, message by message, on a time the test moves by hand
  * ({@link HandTime}): the test is its transport (it tells it {@link Connection.SocketOpened} and the
- * client's frames), a {@link RecordingOutbox} takes what it sends, and a real user entity (sharded,
+ * client's frames, and polls a long-poll connection's outbox), a {@link RecordingOutbox} takes what
+ * it sends (or a real {@link PollOutbox}), and a real user entity (sharded,
  * on a cluster of one) admits it. Its deadlines (contract §8: 4002 after two heartbeat intervals of
  * silence, 4001 at {@code exp} plus the clock skew), its rate gate (§7: {@code rate_limited}, then
  * 4029) and its phases are decided by that time, so nothing here sleeps: a deadline is shown not to
@@ -67,71 +72,6 @@ class ConnectionTest {
   static void stop() {
     // a cluster of one takes longer to leave than the kit's default wait
     ActorTestKit.shutdown(kit.system(), Duration.ofSeconds(30));
-  }
-
-  /**
-   * Time that moves only when the test says: {@link #advance} moves both clocks and, on the test's
-   * thread, tells each timer that falls due its message, in order (so a message the test tells
-   * afterwards comes after it).
-   */
-  static final class HandTime implements SocketTime {
-    private record Timer(long dueNanos, Runnable fire, AtomicBoolean cancelled) implements Cancellable {
-      @Override
-      public boolean cancel() {
-        return cancelled.compareAndSet(false, true);
-      }
-
-      @Override
-      public boolean isCancelled() {
-        return cancelled.get();
-      }
-    }
-
-    private final List<Timer> timers = new ArrayList<>();
-    private long nanos = 1_000_000_000L;
-    /** On a whole second, so that a token's {@code exp} (seconds) falls on a known millisecond. */
-    private long millis = System.currentTimeMillis() / 1000 * 1000;
-
-    @Override
-    public synchronized long nanoTime() {
-      return nanos;
-    }
-
-    @Override
-    public synchronized long currentTimeMillis() {
-      return millis;
-    }
-
-    @Override
-    public synchronized <T> Cancellable scheduleOnce(Duration delay, ActorRef<T> target, T message) {
-      Timer timer = new Timer(nanos + delay.toNanos(), () -> target.tell(message), new AtomicBoolean());
-      timers.add(timer);
-      return timer;
-    }
-
-    void advance(Duration by) {
-      List<Timer> due = new ArrayList<>();
-      synchronized (this) {
-        nanos += by.toNanos();
-        millis += by.toMillis();
-        for (Timer t : List.copyOf(timers)) {
-          if (t.dueNanos() <= nanos) {
-            timers.remove(t);
-            if (!t.isCancelled()) {
-              due.add(t);
-            }
-          }
-        }
-      }
-      due.sort((a, b) -> Long.compare(a.dueNanos(), b.dueNanos()));
-      due.forEach(t -> t.fire().run());
-    }
-
-    /** How long from now until the one timer the connection keeps is due (null: none armed). */
-    synchronized Duration armed() {
-      return timers.stream().filter(t -> !t.isCancelled()).map(t -> Duration.ofNanos(t.dueNanos() - nanos))
-          .reduce((a, b) -> b).orElse(null);
-    }
   }
 
   /** A connection under test: its actor, its outbox, its time. */
@@ -173,13 +113,17 @@ class ConnectionTest {
 
   /** A connection of {@code user} admitted by its user entity (not yet opened), its token expiring at {@code exp}. */
   static Socket admitted(String user, HandTime time, long exp) throws Exception {
-        Identity identity = new Identity(user, user, Set.of("student"), Map.of(), exp, null);
     RecordingOutbox outbox = new RecordingOutbox(node.metrics());
+    return new Socket(admitted(user, time, exp, outbox), outbox, time);
+  }
+
+  static ActorRef<MemberInbox> admitted(String user, HandTime time, long exp, Outbox outbox) throws Exception {
+    Identity identity = new Identity(user, user, Set.of("student"), Map.of(), exp, null);
     NodeContext timed = node.withTime(time);
     CompletableFuture<Boolean> admitted = new CompletableFuture<>();
     ActorRef<MemberInbox> actor = kit.spawn(Connection.create(timed, identity, outbox, new Gate(settings, time), "127.0.0.1", admitted));
     assertTrue(admitted.get(15, TimeUnit.SECONDS), "admitted");
-    return new Socket(actor, outbox, time);
+    return actor;
   }
 
   static Socket open(String user, HandTime time, long exp) throws Exception {
@@ -290,5 +234,82 @@ class ConnectionTest {
     s.settle();
     time.advance(MILLI);
     kit.createTestProbe().expectTerminated(s.actor());
+  }
+
+  /** A long-poll client's polls of its connection's outbox, as {@code FallbackEndpoints} makes them. */
+  static final class Polls {
+    private final PollOutbox outbox;
+    private long position;
+
+    Polls(PollOutbox outbox) {
+      this.outbox = outbox;
+    }
+
+    /** A poll from where the last answer left off; {@code mayWait}: as a client's (the first one may not). */
+    CompletableFuture<List<JsonNode>> poll(boolean mayWait) {
+      CompletableFuture<List<JsonNode>> answer = new CompletableFuture<>();
+      outbox.poll(position, mayWait, (frames, next) -> {
+        position = next;
+        List<JsonNode> list = new ArrayList<>();
+        try {
+          WsClient.JSON.readTree(frames).forEach(list::add);
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+        answer.complete(list);
+      });
+      return answer;
+    }
+  }
+
+  /**
+   * Docs/protocol.md §16: a long-poll connection whose client still POSTs but no longer polls is a
+   * client gone: 4002 two heartbeat intervals after the last answer a poll took (here a poll that
+   * waited the whole poll wait, answered {@code []}), though its last frame came later; and not 1 ms
+   * before. The outbox stamps that answer on the connection's time.
+   */
+  @Test
+  void aLongPollConnectionThatStopsPollingClosesWith4002TwoIntervalsAfterItsLastAnswer() throws Exception {
+    HandTime time = new HandTime();
+    PollOutbox outbox = new PollOutbox(settings, node.metrics(), time);
+    outbox.welcome(Frame.text("{\"type\":\"welcome\"}"));
+    ActorRef<MemberInbox> actor = admitted("conn-poller", time, epochSeconds(time) + 3600, outbox);
+    actor.tell(new Connection.SocketOpened(() -> {}));
+    Polls polls = new Polls(outbox);
+    assertEquals("welcome", polls.poll(false).get(3, TimeUnit.SECONDS).get(0).get("type").asText());
+    CompletableFuture<List<JsonNode>> waiting = polls.poll(true);
+    Duration pollWait = settings.fallback().pollWait();
+    time.advance(pollWait);
+    assertFalse(waiting.isDone(), "answered before the poll wait was over");
+    outbox.expire(pollWait.toNanos()); // the node's ticker, at the poll wait
+    assertEquals(List.of(), waiting.get(3, TimeUnit.SECONDS));
+    // the client POSTs a ping later, and polls no more: its silence counts from the answer, not from the ping
+    Duration afterAnswer = Duration.ofSeconds(5);
+    time.advance(afterAnswer);
+    TestProbe<String> acks = kit.createTestProbe();
+    actor.tell(new Connection.Inbound(() -> acks.ref().tell("ack"), new Incoming.Posted(List.of(ping("posted")), false)));
+    acks.expectMessage("ack");
+    // the deadline armed at the open (two intervals after it) finds the client heard since: armed again
+    time.advance(silence().minus(pollWait).minus(afterAnswer));
+    Duration due = pollWait;
+    kit.createTestProbe().awaitAssert(() -> {
+      assertEquals(due, time.armed());
+      return null;
+    });
+    time.advance(due.minus(MILLI));
+    assertFalse(outbox.isClosing(), "closed before two heartbeat intervals after the last answer");
+    time.advance(MILLI);
+    kit.createTestProbe().awaitAssert(() -> {
+      assertTrue(outbox.isClosing(), "closed");
+      assertEquals(CloseCodes.HEARTBEAT_MISSED, outbox.closeCode());
+      return null;
+    });
+    // what a poll would still take: the pong, then the close
+    List<JsonNode> last = polls.poll(false).get(3, TimeUnit.SECONDS);
+    assertEquals("posted", last.get(0).get("id").asText());
+    assertEquals("close", last.get(1).get("type").asText());
+    assertEquals(CloseCodes.HEARTBEAT_MISSED, last.get(1).get("code").asInt());
+    time.advance(settings.closeGrace());
+    kit.createTestProbe().expectTerminated(actor);
   }
 }

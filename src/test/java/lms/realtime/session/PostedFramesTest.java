@@ -81,7 +81,7 @@ class PostedFramesTest {
     /** The frames that come next (at once, or the first that comes within a few seconds). */
     List<JsonNode> next() throws Exception {
       CompletableFuture<byte[]> answer = new CompletableFuture<>();
-      outbox.poll(position[0], System.nanoTime(), true, (frames, next) -> {
+      outbox.poll(position[0], true, (frames, next) -> {
         position[0] = next;
         answer.complete(frames);
       });
@@ -103,7 +103,7 @@ class PostedFramesTest {
   static Open open(String user) throws Exception {
     Handshake.Outcome outcome = new Handshake(node.node.context())
         .open(new Get(Tokens.student(user)), Handshake.Kind.POLL,
-            () -> new PollOutbox(node.node.context().settings(), node.node.context().metrics(), System.nanoTime()))
+            () -> new PollOutbox(node.node.context().settings(), node.node.context().metrics(), node.node.context().time()))
         .toCompletableFuture().get(10, TimeUnit.SECONDS);
     Handshake.Admitted admitted = assertInstanceOf(Handshake.Admitted.class, outcome);
     admitted.connection().tell(new Connection.SocketOpened(() -> {}));

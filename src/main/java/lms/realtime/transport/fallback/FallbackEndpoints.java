@@ -39,7 +39,7 @@ public final class FallbackEndpoints {
 
   /** A long-poll connection's outgoing side, for the handshake. */
   public PollOutbox newPollOutbox() {
-    return new PollOutbox(node.settings(), node.metrics(), System.nanoTime());
+    return new PollOutbox(node.settings(), node.metrics(), node.time());
   }
 
   // ------------------------------------------------------------------ GET /sse
@@ -60,7 +60,7 @@ public final class FallbackEndpoints {
       // open before the client can read its welcome: a POST it sends then must find the actor open,
       // not attaching (which drops client frames)
       link.connection.tell(new Connection.SocketOpened(() -> {}));
-      outbox.poll(0, System.nanoTime(), false, (frames, next) -> firstPoll.accept(polled(link, frames, next, origin, host)));
+      outbox.poll(0, false, (frames, next) -> firstPoll.accept(polled(link, frames, next, origin, host)));
     }
   }
 
@@ -142,7 +142,7 @@ public final class FallbackEndpoints {
       answer.accept(HttpAnswer.error(400, ErrorCodes.BAD_REQUEST, "from is the position the last answer named", cors));
       return;
     }
-    ((PollOutbox) link.outbox).poll(position, System.nanoTime(), true,
+    ((PollOutbox) link.outbox).poll(position, true,
         (frames, next) -> answer.accept(polled(link, frames, next, origin, host)));
   }
 

@@ -21,9 +21,8 @@ final class FallbackLinks {
     // answered within a tick before the wait is over, never after it
     long wait = Math.max(0, settings.pollWait().toNanos() - tick);
     system.scheduler().scheduleWithFixedDelay(settings.pollTick(), settings.pollTick(), () -> {
-      long now = System.nanoTime();
       for (PollOutbox poll : polls) {
-        poll.expire(now, wait);
+        poll.expire(wait); // on the poll's own time, as its wait began
       }
     }, system.executionContext());
   }

@@ -8,6 +8,7 @@ import lms.realtime.fanout.Outbox;
 import lms.realtime.metrics.Metrics;
 import lms.realtime.protocol.CloseCodes;
 import lms.realtime.session.Handshake;
+import lms.realtime.session.SocketTime;
 
 /**
  * A long-poll connection's outgoing side (contract §10, {@code GET /sse?mode=poll}), the same on both
@@ -21,6 +22,9 @@ import lms.realtime.session.Handshake;
  * (the answers to the frames before the one that closed, as a reading socket would have had them),
  * except for a slow reader's 4008, which goes ahead of it (what waited is dropped); once a poll has
  * taken it, the connection's actor hears that its peer is gone. Thread-safe (one lock): hubs and the actor send, transports poll.
+ *
+ * <p>Its polls are timed on the connection's {@link SocketTime} (the node's): a poll's wait, and
+ * the last answer, from which the connection counts a client that stopped polling as silent.
  */
 public final class PollOutbox extends Outbox {
   private static final byte[] EMPTY = {'[', ']'};
@@ -33,6 +37,7 @@ public final class PollOutbox extends Outbox {
   /** An answer decided under the lock, given outside it. */
   private record Answer(Waiter waiter, byte[] frames, long next, boolean closeTaken) {}
 
+  private final SocketTime time;
   private final ArrayDeque<Frame> frames = new ArrayDeque<>();
   /** The position of the first frame held. */
   private long base;
@@ -45,9 +50,10 @@ public final class PollOutbox extends Outbox {
   private boolean finished;
   private volatile Runnable onCloseTaken = () -> {};
 
-  public PollOutbox(Settings settings, Metrics metrics, long nowNanos) {
+  public PollOutbox(Settings settings, Metrics metrics, SocketTime time) {
     super(settings, metrics);
-    this.lastPollNanos = nowNanos;
+    this.time = time;
+    this.lastPollNanos = time.nanoTime();
   }
 
   /** Called once: what to do when a poll has taken the close frame (the connection's peer has it). */
@@ -119,10 +125,11 @@ public final class PollOutbox extends Outbox {
    * A poll that has read everything before {@code from}: answered at once with the frames after it
    * when there are any (or when it may not wait), else when they come. Any thread.
    */
-  public void poll(long from, long nowNanos, boolean mayWait, Waiter poll) {
+  public void poll(long from, boolean mayWait, Waiter poll) {
     Answer replaced;
     Answer ready;
     synchronized (this) {
+      long nowNanos = time.nanoTime();
       lastPollNanos = nowNanos;
       while (base < from && !frames.isEmpty()) {
         bytes -= frames.poll().jsonLength();
@@ -142,10 +149,10 @@ public final class PollOutbox extends Outbox {
   }
 
   /** A poll that has waited {@code maxWaitNanos} is answered (an empty array). The node's ticker calls it. */
-  public void expire(long nowNanos, long maxWaitNanos) {
+  public void expire(long maxWaitNanos) {
     Answer due = null;
     synchronized (this) {
-      if (waiter != null && nowNanos - waitingSince >= maxWaitNanos) {
+      if (waiter != null && time.nanoTime() - waitingSince >= maxWaitNanos) {
         due = takeLocked();
       }
     }
@@ -210,7 +217,7 @@ public final class PollOutbox extends Outbox {
     waiter = null;
     // the next poll is due from now: a poll that waited lms.fallback.poll-wait is not held against
     // the client's two heartbeat intervals (which may be shorter than the wait)
-    lastPollNanos = System.nanoTime();
+    lastPollNanos = time.nanoTime();
     return answer;
   }
 
