@@ -1,17 +1,14 @@
 package lms.realtime;
 
 import com.typesafe.config.Config;
-import io.jsonwebtoken.JwtBuilder;
-import io.jsonwebtoken.Jwts;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Date;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import javax.crypto.spec.SecretKeySpec;
+import lms.realtime.auth.TokenSigner;
 import lms.realtime.auth.TokenVerifier;
 import lms.realtime.protocol.RoomName;
 
@@ -92,25 +89,25 @@ final class MintToken {
         default -> throw new IllegalArgumentException("unknown option " + option);
       }
     }
-    JwtBuilder token = Jwts.builder().subject(user);
+    Map<String, Object> claims = new LinkedHashMap<>();
+    claims.put("sub", user);
     if (room != null) {
       if (!courses.isEmpty() || !roles.isEmpty()) {
         // a token with a room claim is a room token and never an access token (docs/protocol.md §1)
         throw new IllegalArgumentException("--room makes a room token, which carries no --course or --role");
       }
-      token.claim("room", room[0]).claim("role", room[1]);
+      claims.put("room", room[0]);
+      claims.put("role", room[1]);
     } else {
-      token.claim("courses", courses);
+      claims.put("courses", courses);
       if (!roles.isEmpty()) {
-        token.claim("roles", roles);
+        claims.put("roles", roles);
       }
     }
     if (name != null) {
-      token.claim("name", name);
+      claims.put("name", name);
     }
-    return token.issuedAt(Date.from(now)).expiration(Date.from(now.plusSeconds(ttl)))
-        .signWith(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"), Jwts.SIG.HS256)
-        .compact();
+    return new TokenSigner(secret).sign(claims, now, ttl);
   }
 
   private static String[] pair(String value, String shape) {

@@ -1,12 +1,9 @@
 package lms.realtime.http;
 
-import io.jsonwebtoken.Jwts;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.Date;
 import java.util.List;
 import java.util.Map;
-import javax.crypto.spec.SecretKeySpec;
+import lms.realtime.auth.TokenSigner;
 import lms.realtime.protocol.Json;
 import lms.realtime.protocol.RoomName;
 import lms.realtime.session.NodeContext;
@@ -27,11 +24,11 @@ final class DemoRoutes extends AllDirectives {
   static final long MAX_TTL_SECONDS = 86_400;
 
   private final NodeContext node;
-  private final SecretKeySpec key;
+  private final TokenSigner signer;
 
   DemoRoutes(NodeContext node) {
     this.node = node;
-    this.key = new SecretKeySpec(node.demo().secret().getBytes(StandardCharsets.UTF_8), "HmacSHA256");
+    this.signer = new TokenSigner(node.demo().secret());
   }
 
   Route route() {
@@ -73,12 +70,6 @@ final class DemoRoutes extends AllDirectives {
   }
 
   private String sign(Map<String, Object> claims, long seconds) {
-    Instant now = Instant.now();
-    return Jwts.builder()
-        .claims(claims)
-        .issuedAt(Date.from(now))
-        .expiration(Date.from(now.plusSeconds(seconds)))
-        .signWith(key, Jwts.SIG.HS256)
-        .compact();
+    return signer.sign(claims, Instant.now(), seconds);
   }
 }
