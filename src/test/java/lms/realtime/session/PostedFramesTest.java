@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import lms.realtime.fanout.MemberInbox;
+import lms.realtime.testkit.HandshakeRequest;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
@@ -48,34 +49,6 @@ class PostedFramesTest {
     node.close();
   }
 
-  /** A request for {@code GET /sse?mode=poll} with this token, from loopback. */
-  record Get(String token) implements Handshake.Request {
-    @Override
-    public String header(String name) {
-      return null;
-    }
-
-    @Override
-    public List<String> headers(String name) {
-      return List.of();
-    }
-
-    @Override
-    public String cookie(String name) {
-      return null;
-    }
-
-    @Override
-    public String query(String name) {
-      return name.equals("token") ? token : null;
-    }
-
-    @Override
-    public String peerAddress() {
-      return "127.0.0.1";
-    }
-  }
-
   /** An open long-poll connection: its actor and its outbox, the welcome read. */
   record Open(ActorRef<MemberInbox> connection, PollOutbox outbox, long[] position) {
     /** The frames that come next (at once, or the first that comes within a few seconds). */
@@ -102,7 +75,7 @@ class PostedFramesTest {
 
   static Open open(String user) throws Exception {
     Handshake.Outcome outcome = new Handshake(node.node.context())
-        .open(new Get(Tokens.student(user)), Handshake.Kind.POLL,
+        .open(HandshakeRequest.fromLoopback(Tokens.student(user)), Handshake.Kind.POLL,
             () -> new PollOutbox(node.node.context().settings(), node.node.context().metrics(), node.node.context().time()))
         .toCompletableFuture().get(10, TimeUnit.SECONDS);
     Handshake.Admitted admitted = assertInstanceOf(Handshake.Admitted.class, outcome);

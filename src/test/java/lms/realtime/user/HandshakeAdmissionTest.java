@@ -28,6 +28,7 @@ import lms.realtime.session.NodeContext;
 import lms.realtime.session.PerAddress;
 import lms.realtime.session.SocketTime;
 import lms.realtime.testkit.HandTime;
+import lms.realtime.testkit.HandshakeRequest;
 import lms.realtime.testkit.OneNodeCluster;
 import lms.realtime.testkit.RecordingOutbox;
 import lms.realtime.testkit.Tokens;
@@ -57,7 +58,7 @@ class HandshakeAdmissionTest {
   /** The probe standing in for each user's entity, by user id. */
   static final Map<String, ActorRef<User.Command>> ENTITIES = new ConcurrentHashMap<>();
   static final Duration MILLI = Duration.ofMillis(1);
-  static final String IP = "127.0.0.1";
+  static final String IP = HandshakeRequest.LOOPBACK;
 
   @BeforeAll
   static void start() throws Exception {
@@ -78,34 +79,6 @@ class HandshakeAdmissionTest {
   static void stop() {
     // a cluster of one takes longer to leave than the kit's default wait
     ActorTestKit.shutdown(kit.system(), Duration.ofSeconds(30));
-  }
-
-  /** A {@code GET /sse} (the event stream: no upgrade to check) with {@code user}'s token, from {@link #IP}. */
-  record Get(String token) implements Handshake.Request {
-    @Override
-    public String header(String name) {
-      return null;
-    }
-
-    @Override
-    public List<String> headers(String name) {
-      return List.of();
-    }
-
-    @Override
-    public String cookie(String name) {
-      return null;
-    }
-
-    @Override
-    public String query(String name) {
-      return name.equals("token") ? token : null;
-    }
-
-    @Override
-    public String peerAddress() {
-      return IP;
-    }
   }
 
   /** One handshake under way: its answer to come, its time, and the probe that is its user's entity. */
@@ -151,7 +124,7 @@ class HandshakeAdmissionTest {
     ENTITIES.put(user, entity.ref());
     RecordingOutbox outbox = new RecordingOutbox(node.metrics());
     CompletableFuture<Handshake.Outcome> outcome = new Handshake(node.withTime(time))
-        .open(new Get(Tokens.student(user)), Handshake.Kind.SSE, () -> outbox).toCompletableFuture();
+        .open(HandshakeRequest.fromLoopback(Tokens.student(user)), Handshake.Kind.SSE, () -> outbox).toCompletableFuture();
     return new Admitting(outcome, time, entity, outbox);
   }
 
