@@ -6,14 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.File;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import lms.realtime.testkit.ProcessCluster;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
@@ -47,21 +44,7 @@ class GracefulShutdownTest {
     Process process = pb.start();
     List<WsClient> sockets = new ArrayList<>();
     try {
-      HttpClient http = HttpClient.newHttpClient();
-      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (true) {
-        try {
-          HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/health/ready")).build(),
-              HttpResponse.BodyHandlers.ofString());
-          if (r.statusCode() == 200) {
-            break;
-          }
-        } catch (java.io.IOException notYet) {
-          // still starting
-        }
-        assertTrue(System.nanoTime() < deadline, "node did not become ready");
-        Thread.sleep(100);
-      }
+      ProcessCluster.awaitReady("http://127.0.0.1:" + httpPort + "/health/ready", Duration.ofSeconds(60));
       for (int i = 0; i < 5; i++) {
         WsClient ws = WsClient.connect("ws://127.0.0.1:" + httpPort + "/ws?token=" + Tokens.student("g" + i, "1"), java.util.Map.of());
         ws.expect("welcome");

@@ -26,6 +26,12 @@ public final class Eventually {
    * a join and a leave under the socket's rate limit) is read less often.
    */
   public static <T> T within(Duration within, Duration every, Source<T> source, Predicate<T> condition) throws Exception {
+    return within("condition", within, every, source, condition);
+  }
+
+  /** The same, naming {@code what} is awaited in the failure. */
+  public static <T> T within(String what, Duration within, Duration every, Source<T> source, Predicate<T> condition)
+      throws Exception {
     long deadline = System.nanoTime() + within.toNanos();
     T last = null;
     while (System.nanoTime() < deadline) {
@@ -35,6 +41,6 @@ public final class Eventually {
       }
       Thread.sleep(every.toMillis());
     }
-    throw new AssertionError("condition not met within " + within.toMillis() + " ms; last: " + last);
+    throw new AssertionError(what + " not met within " + within.toMillis() + " ms; last: " + last);
   }
 }

@@ -1,7 +1,5 @@
 package lms.realtime.testkit;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.File;
 import java.net.URI;
@@ -113,18 +111,18 @@ public final class ProcessCluster implements AutoCloseable {
   }
 
   public void awaitReady(int i) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-    while (true) {
+    awaitReady(url(i, "/health/ready"), Duration.ofSeconds(90));
+  }
+
+  /** Until a node's {@code /health/ready} ({@code readyUrl}) answers 200: it takes traffic. */
+  public static void awaitReady(String readyUrl, Duration within) throws Exception {
+    Eventually.within(readyUrl + " answering 200", within, Duration.ofMillis(100), () -> {
       try {
-        if (HTTP.send(HttpRequest.newBuilder(URI.create(url(i, "/health/ready"))).build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
-          return;
-        }
-      } catch (java.io.IOException notYet) {
-        // starting
+        return HTTP.send(HttpRequest.newBuilder(URI.create(readyUrl)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+      } catch (java.io.IOException starting) {
+        return -1;
       }
-      assertTrue(System.nanoTime() < deadline, "node " + i + " not ready");
-      Thread.sleep(200);
-    }
+    }, status -> status == 200);
   }
 
   /** The nodes, started together, then each awaited until it reports ready. */

@@ -4,13 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,6 +16,9 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 import lms.realtime.Main;
+import lms.realtime.testkit.Eventually;
+import lms.realtime.testkit.HalfOpen;
+import lms.realtime.testkit.ProcessCluster;
 import lms.realtime.testkit.Scrape;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.Test;
 class FloodTest {
   static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
   static final String SERVICE = Tokens.service();
+  static final Duration HEADER_TIMEOUT = Duration.ofSeconds(2);
 
   int port;
 
@@ -91,23 +93,11 @@ class FloodTest {
     pb.environment().put("LMS_JWT_SECRET", Tokens.SECRET);
     pb.environment().put("LMS_TRANSPORT", TestNode.transport());
     pb.environment().put("LMS_DATA_DIR", TestNode.dataDir());
-    pb.environment().put("LMS_HEADER_TIMEOUT", "2s");
+    pb.environment().put("LMS_HEADER_TIMEOUT", HEADER_TIMEOUT.toMillis() + "ms");
     Process process = pb.start();
     List<AutoCloseable> held = new ArrayList<>();
     try {
-      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (true) {
-        try {
-          if (HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health/ready")).build(),
-              HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
-            break;
-          }
-        } catch (java.io.IOException notYet) {
-          // starting
-        }
-        assertTrue(System.nanoTime() < deadline, "node not ready");
-        Thread.sleep(100);
-      }
+      ProcessCluster.awaitReady("http://127.0.0.1:" + port + "/health/ready", Duration.ofSeconds(60));
       WsClient watcher = open(Tokens.instructor("flood-watch", "950"));
       watcher.join("course:950");
       Held before = afterGc(process);
@@ -130,13 +120,12 @@ class FloodTest {
       sampler.start();
 
       // 1. 1,000 half-open connections: a partial request line, from ten addresses
+      long t0 = System.nanoTime();
+      List<Socket> halfOpen = new ArrayList<>();
       for (int i = 0; i < 1000; i++) {
-        Socket s = new Socket();
-        s.bind(new InetSocketAddress("127.0.0." + (2 + i % 10), 0));
-        s.connect(new InetSocketAddress("127.0.0.1", port), 3000);
-        s.getOutputStream().write("GET /ws?token=".getBytes(StandardCharsets.US_ASCII));
-        held.add(s);
+        halfOpen.add(HalfOpen.partial("127.0.0." + (2 + i % 10), port, "GET /ws?token="));
       }
+      held.addAll(halfOpen);
       // 2. recovery frames: 100 events of 60 KB in one's own room, five paused sockets x 100 joins with since
       String data = "x".repeat(60_000);
       String epoch = null;
@@ -185,19 +174,22 @@ class FloodTest {
       assertEquals("still", watcher.await("event").get("event").asText());
       Held during = Held.of(metrics());
 
-      // the half-open ones go at the header timeout; the rest the test closes
-      Thread.sleep(3000);
+      // the half-open ones go at the header timeout (each read until the engine closes it); the rest the test closes
+      int halfOpenClosed = HalfOpen.closedBy(halfOpen, t0 + HEADER_TIMEOUT.plusSeconds(10).toNanos());
       for (AutoCloseable c : held) {
         c.close();
       }
       held.clear();
-      Thread.sleep(1500);
+      // until the node has let every closed socket go, as its own /metrics says
+      Eventually.within(Duration.ofSeconds(20), Duration.ofMillis(100), () -> Held.of(metrics()),
+          h -> h.sockets() == before.sockets() + 1 && h.openFiles() < before.openFiles() + 20);
       sampler.interrupt();
       Held after = afterGc(process);
       System.out.printf("flood (%s): 1,000 half-open, 5 paused x 100 re-joins over 100 x 60 KB, %d fuzz frames, %d leaves,"
               + " 5 frames of 2 MB: before %s; during %s; peak heap %.1f MiB of 192; after a GC %s%n",
           TestNode.transport(), fuzzed, left, before, during, peakHeap.get() / (double) (1 << 20), after);
       assertTrue(process.isAlive(), "the node went down");
+      assertEquals(1000, halfOpenClosed, "half-open connections still held past the header timeout");
       assertTrue(during.openFiles() < before.openFiles() + 1100, "open files during: " + during);
       assertTrue(after.heapMiB() < before.heapMiB() + 24, "heap after the flood and a GC: " + after + ", before: " + before);
       assertTrue(after.openFiles() < before.openFiles() + 20, "open files after: " + after + ", before: " + before);
