@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -36,7 +35,7 @@ class ConnectionLimitsTest {
         other.expect("welcome");
       }
       a.close();
-      WsClient c = retryConnect(node, token);
+      WsClient c = node.connectOnceFreed(token);
       c.expect("welcome");
       b.close();
       c.close();
@@ -54,7 +53,7 @@ class ConnectionLimitsTest {
       assertEquals(429, r.status);
       assertNotNull(r.retryAfter);
       open.get(0).close();
-      retryConnect(node, Tokens.student("ip-4")).close();
+      node.connectOnceFreed(Tokens.student("ip-4")).close();
       open.forEach(WsClient::close);
     }
   }
@@ -80,21 +79,6 @@ class ConnectionLimitsTest {
       assertEquals(429, r.status);
       a.close();
       b.close();
-    }
-  }
-
-  /** A closed slot is freed as soon as the engine has seen the close; allow it a moment. */
-  static WsClient retryConnect(TestNode node, String token) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-    while (true) {
-      try {
-        return node.connect(token);
-      } catch (HandshakeRefused e) {
-        if (System.nanoTime() > deadline) {
-          throw e;
-        }
-        Thread.sleep(50);
-      }
     }
   }
 }

@@ -3,11 +3,13 @@ package lms.realtime.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import lms.realtime.room.Room;
+import lms.realtime.testkit.Eventually;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -44,10 +46,8 @@ class FailuresTest {
         Thread.sleep(300);
       }
       double dropped = node.metric("lms_room_stash_drops_total");
-      long deadline = System.nanoTime() + 10_000_000_000L;
-      while (answered.get() + dropped < sent && System.nanoTime() < deadline) {
-        Thread.sleep(50);
-      }
+      long all = sent;
+      Eventually.within(Duration.ofSeconds(10), Duration.ofMillis(50), answered::get, a -> a + dropped >= all);
       System.out.printf("starting rooms holding 10: %d sent, %d answered, %.0f dropped and counted%n", sent, answered.get(), dropped);
       assertTrue(dropped > 0, "no drop past a bound of 10 in " + sent + " messages");
       assertEquals(sent, answered.get() + (long) dropped, "every message is either answered or counted as dropped");

@@ -145,6 +145,20 @@ public final class TestNode implements AutoCloseable {
     return ws;
   }
 
+  /**
+   * A socket in the slot a closed one held: the engine frees it when it has seen the close, and
+   * answers 429 until then.
+   */
+  public WsClient connectOnceFreed(String token) throws Exception {
+    return Eventually.within("a freed connection slot", Duration.ofSeconds(10), Duration.ofMillis(50), () -> {
+      try {
+        return connect(token);
+      } catch (WsClient.HandshakeRefused stillHeld) {
+        return null;
+      }
+    }, ws -> ws != null);
+  }
+
   /** One series of this node's /metrics (named with its labels as printed), 0 when absent. */
   public double metric(String series) {
     Double value = Scrape.find(get("/metrics", null).body(), series);
