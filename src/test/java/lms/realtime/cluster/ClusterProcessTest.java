@@ -30,6 +30,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import lms.realtime.testkit.Eventually;
 import lms.realtime.testkit.KillTimeline;
 import lms.realtime.testkit.ProcessCluster;
 import lms.realtime.testkit.RollingRestart;
@@ -188,7 +189,8 @@ class ClusterProcessTest {
       }
     });
     publisher.start();
-    Thread.sleep(2000);
+    // a steady publisher first: answered by both nodes it alternates between, ten times each
+    Eventually.within("20 answered publishes", Duration.ofSeconds(60), Duration.ofMillis(20), published::get, n -> n >= 20);
     new ProcessBuilder("kill", "-STOP", Long.toString(nodes.processes[1].pid())).start().waitFor();
     List<String> frames = new ArrayList<>();
     long thaw = System.nanoTime() + Duration.ofSeconds(15).toNanos();

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import lms.realtime.testkit.Eventually;
 import lms.realtime.testkit.KillTimeline;
 import lms.realtime.testkit.PgServer;
 import lms.realtime.testkit.ProcessCluster;
@@ -188,16 +189,8 @@ class DurableClusterTest {
 
     pg.startServer();
     long backAt = System.nanoTime();
-    JsonNode after = null;
-    while (after == null && System.nanoTime() - backAt < Duration.ofSeconds(40).toNanos()) {
-      HttpResponse<String> r = nodes.call(0, "POST", path, "{\"event\":\"after\"}");
-      if (r != null && r.statusCode() == 202) {
-        after = WsClient.JSON.readTree(r.body());
-      } else {
-        Thread.sleep(200);
-      }
-    }
-    assertTrue(after != null, "durable publishes came back with the database");
+    JsonNode after = WsClient.JSON.readTree(Eventually.within("durable publishes back with the database", Duration.ofSeconds(40),
+        Duration.ofMillis(200), () -> nodes.call(0, "POST", path, "{\"event\":\"after\"}"), r -> r != null && r.statusCode() == 202).body());
     double backAfter = (System.nanoTime() - backAt) / 1e9;
     awaitJournalUp(1, Duration.ofSeconds(20));
     assertReady("up");
@@ -229,11 +222,7 @@ class DurableClusterTest {
   }
 
   void awaitJournalUp(double value, Duration within) throws Exception {
-    long end = System.nanoTime() + within.toNanos();
-    while (journalUp() != value) {
-      assertTrue(System.nanoTime() < end, "lms_journal_up is not " + value + " after " + within.toSeconds() + " s");
-      Thread.sleep(200);
-    }
+    Eventually.within("lms_journal_up " + value, within, Duration.ofMillis(200), this::journalUp, up -> up == value);
   }
 
   /**

@@ -60,9 +60,10 @@ public final class RecoveringClient {
     ws.drain().forEach(this::handle);
   }
 
-  public void drainFor(Duration d) {
-    long end = System.nanoTime() + d.toNanos();
-    while (System.nanoTime() < end) {
+  /** Reads until every seq of {@code wanted} was seen, or {@code within} has passed (what is missing is then lost). */
+  public void readUntilSeen(Set<Long> wanted, Duration within) {
+    long end = System.nanoTime() + within.toNanos();
+    while (!seen.containsAll(wanted) && System.nanoTime() < end) {
       String raw = ws.nextRaw(Duration.ofMillis(100));
       if (raw != null) {
         handle(raw);

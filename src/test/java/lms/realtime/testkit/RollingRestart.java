@@ -33,7 +33,17 @@ public final class RollingRestart {
     }
   }
 
+  /** Publishes answered between two steps (about half a second at one every 50 ms): traffic goes on. */
+  static final int TRAFFIC = 10;
+
   private RollingRestart() {}
+
+  /** Until {@link #TRAFFIC} more publishes were answered, through the cluster as it now is. */
+  static void awaitTraffic(Set<Long> published) throws Exception {
+    int from = published.size();
+    Eventually.within(TRAFFIC + " more answered publishes", Duration.ofSeconds(60), Duration.ofMillis(20), published::size,
+        n -> n >= from + TRAFFIC);
+  }
 
   public static Result run(ProcessCluster nodes, String room, String watcherToken) throws Exception {
     int n = nodes.processes.length;
@@ -61,7 +71,7 @@ public final class RollingRestart {
     RecoveringClient watcher = new RecoveringClient(room, node -> nodes.connect(node, watcherToken));
     watcher.connect(0);
     publisher.start();
-    Thread.sleep(1000);
+    awaitTraffic(published);
     for (int victim = n - 1; victim >= 0; victim--) {
       nodes.term(victim);
       if (watcher.node == victim) {
@@ -72,12 +82,12 @@ public final class RollingRestart {
       assertEquals(0, nodes.processes[victim].exitValue(), "exit code after SIGTERM");
       nodes.start(victim);
       nodes.awaitReady(victim);
-      Thread.sleep(1000);
+      awaitTraffic(published);
     }
-    Thread.sleep(1000);
+    awaitTraffic(published);
     publishing.set(false);
     publisher.join(60_000);
-    watcher.drainFor(Duration.ofSeconds(3));
+    watcher.readUntilSeen(published, Duration.ofSeconds(3));
     Result result = new Result(published, epochs, watcher);
     System.out.printf("rolling restart of %d nodes (%s): %d events published, %d received by a client that reconnected %d times,"
             + " %d lost, epochs %s, recovered joins %d of %d%n",
