@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import lms.realtime.testkit.Eventually;
 import lms.realtime.testkit.TestNode;
 import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
@@ -46,8 +47,11 @@ class GracefulHandOffTest {
       assertEquals(1012, leaving.awaitClose(Duration.ofSeconds(10)).code());
       long closedAt = System.nanoTime();
       CompletableFuture<Double> movedAfter = CompletableFuture.supplyAsync(() -> {
-        while (!NodeLossTest.hosts(nodes.get(0), room) && !NodeLossTest.hosts(nodes.get(1), room)) {
-          sleep(20);
+        try {
+          Eventually.within(Duration.ofSeconds(10), Duration.ofMillis(20),
+              () -> NodeLossTest.hosts(nodes.get(0), room) || NodeLossTest.hosts(nodes.get(1), room), hosted -> hosted);
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
         }
         return (System.nanoTime() - closedAt) / 1e6;
       });
@@ -82,15 +86,6 @@ class GracefulHandOffTest {
     } finally {
       nodes.get(1).close();
       nodes.get(0).close();
-    }
-  }
-
-  static void sleep(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException(e);
     }
   }
 

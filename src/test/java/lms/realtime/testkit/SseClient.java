@@ -249,18 +249,14 @@ public final class SseClient implements AutoCloseable {
 
   /** Waits until {@code condition} holds (checked every 20 ms); false when it did not within {@code timeout}. */
   public static boolean until(java.util.function.BooleanSupplier condition, Duration timeout) {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        return false;
-      }
-      try {
-        Thread.sleep(20);
-      } catch (InterruptedException e) {
-        throw new IllegalStateException(e);
-      }
+    try {
+      Eventually.within(timeout, Duration.ofMillis(20), condition::getAsBoolean, holds -> holds);
+      return true;
+    } catch (AssertionError notWithin) {
+      return false;
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
     }
-    return true;
   }
 
   /** Whether the stream has ended (the engine closed TCP), waiting up to {@code timeout}. */

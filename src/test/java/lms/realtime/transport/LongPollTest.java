@@ -98,16 +98,19 @@ class LongPollTest {
 
   @Test
   void pollsThatStopEndTheConnection4002() throws Exception {
-    try (TestNode node = TestNode.start(Map.of("lms.heartbeat-seconds", 1, "lms.fallback.poll-wait", "1s"))) {
+    Duration heartbeat = Duration.ofSeconds(1);
+    try (TestNode node = TestNode.start(Map.of("lms.heartbeat-seconds", heartbeat.toSeconds(), "lms.fallback.poll-wait", "1s"))) {
       PollClient stopped = PollClient.open(node.port, Tokens.student("s-stopped"));
       PollClient polling = PollClient.open(node.port, Tokens.student("s-polling"));
       long start = System.nanoTime();
-      while (System.nanoTime() - start < 3_500_000_000L) {
-        // both keep their heartbeat by POSTs; only one of them polls
+      // both keep their heartbeat by POSTs; only one of them polls: until the other's 4002 (two
+      // intervals) and for three intervals at least, one more than a connection without polls lives
+      while (System.nanoTime() - start < heartbeat.multipliedBy(3).toNanos()
+          || (node.metric("lms_sockets_closed_total{code=\"4002\"}") < 1 && System.nanoTime() - start < heartbeat.multipliedBy(6).toNanos())) {
         stopped.send("{\"type\":\"ping\"}");
         polling.send("{\"type\":\"ping\"}");
         polling.poll();
-        Thread.sleep(200); // a heartbeat well inside one interval, and under the rate limit
+        Thread.sleep(heartbeat.dividedBy(5).toMillis()); // a heartbeat well inside one interval, and under the rate limit
       }
       List<JsonNode> last = stopped.poll();
       JsonNode close = last.get(last.size() - 1);

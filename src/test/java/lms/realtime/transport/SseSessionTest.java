@@ -115,14 +115,17 @@ class SseSessionTest {
 
   @Test
   void aSilentClientIsClosed4002AndPostedPingsKeepOneOpen() throws Exception {
-    try (TestNode node = TestNode.start(Map.of("lms.heartbeat-seconds", 1));
+    Duration heartbeat = Duration.ofSeconds(1);
+    try (TestNode node = TestNode.start(Map.of("lms.heartbeat-seconds", heartbeat.toSeconds()));
         SseClient silent = SseClient.open(node.port, Tokens.student("s-silent"));
         SseClient pinging = SseClient.open(node.port, Tokens.student("s-pinging"))) {
       long start = System.nanoTime();
-      while (System.nanoTime() - start < 3_500_000_000L) {
+      // until the silent one's 4002 (two intervals) and for three intervals at least, one more than a silent client lives
+      while (System.nanoTime() - start < heartbeat.multipliedBy(3).toNanos()
+          || (node.metric("lms_sockets_closed_total{code=\"4002\"}") < 1 && System.nanoTime() - start < heartbeat.multipliedBy(6).toNanos())) {
         pinging.send("{\"type\":\"ping\"}");
         assertEquals("pong", pinging.expect("pong").get("type").asText());
-        Thread.sleep(400); // the client's heartbeat: a frame every 400 ms, well inside one interval
+        Thread.sleep(heartbeat.multipliedBy(2).dividedBy(5).toMillis()); // the client's heartbeat, well inside one interval
       }
       JsonNode close = silent.awaitClose(Duration.ofSeconds(5));
       assertEquals(4002, close.get("code").asInt());
