@@ -61,12 +61,13 @@ class ProtectionTest {
 
   @Test
   void aClientUnderTheRateIsNeverLimited() throws Exception {
-    try (TestNode node = TestNode.start(Map.of("lms.limits.rate-per-second", 20, "lms.limits.rate-burst", 5))) {
+    int rate = 20;
+    try (TestNode node = TestNode.start(Map.of("lms.limits.rate-per-second", rate, "lms.limits.rate-burst", 5))) {
       WsClient ws = open(node, Tokens.student("polite"));
       for (int i = 0; i < 15; i++) {
         ws.send("{\"type\":\"ping\"}");
         ws.expect("pong");
-        Thread.sleep(60);
+        Thread.sleep(1200 / rate); // a frame every 1.2 / rate seconds: under the rate, past the burst
       }
       ws.close();
     }
@@ -104,7 +105,8 @@ class ProtectionTest {
 
   @Test
   void silentSocketIsClosed4002AndLeavesPresenceWhilePingsKeepOneAlive() throws Exception {
-    try (TestNode node = TestNode.start(Map.of("lms.heartbeat-seconds", 1))) {
+    Duration heartbeat = Duration.ofSeconds(1);
+    try (TestNode node = TestNode.start(Map.of("lms.heartbeat-seconds", heartbeat.toSeconds()))) {
       WsClient teacher = open(node, Tokens.instructor("hb-t", "300"));
       WsClient alive = open(node, Tokens.student("hb-alive", "300"));
       assertEquals(1, alive.drain().size() + 1); // nothing but the welcome so far
@@ -118,7 +120,7 @@ class ProtectionTest {
       while (closed == null && System.nanoTime() - start < Duration.ofSeconds(8).toNanos()) {
         teacher.send("{\"type\":\"ping\"}");
         alive.send("{\"type\":\"ping\"}");
-        Thread.sleep(300);
+        Thread.sleep(heartbeat.multipliedBy(3).dividedBy(10).toMillis()); // their heartbeat, well inside one interval
         if (silent.closed().isDone()) {
           closed = silent.closed().join();
         }
