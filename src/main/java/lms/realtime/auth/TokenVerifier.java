@@ -10,6 +10,7 @@ import java.security.PublicKey;
 import java.security.interfaces.ECPublicKey;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.X509EncodedKeySpec;
+import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -25,7 +26,9 @@ import lms.realtime.config.Settings;
  * Verifies access tokens and room tokens ({@link Jws}: HS256 with the shared secret, RS256 with an
  * RSA public key, ES256 with an EC P-256 key; {@code alg: none} and every other algorithm are
  * refused before any signature work), then checks the time claims with the clock skew and reads
- * the claims of contract §1 and §4.
+ * the claims of contract §1 and §4. The time claims are checked on the verifier's {@link Clock}: the
+ * system clock, and in a node the sockets' wall clock ({@code NodeContext.time}), so that a test's
+ * hand-moved time decides a 401 at the handshake as it decides the socket's 4001.
  */
 public final class TokenVerifier {
   /** HS256 needs a key of at least 256 bits (RFC 7518 §3.2). */
@@ -40,6 +43,7 @@ public final class TokenVerifier {
 
   private final Jws jws;
   private final long clockSkewMillis;
+  private final Clock clock;
 
   public TokenVerifier(String secret, PublicKey publicKey, long clockSkewSeconds) {
     this(secret, null, publicKey, clockSkewSeconds);
@@ -59,6 +63,30 @@ public final class TokenVerifier {
     checkPublicKey(publicKey);
     this.jws = new Jws(secrets, publicKey);
     this.clockSkewMillis = clockSkewSeconds * 1000;
+    this.clock = Clock.systemUTC();
+  }
+
+  private TokenVerifier(Jws jws, long clockSkewMillis, Clock clock) {
+    this.jws = jws;
+    this.clockSkewMillis = clockSkewMillis;
+    this.clock = clock;
+  }
+
+  /** The same keys and skew, the time claims checked on {@code other}. */
+  public TokenVerifier on(Clock other) {
+    return other.equals(clock) ? this : new TokenVerifier(jws, clockSkewMillis, other);
+  }
+
+  /**
+   * Whether a token with this {@code exp} (seconds) is refused now: from {@code exp} plus the clock
+   * skew on, the moment its socket is closed with 4001 (RFC 7519 §4.1.4: now must be before it).
+   */
+  public boolean expired(long expSeconds) {
+    return expired(clock.millis(), expSeconds);
+  }
+
+  private boolean expired(long nowMillis, long expSeconds) {
+    return nowMillis >= expSeconds * 1000 + clockSkewMillis;
   }
 
   /** Builds the verifier from settings; {@code demoSecret} (demo mode) is accepted beside the configured keys. */
@@ -146,14 +174,14 @@ public final class TokenVerifier {
       throw new TokenException("no token");
     }
     JsonNode claims = jws.verify(token);
-    long now = System.currentTimeMillis();
-    JsonNode exp = claims.get("exp");
-    if (exp == null) {
+    long now = clock.millis();
+    if (!claims.has("exp")) {
       throw new TokenException("token has no exp");
     }
-    long expMillis = millis(exp, "exp");
-    if (now - clockSkewMillis > expMillis) {
-      throw new TokenException("token expired at " + Instant.ofEpochMilli(expMillis));
+    // whole seconds, as the socket's 4001 deadline reads it: a token accepted is never already due for 4001
+    long expSeconds = seconds(claims, "exp");
+    if (expired(now, expSeconds)) {
+      throw new TokenException("token expired at " + Instant.ofEpochSecond(expSeconds));
     }
     JsonNode nbf = claims.get("nbf");
     if (nbf != null && now + clockSkewMillis < millis(nbf, "nbf")) {

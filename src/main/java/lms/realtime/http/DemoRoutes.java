@@ -1,6 +1,5 @@
 package lms.realtime.http;
 
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import lms.realtime.auth.TokenSigner;
@@ -70,6 +69,6 @@ final class DemoRoutes extends AllDirectives {
   }
 
   private String sign(Map<String, Object> claims, long seconds) {
-    return signer.sign(claims, Instant.now(), seconds);
+    return signer.sign(claims, node.time().wallClock().instant(), seconds);
   }
 }

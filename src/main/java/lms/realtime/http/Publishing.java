@@ -201,7 +201,7 @@ public final class Publishing {
 
   /** A notification that is not kept: straight to the user's sockets, through the user entity. */
   private CompletableFuture<Void> notifyNow(Item item, int i, Result[] results) {
-    String frame = ServerFrames.notification(item.body().event(), item.body().data(), System.currentTimeMillis());
+    String frame = ServerFrames.notification(item.body().event(), item.body().data(), node.time().wallClock().millis());
     return node.sharding().entityRefFor(User.KEY, item.user())
         .<User.Delivered>ask(replyTo -> new User.Notify(frame, replyTo), node.settings().askTimeout())
         .toCompletableFuture()

@@ -44,7 +44,7 @@ public final class Routes extends AllDirectives {
     this.ready = ready;
     this.webSocket = webSocket;
     this.fallback = fallback;
-    this.serviceAuth = new ServiceAuth(node);
+    this.serviceAuth = new ServiceAuth(node.verifier());
     this.publishing = new Publishing(node);
     this.backendApi = new BackendApi(node, serviceAuth, publishing);
     this.demo = node.isDemo() ? new DemoRoutes(node) : null;

@@ -242,7 +242,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
    */
   private void armDeadline() {
     long now = node.time().nanoTime();
-    startTimer(deadlines.next(now, node.time().currentTimeMillis(), lastHeard(now), requests.identity().expiresAt()), Tick.DEADLINE);
+    startTimer(deadlines.next(now, node.time().wallClock().millis(), lastHeard(now), requests.identity().expiresAt()), Tick.DEADLINE);
   }
 
   /** The client's last frame, or its reader's last sign of life (a long poll), whichever is older. */
@@ -255,7 +255,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
       return this;
     }
     long now = node.time().nanoTime();
-    int due = deadlines.due(now, node.time().currentTimeMillis(), lastHeard(now), requests.identity().expiresAt());
+    int due = deadlines.due(now, node.time().wallClock().millis(), lastHeard(now), requests.identity().expiresAt());
     if (due != 0) {
       return closeWith(due, due == CloseCodes.TOKEN_EXPIRED ? "token expired" : "heartbeat missed");
     }

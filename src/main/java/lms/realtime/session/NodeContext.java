@@ -15,6 +15,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
  * this node's sockets and their per-IP counts, hubs, metrics, sharding, whether the durable rooms'
  * database answers ({@code journalUp}: always true with no durable rooms), the sockets' clocks and
  * timers ({@code time}). The entities (rooms, users) get only what they use (settings, metrics), not this.
+ * The token checks ({@code verifier}) read the wall clock of {@code time}, whatever verifier is given.
  */
 public record NodeContext(
     ActorSystem<?> system,
@@ -29,6 +30,11 @@ public record NodeContext(
     BooleanSupplier journalUp,
     Demo demo,
     SocketTime time) {
+
+  public NodeContext {
+    // one time for a node's sockets and its token checks: a 401, a refreshed token and a 4001 agree
+    verifier = verifier.on(time.wallClock());
+  }
 
   /** Demo mode: the secret the node made for itself, or null when not in demo mode. */
   public record Demo(String secret) {}

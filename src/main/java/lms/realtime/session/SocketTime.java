@@ -1,5 +1,6 @@
 package lms.realtime.session;
 
+import java.time.Clock;
 import java.time.Duration;
 import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -8,16 +9,17 @@ import org.apache.pekko.actor.typed.ActorSystem;
 /**
  * Where a node's sockets read the time and set their timers: the heartbeat and token deadlines of a
  * {@link Connection}, its admission's retries, its {@link Gate}'s rate bucket, a long-poll
- * connection's polls (how long one has waited, when the last was answered). In production the
- * system's clocks and the actor system's scheduler ({@link #system}); an actor-level test gives a
- * time it moves by hand, so that those deadlines are decided without sleeping.
+ * connection's polls (how long one has waited, when the last was answered); and, through its wall
+ * clock, the node's token checks ({@link NodeContext#verifier}, the backend API's service tokens). In
+ * production the system's clocks and the actor system's scheduler ({@link #system}); an actor-level
+ * test gives a time it moves by hand, so that those deadlines are decided without sleeping.
  */
 public interface SocketTime {
   /** As {@link System#nanoTime}: for intervals. */
   long nanoTime();
 
-  /** As {@link System#currentTimeMillis}: for a token's {@code exp}. */
-  long currentTimeMillis();
+  /** The wall clock: a token's {@code exp} and {@code nbf}. */
+  Clock wallClock();
 
   /** Tells {@code target} {@code message} after {@code delay} (as {@code ActorContext.scheduleOnce}). */
   <T> Cancellable scheduleOnce(Duration delay, ActorRef<T> target, T message);
@@ -30,8 +32,8 @@ public interface SocketTime {
       }
 
       @Override
-      public long currentTimeMillis() {
-        return System.currentTimeMillis();
+      public Clock wallClock() {
+        return Clock.systemUTC();
       }
 
       @Override

@@ -2,6 +2,7 @@ package lms.realtime.auth;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,6 +14,7 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.Signature;
 import java.security.spec.ECGenParameterSpec;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Base64;
@@ -20,6 +22,7 @@ import java.util.Date;
 import java.util.List;
 import java.util.Map;
 import javax.crypto.Mac;
+import lms.realtime.testkit.TestClock;
 import lms.realtime.testkit.Tokens;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -134,6 +137,48 @@ class TokenVerifierTest {
     Identity fractional = v.verifyAccess(Tokens.handMade(hs, "{\"sub\":\"u1\",\"exp\":" + exp + ".75,\"iat\":" + (exp - 600) + ".5}"));
     assertEquals(exp, fractional.expiresAt());
     assertEquals(exp - 600, fractional.issuedAt());
+  }
+
+  /**
+   * The time claims on the verifier's clock, moved by hand: a token is refused from {@code exp} plus
+   * the skew on, the moment its socket gets 4001 (the deadline reads whole seconds, so a fraction of
+   * {@code exp} buys nothing), and accepted from {@code nbf} minus the skew on; access and room
+   * tokens alike.
+   */
+  @Test
+  void expAndNbfEdgesOnTheVerifiersClock() throws Exception {
+    TestClock clock = new TestClock(1_800_000_000_000L);
+    TokenVerifier v = new TokenVerifier(Tokens.SECRET, null, 30).on(clock);
+    long exp = 1_800_000_100L;
+    String hs = "{\"alg\":\"HS256\"}";
+    List<String> tokens = List.of(Tokens.handMade(hs, "{\"sub\":\"u1\",\"exp\":" + exp + "}"),
+        Tokens.handMade(hs, "{\"sub\":\"u1\",\"exp\":" + exp + ".9}"));
+    String room = Tokens.handMade(hs, "{\"sub\":\"u1\",\"room\":\"live:x\",\"role\":\"student\",\"exp\":" + exp + "}");
+    for (long at : new long[] {(exp + 30 - 1) * 1000, (exp + 30) * 1000 - 1}) {
+      moveTo(clock, at);
+      for (String token : tokens) {
+        assertEquals("u1", v.verifyAccess(token).userId(), "at exp + skew - " + ((exp + 30) * 1000 - at) + " ms");
+      }
+      assertEquals("live:x", v.verifyRoomToken(room).room());
+      assertFalse(v.expired(exp));
+    }
+    moveTo(clock, (exp + 30) * 1000);
+    for (String token : tokens) {
+      assertEquals("token expired at 2027-01-15T08:01:40Z", message(v, token), "at exp + skew: " + token);
+    }
+    assertThrows(TokenException.class, () -> v.verifyRoomToken(room));
+    assertTrue(v.expired(exp));
+
+    long nbf = exp + 1000;
+    String early = Tokens.handMade(hs, "{\"sub\":\"u1\",\"exp\":" + (nbf + 600) + ",\"nbf\":" + nbf + "}");
+    moveTo(clock, (nbf - 30) * 1000 - 1);
+    assertTrue(message(v, early).startsWith("token not valid before"), "1 ms before nbf - skew");
+    moveTo(clock, (nbf - 30) * 1000);
+    assertEquals("u1", v.verifyAccess(early).userId(), "at nbf - skew");
+  }
+
+  private static void moveTo(TestClock clock, long epochMillis) {
+    clock.advance(Duration.ofMillis(epochMillis - clock.millis()));
   }
 
   /**

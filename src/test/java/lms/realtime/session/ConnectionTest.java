@@ -29,6 +29,7 @@ import lms.realtime.protocol.Json;
 import lms.realtime.testkit.HandTime;
 import lms.realtime.testkit.OneNodeCluster;
 import lms.realtime.testkit.RecordingOutbox;
+import lms.realtime.testkit.Tokens;
 import lms.realtime.testkit.WsClient;
 import lms.realtime.transport.fallback.PollOutbox;
 import lms.realtime.user.User;
@@ -108,7 +109,7 @@ class ConnectionTest {
   }
 
   static long epochSeconds(HandTime time) {
-    return time.currentTimeMillis() / 1000;
+    return time.wallClock().millis() / 1000;
   }
 
   /** A connection of {@code user} admitted by its user entity (not yet opened), its token expiring at {@code exp}. */
@@ -173,7 +174,7 @@ class ConnectionTest {
     HandTime time = new HandTime();
     // expiring before the heartbeat deadline, so that the token's is the nearer
     long exp = epochSeconds(time) + 2L * settings.heartbeatSeconds() - settings.clockSkewSeconds() - 10;
-    Duration untilExpiry = Duration.ofMillis((exp + settings.clockSkewSeconds()) * 1000 - time.currentTimeMillis());
+    Duration untilExpiry = Duration.ofMillis((exp + settings.clockSkewSeconds()) * 1000 - time.wallClock().millis());
     Socket s = open("conn-expiring", time, exp);
     s.awaitArmed(untilExpiry);
     time.advance(untilExpiry.minus(MILLI));
@@ -181,6 +182,45 @@ class ConnectionTest {
     assertFalse(s.outbox().isClosing(), "closed before exp + skew");
     time.advance(MILLI);
     s.awaitClosed(CloseCodes.TOKEN_EXPIRED);
+  }
+
+  /**
+   * A refresh is checked on the connection's time (the node's verifier reads its wall clock): a
+   * token past {@code exp} + skew by that time is refused though the system's clock would take it,
+   * and a valid one moves the 4001 deadline to its own {@code exp} + skew, on the same clock.
+   */
+  @Test
+  void aRefreshIsCheckedOnTheConnectionsTime() throws Exception {
+    HandTime time = new HandTime();
+    Socket s = open("conn-refresh", time, epochSeconds(time) + 3600);
+    long skew = settings.clockSkewSeconds();
+    String soon = accessToken("conn-refresh", epochSeconds(time) + 5);
+    time.advance(Duration.ofSeconds(5 + skew));
+    s.send(refresh("r1", soon));
+    JsonNode refused = s.next();
+    assertEquals("error", refused.get("type").asText(), "refused by the connection's time: " + refused);
+    assertEquals("unauthorized", refused.get("code").asText(), refused.toString());
+    assertTrue(refused.get("message").asText().contains("expired"), refused.toString());
+    long exp = epochSeconds(time) + 5;
+    s.send(refresh("r2", accessToken("conn-refresh", exp)));
+    JsonNode refreshed = s.next();
+    assertEquals("refreshed", refreshed.get("type").asText(), refreshed.toString());
+    assertEquals(exp, refreshed.get("exp").asLong());
+    Duration untilExpiry = Duration.ofSeconds(5 + skew);
+    s.awaitArmed(untilExpiry);
+    time.advance(untilExpiry.minus(MILLI));
+    s.settle();
+    assertFalse(s.outbox().isClosing(), "closed before the new exp + skew");
+    time.advance(MILLI);
+    s.awaitClosed(CloseCodes.TOKEN_EXPIRED);
+  }
+
+  static String accessToken(String user, long exp) {
+    return Tokens.handMade("{\"alg\":\"HS256\"}", "{\"sub\":\"" + user + "\",\"exp\":" + exp + "}");
+  }
+
+  static String refresh(String id, String token) {
+    return "{\"type\":\"refresh\",\"id\":\"" + id + "\",\"token\":\"" + token + "\"}";
   }
 
   @Test

@@ -1,5 +1,6 @@
 package lms.realtime.testkit;
 
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,7 +14,8 @@ import org.apache.pekko.actor.typed.ActorRef;
  * both clocks and, on the test's thread, tells each timer that falls due its message, in order (so
  * a message the test tells afterwards comes after it). A node's context on it
  * ({@code NodeContext.withTime}) decides a connection's deadlines, its admission's retries and
- * timeout, its rate bucket and a long poll's wait without anyone sleeping.
+ * timeout, its rate bucket, a long poll's wait and its token checks (a refresh, a join's room
+ * token) without anyone sleeping.
  */
 public final class HandTime implements SocketTime {
   private record Timer(long dueNanos, Runnable fire, AtomicBoolean cancelled) implements Cancellable {
@@ -31,7 +33,7 @@ public final class HandTime implements SocketTime {
   private final List<Timer> timers = new ArrayList<>();
   private long nanos = 1_000_000_000L;
   /** On a whole second, so that a token's {@code exp} (seconds) falls on a known millisecond. */
-  private long millis = System.currentTimeMillis() / 1000 * 1000;
+  private final TestClock wall = new TestClock(System.currentTimeMillis() / 1000 * 1000);
 
   @Override
   public synchronized long nanoTime() {
@@ -39,8 +41,8 @@ public final class HandTime implements SocketTime {
   }
 
   @Override
-  public synchronized long currentTimeMillis() {
-    return millis;
+  public Clock wallClock() {
+    return wall;
   }
 
   @Override
@@ -54,7 +56,7 @@ public final class HandTime implements SocketTime {
     List<Timer> due = new ArrayList<>();
     synchronized (this) {
       nanos += by.toNanos();
-      millis += by.toMillis();
+      wall.advance(by);
       for (Timer t : List.copyOf(timers)) {
         if (t.dueNanos() <= nanos) {
           timers.remove(t);

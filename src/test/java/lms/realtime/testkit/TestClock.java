@@ -13,7 +13,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * of sleeping. It starts at the real time, so what the actor stamps on frames looks as usual.
  */
 public final class TestClock extends Clock {
-  private final AtomicLong millis = new AtomicLong(System.currentTimeMillis());
+  private final AtomicLong millis;
+
+  public TestClock() {
+    this(System.currentTimeMillis());
+  }
+
+  /** Starting at {@code epochMillis}. */
+  public TestClock(long epochMillis) {
+    millis = new AtomicLong(epochMillis);
+  }
 
   public void advance(Duration by) {
     millis.addAndGet(by.toMillis());
