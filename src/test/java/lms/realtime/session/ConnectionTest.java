@@ -99,6 +99,16 @@ class ConnectionTest {
       return WsClient.JSON.readTree(outbox.next());
     }
 
+    /** The token's deadline is armed {@code in} from now: not due 1 ms before, 4001 at it. */
+    void closesWith4001In(Duration in) throws InterruptedException {
+      awaitArmed(in);
+      time.advance(in.minus(MILLI));
+      settle();
+      assertFalse(outbox.isClosing(), "closed before exp + skew");
+      time.advance(MILLI);
+      awaitClosed(CloseCodes.TOKEN_EXPIRED);
+    }
+
     void awaitClosed(int code) {
       kit.createTestProbe().awaitAssert(() -> {
         assertTrue(outbox.isClosing(), "closed");
@@ -175,13 +185,7 @@ class ConnectionTest {
     // expiring before the heartbeat deadline, so that the token's is the nearer
     long exp = epochSeconds(time) + 2L * settings.heartbeatSeconds() - settings.clockSkewSeconds() - 10;
     Duration untilExpiry = Duration.ofMillis((exp + settings.clockSkewSeconds()) * 1000 - time.wallClock().millis());
-    Socket s = open("conn-expiring", time, exp);
-    s.awaitArmed(untilExpiry);
-    time.advance(untilExpiry.minus(MILLI));
-    s.settle();
-    assertFalse(s.outbox().isClosing(), "closed before exp + skew");
-    time.advance(MILLI);
-    s.awaitClosed(CloseCodes.TOKEN_EXPIRED);
+    open("conn-expiring", time, exp).closesWith4001In(untilExpiry);
   }
 
   /**
@@ -206,13 +210,7 @@ class ConnectionTest {
     JsonNode refreshed = s.next();
     assertEquals("refreshed", refreshed.get("type").asText(), refreshed.toString());
     assertEquals(exp, refreshed.get("exp").asLong());
-    Duration untilExpiry = Duration.ofSeconds(5 + skew);
-    s.awaitArmed(untilExpiry);
-    time.advance(untilExpiry.minus(MILLI));
-    s.settle();
-    assertFalse(s.outbox().isClosing(), "closed before the new exp + skew");
-    time.advance(MILLI);
-    s.awaitClosed(CloseCodes.TOKEN_EXPIRED);
+    s.closesWith4001In(Duration.ofSeconds(5 + skew));
   }
 
   static String accessToken(String user, long exp) {
