@@ -74,7 +74,7 @@ public final class Guardian {
         metrics.journalCommits(journal, JournalStats::commits, JournalStats::rows);
       }
       List<ActorRef<Hub.Command>> hubs = new ArrayList<>();
-      for (int i = 0; i < settings.hubShards(); i++) {
+      for (int i = 0; i < settings.cluster().hubShards(); i++) {
         // Resume, not stop: a hub's subscriptions are its whole value, and a failure in one
         // delivery must not end fan-out for its slice of the node's rooms.
         Settings.Internals inner = settings.internals();
@@ -118,14 +118,14 @@ public final class Guardian {
 
   private static void joinCluster(ActorContext<Object> ctx, Settings settings) {
     Cluster cluster = Cluster.get(ctx.getSystem());
-    if (settings.managementPort() > 0) {
+    if (settings.cluster().managementPort() > 0) {
       PekkoManagement.get(ctx.getSystem().classicSystem()).start();
     }
-    if (settings.seedNodes().isEmpty()) {
+    if (settings.cluster().seedNodes().isEmpty()) {
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
     } else {
       List<org.apache.pekko.actor.Address> seeds = new ArrayList<>();
-      for (String hostPort : settings.seedNodes()) {
+      for (String hostPort : settings.cluster().seedNodes()) {
         seeds.add(AddressFromURIString.parse("pekko://" + ctx.getSystem().name() + "@" + hostPort));
       }
       cluster.manager().tell(new JoinSeedNodes(seeds));

@@ -95,8 +95,9 @@ public final class Main {
               + " Open http://localhost:{}/ to try the live classroom.\n{}",
           banner, node.httpPort(), banner);
     }
-    log.info("lms-realtime listening on {}:{} (cluster {}:{}, seeds {})", settings.httpHost(), node.httpPort(),
-        settings.clusterHost(), settings.clusterPort(), settings.seedNodes().isEmpty() ? "none: cluster of one" : settings.seedNodes());
+    Settings.Cluster cluster = settings.cluster();
+    log.info("lms-realtime listening on {}:{} (cluster {}:{}, seeds {})", settings.http().host(), node.httpPort(),
+        cluster.host(), cluster.port(), cluster.seedNodes().isEmpty() ? "none: cluster of one" : cluster.seedNodes());
     node.awaitReady(Duration.ofSeconds(60));
     log.info("lms-realtime ready");
   }

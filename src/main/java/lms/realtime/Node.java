@@ -53,7 +53,7 @@ public final class Node {
     Settings settings = Settings.from(config);
     NodeContext.Demo demoMode = null;
     String demoSecret = null;
-    if (settings.jwtSecret().isEmpty() && settings.jwtPublicKeyFile().isEmpty() && !demo) {
+    if (settings.jwt().secret().isEmpty() && settings.jwt().publicKeyFile().isEmpty() && !demo) {
       throw new IllegalStateException(
           "No token key configured: set LMS_JWT_SECRET (HS256) or LMS_JWT_PUBLIC_KEY_FILE (RS256/ES256),"
               + " or start with --demo to try the engine with a self-made secret.");
@@ -75,8 +75,8 @@ public final class Node {
     }
     // Checked before anything starts: a port in use found by Pekko or Netty is a page of stack trace
     // in the log before the line that names the setting (issue 15).
-    requireFree(settings.httpHost(), settings.httpPort(), "the HTTP port", "LMS_HTTP_PORT");
-    requireFree(settings.clusterHost(), settings.clusterPort(), "the cluster port", "LMS_CLUSTER_PORT");
+    requireFree(settings.http().host(), settings.http().port(), "the HTTP port", "LMS_HTTP_PORT");
+    requireFree(settings.cluster().host(), settings.cluster().port(), "the cluster port", "LMS_CLUSTER_PORT");
     Config withJournal = config;
     BooleanSupplier journalUp = () -> true;
     Probe probe = null;
@@ -96,7 +96,7 @@ public final class Node {
       if (probe != null) {
         probe.close();
       }
-      throw inUse(e, "the cluster port " + settings.clusterHost() + ":" + settings.clusterPort() + " is in use (LMS_CLUSTER_PORT)");
+      throw inUse(e, "the cluster port " + settings.cluster().host() + ":" + settings.cluster().port() + " is in use (LMS_CLUSTER_PORT)");
     }
     Probe running = probe;
     system.getWhenTerminated().thenRun(() -> {
@@ -109,7 +109,7 @@ public final class Node {
     return started.handle((s, failure) -> {
       if (failure != null) {
         Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-        throw inUse(cause, "the HTTP port " + settings.httpHost() + ":" + settings.httpPort() + " is in use (LMS_HTTP_PORT)");
+        throw inUse(cause, "the HTTP port " + settings.http().host() + ":" + settings.http().port() + " is in use (LMS_HTTP_PORT)");
       }
       return new Node(system, s);
     });
@@ -150,8 +150,8 @@ public final class Node {
    * give a room that moves a journal of its own on each node, with its epoch and events split.
    */
   private static void refuseClusterWithoutSharedDatabase(Settings settings) {
-    String self = settings.clusterHost() + ":" + settings.clusterPort();
-    boolean others = settings.seedNodes().stream().anyMatch(seed -> !seed.equals(self));
+    String self = settings.cluster().host() + ":" + settings.cluster().port();
+    boolean others = settings.cluster().seedNodes().stream().anyMatch(seed -> !seed.equals(self));
     if (others && settings.durable().dbUrl().isEmpty()) {
       throw new IllegalStateException("durable rooms (LMS_DURABLE_ROOMS=" + String.join(",", settings.durable().kinds())
           + ") on a cluster need a database every node shares: set LMS_DB_URL (PostgreSQL), LMS_DB_USER and LMS_DB_PASSWORD,"

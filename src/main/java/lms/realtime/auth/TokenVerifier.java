@@ -91,8 +91,8 @@ public final class TokenVerifier {
 
   /** Builds the verifier from settings; {@code demoSecret} (demo mode) is accepted beside the configured keys. */
   public static TokenVerifier fromSettings(Settings settings, String demoSecret) throws IOException {
-    PublicKey key = settings.jwtPublicKeyFile().isEmpty() ? null : readPublicKey(Path.of(settings.jwtPublicKeyFile()));
-    return new TokenVerifier(settings.jwtSecret(), demoSecret, key, settings.clockSkewSeconds());
+    PublicKey key = settings.jwt().publicKeyFile().isEmpty() ? null : readPublicKey(Path.of(settings.jwt().publicKeyFile()));
+    return new TokenVerifier(settings.jwt().secret(), demoSecret, key, settings.jwt().clockSkewSeconds());
   }
 
   private static byte[] hmacKey(String secret) {

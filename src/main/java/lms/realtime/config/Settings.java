@@ -7,78 +7,183 @@ import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 
-/** Typed view of the {@code lms} block of the configuration, read once at start. */
+/**
+ * Typed view of the {@code lms} block of the configuration, read once at start: one record per block
+ * of {@code config/application.conf} ({@code settings.http().maxBodyBytes()} is
+ * {@code lms.http.max-body-bytes}), each read by its own {@code from}. The keys that stand at the top
+ * of {@code lms} ({@code transport}, {@code allowed-origins}, {@code heartbeat-seconds},
+ * {@code keep-alive-idle}, {@code removal-retention-seconds}, {@code shutdown-close-grace}) stay at the
+ * top here too, where a reader of the file looks for them. Each {@code from} is given the whole
+ * {@code lms} block and reads its keys by their path in it ({@code http.port}), so that a value that
+ * cannot be read is named as the file names it, not by its last word ({@code port}, which
+ * {@code cluster} has too).
+ */
 public record Settings(
     String transport,
-    String httpHost,
-    int httpPort,
-    Set<String> trustedProxies,
-    int maxBodyBytes,
-    int maxBatchItems,
-    int maxBatchBytes,
-    Duration askTimeout,
-    int maxConnections,
-    int httpBacklog,
-    Duration httpIdleTimeout,
-    Duration headerTimeout,
-    int maxUnfinishedPerIp,
-    boolean nettyEpoll,
-    int nettyEventLoops,
-    int nettyWriteBufferLow,
-    int nettyWriteBufferHigh,
-    String jwtSecret,
-    String jwtPublicKeyFile,
-    long clockSkewSeconds,
-    String cookieName,
-    int maxTokenBytes,
+    Http http,
+    Netty netty,
+    Jwt jwt,
     Set<String> allowedOrigins,
-    int maxConnectionsPerIp,
-    int maxConnectionsPerUser,
-    double ratePerSecond,
-    int rateBurst,
-    int rateStrikesBeforeClose,
-    int maxFrameBytes,
-    int outgoingBuffer,
-    long outgoingBytes,
-    Duration closeGrace,
-    Duration closeHandshakeTimeout,
-    int inboundInFlight,
-    int maxRoomsPerConnection,
-    int jsonMaxDepth,
-    int jsonMaxStringLength,
-    int jsonMaxNumberLength,
-    int retryAfterSeconds,
-    int retryAfterMinMs,
-    int retryAfterMaxMs,
+    Limits limits,
     int heartbeatSeconds,
-    int historySize,
-    Duration historyTtl,
-    long historyMaxBytes,
-    int roomStartingStash,
-    Duration removalRetention,
-    String clusterHost,
-    int clusterPort,
-    List<String> seedNodes,
-    int managementPort,
-    int hubShards,
-    Duration shutdownCloseGrace,
     Duration keepAliveIdle,
     Fallback fallback,
+    History history,
     Durable durable,
+    Rooms rooms,
+    Duration removalRetention,
+    Cluster cluster,
+    Duration shutdownCloseGrace,
     Internals internals) {
+
+  public static final String NETTY = "netty";
+  public static final String PEKKO_HTTP = "pekko-http";
+
+  public static Settings from(Config root) {
+    Config lms = root.getConfig("lms");
+    String transport = lms.getString("transport");
+    if (!transport.equals(NETTY) && !transport.equals(PEKKO_HTTP)) {
+      throw new IllegalStateException("LMS_TRANSPORT must be netty or pekko-http, not '" + transport + "'");
+    }
+    return new Settings(
+        transport,
+        Http.from(lms),
+        Netty.from(lms),
+        Jwt.from(lms),
+        csvSet(lms.getString("allowed-origins")),
+        Limits.from(lms),
+        lms.getInt("heartbeat-seconds"),
+        lms.getDuration("keep-alive-idle"),
+        Fallback.from(lms),
+        History.from(lms),
+        Durable.from(lms),
+        Rooms.from(lms),
+        Duration.ofSeconds(lms.getLong("removal-retention-seconds")),
+        Cluster.from(lms),
+        lms.getDuration("shutdown-close-grace"),
+        Internals.from(lms));
+  }
+
+  /** The {@code lms.http} block: the port's address, the backend API's bounds, the HTTP server's. */
+  public record Http(
+      String host,
+      int port,
+      Set<String> trustedProxies,
+      int maxBodyBytes,
+      int maxBatchItems,
+      int maxBatchBytes,
+      Duration askTimeout,
+      int maxConnections,
+      int backlog,
+      Duration idleTimeout,
+      Duration headerTimeout,
+      int maxUnfinishedPerIp) {
+
+    static Http from(Config lms) {
+      return new Http(
+          lms.getString("http.host"),
+          lms.getInt("http.port"),
+          csvSet(lms.getString("http.trusted-proxies")),
+          lms.getInt("http.max-body-bytes"),
+          lms.getInt("http.max-batch-items"),
+          lms.getBytes("http.max-batch-bytes").intValue(),
+          lms.getDuration("http.ask-timeout"),
+          lms.getInt("http.max-connections"),
+          lms.getInt("http.backlog"),
+          lms.getDuration("http.idle-timeout"),
+          lms.getDuration("http.header-timeout"),
+          lms.getInt("http.max-unfinished-per-ip"));
+    }
+  }
+
+  /** The {@code lms.netty} block: the netty transport's event loops and write-buffer marks. */
+  public record Netty(boolean epoll, int eventLoops, int writeBufferLow, int writeBufferHigh) {
+    static Netty from(Config lms) {
+      return new Netty(
+          lms.getBoolean("netty.epoll"),
+          lms.getInt("netty.event-loops"),
+          lms.getBytes("netty.write-buffer-low").intValue(),
+          lms.getBytes("netty.write-buffer-high").intValue());
+    }
+  }
+
+  /** The {@code lms.jwt} block: the keys tokens are checked with, and where and how long they are. */
+  public record Jwt(String secret, String publicKeyFile, long clockSkewSeconds, String cookieName, int maxTokenBytes) {
+    static Jwt from(Config lms) {
+      return new Jwt(
+          lms.getString("jwt.secret"),
+          lms.getString("jwt.public-key-file"),
+          lms.getLong("jwt.clock-skew-seconds"),
+          lms.getString("jwt.cookie-name"),
+          lms.getBytes("jwt.max-token-bytes").intValue());
+    }
+  }
+
+  /**
+   * The {@code lms.limits} block, kept whole as the file has it (its JSON bounds and retry advice
+   * included): what one address, user or socket may hold or send, and how a socket is closed.
+   */
+  public record Limits(
+      int maxConnectionsPerIp,
+      int maxConnectionsPerUser,
+      double ratePerSecond,
+      int rateBurst,
+      int rateStrikesBeforeClose,
+      int maxFrameBytes,
+      int outgoingBuffer,
+      long outgoingBytes,
+      Duration closeGrace,
+      Duration closeHandshakeTimeout,
+      int inboundInFlight,
+      int maxRoomsPerConnection,
+      int jsonMaxDepth,
+      int jsonMaxStringLength,
+      int jsonMaxNumberLength,
+      int retryAfterSeconds,
+      int retryAfterMinMs,
+      int retryAfterMaxMs) {
+
+    static Limits from(Config lms) {
+      return new Limits(
+          lms.getInt("limits.max-connections-per-ip"),
+          lms.getInt("limits.max-connections-per-user"),
+          lms.getDouble("limits.rate-per-second"),
+          lms.getInt("limits.rate-burst"),
+          lms.getInt("limits.rate-strikes-before-close"),
+          lms.getInt("limits.max-frame-bytes"),
+          lms.getInt("limits.outgoing-buffer"),
+          lms.getBytes("limits.outgoing-bytes"),
+          lms.getDuration("limits.close-grace"),
+          lms.getDuration("limits.close-handshake-timeout"),
+          lms.getInt("limits.inbound-in-flight"),
+          lms.getInt("limits.max-rooms-per-connection"),
+          lms.getInt("limits.json-max-depth"),
+          lms.getInt("limits.json-max-string-length"),
+          lms.getInt("limits.json-max-number-length"),
+          lms.getInt("limits.retry-after-seconds"),
+          lms.getInt("limits.retry-after-min-ms"),
+          lms.getInt("limits.retry-after-max-ms"));
+    }
+  }
 
   /**
    * The {@code lms.fallback} block (contract §10): the streams' comment keep-alive, how long a poll
-   * waits, the largest POST body; and how often waiting polls are looked at
-   * ({@code lms.internals.poll-tick}).
+   * waits, the largest POST body. How often waiting polls are looked at is
+   * {@link Internals#pollTick}.
    */
-  public record Fallback(Duration keepAlive, Duration pollWait, int maxPostBytes, Duration pollTick) {
-    static Fallback from(Config c) {
+  public record Fallback(Duration keepAlive, Duration pollWait, int maxPostBytes) {
+    static Fallback from(Config lms) {
       return new Fallback(
-          c.getDuration("fallback.keep-alive"),
-          c.getDuration("fallback.poll-wait"),
-          c.getBytes("fallback.max-post-bytes").intValue(),
-          c.getDuration("internals.poll-tick"));
+          lms.getDuration("fallback.keep-alive"),
+          lms.getDuration("fallback.poll-wait"),
+          lms.getBytes("fallback.max-post-bytes").intValue());
+    }
+  }
+
+  /** The {@code lms.history} block: what a room that is not durable keeps of its events in memory. */
+  public record History(int size, Duration ttl, long maxBytes) {
+    static History from(Config lms) {
+      return new History(lms.getInt("history.size"), Duration.ofSeconds(lms.getLong("history.ttl-seconds")), lms.getBytes("history.max-bytes"));
     }
   }
 
@@ -103,8 +208,8 @@ public record Settings(
     /** The room kinds there are (protocol's RoomName.Kind prefixes). */
     private static final Set<String> KINDS = Set.of("course", "live", "user");
 
-    static Durable from(Config c) {
-      Set<String> kinds = csv(c.getString("rooms")).stream().collect(Collectors.toUnmodifiableSet());
+    static Durable from(Config lms) {
+      Set<String> kinds = csvSet(lms.getString("durable.rooms"));
       for (String kind : kinds) {
         if (!KINDS.contains(kind)) {
           throw new IllegalStateException("LMS_DURABLE_ROOMS lists room kinds (course, live, user), not '" + kind + "'");
@@ -112,16 +217,16 @@ public record Settings(
       }
       return new Durable(
           kinds,
-          c.getInt("history-size"),
-          c.getDuration("history-ttl"),
-          c.getBytes("history-max-bytes"),
-          c.getString("data-dir"),
-          c.getBytes("h2-cache-size"),
-          c.getString("db.url"),
-          c.getString("db.user"),
-          c.getString("db.password"),
-          c.getInt("db.pool-size"),
-          c.getDuration("db.connect-timeout"));
+          lms.getInt("durable.history-size"),
+          lms.getDuration("durable.history-ttl"),
+          lms.getBytes("durable.history-max-bytes"),
+          lms.getString("durable.data-dir"),
+          lms.getBytes("durable.h2-cache-size"),
+          lms.getString("durable.db.url"),
+          lms.getString("durable.db.user"),
+          lms.getString("durable.db.password"),
+          lms.getInt("durable.db.pool-size"),
+          lms.getDuration("durable.db.connect-timeout"));
     }
 
     /** Whether rooms of this kind ({@code course}, {@code live}, {@code user}) are durable. */
@@ -134,7 +239,30 @@ public record Settings(
     }
   }
 
-  /** The {@code lms.internals} block: inner timings and sizes, set in the file only. */
+  /** The {@code lms.rooms} block: what a starting room holds while it reads its hand-off snapshot. */
+  public record Rooms(int startingStash) {
+    static Rooms from(Config lms) {
+      return new Rooms(lms.getInt("rooms.starting-stash"));
+    }
+  }
+
+  /** The {@code lms.cluster} block: this node's cluster address, its seeds, its hubs, Pekko Management. */
+  public record Cluster(String host, int port, List<String> seedNodes, int hubShards, int managementPort) {
+    static Cluster from(Config lms) {
+      return new Cluster(
+          lms.getString("cluster.host"),
+          lms.getInt("cluster.port"),
+          csv(lms.getString("cluster.seed-nodes")),
+          lms.getInt("cluster.hub-shards"),
+          lms.getInt("cluster.management-port"));
+    }
+  }
+
+  /**
+   * The {@code lms.internals} block: inner timings and sizes, set in the file only. Among them
+   * {@code pollTick}, how often the node looks for long polls that have waited
+   * {@link Fallback#pollWait}.
+   */
   public record Internals(
       Duration emptyRoomGrace,
       Duration snapshotWriteTimeout,
@@ -146,6 +274,7 @@ public record Settings(
       Duration rejoinRetry,
       int hubHeldMax,
       Duration attachTimeout,
+      Duration pollTick,
       Duration admitRetry,
       Duration shutdownCloseWait,
       Duration readinessProbeTimeout,
@@ -157,98 +286,30 @@ public record Settings(
       Duration journalRetryMax,
       Duration dbProbeInterval) {
 
-    static Internals from(Config c) {
+    static Internals from(Config lms) {
       return new Internals(
-          c.getDuration("empty-room-grace"),
-          c.getDuration("snapshot-write-timeout"),
-          c.getDuration("snapshot-read-timeout"),
-          c.getBytes("snapshot-max-history-bytes"),
-          c.getDuration("rejoin-grace"),
-          c.getInt("rejoin-held-max"),
-          c.getInt("rejoin-batch"),
-          c.getDuration("rejoin-retry"),
-          c.getInt("hub-held-max"),
-          c.getDuration("attach-timeout"),
-          c.getDuration("admit-retry"),
-          c.getDuration("shutdown-close-wait"),
-          c.getDuration("readiness-probe-timeout"),
-          c.getDuration("readiness-probe-retry"),
-          c.getDuration("route-response-timeout"),
-          c.getInt("journal-snapshot-every"),
-          c.getInt("journal-max-pending"),
-          c.getDuration("journal-retry-min"),
-          c.getDuration("journal-retry-max"),
-          c.getDuration("db-probe-interval"));
+          lms.getDuration("internals.empty-room-grace"),
+          lms.getDuration("internals.snapshot-write-timeout"),
+          lms.getDuration("internals.snapshot-read-timeout"),
+          lms.getBytes("internals.snapshot-max-history-bytes"),
+          lms.getDuration("internals.rejoin-grace"),
+          lms.getInt("internals.rejoin-held-max"),
+          lms.getInt("internals.rejoin-batch"),
+          lms.getDuration("internals.rejoin-retry"),
+          lms.getInt("internals.hub-held-max"),
+          lms.getDuration("internals.attach-timeout"),
+          lms.getDuration("internals.poll-tick"),
+          lms.getDuration("internals.admit-retry"),
+          lms.getDuration("internals.shutdown-close-wait"),
+          lms.getDuration("internals.readiness-probe-timeout"),
+          lms.getDuration("internals.readiness-probe-retry"),
+          lms.getDuration("internals.route-response-timeout"),
+          lms.getInt("internals.journal-snapshot-every"),
+          lms.getInt("internals.journal-max-pending"),
+          lms.getDuration("internals.journal-retry-min"),
+          lms.getDuration("internals.journal-retry-max"),
+          lms.getDuration("internals.db-probe-interval"));
     }
-  }
-
-  public static final String NETTY = "netty";
-  public static final String PEKKO_HTTP = "pekko-http";
-
-  public static Settings from(Config root) {
-    Config c = root.getConfig("lms");
-    String transport = c.getString("transport");
-    if (!transport.equals(NETTY) && !transport.equals(PEKKO_HTTP)) {
-      throw new IllegalStateException("LMS_TRANSPORT must be netty or pekko-http, not '" + transport + "'");
-    }
-    return new Settings(
-        transport,
-        c.getString("http.host"),
-        c.getInt("http.port"),
-        csv(c.getString("http.trusted-proxies")).stream().collect(Collectors.toUnmodifiableSet()),
-        c.getInt("http.max-body-bytes"),
-        c.getInt("http.max-batch-items"),
-        c.getBytes("http.max-batch-bytes").intValue(),
-        c.getDuration("http.ask-timeout"),
-        c.getInt("http.max-connections"),
-        c.getInt("http.backlog"),
-        c.getDuration("http.idle-timeout"),
-        c.getDuration("http.header-timeout"),
-        c.getInt("http.max-unfinished-per-ip"),
-        c.getBoolean("netty.epoll"),
-        c.getInt("netty.event-loops"),
-        c.getBytes("netty.write-buffer-low").intValue(),
-        c.getBytes("netty.write-buffer-high").intValue(),
-        c.getString("jwt.secret"),
-        c.getString("jwt.public-key-file"),
-        c.getLong("jwt.clock-skew-seconds"),
-        c.getString("jwt.cookie-name"),
-        c.getBytes("jwt.max-token-bytes").intValue(),
-        csv(c.getString("allowed-origins")).stream().collect(Collectors.toUnmodifiableSet()),
-        c.getInt("limits.max-connections-per-ip"),
-        c.getInt("limits.max-connections-per-user"),
-        c.getDouble("limits.rate-per-second"),
-        c.getInt("limits.rate-burst"),
-        c.getInt("limits.rate-strikes-before-close"),
-        c.getInt("limits.max-frame-bytes"),
-        c.getInt("limits.outgoing-buffer"),
-        c.getBytes("limits.outgoing-bytes"),
-        c.getDuration("limits.close-grace"),
-        c.getDuration("limits.close-handshake-timeout"),
-        c.getInt("limits.inbound-in-flight"),
-        c.getInt("limits.max-rooms-per-connection"),
-        c.getInt("limits.json-max-depth"),
-        c.getInt("limits.json-max-string-length"),
-        c.getInt("limits.json-max-number-length"),
-        c.getInt("limits.retry-after-seconds"),
-        c.getInt("limits.retry-after-min-ms"),
-        c.getInt("limits.retry-after-max-ms"),
-        c.getInt("heartbeat-seconds"),
-        c.getInt("history.size"),
-        Duration.ofSeconds(c.getLong("history.ttl-seconds")),
-        c.getBytes("history.max-bytes"),
-        c.getInt("rooms.starting-stash"),
-        Duration.ofSeconds(c.getLong("removal-retention-seconds")),
-        c.getString("cluster.host"),
-        c.getInt("cluster.port"),
-        csv(c.getString("cluster.seed-nodes")),
-        c.getInt("cluster.management-port"),
-        c.getInt("cluster.hub-shards"),
-        c.getDuration("shutdown-close-grace"),
-        c.getDuration("keep-alive-idle"),
-        Fallback.from(c),
-        Durable.from(c.getConfig("durable")),
-        Internals.from(c.getConfig("internals")));
   }
 
   static List<String> csv(String value) {
@@ -256,6 +317,10 @@ public record Settings(
         .map(String::trim)
         .filter(s -> !s.isEmpty())
         .toList();
+  }
+
+  private static Set<String> csvSet(String value) {
+    return csv(value).stream().collect(Collectors.toUnmodifiableSet());
   }
 
   public boolean originAllowed(String origin) {

@@ -130,8 +130,8 @@ public abstract class Outbox {
   }
 
   private String retryAdvice() {
-    int min = settings.retryAfterMinMs();
-    int max = Math.max(min, settings.retryAfterMaxMs());
+    int min = settings.limits().retryAfterMinMs();
+    int max = Math.max(min, settings.limits().retryAfterMaxMs());
     return "{\"retryAfterMs\":" + ThreadLocalRandom.current().nextInt(min, max + 1) + "}";
   }
 }

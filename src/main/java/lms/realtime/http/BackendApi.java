@@ -86,7 +86,7 @@ final class BackendApi extends AllDirectives {
    * as the netty transport answers them.
    */
   private Route body(boolean batch, Function<String, Route> inner) {
-    int max = batch ? node.settings().maxBatchBytes() : node.settings().maxBodyBytes();
+    int max = batch ? node.settings().http().maxBatchBytes() : node.settings().http().maxBodyBytes();
     long timeout = node.settings().internals().routeResponseTimeout().toMillis();
     HttpResponse tooLarge = ApiError.tooLarge(batch ? 413 : 400,
         (batch ? "a batch body is at most " : "body larger than ") + max + " bytes").response();

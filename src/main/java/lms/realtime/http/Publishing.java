@@ -75,8 +75,9 @@ public final class Publishing {
   }
 
   private CompletionStage<Result> single(String body, Function<JsonNode, Item> read) {
-    if (Json.utf8Length(body) > node.settings().maxBodyBytes()) {
-      return done(Result.of(ApiError.tooLarge(400, "body larger than " + node.settings().maxBodyBytes() + " bytes")));
+    int max = node.settings().http().maxBodyBytes();
+    if (Json.utf8Length(body) > max) {
+      return done(Result.of(ApiError.tooLarge(400, "body larger than " + max + " bytes")));
     }
     JsonNode json;
     try {
@@ -90,8 +91,9 @@ public final class Publishing {
 
   /** {@code POST /api/v1/batch}: 200 with a result per item, or the 400/413 of a body that is no batch. */
   public CompletionStage<Result> batch(String body) {
-    if (Json.utf8Length(body) > node.settings().maxBatchBytes()) {
-      return done(Result.of(ApiError.tooLarge(413, "a batch body is at most " + node.settings().maxBatchBytes() + " bytes")));
+    int maxBytes = node.settings().http().maxBatchBytes();
+    if (Json.utf8Length(body) > maxBytes) {
+      return done(Result.of(ApiError.tooLarge(413, "a batch body is at most " + maxBytes + " bytes")));
     }
     JsonNode json;
     try {
@@ -100,7 +102,7 @@ public final class Publishing {
       return done(badRequest("malformed JSON"));
     }
     JsonNode items = json.isObject() ? json.get("items") : null;
-    int max = node.settings().maxBatchItems();
+    int max = node.settings().http().maxBatchItems();
     if (items == null || !items.isArray() || items.isEmpty() || items.size() > max) {
       return done(badRequest("the body is {\"items\": [...]} with 1 to " + max + " items"));
     }
@@ -175,7 +177,7 @@ public final class Publishing {
       toRoom.add(new Room.Item(items.get(i).user() != null, b.event(), b.data(), b.id()));
     }
     return node.sharding().entityRefFor(Room.KEY, room)
-        .<Room.Appended>ask(replyTo -> new Room.Append(toRoom, replyTo), node.settings().askTimeout())
+        .<Room.Appended>ask(replyTo -> new Room.Append(toRoom, replyTo), node.settings().http().askTimeout())
         .toCompletableFuture()
         .handle((appended, failure) -> {
           for (int k = 0; k < indexes.size(); k++) {
@@ -203,7 +205,7 @@ public final class Publishing {
   private CompletableFuture<Void> notifyNow(Item item, int i, Result[] results) {
     String frame = ServerFrames.notification(item.body().event(), item.body().data(), node.time().wallClock().millis());
     return node.sharding().entityRefFor(User.KEY, item.user())
-        .<User.Delivered>ask(replyTo -> new User.Notify(frame, replyTo), node.settings().askTimeout())
+        .<User.Delivered>ask(replyTo -> new User.Notify(frame, replyTo), node.settings().http().askTimeout())
         .toCompletableFuture()
         .handle((delivered, failure) -> {
           if (failure == null) {

@@ -54,7 +54,7 @@ final class RoomsApi extends AllDirectives {
 
   Route presence(String room) {
     return roomName(room, () -> onSuccess(node.sharding().entityRefFor(Room.KEY, room)
-        .<Room.PresenceList>ask(Room.GetPresence::new, node.settings().askTimeout()), list -> {
+        .<Room.PresenceList>ask(Room.GetPresence::new, node.settings().http().askTimeout()), list -> {
           List<RawJson> users = new ArrayList<>(list.users().size());
           for (Room.PresenceUser u : list.users()) {
             users.add(new RawJson(ServerFrames.presenceUser(u.userId(), u.name(), u.role(), u.connections())));
@@ -68,7 +68,7 @@ final class RoomsApi extends AllDirectives {
       return complete(ApiError.badRequest("not a room name and user id: " + room + ", " + userId).response());
     }
     return onSuccess(node.sharding().entityRefFor(Room.KEY, room)
-        .<Room.Removal>ask(replyTo -> new Room.RemoveUser(userId, replyTo), node.settings().askTimeout()),
+        .<Room.Removal>ask(replyTo -> new Room.RemoveUser(userId, replyTo), node.settings().http().askTimeout()),
         r -> r instanceof Room.Removed removed
             ? completeOK(new Removal(removed.removed()), Responses.JSON)
             : complete(ApiError.unavailable(((Room.Unavailable) r).message()).response()));

@@ -87,6 +87,6 @@ final class StreamQuery extends AllDirectives {
     String epoch = since.map(Since::epoch).orElse(null);
     long seq = since.map(Since::seq).orElse(0L);
     return node.sharding().entityRefFor(Room.KEY, room)
-        .<Room.StreamRead>ask(replyTo -> new Room.ReadStream(epoch, seq, replyTo), node.settings().askTimeout());
+        .<Room.StreamRead>ask(replyTo -> new Room.ReadStream(epoch, seq, replyTo), node.settings().http().askTimeout());
   }
 }

@@ -62,7 +62,7 @@ final class UsersApi extends AllDirectives {
 
   Route presence(String userId) {
     return userId(userId, () -> onSuccess(node.sharding().entityRefFor(User.KEY, userId)
-        .<User.UserPresence>ask(User.GetPresence::new, node.settings().askTimeout()),
+        .<User.UserPresence>ask(User.GetPresence::new, node.settings().http().askTimeout()),
         p -> completeOK(new Presence(p.userId(), p.online(), p.connections()), Responses.JSON)));
   }
 

@@ -25,10 +25,10 @@ public final class Json {
         JsonFactory.builder()
             .streamReadConstraints(
                 StreamReadConstraints.builder()
-                    .maxNestingDepth(settings.jsonMaxDepth())
-                    .maxStringLength(settings.jsonMaxStringLength())
-                    .maxNumberLength(settings.jsonMaxNumberLength())
-                    .maxDocumentLength(settings.maxFrameBytes() * 4L)
+                    .maxNestingDepth(settings.limits().jsonMaxDepth())
+                    .maxStringLength(settings.limits().jsonMaxStringLength())
+                    .maxNumberLength(settings.limits().jsonMaxNumberLength())
+                    .maxDocumentLength(settings.limits().maxFrameBytes() * 4L)
                     .build())
             .build();
     this.reader = new ObjectMapper(factory).enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);

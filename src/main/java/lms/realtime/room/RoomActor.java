@@ -282,7 +282,7 @@ final class RoomActor extends AbstractBehavior<RoomInbox> {
           ServerFrames.error(query.requestId(), ErrorCodes.FORBIDDEN, "may not see presence of " + name));
     }
     return toSocket(query.hub(), query.socket(),
-        members.presence().frame(query.requestId(), name, env.settings().outgoingBytes()));
+        members.presence().frame(query.requestId(), name, env.settings().limits().outgoingBytes()));
   }
 
   private Behavior<RoomInbox> toSocket(ActorRef<Hub.Command> hub, ActorRef<MemberInbox> socket, String frame) {

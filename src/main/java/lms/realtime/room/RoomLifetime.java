@@ -45,7 +45,7 @@ final class RoomLifetime {
     // A room started by a message that leaves nothing behind (a stray leave, a presence query)
     // goes again soon; a memory room with history waits for it to expire (see onIdleCheck).
     Duration emptyGrace = env.settings().internals().emptyRoomGrace();
-    schedule(journal.durable() || emptyGrace.compareTo(env.settings().historyTtl()) < 0 ? emptyGrace : env.settings().historyTtl());
+    schedule(journal.durable() || emptyGrace.compareTo(env.settings().history().ttl()) < 0 ? emptyGrace : env.settings().history().ttl());
   }
 
   /** Between asking to passivate (or being stopped) and the stop: what comes goes to the next incarnation. */

@@ -58,7 +58,7 @@ final class RoomStartup {
 
   /** Local first (most rooms were never handed off); then a majority, which overlaps the one the previous incarnation wrote to. */
   static Behavior<RoomInbox> create(Env env) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(env.settings().roomStartingStash(), stash ->
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(env.settings().rooms().startingStash(), stash ->
         DistributedData.<RoomInbox, LWWMap<String, RoomSnapshots.Snapshot>>withReplicatorMessageAdapter(replicator -> {
           RoomSnapshots snapshots = new RoomSnapshots(replicator, DistributedData.get(ctx.getSystem()).selfUniqueAddress(),
               env.name(), env.settings().internals());

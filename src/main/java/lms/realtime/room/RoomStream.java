@@ -54,7 +54,8 @@ final class RoomStream {
       return new RoomStream(room, new History(d.historySize(), d.historyTtl().toMillis(), d.historyMaxBytes()),
           new Restored(recovered.epoch(), recovered.seq(), recovered.history()), nowMillis);
     }
-    return new RoomStream(room, new History(settings.historySize(), settings.historyTtl().toMillis(), settings.historyMaxBytes()),
+    Settings.History h = settings.history();
+    return new RoomStream(room, new History(h.size(), h.ttl().toMillis(), h.maxBytes()),
         handedOn == null ? null : new Restored(handedOn.epoch(), handedOn.seq(), handedOn.history()), nowMillis);
   }
 

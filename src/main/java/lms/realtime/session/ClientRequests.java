@@ -118,7 +118,7 @@ final class ClientRequests {
   private boolean refresh(ClientFrame.Refresh refresh) {
     Identity next;
     try {
-      Handshake.requireWithinBound(refresh.token(), node.settings().maxTokenBytes());
+      Handshake.requireWithinBound(refresh.token(), node.settings().jwt().maxTokenBytes());
       next = node.verifier().verifyAccess(refresh.token());
     } catch (TokenException e) {
       error(refresh.id(), ErrorCodes.UNAUTHORIZED, "token refused: " + e.getMessage());
@@ -156,7 +156,7 @@ final class ClientRequests {
         return;
       }
       try {
-        Handshake.requireWithinBound(join.token(), node.settings().maxTokenBytes());
+        Handshake.requireWithinBound(join.token(), node.settings().jwt().maxTokenBytes());
         grant = node.verifier().verifyRoomToken(join.token());
       } catch (TokenException e) {
         error(join.id(), ErrorCodes.FORBIDDEN, "room token refused: " + e.getMessage());
@@ -174,7 +174,7 @@ final class ClientRequests {
     // was issue 12's memory attack) and serves it in full when the first join never arrived. The own
     // room may be joined explicitly once, for recovery.
     boolean again = rooms.containsKey(room.value()) && (!own || ownRoomJoined);
-    int max = node.settings().maxRoomsPerConnection();
+    int max = node.settings().limits().maxRoomsPerConnection();
     if (!again && !rooms.containsKey(room.value()) && rooms.size() >= max) {
       error(join.id(), ErrorCodes.BAD_REQUEST, "at most " + max + " rooms per connection");
       return;

@@ -100,12 +100,12 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
     this.ip = ip;
     this.admitted = admitted;
     this.requests = new ClientRequests(node, identity, ctx.getSelf(), outbox);
-    this.deadlines = new Deadlines(node.settings().heartbeatSeconds(), node.settings().clockSkewSeconds());
+    this.deadlines = new Deadlines(node.settings().heartbeatSeconds(), node.settings().jwt().clockSkewSeconds());
     ActorRef<MemberInbox> self = ctx.getSelf();
     node.sockets().register(self, outbox);
     outbox.onOverflow(() -> self.tell(Tick.OUTBOX_CLOSED));
-    register(node.settings().maxConnectionsPerUser());
-    admitDeadline = node.time().nanoTime() + node.settings().askTimeout().toNanos();
+    register(node.settings().limits().maxConnectionsPerUser());
+    admitDeadline = node.time().nanoTime() + node.settings().http().askTimeout().toNanos();
     startTimer(nextAdmitTick(), Tick.ADMIT_TIMEOUT);
   }
 
@@ -176,7 +176,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
           yield this;
         }
         if (node.time().nanoTime() < admitDeadline) {
-          register(node.settings().maxConnectionsPerUser());
+          register(node.settings().limits().maxConnectionsPerUser());
           startTimer(nextAdmitTick(), Tick.ADMIT_TIMEOUT);
           yield this;
         }
@@ -280,7 +280,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
     // and, being CLOSING, no re-registration if the user entity moves: it may passivate now
     requests.userRef().tell(new User.Unregister(ctx.getSelf()));
     // A peer that takes not even the close frame (its TCP window is shut) is dropped after the grace.
-    startTimer(node.settings().closeGrace(), Tick.CLOSE_TIMEOUT);
+    startTimer(node.settings().limits().closeGrace(), Tick.CLOSE_TIMEOUT);
     return this;
   }
 
@@ -328,7 +328,7 @@ public final class Connection extends ExtensibleBehavior<MemberInbox> {
   }
 
   private String tooLarge() {
-    return "frame larger than " + node.settings().maxFrameBytes() + " bytes";
+    return "frame larger than " + node.settings().limits().maxFrameBytes() + " bytes";
   }
 
   private Behavior<MemberInbox> onText(String text) {

@@ -41,9 +41,9 @@ public final class Gate {
   public Gate(Settings settings, SocketTime time) {
     this.time = time;
     long nowNanos = time.nanoTime();
-    this.bucket = new TokenBucket(settings.ratePerSecond(), settings.rateBurst(), nowNanos);
-    this.strikesBeforeClose = settings.rateStrikesBeforeClose();
-    double rate = settings.ratePerSecond();
+    this.bucket = new TokenBucket(settings.limits().ratePerSecond(), settings.limits().rateBurst(), nowNanos);
+    this.strikesBeforeClose = settings.limits().rateStrikesBeforeClose();
+    double rate = settings.limits().ratePerSecond();
     String perSecond = rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate);
     this.limitedMessage = "more than " + perSecond + " frames per second";
     this.lastTextNanos = nowNanos;

@@ -155,9 +155,9 @@ public final class Handshake {
     if (kind == Kind.WEBSOCKET && !isWebSocketUpgrade(request)) {
       return refuse("not_websocket", 400, ErrorCodes.BAD_REQUEST, "not a WebSocket upgrade");
     }
-    String ip = ClientAddress.of(request.peerAddress(), request.headers("X-Forwarded-For"), node.settings().trustedProxies());
-    if (!node.perIp().tryAcquire(ip, node.settings().maxConnectionsPerIp())) {
-      return tooMany("per_ip_limit", "at most " + node.settings().maxConnectionsPerIp() + " connections from one address");
+    String ip = ClientAddress.of(request.peerAddress(), request.headers("X-Forwarded-For"), node.settings().http().trustedProxies());
+    if (!node.perIp().tryAcquire(ip, node.settings().limits().maxConnectionsPerIp())) {
+      return tooMany("per_ip_limit", "at most " + node.settings().limits().maxConnectionsPerIp() + " connections from one address");
     }
     Outbox outbox;
     Gate gate = new Gate(node.settings(), node.time());
@@ -185,7 +185,7 @@ public final class Handshake {
         return new Refused(503, error(ErrorCodes.UNAVAILABLE, "the user registry did not answer in time"), 0);
       }
       if (!ok) {
-        return tooManyNow("per_user_limit", "at most " + node.settings().maxConnectionsPerUser() + " connections per user");
+        return tooManyNow("per_user_limit", "at most " + node.settings().limits().maxConnectionsPerUser() + " connections per user");
       }
       node.metrics().handshakeAdmitted(kind.label());
       return new Admitted(connection, outbox, gate, connectionId, postToken);
@@ -203,7 +203,7 @@ public final class Handshake {
     TokenException first = null;
     for (String token : tokens(request)) {
       try {
-        requireWithinBound(token, node.settings().maxTokenBytes());
+        requireWithinBound(token, node.settings().jwt().maxTokenBytes());
         return node.verifier().verifyAccess(token);
       } catch (TokenException e) {
         first = first == null ? e : first;
@@ -229,7 +229,7 @@ public final class Handshake {
       tokens.add(bearer);
     }
     if (cookiesRead()) {
-      String cookie = request.cookie(node.settings().cookieName());
+      String cookie = request.cookie(node.settings().jwt().cookieName());
       if (cookie != null) {
         tokens.add(cookie);
       }
@@ -327,7 +327,7 @@ public final class Handshake {
 
   private Refused tooManyNow(String reason, String message) {
     node.metrics().handshakeRefused(reason);
-    return new Refused(429, error(ErrorCodes.TOO_MANY_CONNECTIONS, message), node.settings().retryAfterSeconds());
+    return new Refused(429, error(ErrorCodes.TOO_MANY_CONNECTIONS, message), node.settings().limits().retryAfterSeconds());
   }
 
   private static String error(String error, String message) {

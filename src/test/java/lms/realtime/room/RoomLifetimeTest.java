@@ -66,7 +66,7 @@ class RoomLifetimeTest {
     probes.shard.expectNoMessage(GRACE.multipliedBy(3));
     room.tell(RoomLifetime.IdleCheck.INSTANCE); // an idle check while the history lives changes nothing
     probes.shard.expectNoMessage(GRACE);
-    probes.clock.advance(probes.settings.historyTtl().plusSeconds(1));
+    probes.clock.advance(probes.settings.history().ttl().plusSeconds(1));
     room.tell(RoomLifetime.IdleCheck.INSTANCE); // the timer set for the history's expiry, now
     assertEquals(new ClusterSharding.Passivate<>(room), probes.shard.receiveMessage());
     stopped(room);

@@ -174,8 +174,8 @@ class ConnectionTest {
     time.advance(MILLI);
     s.awaitClosed(CloseCodes.HEARTBEAT_MISSED);
     // closing: a peer that does not finish the close is dropped at the close grace
-    s.awaitArmed(settings.closeGrace());
-    time.advance(settings.closeGrace());
+    s.awaitArmed(settings.limits().closeGrace());
+    time.advance(settings.limits().closeGrace());
     kit.createTestProbe().expectTerminated(s.actor());
   }
 
@@ -183,8 +183,8 @@ class ConnectionTest {
   void theTokensExpiryPlusTheSkewClosesWith4001AndNotBefore() throws Exception {
     HandTime time = new HandTime();
     // expiring before the heartbeat deadline, so that the token's is the nearer
-    long exp = epochSeconds(time) + 2L * settings.heartbeatSeconds() - settings.clockSkewSeconds() - 10;
-    Duration untilExpiry = Duration.ofMillis((exp + settings.clockSkewSeconds()) * 1000 - time.wallClock().millis());
+    long exp = epochSeconds(time) + 2L * settings.heartbeatSeconds() - settings.jwt().clockSkewSeconds() - 10;
+    Duration untilExpiry = Duration.ofMillis((exp + settings.jwt().clockSkewSeconds()) * 1000 - time.wallClock().millis());
     open("conn-expiring", time, exp).closesWith4001In(untilExpiry);
   }
 
@@ -197,7 +197,7 @@ class ConnectionTest {
   void aRefreshIsCheckedOnTheConnectionsTime() throws Exception {
     HandTime time = new HandTime();
     Socket s = open("conn-refresh", time, epochSeconds(time) + 3600);
-    long skew = settings.clockSkewSeconds();
+    long skew = settings.jwt().clockSkewSeconds();
     String soon = accessToken("conn-refresh", epochSeconds(time) + 5);
     time.advance(Duration.ofSeconds(5 + skew));
     s.send(refresh("r1", soon));
@@ -225,7 +225,7 @@ class ConnectionTest {
   void aBurstOverTheRateGetsRateLimitedThenTheCloseWith4029() throws Exception {
     HandTime time = new HandTime();
     Socket s = open("conn-burst", time, epochSeconds(time) + 3600);
-    for (int i = 0; i < settings.rateBurst(); i++) {
+    for (int i = 0; i < settings.limits().rateBurst(); i++) {
       s.send(ping("p" + i));
       assertEquals("p" + i, s.next().get("id").asText());
     }
@@ -235,14 +235,14 @@ class ConnectionTest {
     assertEquals("over", limited.get("id").asText());
     // the bucket refills by the gate's time (one and a half frames' worth: one passes, the rest is no
     // frame), and an accepted frame ends the strikes
-    time.advance(Duration.ofNanos((long) (1.5e9 / settings.ratePerSecond())));
+    time.advance(Duration.ofNanos((long) (1.5e9 / settings.limits().ratePerSecond())));
     s.send(ping("refilled"));
     assertEquals("pong", s.next().get("type").asText());
-    for (int i = 1; i <= settings.rateStrikesBeforeClose(); i++) {
+    for (int i = 1; i <= settings.limits().rateStrikesBeforeClose(); i++) {
       s.send(ping("strike" + i));
       assertEquals("rate_limited", s.next().get("code").asText(), "strike " + i);
     }
-    assertFalse(s.outbox().isClosing(), "closed at " + settings.rateStrikesBeforeClose() + " strikes");
+    assertFalse(s.outbox().isClosing(), "closed at " + settings.limits().rateStrikesBeforeClose() + " strikes");
     s.send(ping("last"));
     s.awaitClosed(CloseCodes.RATE_LIMITED);
     s.outbox().expectNothingMore(); // the closing frame gets no error frame
@@ -356,10 +356,10 @@ class ConnectionTest {
     assertEquals(CloseCodes.HEARTBEAT_MISSED, last.get(1).get("code").asInt());
     // the close frame can reach a poll before the actor arms the close grace: moved before, it never falls due
     kit.createTestProbe().awaitAssert(() -> {
-      assertEquals(settings.closeGrace(), time.armed());
+      assertEquals(settings.limits().closeGrace(), time.armed());
       return null;
     });
-    time.advance(settings.closeGrace());
+    time.advance(settings.limits().closeGrace());
     kit.createTestProbe().expectTerminated(actor);
   }
 }

@@ -103,7 +103,7 @@ class HandshakeAdmissionTest {
     List<User.Register> untilBeforeTheTimeout(Duration before) {
       List<User.Register> registers = new ArrayList<>(List.of(entity.expectMessageClass(User.Register.class)));
       Duration retry = settings.internals().admitRetry();
-      Duration left = settings.askTimeout();
+      Duration left = settings.http().askTimeout();
       while (left.compareTo(retry) > 0) {
         awaitArmed(retry);
         time.advance(retry);
@@ -149,8 +149,8 @@ class HandshakeAdmissionTest {
     Admitting h = open("admit-silent");
     List<User.Register> registers = h.untilBeforeTheTimeout(MILLI);
     User.Register register = registers.get(0);
-    assertEquals(settings.maxConnectionsPerUser(), register.limit());
-    assertEquals(settings.askTimeout().dividedBy(settings.internals().admitRetry()), registers.size(),
+    assertEquals(settings.limits().maxConnectionsPerUser(), register.limit());
+    assertEquals(settings.http().askTimeout().dividedBy(settings.internals().admitRetry()), registers.size(),
         "registered at the start and at each retry before the timeout");
     assertFalse(h.outcome().isDone(), "answered before the ask timeout");
     h.time().advance(MILLI);
@@ -186,7 +186,7 @@ class HandshakeAdmissionTest {
     Handshake.Refused refused = assertInstanceOf(Handshake.Refused.class, h.answer());
     assertEquals(429, refused.status());
     assertEquals(ErrorCodes.TOO_MANY_CONNECTIONS, error(refused));
-    assertEquals(settings.retryAfterSeconds(), refused.retryAfterSeconds());
+    assertEquals(settings.limits().retryAfterSeconds(), refused.retryAfterSeconds());
     awaitNothingHeld(socket);
   }
 

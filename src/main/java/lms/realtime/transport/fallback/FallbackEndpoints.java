@@ -33,7 +33,7 @@ public final class FallbackEndpoints {
   public FallbackEndpoints(NodeContext node, Handshake handshake) {
     this.node = node;
     this.handshake = handshake;
-    this.links = new FallbackLinks(node.system(), node.settings().fallback());
+    this.links = new FallbackLinks(node.system(), node.settings());
     this.bodies = new PostBody(node.settings());
   }
 
@@ -97,7 +97,7 @@ public final class FallbackEndpoints {
     if (!link.postToken.matches(presented)) {
       return HttpAnswer.error(403, ErrorCodes.FORBIDDEN, "wrong post token", cors);
     }
-    if (!link.deliver(bodies.read(body), node.settings().inboundInFlight(), node.metrics())) {
+    if (!link.deliver(bodies.read(body), node.settings().limits().inboundInFlight(), node.metrics())) {
       return HttpAnswer.error(429, ErrorCodes.RATE_LIMITED, "too many POSTs not yet applied: wait for the answers", cors)
           .with("Retry-After", "1");
     }

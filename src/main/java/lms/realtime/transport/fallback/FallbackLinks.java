@@ -1,5 +1,6 @@
 package lms.realtime.transport.fallback;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -16,11 +17,12 @@ final class FallbackLinks {
   private final Map<String, FallbackLink> byId = new ConcurrentHashMap<>();
   private final Set<PollOutbox> polls = ConcurrentHashMap.newKeySet();
 
-  FallbackLinks(ActorSystem<?> system, Settings.Fallback settings) {
-    long tick = settings.pollTick().toNanos();
+  FallbackLinks(ActorSystem<?> system, Settings settings) {
+    Duration pollTick = settings.internals().pollTick();
+    long tick = pollTick.toNanos();
     // answered within a tick before the wait is over, never after it
-    long wait = Math.max(0, settings.pollWait().toNanos() - tick);
-    system.scheduler().scheduleWithFixedDelay(settings.pollTick(), settings.pollTick(), () -> {
+    long wait = Math.max(0, settings.fallback().pollWait().toNanos() - tick);
+    system.scheduler().scheduleWithFixedDelay(pollTick, pollTick, () -> {
       for (PollOutbox poll : polls) {
         poll.expire(wait); // on the poll's own time, as its wait began
       }

@@ -83,7 +83,7 @@ public final class PollOutbox extends Outbox {
       if (finished || closeQueued) {
         return;
       }
-      over = frames.size() >= settings.outgoingBuffer() || bytes + n > settings.outgoingBytes();
+      over = frames.size() >= settings.limits().outgoingBuffer() || bytes + n > settings.limits().outgoingBytes();
       if (!over) {
         frames.add(frame);
         bytes += n;

@@ -27,13 +27,13 @@ final class PostBody {
     // the array adds one level; the document is the whole body
     this.factory = JsonFactory.builder()
         .streamReadConstraints(StreamReadConstraints.builder()
-            .maxNestingDepth(settings.jsonMaxDepth() + 1)
-            .maxStringLength(settings.jsonMaxStringLength())
-            .maxNumberLength(settings.jsonMaxNumberLength())
-            .maxDocumentLength(Math.max(settings.fallback().maxPostBytes(), settings.maxFrameBytes()) * 2L)
+            .maxNestingDepth(settings.limits().jsonMaxDepth() + 1)
+            .maxStringLength(settings.limits().jsonMaxStringLength())
+            .maxNumberLength(settings.limits().jsonMaxNumberLength())
+            .maxDocumentLength(Math.max(settings.fallback().maxPostBytes(), settings.limits().maxFrameBytes()) * 2L)
             .build())
         .build();
-    this.maxFrameBytes = settings.maxFrameBytes();
+    this.maxFrameBytes = settings.limits().maxFrameBytes();
   }
 
   Incoming.Posted read(String body) {

@@ -98,7 +98,7 @@ abstract class LoopOutbox extends Outbox {
     }
     metrics.framesOut(1);
     byte[] bytes = bytes(frame);
-    if (mustQueue() || bytes.length > settings.outgoingBytes()) {
+    if (mustQueue() || bytes.length > settings.limits().outgoingBytes()) {
       queue(bytes);
       return;
     }
@@ -111,7 +111,7 @@ abstract class LoopOutbox extends Outbox {
     if (!open()) {
       return;
     }
-    if (mustQueue() || shared.readableBytes() > settings.outgoingBytes()) {
+    if (mustQueue() || shared.readableBytes() > settings.limits().outgoingBytes()) {
       queue(bytes(frame));
       return;
     }
@@ -130,7 +130,7 @@ abstract class LoopOutbox extends Outbox {
   /** Into the backlog, within its bounds in frames and in bytes; past them the connection is a slow reader. */
   private void queue(byte[] bytes) {
     if (backlog == null) {
-      backlog = new Backlog(settings.outgoingBuffer(), settings.outgoingBytes());
+      backlog = new Backlog(settings.limits().outgoingBuffer(), settings.limits().outgoingBytes());
     }
     if (!backlog.add(bytes)) {
       backlog = null;

@@ -44,7 +44,7 @@ final class NettySocket extends LoopOutbox {
   NettySocket(NettyTransport transport, Channel channel) {
     super(transport.settings, transport.node.metrics(), channel, transport.socketDrainerOf(channel.eventLoop()));
     this.keepAliveNanos = settings.keepAliveIdle().toNanos();
-    this.closeTimeoutNanos = settings.closeHandshakeTimeout().toNanos();
+    this.closeTimeoutNanos = settings.limits().closeHandshakeTimeout().toNanos();
   }
 
   @Override
@@ -60,7 +60,7 @@ final class NettySocket extends LoopOutbox {
   /** The admitted socket's actor; it hears when the channel is gone, whenever that happens. On the loop. */
   void bind(ActorRef<MemberInbox> connection, Gate gate) {
     this.connection = connection;
-    this.inbound = new SocketInbound(this, channel, connection, gate, metrics, settings.inboundInFlight());
+    this.inbound = new SocketInbound(this, channel, connection, gate, metrics, settings.limits().inboundInFlight());
     channel.closeFuture().addListener(f -> {
       gone = true;
       cancelTimer();

@@ -111,7 +111,7 @@ public final class NettyTransport implements Transport {
     this.backendWrites = new BackendWrites(routes.serviceAuth(), routes.publishing());
     this.materializer = SystemMaterializer.get(node.system()).materializer();
     this.decoderConfig = WebSocketDecoderConfig.newBuilder()
-        .maxFramePayloadLength(settings.maxFrameBytes())
+        .maxFramePayloadLength(settings.limits().maxFrameBytes())
         .expectMaskedFrames(true)
         .allowMaskMismatch(false)
         .allowExtensions(false)
@@ -121,9 +121,9 @@ public final class NettyTransport implements Transport {
     this.upgrade = new NettyUpgrade(this);
     this.bridge = new RouteBridge(this);
     this.fallback = new NettyFallback(this);
-    this.epoll = settings.nettyEpoll() && Epoll.isAvailable();
+    this.epoll = settings.netty().epoll() && Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-    int threads = settings.nettyEventLoops() > 0 ? settings.nettyEventLoops() : Runtime.getRuntime().availableProcessors();
+    int threads = settings.netty().eventLoops() > 0 ? settings.netty().eventLoops() : Runtime.getRuntime().availableProcessors();
     this.group = new MultiThreadIoEventLoopGroup(threads, io);
     for (EventExecutor loop : group) {
       drainers.put(loop, new LoopDrainer((EventLoop) loop, node.metrics(), Frame::wire));
@@ -149,11 +149,11 @@ public final class NettyTransport implements Transport {
     ServerBootstrap bootstrap = new ServerBootstrap()
         .group(group)
         .channel(channel)
-        .option(ChannelOption.SO_BACKLOG, settings.httpBacklog())
+        .option(ChannelOption.SO_BACKLOG, settings.http().backlog())
         .option(ChannelOption.SO_REUSEADDR, true)
         .childOption(ChannelOption.TCP_NODELAY, true)
         .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
-            new WriteBufferWaterMark(settings.nettyWriteBufferLow(), settings.nettyWriteBufferHigh()))
+            new WriteBufferWaterMark(settings.netty().writeBufferLow(), settings.netty().writeBufferHigh()))
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
@@ -161,7 +161,7 @@ public final class NettyTransport implements Transport {
           }
         });
     CompletableFuture<Binding> bound = new CompletableFuture<>();
-    bootstrap.bind(settings.httpHost(), settings.httpPort()).addListener(f -> {
+    bootstrap.bind(settings.http().host(), settings.http().port()).addListener(f -> {
       if (f.isSuccess()) {
         Channel server = ((io.netty.channel.ChannelFuture) f).channel();
         log.info("netty transport on {} with {} {} event loops", server.localAddress(), drainers.size(), epoll ? "epoll" : "NIO");
@@ -176,17 +176,18 @@ public final class NettyTransport implements Transport {
 
   /** A new connection: closed at once past lms.http.max-connections, else given the HTTP pipeline. */
   private void accepted(SocketChannel ch) {
-    if (connections.incrementAndGet() > settings.maxConnections()) {
+    if (connections.incrementAndGet() > settings.http().maxConnections()) {
       connections.decrementAndGet();
       ch.close();
       return;
     }
     ch.closeFuture().addListener(f -> connections.decrementAndGet());
+    Settings.Http http = settings.http();
     ch.pipeline()
-        .addLast(HeaderDeadline.NAME, new HeaderDeadline(settings.headerTimeout().toNanos(), unfinished, settings.maxUnfinishedPerIp()))
-        .addLast(NettyHttp.IDLE, new IdleStateHandler(0, 0, settings.httpIdleTimeout().toMillis(), TimeUnit.MILLISECONDS))
+        .addLast(HeaderDeadline.NAME, new HeaderDeadline(http.headerTimeout().toNanos(), unfinished, http.maxUnfinishedPerIp()))
+        .addLast(NettyHttp.IDLE, new IdleStateHandler(0, 0, http.idleTimeout().toMillis(), TimeUnit.MILLISECONDS))
         .addLast(HTTP_CODEC, new HttpServerCodec(MAX_REQUEST_LINE, MAX_HEADERS, MAX_CHUNK))
-        .addLast(BodyLimit.NAME, new BodyLimit(settings.maxBodyBytes(), settings.maxBatchBytes(), settings.fallback().maxPostBytes()))
+        .addLast(BodyLimit.NAME, new BodyLimit(http.maxBodyBytes(), http.maxBatchBytes(), settings.fallback().maxPostBytes()))
         .addLast(NettyHttp.NAME, new NettyHttp(upgrade, fallback, bridge, backendWrites));
   }
 

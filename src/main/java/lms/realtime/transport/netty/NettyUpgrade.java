@@ -110,7 +110,7 @@ final class NettyUpgrade {
         // Netty's codec: the frame decoder (1002, 1009 at the header), UTF-8 validation across
         // fragments (1007), fragments joined into messages up to the same bound (1009)
         p.addAfter("wsdecoder", "utf8", new Utf8FrameValidator(false));
-        p.addAfter("utf8", "messages", new WebSocketFrameAggregator(transport.settings.maxFrameBytes()));
+        p.addAfter("utf8", "messages", new WebSocketFrameAggregator(transport.settings.limits().maxFrameBytes()));
         p.replace(NettyHttp.NAME, NettySocket.NAME, socket.handler());
         socket.opened();
       });

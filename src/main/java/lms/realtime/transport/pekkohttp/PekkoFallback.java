@@ -122,7 +122,7 @@ final class PekkoFallback extends AllDirectives implements FallbackRoutes {
   @Override
   public Route poll(String connectionId, Optional<String> key, Optional<String> from) {
     // a poll waits up to lms.fallback.poll-wait, beyond pekko-http's request timeout
-    Duration wait = node.settings().fallback().pollWait().plus(node.settings().askTimeout());
+    Duration wait = node.settings().fallback().pollWait().plus(node.settings().http().askTimeout());
     return withRequestTimeout(wait, () -> extractRequest(request -> {
       CompletableFuture<HttpResponse> response = new CompletableFuture<>();
       endpoints.poll(connectionId, key.orElse(null), from.orElse(null), header(request, "Origin"), header(request, "Host"),

@@ -77,10 +77,10 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
     PerAddress unfinished = new PerAddress();
     Settings settings = node.settings();
     return Tcp.get(classic)
-        .bind(settings.httpHost(), settings.httpPort(), settings.httpBacklog(), List.of(), false,
-            Optional.of(settings.httpIdleTimeout()))
+        .bind(settings.http().host(), settings.http().port(), settings.http().backlog(), List.of(), false,
+            Optional.of(settings.http().idleTimeout()))
         .to(Sink.foreach(incoming -> {
-          if (open.incrementAndGet() > settings.maxConnections()) {
+          if (open.incrementAndGet() > settings.http().maxConnections()) {
             open.decrementAndGet();
             incoming.handleWith(Flow.fromSinkAndSource(Sink.cancelled(), Source.empty()), materializer);
             return;
@@ -89,7 +89,7 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
           BidiFlow layer = Http.get(classic).serverLayer(serverSettings, Optional.of(peer), classic.log())
               .atop((BidiFlow) TLSPlacebo.getInstance());
           HeaderGuard guard = new HeaderGuard(peer.getAddress().getHostAddress(), unfinished,
-              settings.maxUnfinishedPerIp(), settings.headerTimeout());
+              settings.http().maxUnfinishedPerIp(), settings.http().headerTimeout());
           Flow<ByteString, ByteString, NotUsed> http = ((BidiFlow<HttpResponse, ByteString, ByteString, HttpRequest, NotUsed>) layer)
               .reversed().join(handler.map(response -> {
                 if (response.status().equals(StatusCodes.SWITCHING_PROTOCOLS)) {
@@ -119,7 +119,8 @@ public final class PekkoHttpTransport extends AllDirectives implements Transport
           }
           Handshake.Admitted a = (Handshake.Admitted) outcome;
           SocketStage stage = new SocketStage(a.connection(), (StageOutbox) a.outbox(), a.gate(), node.metrics(),
-              node.settings().maxFrameBytes(), node.settings().keepAliveIdle(), node.settings().closeHandshakeTimeout());
+              node.settings().limits().maxFrameBytes(), node.settings().keepAliveIdle(),
+              node.settings().limits().closeHandshakeTimeout());
           return WebSocketStack.upgrade(request, org.apache.pekko.stream.scaladsl.Flow.fromGraph(stage));
         });
   }

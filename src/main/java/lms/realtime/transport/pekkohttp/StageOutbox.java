@@ -41,7 +41,7 @@ class StageOutbox extends Outbox {
     }
     byte[] wire = bytes(frame);
     int n = wire.length;
-    if (size.incrementAndGet() > settings.outgoingBuffer() | queuedBytes.addAndGet(n) > settings.outgoingBytes()) {
+    if (size.incrementAndGet() > settings.limits().outgoingBuffer() | queuedBytes.addAndGet(n) > settings.limits().outgoingBytes()) {
       size.decrementAndGet();
       queuedBytes.addAndGet(-n);
       overflow();
