@@ -54,8 +54,8 @@ final class RoomStream {
       return new RoomStream(room, new History(d.historySize(), d.historyTtl().toMillis(), d.historyMaxBytes()),
           new Restored(recovered.epoch(), recovered.seq(), recovered.history()), nowMillis);
     }
-    Settings.History h = settings.history();
-    return new RoomStream(room, new History(h.size(), h.ttl().toMillis(), h.maxBytes()),
+    Settings.History bounds = settings.history();
+    return new RoomStream(room, new History(bounds.size(), bounds.ttl().toMillis(), bounds.maxBytes()),
         handedOn == null ? null : new Restored(handedOn.epoch(), handedOn.seq(), handedOn.history()), nowMillis);
   }
 
