@@ -183,7 +183,10 @@ public record Settings(
   /** The {@code lms.history} block: what a room that is not durable keeps of its events in memory. */
   public record History(int size, Duration ttl, long maxBytes) {
     static History from(Config lms) {
-      return new History(lms.getInt("history.size"), Duration.ofSeconds(lms.getLong("history.ttl-seconds")), lms.getBytes("history.max-bytes"));
+      return new History(
+          lms.getInt("history.size"),
+          Duration.ofSeconds(lms.getLong("history.ttl-seconds")),
+          lms.getBytes("history.max-bytes"));
     }
   }
 
