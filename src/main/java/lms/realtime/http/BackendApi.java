@@ -55,9 +55,10 @@ final class BackendApi extends AllDirectives {
       if (denied != null) {
         return complete(denied.response());
       }
-      // One representation, JSON, whatever Accept says, as before the answers went through a
-      // marshaller (which would negotiate and refuse a client that accepts only text/html).
-      return mapRequest(r -> r.removeHeader("Accept"), () -> handleRejections(rejections, () -> concat(
+      // One representation, JSON in UTF-8, whatever Accept and Accept-Charset say, as before the
+      // answers went through a marshaller (which would negotiate: JSON counts as text there, so a
+      // client accepting only text/html, or only iso-8859-1, would be refused).
+      return mapRequest(r -> r.removeHeader("Accept").removeHeader("Accept-Charset"), () -> handleRejections(rejections, () -> concat(
           pathPrefix("rooms", () -> pathPrefix(room -> concat(
               path("events", () -> concat(
                   post(() -> body(false, b -> completeWithFuture(answer(publishing.event(room, b))))),

@@ -252,7 +252,7 @@ class BackendApiTest {
   /**
    * Issue 25: the reads' bodies are records written by Jackson, the frames in them copied as the
    * room keeps them (the same text a socket receives), the fields in the contract's order; and JSON
-   * is the answer whatever the request's Accept says, as before the answers went through a marshaller.
+   * is the answer whatever the request's Accept and Accept-Charset say, as before the answers went through a marshaller.
    */
   @Test
   void theReadsAnswerTheFramesAsTheSocketsGetThem() throws Exception {
@@ -271,6 +271,10 @@ class BackendApiTest {
       assertEquals(200, html.statusCode(), html.body());
       assertEquals("application/json", html.headers().firstValue("Content-Type").orElse(""));
       assertEquals(expected, html.body());
+      var latin1 = NODE.get().send(HttpRequest.newBuilder(URI.create(NODE.get().url("/api/v1/rooms/course:108/events?since=" + epoch + ":0")))
+          .header("Accept-Charset", "iso-8859-1").GET(), SERVICE);
+      assertEquals(200, latin1.statusCode(), latin1.body());
+      assertEquals(expected, latin1.body());
       String presence = NODE.get().get("/api/v1/rooms/course:108/presence", SERVICE).body();
       assertTrue(presence.startsWith("{\"room\":\"course:108\",\"users\":[{\"userId\":\"b7\","), presence);
       assertEquals("{\"userId\":\"b7\",\"online\":true,\"connections\":1}", NODE.get().get("/api/v1/users/b7/presence", SERVICE).body());
