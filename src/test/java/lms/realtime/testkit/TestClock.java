@@ -28,6 +28,11 @@ public final class TestClock extends Clock {
     millis.addAndGet(by.toMillis());
   }
 
+  /** To {@code epochMillis}, forward or back (an edge such as {@code exp} + skew, reached exactly). */
+  public void setTo(long epochMillis) {
+    millis.set(epochMillis);
+  }
+
   @Override
   public long millis() {
     return millis.get();
