@@ -33,8 +33,8 @@ public final class RollingRestart {
     }
   }
 
-  /** Publishes answered between two steps (about half a second at one every 50 ms): traffic goes on. */
-  static final int TRAFFIC = 10;
+  /** Publishes answered between two steps (about a second at one every 50 ms, the pause the steps had): traffic goes on. */
+  static final int TRAFFIC = 20;
 
   private RollingRestart() {}
 
