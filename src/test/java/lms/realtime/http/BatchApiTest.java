@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -45,6 +44,17 @@ class BatchApiTest {
   /** The room's next seq, read by publishing one more event: what earlier calls numbered shows in it. */
   static long nextSeq(String room) throws Exception {
     return json(NODE.get().post("/api/v1/rooms/" + room + "/events", SERVICE, "{\"event\":\"probe\"}").body()).get("seq").asLong();
+  }
+
+  /** The next {@code n} frames as "type event seq" (seq 0 when it has none), sorted: two rooms' frames interleave either way. */
+  static List<String> nextFrames(WsClient ws, int n) {
+    List<String> frames = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      JsonNode f = ws.next();
+      frames.add(f.path("type").asText() + " " + f.path("event").asText() + " " + f.path("seq").asLong());
+    }
+    frames.sort(null);
+    return frames;
   }
 
   @Test
@@ -112,8 +122,14 @@ class BatchApiTest {
         }
       }
       assertEquals("ok", ws.expect("event").get("event").asText());
-      ws.expectNothing(Duration.ofMillis(300));
       assertEquals(2, nextSeq("course:b2"), "the refused items were not numbered");
+      // a refused item could only have reached the socket through course:b2, user:bt-carl (kept) or
+      // bt-carl's user entity (not kept); each delivers in order, so a marker through each, and the
+      // markers the very next frames, prove that none did
+      assertEquals(1, json(NODE.get().post("/api/v1/users/bt-carl/notifications", SERVICE, "{\"event\":\"kept\"}").body()).get("seq").asLong(),
+          "the refused items were not numbered in user:bt-carl");
+      NODE.get().post("/api/v1/users/bt-carl/notifications", SERVICE, "{\"event\":\"passing\",\"durable\":false}");
+      assertEquals(List.of("event probe 2", "notification kept 1", "notification passing 0"), nextFrames(ws, 3));
     }
   }
 
@@ -148,8 +164,13 @@ class BatchApiTest {
       }
       assertEquals(List.of("event a", "event b"), frames.stream().filter(f -> f.startsWith("event")).toList());
       assertEquals(List.of("notification n"), frames.stream().filter(f -> f.startsWith("notification")).toList());
-      ws.expectNothing(Duration.ofMillis(300));
+      // the markers: one more event of the course and one more kept notification, each numbered
+      // next; the repeats, had they been published, would have come before them in their room's order
       assertEquals(3, nextSeq("course:b3"));
+      long noteSeq = first.get(3).get("seq").asLong() + 1;
+      assertEquals(noteSeq, json(NODE.get().post("/api/v1/users/bt-dana/notifications", SERVICE, "{\"event\":\"m\",\"id\":\"n-2\"}").body())
+          .get("seq").asLong());
+      assertEquals(List.of("event probe 3", "notification m " + noteSeq), nextFrames(ws, 2));
     }
   }
 
