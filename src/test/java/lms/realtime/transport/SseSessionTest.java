@@ -202,7 +202,7 @@ class SseSessionTest {
       // nothing after the frame over the bound was read. A POST is 404 once the connection's actor
       // has stopped, so whatever it told the room came before; the room numbers and delivers in
       // order: its next event is the member's next frame, seq 2 ("after" would have taken it)
-      assertTrue(SseClient.until(() -> big.post("{\"type\":\"ping\"}").statusCode() == 404, Duration.ofSeconds(5)), "the connection is gone");
+      assertTrue(SseClient.until(() -> big.post("{\"type\":\"ping\"}").statusCode() == 404, WsClient.WAIT), "the connection is gone");
       assertEquals(2, WsClient.JSON.readTree(node.post("/api/v1/rooms/course:74/events", Tokens.service(), "{\"event\":\"marker\"}").body())
           .get("seq").asLong());
       JsonNode next = member.next();
