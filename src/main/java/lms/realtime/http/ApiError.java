@@ -43,7 +43,7 @@ public record ApiError(int status, String error, String message) {
     return new ApiError(500, ErrorCodes.INTERNAL, message);
   }
 
-  /** The JSON body ({@link Json.ErrorBody}). */
+  /** The JSON body ({@link Json#errorBody}). */
   public String body() {
     return Json.errorBody(error, message);
   }

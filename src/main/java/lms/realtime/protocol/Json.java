@@ -1,7 +1,5 @@
 package lms.realtime.protocol;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
@@ -120,19 +118,11 @@ public final class Json {
   /**
    * The contract's error body of an HTTP answer (§6), {@code {"error":…,"message":…}}, no message
    * when null: the one shape of every error the engine answers over HTTP (the backend API's, through
-   * {@code http.ApiError}, the handshake's refusals, the fallback's), written by Jackson.
+   * {@code http.ApiError}, the handshake's refusals, the fallback's). Built with {@link #quote}, as
+   * Jackson would write it ({@code ApiBodiesTest}), without a generator per refusal.
    */
-  @JsonInclude(JsonInclude.Include.NON_NULL)
-  @JsonPropertyOrder({"error", "message"})
-  public record ErrorBody(String error, String message) {}
-
-  /** {@link ErrorBody} as JSON text. */
   public static String errorBody(String error, String message) {
-    try {
-      return MAPPER.writeValueAsString(new ErrorBody(error, message));
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("cannot write JSON", e);
-    }
+    return "{\"error\":" + quote(error) + (message == null ? "" : ",\"message\":" + quote(message)) + "}";
   }
 
   /** UTF-8 length of a string, counted without encoding it. */
